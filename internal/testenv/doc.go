@@ -1,0 +1,2 @@
+// Package testenv starts a real Kubernetes control plane on loopback for tests and the demo.
+package testenv
