@@ -1,0 +1,439 @@
+package catalog
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"math"
+	"reflect"
+	"slices"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	apiv1 "github.com/tailor-sh/tailor/api/v1"
+)
+
+// The wire types mirror the public ones where a missing field must be told apart from a zero one.
+type wireDocument struct {
+	Name          string            `json:"name"`
+	Version       string            `json:"version"`
+	Region        string            `json:"region"`
+	InstanceTypes []json.RawMessage `json:"instanceTypes"`
+}
+
+type wireInstanceType struct {
+	Name            string            `json:"name"`
+	Family          string            `json:"family"`
+	Category        string            `json:"category"`
+	Generation      int               `json:"generation"`
+	Size            string            `json:"size"`
+	Arch            string            `json:"arch"`
+	CPU             int64             `json:"cpu"`
+	MemoryMiB       int64             `json:"memoryMiB"`
+	GPUs            int64             `json:"gpus"`
+	GPUName         string            `json:"gpuName"`
+	GPUManufacturer string            `json:"gpuManufacturer"`
+	GPUMemoryMiB    int64             `json:"gpuMemoryMiB"`
+	ENIs            int64             `json:"enis"`
+	IPsPerENI       int64             `json:"ipsPerEni"`
+	Pods            int64             `json:"pods"`
+	Overhead        *wireOverhead     `json:"overhead"`
+	Labels          map[string]string `json:"labels"`
+	Offerings       []wireOffering    `json:"offerings"`
+}
+
+type wireOverhead struct {
+	CPU       float64 `json:"cpu"`
+	MemoryMiB int64   `json:"memoryMiB"`
+}
+
+type wireOffering struct {
+	Zone         string  `json:"zone"`
+	CapacityType string  `json:"capacityType"`
+	PricePerHour float64 `json:"pricePerHour"`
+	Available    *bool   `json:"available"`
+}
+
+// GPU manufacturers and the extended resource each one's device plugin registers.
+const (
+	GPUManufacturerNVIDIA = "nvidia"
+	GPUManufacturerAMD    = "amd"
+)
+
+// Architectures.
+const (
+	ArchAMD64 = "amd64"
+	ArchARM64 = "arm64"
+)
+
+// derivedLabelKeys are the labels set from fields (or from offerings); a type's "labels" may not set them.
+var derivedLabelKeys = map[string]string{
+	apiv1.InstanceTypeLabelKey:       "name",
+	apiv1.ArchLabelKey:               "arch",
+	apiv1.InstanceCPULabelKey:        "cpu",
+	apiv1.InstanceMemoryLabelKey:     "memoryMiB",
+	apiv1.InstanceGPUCountLabelKey:   "gpus",
+	apiv1.InstanceGPUNameLabelKey:    "gpuName",
+	apiv1.InstanceGPUMemoryLabelKey:  "gpuMemoryMiB",
+	apiv1.InstanceFamilyLabelKey:     "family",
+	apiv1.InstanceCategoryLabelKey:   "category",
+	apiv1.InstanceGenerationLabelKey: "generation",
+	apiv1.InstanceSizeLabelKey:       "size",
+	apiv1.ZoneLabelKey:               "offerings[].zone",
+	apiv1.CapacityTypeLabelKey:       "offerings[].capacityType",
+}
+
+func parse(data []byte) (*Catalog, error) {
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) == 0 {
+		return nil, errors.New("catalogue is empty: want a JSON array of instance types")
+	}
+	c := &Catalog{}
+	var raws []json.RawMessage
+	switch trimmed[0] {
+	case '[':
+		if err := json.Unmarshal(trimmed, &raws); err != nil {
+			return nil, describeTopLevel(trimmed, err)
+		}
+	case '{':
+		var doc wireDocument
+		if err := decodeStrict(trimmed, &doc); err != nil {
+			return nil, describeTopLevel(trimmed, err)
+		}
+		if doc.InstanceTypes == nil {
+			return nil, errors.New(`catalogue document has no "instanceTypes" array`)
+		}
+		c.Name, c.Version, c.Region, raws = doc.Name, doc.Version, doc.Region, doc.InstanceTypes
+	default:
+		return nil, errors.New("catalogue must be a JSON array of instance types or a catalogue document object")
+	}
+
+	var errs []error
+	firstIndex := map[string]int{}
+	for i, raw := range raws {
+		t, err := parseEntry(raw)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("instance type [%d] %q: %w", i, entryName(raw), err))
+			continue
+		}
+		if first, dup := firstIndex[t.Name]; dup {
+			errs = append(errs, fmt.Errorf("instance type [%d] %q: duplicate name, first defined at [%d]", i, t.Name, first))
+			continue
+		}
+		firstIndex[t.Name] = i
+		c.InstanceTypes = append(c.InstanceTypes, t)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if len(c.InstanceTypes) == 0 {
+		return nil, errors.New("catalogue has no instance types")
+	}
+	slices.SortFunc(c.InstanceTypes, func(a, b InstanceType) int { return strings.Compare(a.Name, b.Name) })
+	return c, nil
+}
+
+// decodeStrict decodes exactly one JSON value, rejecting unknown fields and trailing data.
+func decodeStrict(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
+		return errors.New("unexpected data after the JSON value")
+	}
+	return nil
+}
+
+// entryName is the best-effort name of an entry that may not decode.
+func entryName(raw json.RawMessage) string {
+	var named struct {
+		Name string `json:"name"`
+	}
+	_ = json.Unmarshal(raw, &named)
+	return named.Name
+}
+
+func parseEntry(raw json.RawMessage) (InstanceType, error) {
+	var w wireInstanceType
+	if err := decodeStrict(raw, &w); err != nil {
+		return InstanceType{}, describeDecode(err)
+	}
+	if problems := validate(&w); len(problems) > 0 {
+		return InstanceType{}, errors.New(strings.Join(problems, "; "))
+	}
+	return normalize(w), nil
+}
+
+// validate lists every problem with one entry, each naming the field and what it must be.
+func validate(w *wireInstanceType) []string {
+	var p []string
+	add := func(format string, args ...any) { p = append(p, fmt.Sprintf(format, args...)) }
+
+	switch {
+	case w.Name == "":
+		add("name is required")
+	case len(validation.IsValidLabelValue(w.Name)) > 0:
+		add("name %q is not a valid label value (%s)", w.Name, strings.Join(validation.IsValidLabelValue(w.Name), "; "))
+	}
+	if w.Arch != ArchAMD64 && w.Arch != ArchARM64 {
+		add("arch must be %q or %q, not %q", ArchAMD64, ArchARM64, w.Arch)
+	}
+	if w.CPU <= 0 {
+		add("cpu must be > 0 (the number of vCPUs)")
+	}
+	if w.MemoryMiB <= 0 {
+		add("memoryMiB must be > 0")
+	}
+	if w.Generation < 0 {
+		add("generation must be >= 0")
+	}
+	p = append(p, validatePods(w)...)
+	p = append(p, validateGPUs(w)...)
+	p = append(p, validateOverhead(w)...)
+	p = append(p, validateLabels(w.Labels)...)
+	p = append(p, validateOfferings(w.Offerings)...)
+	return p
+}
+
+func validatePods(w *wireInstanceType) []string {
+	var p []string
+	if w.ENIs < 0 || w.IPsPerENI < 0 {
+		p = append(p, "enis and ipsPerEni must be >= 0")
+	}
+	if (w.ENIs == 0) != (w.IPsPerENI == 0) {
+		p = append(p, "enis and ipsPerEni go together: give both or neither")
+	}
+	if w.IPsPerENI == 1 {
+		p = append(p, "ipsPerEni must be >= 2 (the first address of each ENI is not given to pods)")
+	}
+	switch {
+	case w.Pods < 0:
+		p = append(p, "pods must be > 0")
+	case w.Pods == 0 && (w.ENIs == 0 || w.IPsPerENI == 0):
+		p = append(p, "pods must be > 0 (or give enis and ipsPerEni to compute it)")
+	}
+	return p
+}
+
+func validateGPUs(w *wireInstanceType) []string {
+	var p []string
+	if w.GPUs < 0 {
+		p = append(p, "gpus must be >= 0")
+	}
+	if w.GPUs == 0 && (w.GPUName != "" || w.GPUMemoryMiB != 0 || w.GPUManufacturer != "") {
+		p = append(p, "gpuName, gpuManufacturer and gpuMemoryMiB need gpus > 0")
+	}
+	if w.GPUMemoryMiB < 0 {
+		p = append(p, "gpuMemoryMiB must be >= 0")
+	}
+	if w.GPUManufacturer != "" && w.GPUManufacturer != GPUManufacturerNVIDIA && w.GPUManufacturer != GPUManufacturerAMD {
+		p = append(p, fmt.Sprintf("gpuManufacturer must be %q or %q, not %q", GPUManufacturerNVIDIA, GPUManufacturerAMD, w.GPUManufacturer))
+	}
+	if w.GPUName != "" && len(validation.IsValidLabelValue(w.GPUName)) > 0 {
+		p = append(p, fmt.Sprintf("gpuName %q is not a valid label value", w.GPUName))
+	}
+	return p
+}
+
+func validateOverhead(w *wireInstanceType) []string {
+	o := w.Overhead
+	if o == nil {
+		return nil
+	}
+	var p []string
+	switch {
+	case o.CPU < 0 || math.IsNaN(o.CPU) || math.IsInf(o.CPU, 0):
+		p = append(p, "overhead.cpu must be >= 0")
+	case w.CPU > 0 && o.CPU >= float64(w.CPU):
+		p = append(p, fmt.Sprintf("overhead.cpu %g must be less than cpu %d", o.CPU, w.CPU))
+	}
+	switch {
+	case o.MemoryMiB < 0:
+		p = append(p, "overhead.memoryMiB must be >= 0")
+	case w.MemoryMiB > 0 && o.MemoryMiB >= w.MemoryMiB:
+		p = append(p, fmt.Sprintf("overhead.memoryMiB %d must be less than memoryMiB %d", o.MemoryMiB, w.MemoryMiB))
+	}
+	return p
+}
+
+func validateLabels(labels map[string]string) []string {
+	var p []string
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
+		if field, ok := derivedLabelKeys[k]; ok {
+			p = append(p, fmt.Sprintf("labels: %q is set from %s; set that instead", k, field))
+			continue
+		}
+		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
+			p = append(p, fmt.Sprintf("labels: key %q is invalid: %s", k, strings.Join(errs, "; ")))
+		}
+		if errs := validation.IsValidLabelValue(labels[k]); len(errs) > 0 {
+			p = append(p, fmt.Sprintf("labels: value %q of %q is invalid: %s", labels[k], k, strings.Join(errs, "; ")))
+		}
+	}
+	return p
+}
+
+func validateOfferings(offerings []wireOffering) []string {
+	if len(offerings) == 0 {
+		return []string{"offerings must list at least one zone and capacity type"}
+	}
+	var p []string
+	seen := map[[2]string]int{}
+	for j, o := range offerings {
+		at := fmt.Sprintf("offerings[%d]", j)
+		if o.Zone == "" {
+			p = append(p, at+".zone is required")
+		} else if len(validation.IsValidLabelValue(o.Zone)) > 0 {
+			p = append(p, fmt.Sprintf("%s.zone %q is not a valid label value", at, o.Zone))
+		}
+		if o.CapacityType != apiv1.CapacityTypeSpot && o.CapacityType != apiv1.CapacityTypeOnDemand {
+			p = append(p, fmt.Sprintf("%s.capacityType must be %q or %q, not %q", at, apiv1.CapacityTypeOnDemand, apiv1.CapacityTypeSpot, o.CapacityType))
+		}
+		if !(o.PricePerHour > 0) || math.IsInf(o.PricePerHour, 0) {
+			p = append(p, fmt.Sprintf("%s.pricePerHour must be > 0", at))
+		}
+		key := [2]string{o.Zone, o.CapacityType}
+		if first, dup := seen[key]; dup {
+			p = append(p, fmt.Sprintf("%s duplicates offerings[%d] (%s %s)", at, first, o.Zone, o.CapacityType))
+		} else {
+			seen[key] = j
+		}
+	}
+	return p
+}
+
+// normalize fills what a valid entry left to defaults.
+func normalize(w wireInstanceType) InstanceType {
+	t := InstanceType{
+		Name: w.Name, Family: w.Family, Category: w.Category, Generation: w.Generation, Size: w.Size,
+		Arch: w.Arch, CPU: w.CPU, MemoryMiB: w.MemoryMiB,
+		GPUs: w.GPUs, GPUName: w.GPUName, GPUManufacturer: w.GPUManufacturer, GPUMemoryMiB: w.GPUMemoryMiB,
+		ENIs: w.ENIs, IPsPerENI: w.IPsPerENI, Pods: w.Pods, Labels: w.Labels,
+	}
+	family, size, category, generation := SplitName(w.Name)
+	t.Family = cmp.Or(t.Family, family)
+	t.Size = cmp.Or(t.Size, size)
+	t.Category = cmp.Or(t.Category, category)
+	t.Generation = cmp.Or(t.Generation, generation)
+	if t.GPUs > 0 {
+		t.GPUManufacturer = cmp.Or(t.GPUManufacturer, GPUManufacturerNVIDIA)
+	}
+	if t.Pods == 0 {
+		t.Pods = MaxPods(t.ENIs, t.IPsPerENI)
+	}
+	if w.Overhead != nil {
+		t.Overhead = &Overhead{CPU: w.Overhead.CPU, MemoryMiB: w.Overhead.MemoryMiB}
+	}
+	for _, o := range w.Offerings {
+		available := o.Available == nil || *o.Available
+		t.Offerings = append(t.Offerings, Offering{Zone: o.Zone, CapacityType: o.CapacityType, PricePerHour: o.PricePerHour, Available: available})
+	}
+	slices.SortFunc(t.Offerings, func(a, b Offering) int {
+		return cmp.Or(strings.Compare(a.Zone, b.Zone), strings.Compare(a.CapacityType, b.CapacityType))
+	})
+	return t
+}
+
+// MaxPods is the AWS VPC CNI limit: the first address of each ENI is the node's own, and two host-network pods
+// (aws-node and kube-proxy) need no address.
+func MaxPods(enis, ipsPerENI int64) int64 {
+	return enis*(ipsPerENI-1) + 2
+}
+
+// SplitName derives the descriptive attributes from an EC2-style name: "m7i-flex.large" is family "m7i-flex",
+// size "large", category "m", generation 7. Names of another form give only what they can.
+func SplitName(name string) (family, size, category string, generation int) {
+	family, size, ok := strings.Cut(name, ".")
+	if !ok {
+		return "", "", "", 0
+	}
+	i := 0
+	for i < len(family) && family[i] >= 'a' && family[i] <= 'z' {
+		i++
+	}
+	category = family[:i]
+	for j := i; j < len(family) && family[j] >= '0' && family[j] <= '9'; j++ {
+		generation = generation*10 + int(family[j]-'0')
+	}
+	return family, size, category, generation
+}
+
+// describeTopLevel turns a decoding error of the whole document into a message with a position.
+func describeTopLevel(data []byte, err error) error {
+	var syntax *json.SyntaxError
+	if errors.As(err, &syntax) {
+		line, col := position(data, syntax.Offset)
+		return fmt.Errorf("invalid JSON at line %d, column %d: %w", line, col, err)
+	}
+	return fmt.Errorf("catalogue document: %w", describeDecode(err))
+}
+
+// describeDecode rewrites encoding/json's errors to name the field in the schema's terms.
+func describeDecode(err error) error {
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) {
+		return fmt.Errorf("field %s: want %s, got JSON %s", typeErr.Field, kindName(typeErr.Type), typeErr.Value)
+	}
+	if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		msg := "unknown field " + field
+		if known := suggest(strings.Trim(field, `"`)); known != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", known)
+		}
+		return errors.New(msg + "; see docs/catalog.md for the schema")
+	}
+	return err
+}
+
+func kindName(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Int, reflect.Int64, reflect.Int32:
+		return "a whole number"
+	case reflect.Float64, reflect.Float32:
+		return "a number"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Slice:
+		return "an array"
+	case reflect.Map, reflect.Struct, reflect.Pointer:
+		return "an object"
+	default:
+		return t.String()
+	}
+}
+
+// suggest finds the schema field an unknown one probably meant, ignoring case and separators.
+func suggest(field string) string {
+	norm := func(s string) string { return strings.ToLower(strings.NewReplacer("_", "", "-", "").Replace(s)) }
+	for _, v := range []any{wireInstanceType{}, wireOffering{}, wireOverhead{}, wireDocument{}} {
+		rt := reflect.TypeOf(v)
+		for i := range rt.NumField() {
+			name, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
+			if norm(name) == norm(field) {
+				return name
+			}
+		}
+	}
+	return ""
+}
+
+func position(data []byte, offset int64) (line, col int) {
+	line, col = 1, 1
+	for i := int64(0); i < offset-1 && i < int64(len(data)); i++ {
+		if data[i] == '\n' {
+			line++
+			col = 1
+		} else {
+			col++
+		}
+	}
+	return line, col
+}
