@@ -1,5 +1,11 @@
 package v1
 
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
 // Group is the API group of every Tailor kind.
 const Group = "tailor.sh"
 
@@ -17,15 +23,24 @@ const (
 	// DoNotDisruptAnnotationKey on a pod or node keeps disruption away from that node.
 	DoNotDisruptAnnotationKey = Group + "/do-not-disrupt"
 
-	InstanceCategoryLabelKey   = Group + "/instance-category"
-	InstanceFamilyLabelKey     = Group + "/instance-family"
+	// InstanceCategoryLabelKey is the letter(s) before the generation digit of the family, e.g. "m" for m7i.large.
+	InstanceCategoryLabelKey = Group + "/instance-category"
+	// InstanceFamilyLabelKey is the part of the instance type before the dot, e.g. "m7i".
+	InstanceFamilyLabelKey = Group + "/instance-family"
+	// InstanceGenerationLabelKey is the generation digit(s) of the family, e.g. "7".
 	InstanceGenerationLabelKey = Group + "/instance-generation"
-	InstanceSizeLabelKey       = Group + "/instance-size"
-	InstanceCPULabelKey        = Group + "/instance-cpu"
-	InstanceMemoryLabelKey     = Group + "/instance-memory"
-	InstanceGPUCountLabelKey   = Group + "/instance-gpu-count"
-	InstanceGPUNameLabelKey    = Group + "/instance-gpu-name"
-	InstanceGPUMemoryLabelKey  = Group + "/instance-gpu-memory"
+	// InstanceSizeLabelKey is the part of the instance type after the dot, e.g. "large".
+	InstanceSizeLabelKey = Group + "/instance-size"
+	// InstanceCPULabelKey is the number of vCPUs, e.g. "2"; requirements may compare it with Gt and Lt.
+	InstanceCPULabelKey = Group + "/instance-cpu"
+	// InstanceMemoryLabelKey is the memory in MiB, e.g. "8192"; requirements may compare it with Gt and Lt.
+	InstanceMemoryLabelKey = Group + "/instance-memory"
+	// InstanceGPUCountLabelKey is the number of GPUs; absent on machines without one.
+	InstanceGPUCountLabelKey = Group + "/instance-gpu-count"
+	// InstanceGPUNameLabelKey is the GPU model in lower case, e.g. "t4"; absent on machines without one.
+	InstanceGPUNameLabelKey = Group + "/instance-gpu-name"
+	// InstanceGPUMemoryLabelKey is the memory of all GPUs together in MiB; absent on machines without one.
+	InstanceGPUMemoryLabelKey = Group + "/instance-gpu-memory"
 
 	// Kubernetes' own well-known keys.
 	InstanceTypeLabelKey = "node.kubernetes.io/instance-type"
@@ -41,3 +56,99 @@ const (
 	CapacityTypeSpot     = "spot"
 	CapacityTypeOnDemand = "on-demand"
 )
+
+// TerminationFinalizer holds a NodeClaim (and its Node) until Tailor has drained the node and deleted the instance.
+const TerminationFinalizer = Group + "/termination"
+
+// InstanceLabelKeys are the tailor.sh keys that describe an instance type. They may appear both in requirements and in
+// NodePool template labels.
+var InstanceLabelKeys = []string{
+	CapacityTypeLabelKey,
+	InstanceCategoryLabelKey,
+	InstanceFamilyLabelKey,
+	InstanceGenerationLabelKey,
+	InstanceSizeLabelKey,
+	InstanceCPULabelKey,
+	InstanceMemoryLabelKey,
+	InstanceGPUCountLabelKey,
+	InstanceGPUNameLabelKey,
+	InstanceGPUMemoryLabelKey,
+}
+
+// WellKnownLabelKeys are the keys a requirement may use in a restricted domain (tailor.sh, kubernetes.io, k8s.io).
+// Keys outside those domains are the user's own and are always allowed.
+//
+// The CRDs' CEL rules (see NodeSelectorRequirementWithMinValues) carry the same list; validation_test.go keeps them in
+// step. Change both together.
+var WellKnownLabelKeys = append([]string{
+	NodePoolLabelKey,
+	InstanceTypeLabelKey,
+	ZoneLabelKey,
+	RegionLabelKey,
+	ArchLabelKey,
+	OSLabelKey,
+}, InstanceLabelKeys...)
+
+// ValidateRequirementKey returns an error when key may not be used in a NodePool or NodeClaim requirement. It mirrors
+// the API server's CEL rules, for tools (such as migrate) that build objects before sending them.
+func ValidateRequirementKey(key string) error {
+	return validateLabelKey(key, WellKnownLabelKeys)
+}
+
+// ValidateTemplateLabelKey returns an error when key may not be set in a NodePool's spec.template.metadata.labels.
+// Tailor sets tailor.sh/nodepool, tailor.sh/registered and tailor.sh/initialized itself.
+func ValidateTemplateLabelKey(key string) error {
+	allowed := slices.DeleteFunc(slices.Clone(WellKnownLabelKeys), func(k string) bool { return k == NodePoolLabelKey })
+	return validateLabelKey(key, allowed)
+}
+
+func validateLabelKey(key string, allowed []string) error {
+	if key == HostnameLabelKey {
+		return fmt.Errorf("label key %q is restricted: Tailor names nodes itself; spread pods with topology spread constraints instead", key)
+	}
+	if slices.Contains(allowed, key) {
+		return nil
+	}
+	domain, _, found := strings.Cut(key, "/")
+	if !found {
+		return nil
+	}
+	switch {
+	case domain == Group || strings.HasSuffix(domain, "."+Group):
+		return fmt.Errorf("label key %q is restricted: the only keys allowed in the %s domain are %s", key, Group, strings.Join(allowedInDomain(allowed, Group), ", "))
+	case isNodeDomain(domain):
+		return nil
+	case isKubernetesDomain(domain):
+		return fmt.Errorf("label key %q is restricted: keys in the kubernetes.io and k8s.io domains must be well-known node labels (%s) or under node.kubernetes.io or node-restriction.kubernetes.io", key, strings.Join(allowedInDomain(allowed, "kubernetes.io"), ", "))
+	}
+	return nil
+}
+
+func isNodeDomain(domain string) bool {
+	for _, d := range []string{"node.kubernetes.io", "node-restriction.kubernetes.io"} {
+		if domain == d || strings.HasSuffix(domain, "."+d) {
+			return true
+		}
+	}
+	return false
+}
+
+func isKubernetesDomain(domain string) bool {
+	for _, d := range []string{"kubernetes.io", "k8s.io"} {
+		if domain == d || strings.HasSuffix(domain, "."+d) {
+			return true
+		}
+	}
+	return false
+}
+
+func allowedInDomain(keys []string, domain string) []string {
+	var out []string
+	for _, k := range keys {
+		d, _, _ := strings.Cut(k, "/")
+		if d == domain || strings.HasSuffix(d, "."+domain) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
