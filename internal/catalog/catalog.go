@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // DefaultName is the catalogue Tailor uses when none is named.
@@ -101,11 +103,24 @@ func Names() []string {
 	return names
 }
 
-// Load reads the embedded catalogue with the given name, for example "aws-us-east-1".
+// loaded caches each embedded catalogue once parsed: parsing and validating the data takes tens of milliseconds.
+var loaded sync.Map // name → func() (*Catalog, error)
+
+// Load reads the embedded catalogue with the given name, for example "aws-us-east-1". Each call returns a fresh
+// copy that the caller may change.
 func Load(name string) (*Catalog, error) {
 	if !slices.Contains(Names(), name) {
 		return nil, fmt.Errorf("unknown catalogue %q: choose one of %s", name, strings.Join(Names(), ", "))
 	}
+	once, _ := loaded.LoadOrStore(name, sync.OnceValues(func() (*Catalog, error) { return loadEmbedded(name) }))
+	c, err := once.(func() (*Catalog, error))()
+	if err != nil {
+		return nil, err
+	}
+	return c.DeepCopy(), nil
+}
+
+func loadEmbedded(name string) (*Catalog, error) {
 	f, err := embedded.Open(path.Join("data", name+".json"))
 	if err != nil {
 		return nil, fmt.Errorf("opening catalogue %q: %w", name, err)
@@ -146,6 +161,27 @@ func LoadFile(filename string) (*Catalog, error) {
 		c.Name = path.Base(filename)
 	}
 	return c, nil
+}
+
+// DeepCopy returns a copy of c that shares nothing with it.
+func (c *Catalog) DeepCopy() *Catalog {
+	out := *c
+	out.InstanceTypes = make([]InstanceType, len(c.InstanceTypes))
+	for i, t := range c.InstanceTypes {
+		out.InstanceTypes[i] = t.DeepCopy()
+	}
+	return &out
+}
+
+// DeepCopy returns a copy of t that shares nothing with it.
+func (t InstanceType) DeepCopy() InstanceType {
+	t.Offerings = slices.Clone(t.Offerings)
+	t.Labels = maps.Clone(t.Labels)
+	if t.Overhead != nil {
+		o := *t.Overhead
+		t.Overhead = &o
+	}
+	return t
 }
 
 // Lookup returns the instance type with the given name.

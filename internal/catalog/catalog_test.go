@@ -81,59 +81,64 @@ func isGraviton(family string) bool {
 }
 
 func TestEmbeddedCatalogueIsSane(t *testing.T) {
-	c := MustLoad(DefaultName)
-	zones := []string{"us-east-1a", "us-east-1b", "us-east-1c"}
-	for _, it := range c.InstanceTypes {
+	for _, it := range MustLoad(DefaultName).InstanceTypes {
 		t.Run(it.Name, func(t *testing.T) {
-			if it.Pods < 4 {
-				t.Errorf("pods = %d, want >= 4", it.Pods)
-			}
-			if got := MaxPods(it.ENIs, it.IPsPerENI); got != it.Pods {
-				t.Errorf("pods = %d but enis %d × (ipsPerEni %d − 1) + 2 = %d", it.Pods, it.ENIs, it.IPsPerENI, got)
-			}
-			wantArch := ArchAMD64
-			if isGraviton(it.Family) {
-				wantArch = ArchARM64
-			}
-			if it.Arch != wantArch {
-				t.Errorf("arch = %s, want %s for family %s", it.Arch, wantArch, it.Family)
-			}
-			if it.CPU <= 0 || it.MemoryMiB < 512 {
-				t.Errorf("cpu %d, memoryMiB %d: want cpu > 0 and at least 512MiB", it.CPU, it.MemoryMiB)
-			}
-			if family, size, category, gen := SplitName(it.Name); it.Family != family || it.Size != size ||
-				it.Category != category || it.Generation != gen || gen == 0 {
-				t.Errorf("family/size/category/generation = %s/%s/%s/%d, want %s/%s/%s/%d",
-					it.Family, it.Size, it.Category, it.Generation, family, size, category, gen)
-			}
-			if (it.GPUs > 0) != (it.GPUName != "" && it.GPUMemoryMiB > 0) {
-				t.Errorf("gpus %d with name %q and memory %d: a GPU type needs both", it.GPUs, it.GPUName, it.GPUMemoryMiB)
-			}
-			prices := map[string]map[string]float64{}
-			for _, o := range it.Offerings {
-				if o.PricePerHour <= 0 || !o.Available {
-					t.Errorf("offering %+v: want a positive price and available", o)
-				}
-				if prices[o.CapacityType] == nil {
-					prices[o.CapacityType] = map[string]float64{}
-				}
-				prices[o.CapacityType][o.Zone] = o.PricePerHour
-			}
-			for _, z := range zones {
-				od, okOD := prices[apiv1.CapacityTypeOnDemand][z]
-				spot, okSpot := prices[apiv1.CapacityTypeSpot][z]
-				if !okOD || !okSpot {
-					t.Errorf("zone %s: missing on-demand or spot offering", z)
-					continue
-				}
-				if spot >= od {
-					t.Errorf("zone %s: spot %g >= on-demand %g", z, spot, od)
-				}
-			}
-			if len(it.Offerings) != 2*len(zones) {
-				t.Errorf("%d offerings, want %d", len(it.Offerings), 2*len(zones))
-			}
+			checkShape(t, it)
+			checkOfferings(t, it, []string{"us-east-1a", "us-east-1b", "us-east-1c"})
 		})
+	}
+}
+
+func checkShape(t *testing.T, it InstanceType) {
+	t.Helper()
+	if it.Pods < 4 {
+		t.Errorf("pods = %d, want >= 4", it.Pods)
+	}
+	if got := MaxPods(it.ENIs, it.IPsPerENI); got != it.Pods {
+		t.Errorf("pods = %d but enis %d × (ipsPerEni %d − 1) + 2 = %d", it.Pods, it.ENIs, it.IPsPerENI, got)
+	}
+	wantArch := ArchAMD64
+	if isGraviton(it.Family) {
+		wantArch = ArchARM64
+	}
+	if it.Arch != wantArch {
+		t.Errorf("arch = %s, want %s for family %s", it.Arch, wantArch, it.Family)
+	}
+	if it.CPU <= 0 || it.MemoryMiB < 512 {
+		t.Errorf("cpu %d, memoryMiB %d: want cpu > 0 and at least 512MiB", it.CPU, it.MemoryMiB)
+	}
+	if family, size, category, gen := SplitName(it.Name); it.Family != family || it.Size != size ||
+		it.Category != category || it.Generation != gen || gen == 0 {
+		t.Errorf("family/size/category/generation = %s/%s/%s/%d, want %s/%s/%s/%d",
+			it.Family, it.Size, it.Category, it.Generation, family, size, category, gen)
+	}
+	if (it.GPUs > 0) != (it.GPUName != "" && it.GPUMemoryMiB > 0) {
+		t.Errorf("gpus %d with name %q and memory %d: a GPU type needs both", it.GPUs, it.GPUName, it.GPUMemoryMiB)
+	}
+}
+
+// checkOfferings wants an available on-demand and a cheaper spot offering in every zone.
+func checkOfferings(t *testing.T, it InstanceType, zones []string) {
+	t.Helper()
+	if len(it.Offerings) != 2*len(zones) {
+		t.Errorf("%d offerings, want %d", len(it.Offerings), 2*len(zones))
+	}
+	prices := map[string]map[string]float64{apiv1.CapacityTypeOnDemand: {}, apiv1.CapacityTypeSpot: {}}
+	for _, o := range it.Offerings {
+		if o.PricePerHour <= 0 || !o.Available {
+			t.Errorf("offering %+v: want a positive price and available", o)
+		}
+		prices[o.CapacityType][o.Zone] = o.PricePerHour
+	}
+	for _, z := range zones {
+		od, okOD := prices[apiv1.CapacityTypeOnDemand][z]
+		spot, okSpot := prices[apiv1.CapacityTypeSpot][z]
+		switch {
+		case !okOD || !okSpot:
+			t.Errorf("zone %s: missing on-demand or spot offering", z)
+		case spot >= od:
+			t.Errorf("zone %s: spot %g >= on-demand %g", z, spot, od)
+		}
 	}
 }
 
@@ -199,5 +204,15 @@ func TestKnownTypes(t *testing.T) {
 		if o.CapacityType == apiv1.CapacityTypeOnDemand && o.PricePerHour != 0.096 {
 			t.Errorf("m5.large on-demand in %s = %g, want the published 0.096", o.Zone, o.PricePerHour)
 		}
+	}
+}
+
+func TestLoadReturnsIndependentCopies(t *testing.T) {
+	a := MustLoad(DefaultName)
+	a.InstanceTypes[0].Offerings[0].PricePerHour = 1e6
+	a.InstanceTypes[0].Name = "changed"
+	b := MustLoad(DefaultName)
+	if b.InstanceTypes[0].Name == "changed" || b.InstanceTypes[0].Offerings[0].PricePerHour == 1e6 {
+		t.Error("a change to one loaded catalogue shows in the next Load")
 	}
 }

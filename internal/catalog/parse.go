@@ -102,6 +102,12 @@ func parse(data []byte) (*Catalog, error) {
 		}
 	case '{':
 		var doc wireDocument
+		var obj map[string]json.RawMessage
+		if json.Unmarshal(trimmed, &obj) == nil {
+			if err := unknownFields(obj, wireDocument{}, ""); err != nil {
+				return nil, fmt.Errorf("catalogue document: %w", err)
+			}
+		}
 		if err := decodeStrict(trimmed, &doc); err != nil {
 			return nil, describeTopLevel(trimmed, err)
 		}
@@ -161,6 +167,9 @@ func entryName(raw json.RawMessage) string {
 }
 
 func parseEntry(raw json.RawMessage) (InstanceType, error) {
+	if err := checkFields(raw); err != nil {
+		return InstanceType{}, err
+	}
 	var w wireInstanceType
 	if err := decodeStrict(raw, &w); err != nil {
 		return InstanceType{}, describeDecode(err)
@@ -382,11 +391,8 @@ func describeDecode(err error) error {
 		return fmt.Errorf("field %s: want %s, got JSON %s", typeErr.Field, kindName(typeErr.Type), typeErr.Value)
 	}
 	if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		msg := "unknown field " + field
-		if known := suggest(strings.Trim(field, `"`)); known != "" {
-			msg += fmt.Sprintf(" (did you mean %q?)", known)
-		}
-		return errors.New(msg + "; see docs/catalog.md for the schema")
+		// checkFields catches these first; this is the backstop for shapes it does not walk.
+		return errors.New("unknown field " + field + "; see docs/catalog.md for the schema")
 	}
 	return err
 }
@@ -410,16 +416,67 @@ func kindName(t reflect.Type) string {
 	}
 }
 
-// suggest finds the schema field an unknown one probably meant, ignoring case and separators.
-func suggest(field string) string {
-	norm := func(s string) string { return strings.ToLower(strings.NewReplacer("_", "", "-", "").Replace(s)) }
-	for _, v := range []any{wireInstanceType{}, wireOffering{}, wireOverhead{}, wireDocument{}} {
-		rt := reflect.TypeOf(v)
-		for i := range rt.NumField() {
-			name, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
-			if norm(name) == norm(field) {
-				return name
+// fieldNames lists the JSON names of a wire struct's fields.
+func fieldNames(v any) []string {
+	rt := reflect.TypeOf(v)
+	names := make([]string, 0, rt.NumField())
+	for i := range rt.NumField() {
+		name, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
+		names = append(names, name)
+	}
+	return names
+}
+
+// checkFields rejects keys the schema does not have, matching case exactly (encoding/json alone would accept
+// "memoryMib" for "memoryMiB"), and names nested ones by path, like "offerings[1].price".
+func checkFields(raw json.RawMessage) error {
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(raw, &obj) != nil {
+		return nil // not an object: the typed decode says what is wrong
+	}
+	if err := unknownFields(obj, wireInstanceType{}, ""); err != nil {
+		return err
+	}
+	var offerings []map[string]json.RawMessage
+	if json.Unmarshal(obj["offerings"], &offerings) == nil {
+		for j, o := range offerings {
+			if err := unknownFields(o, wireOffering{}, fmt.Sprintf("offerings[%d].", j)); err != nil {
+				return err
 			}
+		}
+	}
+	var overhead map[string]json.RawMessage
+	if json.Unmarshal(obj["overhead"], &overhead) == nil {
+		return unknownFields(overhead, wireOverhead{}, "overhead.")
+	}
+	return nil
+}
+
+func unknownFields(obj map[string]json.RawMessage, schema any, prefix string) error {
+	known := fieldNames(schema)
+	var problems []string
+	for _, k := range slices.Sorted(maps.Keys(obj)) {
+		if slices.Contains(known, k) {
+			continue
+		}
+		msg := fmt.Sprintf("unknown field %q", prefix+k)
+		if s := suggest(k, known); s != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", prefix+s)
+		}
+		problems = append(problems, msg)
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return errors.New(strings.Join(problems, "; ") + "; see docs/catalog.md for the schema")
+}
+
+// suggest finds the known field an unknown one probably meant, ignoring case and separators.
+func suggest(field string, known []string) string {
+	norm := func(s string) string { return strings.ToLower(strings.NewReplacer("_", "", "-", "").Replace(s)) }
+	for _, name := range known {
+		if norm(name) == norm(field) {
+			return name
 		}
 	}
 	return ""
