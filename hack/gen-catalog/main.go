@@ -1,9 +1,9 @@
-// Command gen-catalog writes internal/catalog/data/aws-us-east-1.json from the family tables in families.go and
-// the published figures in ondemand-us-east-1.txt and maxpods.txt. Spot prices are derived (see docs/catalog.md).
+package main
+
+// Usage, from the repository root:
 //
 //	go run ./hack/gen-catalog -out internal/catalog/data/aws-us-east-1.json
 //	go run ./hack/gen-catalog -check internal/catalog/data/aws-us-east-1.json
-package main
 
 import (
 	"bufio"
