@@ -1,0 +1,78 @@
+# Tailor's build, checks and demo. `make help` lists the targets.
+SHELL := /usr/bin/env bash -o pipefail
+.SHELLFLAGS := -ec
+.DEFAULT_GOAL := help
+
+BIN := $(CURDIR)/bin
+export TAILOR_BIN_DIR := $(BIN)
+GO ?= go
+GOTEST_FLAGS ?= -count=1
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -X github.com/tailor-sh/tailor/internal/version.Version=$(VERSION) -X github.com/tailor-sh/tailor/internal/version.Commit=$(COMMIT)
+
+##@ Everyday
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z0-9_.-]+:.*##/ { printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n%s\n", substr($$0, 5) }' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: ## Build bin/tailor and bin/ec2sim.
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/tailor ./cmd/tailor
+	@if [ -d cmd/ec2sim ]; then $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ec2sim ./cmd/ec2sim; fi
+
+.PHONY: demo
+demo: tools build ## Run the reference scenario on a local control plane, offline, building what it needs.
+	$(GO) run ./hack/demo
+
+.PHONY: cluster
+cluster: tools ## Start the local control plane with Tailor's CRDs and keep it running until Ctrl-C.
+	$(GO) run ./hack/local-cluster --kubeconfig-out $(CURDIR)/kubeconfig
+
+##@ Checks
+
+.PHONY: test
+test: verify unit e2e check-leaks ## Everything CI runs: verify, unit tests, end-to-end tests, then no process left behind.
+
+.PHONY: unit
+unit: tools ## Unit and controller tests (everything but test/e2e).
+	$(GO) test $(GOTEST_FLAGS) $$($(GO) list ./... | grep -v /test/e2e)
+
+.PHONY: e2e
+e2e: tools ## End-to-end tests against the real control plane + KWOK.
+	$(GO) test $(GOTEST_FLAGS) -timeout 30m -v ./test/e2e/...
+
+.PHONY: check-leaks
+check-leaks: ## Fail if any control plane process started from ./bin is still running.
+	@hack/check-leaks.sh $(BIN)
+
+.PHONY: verify
+verify: generate tidy lint ## Generate, tidy and lint, then fail if anything changed or is untracked.
+	@git diff --exit-code || { echo "generated or tidied files differ from the commit: run 'make generate tidy' and commit"; exit 1; }
+	@untracked=$$(git status --porcelain --untracked-files=all | grep '^??' || true); \
+	  if [ -n "$$untracked" ]; then echo "untracked files:"; echo "$$untracked"; exit 1; fi
+
+.PHONY: lint
+lint: tools ## Run golangci-lint (config: .golangci.yml).
+	$(BIN)/golangci-lint run ./...
+
+.PHONY: generate
+generate: tools ## Regenerate deepcopy code and CRDs from api/.
+	$(BIN)/controller-gen object paths=./api/...
+	$(BIN)/controller-gen crd paths=./api/... output:crd:dir=config/crd
+
+.PHONY: tidy
+tidy: ## go mod tidy for the module and hack/tools.
+	$(GO) mod tidy
+	cd hack/tools && $(GO) mod tidy
+
+##@ Tools
+
+.PHONY: tools
+tools: ## Build the pinned tools into ./bin (control plane, KWOK, controller-gen, golangci-lint, helm); skips what is built.
+	@hack/tools/build.sh
+
+.PHONY: clean
+clean: ## Remove built binaries of Tailor (keeps the tools).
+	rm -f $(BIN)/tailor $(BIN)/ec2sim
