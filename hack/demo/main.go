@@ -20,6 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/tailor-sh/tailor/internal/testenv"
 )
@@ -111,13 +112,18 @@ func scenario(ctx context.Context, cs kubernetes.Interface) error {
 }
 
 func scale(ctx context.Context, cs kubernetes.Interface, ns string, replicas int32) error {
-	s, err := cs.AppsV1().Deployments(ns).GetScale(ctx, "inflate", metav1.GetOptions{})
+	// The deployment controller updates the object too; retry on conflict as kubectl scale does.
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		s, err := cs.AppsV1().Deployments(ns).GetScale(ctx, "inflate", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		s.Spec.Replicas = replicas
+		_, err = cs.AppsV1().Deployments(ns).UpdateScale(ctx, "inflate", s, metav1.UpdateOptions{})
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("reading inflate's scale: %w", err)
-	}
-	s.Spec.Replicas = replicas
-	if _, err := cs.AppsV1().Deployments(ns).UpdateScale(ctx, "inflate", s, metav1.UpdateOptions{}); err != nil {
-		return fmt.Errorf("scaling inflate: %w", err)
+		return fmt.Errorf("scaling inflate to %d: %w", replicas, err)
 	}
 	return nil
 }
