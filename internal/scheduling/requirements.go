@@ -8,7 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	v1 "github.com/tailor-sh/tailor/api/v1"
+	apiv1 "github.com/tailor-sh/tailor/api/v1"
 )
 
 // Requirements is a conjunction of label requirements, at most one normalized value set per key. A key that is not
@@ -265,7 +265,7 @@ func FromNodeSelectorTerm(term corev1.NodeSelectorTerm) (Requirements, error) {
 		if f.Key != "metadata.name" {
 			return Requirements{}, fmt.Errorf("matchFields key %q is not supported (only metadata.name)", f.Key)
 		}
-		if err := out.Add(Requirement{Key: v1.HostnameLabelKey, Operator: Operator(f.Operator), Values: f.Values}); err != nil {
+		if err := out.Add(Requirement{Key: apiv1.HostnameLabelKey, Operator: Operator(f.Operator), Values: f.Values}); err != nil {
 			return Requirements{}, err
 		}
 	}

@@ -112,8 +112,8 @@ func TestRequirementsIntersect(t *testing.T) {
 
 func TestRequirementsCompatible(t *testing.T) {
 	tests := []struct {
-		name       string
-		pod, node  []Requirement
+		name        string
+		pod, node   []Requirement
 		open, node2 bool // want Compatible, want CompatibleWithNode
 	}{
 		{"same value", []Requirement{req("k", OpIn, "a")}, []Requirement{req("k", OpIn, "a")}, true, true},

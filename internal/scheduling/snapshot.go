@@ -1,0 +1,82 @@
+package scheduling
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
+
+	"github.com/tailor-sh/tailor/internal/cloudprovider"
+)
+
+// Snapshot is everything the simulator knows about the cluster. Callers build it from informers (the controllers) or
+// from manifests (tailor simulate); the simulator never reads the API itself.
+type Snapshot struct {
+	// Nodes are existing nodes and in-flight NodeClaims, with the pods already bound to them.
+	Nodes []*ExistingNode
+	// NodePools are where new capacity may come from.
+	NodePools []*NodePool
+	// DaemonSetPods are one pod template per DaemonSet (as the pod the DaemonSet would create). A new node gets
+	// every one of them that tolerates its taints and selects its labels.
+	DaemonSetPods []*corev1.Pod
+	// PersistentVolumes, PersistentVolumeClaims and StorageClasses give the volume topology of pods.
+	PersistentVolumes      []*corev1.PersistentVolume
+	PersistentVolumeClaims []*corev1.PersistentVolumeClaim
+	StorageClasses         []*storagev1.StorageClass
+}
+
+// NodePool is the simulator's view of a NodePool: what it allows, what it has used and the instance types it may
+// launch. Requirements narrow the instance types and offerings; Labels and Taints land on every node.
+type NodePool struct {
+	Name string
+	// Weight orders NodePools: a higher weight is tried first; equal weights go by name.
+	Weight int32
+	// Requirements every node of the pool satisfies (instance attributes, zone, capacity type, custom keys).
+	Requirements Requirements
+	// Labels are set on every node of the pool.
+	Labels map[string]string
+	// Taints are set on every node of the pool; pods must tolerate them.
+	Taints []corev1.Taint
+	// StartupTaints are removed once the node is ready; pods need not tolerate them.
+	StartupTaints []corev1.Taint
+	// Limits cap the total capacity of the pool's nodes; resources not listed are unlimited.
+	Limits corev1.ResourceList
+	// Usage is the capacity the pool's nodes and in-flight NodeClaims already have.
+	Usage corev1.ResourceList
+	// InstanceTypes the pool may launch, before Requirements narrow them.
+	InstanceTypes []*cloudprovider.InstanceType
+}
+
+// ExistingNode is a node that exists or a NodeClaim that is being launched.
+type ExistingNode struct {
+	Name        string
+	Labels      map[string]string
+	Taints      []corev1.Taint
+	Allocatable corev1.ResourceList
+	// Pods bound to the node (including DaemonSet pods); they count against its resources and for topology.
+	Pods []*corev1.Pod
+	// InFlight marks a NodeClaim whose node has not registered yet; NodeClaim names it.
+	InFlight  bool
+	NodeClaim string
+	// Unschedulable nodes (cordoned or being deleted) take no new pods but still count for topology.
+	Unschedulable bool
+}
+
+// PreferencePolicy says how preferences (preferred node and pod affinity, ScheduleAnyway topology spread,
+// PreferNoSchedule taints) weigh against cost.
+type PreferencePolicy string
+
+const (
+	// PreferenceCost honours a preference only on capacity the plan has anyway (existing nodes and NodeClaims
+	// already opened); it never opens a NodeClaim just to satisfy a preference. The default.
+	PreferenceCost PreferencePolicy = "Cost"
+	// PreferenceRespect treats preferences as requirements and relaxes them, lowest weight first, only when a pod
+	// cannot be placed otherwise, even if that opens a NodeClaim per pod.
+	PreferenceRespect PreferencePolicy = "Respect"
+)
+
+// Options tune Solve.
+type Options struct {
+	// Preferences is PreferenceCost when empty.
+	Preferences PreferencePolicy
+	// MaxMergeCandidates bounds the improvement pass; 0 means 64.
+	MaxMergeCandidates int
+}

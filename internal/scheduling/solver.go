@@ -1,0 +1,849 @@
+package scheduling
+
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	apiv1 "github.com/tailor-sh/tailor/api/v1"
+	"github.com/tailor-sh/tailor/internal/cloudprovider"
+)
+
+// typeInfo is an instance type as one NodePool sees it: allocatable net of the daemonsets that would run on it.
+type typeInfo struct {
+	it        *cloudprovider.InstanceType
+	capacity  Resources
+	alloc     Resources
+	dsPods    []*corev1.Pod
+	offerings []cloudprovider.Offering // available ones, cheapest first
+}
+
+func (t *typeInfo) cheapest(reqs Requirements) (cloudprovider.Offering, bool) {
+	for _, o := range t.offerings {
+		if reqs.Has(apiv1.ZoneLabelKey, o.Zone) && reqs.Has(apiv1.CapacityTypeLabelKey, o.CapacityType) {
+			return o, true
+		}
+	}
+	return cloudprovider.Offering{}, false
+}
+
+// poolState is a NodePool prepared for solving.
+type poolState struct {
+	np *NodePool
+	// reqs are closed: the NodePool's requirements and labels, the nodepool label, and for instance-type keys the
+	// values its types carry.
+	reqs      Requirements
+	types     []*typeInfo
+	limited   []corev1.ResourceName
+	remaining Resources
+	claims    int
+}
+
+// node is a place a pod can go: an existing node or a NodeClaim being planned.
+type node struct {
+	name     string
+	existing *ExistingNode
+	pool     *poolState
+	reqs     Requirements
+	taints   []corev1.Taint
+	alloc    Resources
+	used     Resources
+	ports    []hostPort
+	pods     []*podInfo
+	// NodeClaims only.
+	types   []*typeInfo
+	target  *typeInfo
+	sigOK   map[string]bool
+	allFree bool
+	index   int
+	merged  bool
+	options []InstanceTypeOption
+}
+
+func (n *node) isClaim() bool { return n.existing == nil }
+
+// domain returns the node's value for a topology key, and whether it is known.
+func (n *node) domain(key string) (string, bool) {
+	if n.isClaim() && isHostname(key) {
+		return n.name, true
+	}
+	return n.reqs.Single(key)
+}
+
+type solver struct {
+	opts     Options
+	pools    []*poolState
+	existing []*node
+	claims   []*node
+	terms    termBuilder
+	typeKeys map[string]bool
+	vols     *volumeIndex
+	dsPods   []*podInfo
+	// classRemaining is the demand of pods not yet placed, per class, to size new NodeClaims.
+	classRemaining map[string]Resources
+	cursor         map[string]int
+	attempt        attempt
+}
+
+// Solve plans pods onto the snapshot. It returns an error only for malformed input (a bad selector, an invalid
+// requirement); pods that cannot be placed are reported in Results.Unschedulable.
+func Solve(snap *Snapshot, pods []*corev1.Pod, opts Options) (*Results, error) {
+	if opts.Preferences == "" {
+		opts.Preferences = PreferenceCost
+	}
+	if opts.Preferences != PreferenceCost && opts.Preferences != PreferenceRespect {
+		return nil, fmt.Errorf("unknown preference policy %q (use %s or %s)", opts.Preferences, PreferenceCost, PreferenceRespect)
+	}
+	if opts.MaxMergeCandidates == 0 {
+		opts.MaxMergeCandidates = 64
+	}
+	s := &solver{opts: opts, vols: newVolumeIndex(snap), classRemaining: map[string]Resources{}, cursor: map[string]int{}, typeKeys: map[string]bool{}}
+	if err := s.buildPools(snap); err != nil {
+		return nil, err
+	}
+	infos, err := s.buildPods(snap, pods)
+	if err != nil {
+		return nil, err
+	}
+	order := slices.Clone(infos)
+	slices.SortStableFunc(order, func(a, b *podInfo) int { return cmp.Compare(size(b), size(a)) })
+	var failed []*podInfo
+	for _, p := range order {
+		if !s.place(p) {
+			failed = append(failed, p)
+		}
+	}
+	// A second pass: a pod whose affinity target came later in the order may fit now.
+	var unschedulable []*podInfo
+	for _, p := range failed {
+		if !s.place(p) {
+			unschedulable = append(unschedulable, p)
+		}
+	}
+	s.finalizeAll()
+	s.improve()
+	return s.results(infos, unschedulable), nil
+}
+
+// size orders pods for first-fit decreasing: cpu and memory normalized at 1 core : 4GiB.
+func size(p *podInfo) float64 {
+	return float64(p.requests.CPU)/1000 + float64(p.requests.Memory)/(4<<30)
+}
+
+func (s *solver) buildPools(snap *Snapshot) error {
+	pools := slices.Clone(snap.NodePools)
+	slices.SortStableFunc(pools, func(a, b *NodePool) int {
+		if a.Weight != b.Weight {
+			return cmp.Compare(b.Weight, a.Weight)
+		}
+		return cmp.Compare(a.Name, b.Name)
+	})
+	for _, np := range pools {
+		for _, it := range np.InstanceTypes {
+			for k := range it.Labels {
+				s.typeKeys[k] = true
+			}
+		}
+	}
+	for _, ds := range snap.DaemonSetPods {
+		_, _, alts, _, err := compileNodeRequirements(ds, nil)
+		if err != nil {
+			return fmt.Errorf("daemonset pod %s: %w", podKey(ds), err)
+		}
+		s.dsPods = append(s.dsPods, &podInfo{pod: ds, key: podKey(ds), requests: PodRequests(ds), alts: alts, tolerations: ds.Spec.Tolerations})
+	}
+	for _, np := range pools {
+		ps, err := s.buildPool(np)
+		if err != nil {
+			return fmt.Errorf("nodepool %q: %w", np.Name, err)
+		}
+		s.pools = append(s.pools, ps)
+	}
+	for _, en := range snap.Nodes {
+		n := &node{name: en.Name, existing: en, taints: en.Taints, alloc: ResourcesFrom(en.Allocatable)}
+		lbls := maps.Clone(en.Labels)
+		if lbls == nil {
+			lbls = map[string]string{}
+		}
+		if _, ok := lbls[apiv1.HostnameLabelKey]; !ok {
+			lbls[apiv1.HostnameLabelKey] = en.Name
+		}
+		n.reqs = FromLabels(lbls)
+		for _, p := range en.Pods {
+			n.used = n.used.Add(PodRequests(p))
+			n.ports = append(n.ports, podHostPorts(p)...)
+		}
+		s.existing = append(s.existing, n)
+	}
+	slices.SortStableFunc(s.existing, func(a, b *node) int { return cmp.Compare(a.name, b.name) })
+	return nil
+}
+
+func (s *solver) buildPool(np *NodePool) (*poolState, error) {
+	ps := &poolState{np: np}
+	base := np.Requirements.Clone()
+	for _, k := range sortedKeys(np.Labels) {
+		if err := base.Add(Requirement{Key: k, Operator: OpIn, Values: []string{np.Labels[k]}}); err != nil {
+			return nil, fmt.Errorf("label %q: %w", k, err)
+		}
+	}
+	if err := base.Add(Requirement{Key: apiv1.NodePoolLabelKey, Operator: OpIn, Values: []string{np.Name}}); err != nil {
+		return nil, err
+	}
+	// Daemonset pods that do not tolerate a startup taint still land once it is removed: only Taints count.
+	allTaints := np.Taints
+	typeValues := map[string]map[string]bool{}
+	typeAbsent := map[string]bool{}
+	for _, it := range np.InstanceTypes {
+		ti := &typeInfo{it: it, capacity: ResourcesFrom(it.Capacity), alloc: ResourcesFrom(it.Allocatable())}
+		if !typeCompatible(s.typeKeys, base, it) {
+			continue
+		}
+		for _, o := range it.Offerings {
+			if o.Available && base.Has(apiv1.ZoneLabelKey, o.Zone) && base.Has(apiv1.CapacityTypeLabelKey, o.CapacityType) {
+				ti.offerings = append(ti.offerings, o)
+			}
+		}
+		if len(ti.offerings) == 0 {
+			continue
+		}
+		slices.SortStableFunc(ti.offerings, func(a, b cloudprovider.Offering) int {
+			return cmp.Or(cmp.Compare(a.PricePerHour, b.PricePerHour), cmp.Compare(a.Zone, b.Zone), cmp.Compare(a.CapacityType, b.CapacityType))
+		})
+		nodeReqs := base.Intersect(FromLabels(it.Labels))
+		nodeReqs.addSet(apiv1.ZoneLabelKey, &valueSet{values: offeringValues(ti.offerings, true)})
+		nodeReqs.addSet(apiv1.CapacityTypeLabelKey, &valueSet{values: offeringValues(ti.offerings, false)})
+		for _, ds := range s.dsPods {
+			if untoleratedTaint(ds.tolerations, allTaints) != nil {
+				continue
+			}
+			if anyCompatible(ds.alts, nodeReqs) {
+				ti.alloc = ti.alloc.Sub(ds.requests)
+				ti.dsPods = append(ti.dsPods, ds.pod)
+			}
+		}
+		if ti.alloc.CPU < 0 || ti.alloc.Memory < 0 || ti.alloc.Pods < 0 {
+			continue
+		}
+		ps.types = append(ps.types, ti)
+		for k := range s.typeKeys {
+			if v, ok := it.Labels[k]; ok {
+				if typeValues[k] == nil {
+					typeValues[k] = map[string]bool{}
+				}
+				typeValues[k][v] = true
+			} else {
+				typeAbsent[k] = true
+			}
+		}
+	}
+	slices.SortStableFunc(ps.types, func(a, b *typeInfo) int {
+		return cmp.Or(cmp.Compare(a.offerings[0].PricePerHour, b.offerings[0].PricePerHour), cmp.Compare(a.it.Name, b.it.Name))
+	})
+	for _, k := range slices.Sorted(maps.Keys(s.typeKeys)) {
+		base.addSet(k, &valueSet{values: slices.Sorted(maps.Keys(typeValues[k])), absent: typeAbsent[k]})
+	}
+	var zones, cts []string
+	for _, t := range ps.types {
+		zones = append(zones, offeringValues(t.offerings, true)...)
+		cts = append(cts, offeringValues(t.offerings, false)...)
+	}
+	base.addSet(apiv1.ZoneLabelKey, &valueSet{values: sortedUnique(zones)})
+	base.addSet(apiv1.CapacityTypeLabelKey, &valueSet{values: sortedUnique(cts)})
+	ps.reqs = base
+	limits, usage := ResourcesFrom(np.Limits), ResourcesFrom(np.Usage)
+	ps.remaining = limits.Sub(usage)
+	for name := range np.Limits {
+		ps.limited = append(ps.limited, name)
+	}
+	slices.Sort(ps.limited)
+	return ps, nil
+}
+
+func offeringValues(offs []cloudprovider.Offering, zone bool) []string {
+	out := make([]string, 0, len(offs))
+	for _, o := range offs {
+		if zone {
+			out = append(out, o.Zone)
+		} else {
+			out = append(out, o.CapacityType)
+		}
+	}
+	return sortedUnique(out)
+}
+
+func anyCompatible(alts []Requirements, nodeReqs Requirements) bool {
+	for _, a := range alts {
+		if a.CompatibleWithNode(nodeReqs) == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// typeCompatible reports whether an instance type's labels satisfy reqs on the instance-type keys and some
+// available offering satisfies its zone and capacity type.
+func typeCompatible(typeKeys map[string]bool, reqs Requirements, it *cloudprovider.InstanceType) bool {
+	for k, set := range reqs.sets {
+		if !typeKeys[k] {
+			continue
+		}
+		if v, ok := it.Labels[k]; ok {
+			if !set.allows(v) {
+				return false
+			}
+		} else if !set.absent {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *solver) typeFits(t *typeInfo, reqs Requirements) bool {
+	if !typeCompatible(s.typeKeys, reqs, t.it) {
+		return false
+	}
+	_, ok := t.cheapest(reqs)
+	return ok
+}
+
+func (s *solver) buildPods(snap *Snapshot, pods []*corev1.Pod) ([]*podInfo, error) {
+	// Existing pods: their anti-affinity terms bind new pods, and they count for every group.
+	type existingPod struct {
+		p *corev1.Pod
+		n *node
+	}
+	var existingPods []existingPod
+	for _, n := range s.existing {
+		for _, p := range n.existing.Pods {
+			existingPods = append(existingPods, existingPod{p, n})
+		}
+	}
+	existingOwned := make([][]*term, len(existingPods))
+	for i, ep := range existingPods {
+		if ep.p.Spec.Affinity == nil || ep.p.Spec.Affinity.PodAntiAffinity == nil {
+			continue
+		}
+		anti := &corev1.Pod{ObjectMeta: ep.p.ObjectMeta, Spec: corev1.PodSpec{Affinity: &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
+			RequiredDuringSchedulingIgnoredDuringExecution: ep.p.Spec.Affinity.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution,
+		}}}}
+		owned, _, err := s.terms.podTerms(anti, nil)
+		if err != nil {
+			return nil, fmt.Errorf("existing pod %s: %w", podKey(ep.p), err)
+		}
+		existingOwned[i] = owned
+	}
+	infos := make([]*podInfo, 0, len(pods))
+	for _, pod := range pods {
+		p := &podInfo{pod: pod, key: podKey(pod), labels: labels.Set(pod.Labels), requests: PodRequests(pod), tolerations: pod.Spec.Tolerations, ports: podHostPorts(pod)}
+		var err error
+		p.selector, p.affinity, p.alts, p.volumeErr, err = compileNodeRequirements(pod, s.vols)
+		if err != nil {
+			return nil, fmt.Errorf("pod %s: %w", p.key, err)
+		}
+		p.owned, p.prefs, err = s.terms.podTerms(pod, p.alts)
+		if err != nil {
+			return nil, fmt.Errorf("pod %s: %w", p.key, err)
+		}
+		if err := addNodePreferences(p); err != nil {
+			return nil, fmt.Errorf("pod %s: %w", p.key, err)
+		}
+		infos = append(infos, p)
+	}
+	// Match every pod against every group, then count the existing pods.
+	for _, g := range s.terms.list {
+		for i, ep := range existingPods {
+			_ = i
+			if g.matchesPod(ep.p.Namespace, labels.Set(ep.p.Labels)) {
+				if d, ok := ep.n.domain(g.key); ok && g.eligible(ep.n.reqs, ep.n.taints) {
+					g.counts[d]++
+					g.total++
+				}
+			}
+		}
+		for _, p := range infos {
+			if g.matchesPod(p.pod.Namespace, p.labels) {
+				p.matches = append(p.matches, g)
+			}
+		}
+	}
+	for i, ep := range existingPods {
+		for _, t := range existingOwned[i] {
+			if d, ok := ep.n.domain(t.group.key); ok && t.kind == kindAntiAffinity {
+				t.group.antiOwners[d]++
+			}
+		}
+	}
+	for _, g := range s.terms.list {
+		if !isHostname(g.key) {
+			g.universe = s.universe(g)
+		}
+	}
+	for _, p := range infos {
+		s.finishPod(p)
+	}
+	return infos, nil
+}
+
+func addNodePreferences(p *podInfo) error {
+	if a := p.pod.Spec.Affinity; a != nil && a.NodeAffinity != nil {
+		for i, w := range a.NodeAffinity.PreferredDuringSchedulingIgnoredDuringExecution {
+			r, err := FromNodeSelectorTerm(w.Preference)
+			if err != nil {
+				return fmt.Errorf("preferred node affinity [%d]: %w", i, err)
+			}
+			p.prefs = append(p.prefs, preference{weight: w.Weight, nodeReqs: &r})
+		}
+	}
+	p.prefs = append(p.prefs, preference{weight: -1, avoidPreferTaint: true})
+	slices.SortStableFunc(p.prefs, func(a, b preference) int { return cmp.Compare(b.weight, a.weight) })
+	return nil
+}
+
+func (s *solver) finishPod(p *podInfo) {
+	keys := map[string]bool{}
+	for _, t := range p.owned {
+		keys[t.group.key] = true
+	}
+	for _, pr := range p.prefs {
+		if pr.term != nil {
+			keys[pr.term.group.key] = true
+		}
+	}
+	for _, g := range p.matches {
+		keys[g.key] = true
+	}
+	for k := range keys {
+		if !isHostname(k) {
+			p.pinKeys = append(p.pinKeys, k)
+		}
+	}
+	slices.Sort(p.pinKeys)
+	p.free = len(keys) == 0 && len(p.ports) == 0
+	p.reqSig = requirementsSig(p.alts)
+	p.class = p.reqSig + "#" + tolerationsSig(p.tolerations)
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s#%s#%v#", p.class, p.requests, p.ports)
+	for _, t := range p.owned {
+		fmt.Fprintf(&b, "o:%s/%d/%d/%d;", t.group.id, t.kind, t.maxSkew, t.minDomains)
+	}
+	for _, g := range p.matches {
+		b.WriteString("m:" + g.id + ";")
+	}
+	for _, pr := range p.prefs {
+		b.WriteString("p:" + pr.String() + ";")
+	}
+	p.sig = b.String()
+	s.classRemaining[p.class] = s.classRemaining[p.class].Add(p.requests)
+}
+
+// universe lists the domains a spread group balances over: values of its key on eligible existing nodes and on
+// the nodes the NodePools could launch for the owner.
+func (s *solver) universe(g *topoGroup) []string {
+	vals := map[string]bool{}
+	for _, n := range s.existing {
+		if d, ok := n.domain(g.key); ok && g.eligible(n.reqs, n.taints) {
+			vals[d] = true
+		}
+	}
+	for _, ps := range s.pools {
+		if g.honorTaints && untoleratedTaint(g.ownerTols, ps.np.Taints) != nil {
+			continue
+		}
+		alts := g.ownerAlts
+		if !g.honorAffinity || len(alts) == 0 {
+			alts = []Requirements{{}}
+		}
+		for _, a := range alts {
+			if a.CompatibleWithNode(ps.reqs) != nil {
+				continue
+			}
+			reqs := ps.reqs.Intersect(a)
+			var types []*typeInfo
+			for _, t := range ps.types {
+				if s.typeFits(t, reqs) {
+					types = append(types, t)
+				}
+			}
+			for _, v := range s.possibleValues(reqs, types, g.key) {
+				vals[v] = true
+			}
+		}
+	}
+	return slices.Sorted(maps.Keys(vals))
+}
+
+// possibleValues lists the values a NodeClaim with these requirements and candidate types could have for key.
+func (s *solver) possibleValues(reqs Requirements, types []*typeInfo, key string) []string {
+	vals := map[string]bool{}
+	switch {
+	case offeringKey(key):
+		for _, t := range types {
+			for _, o := range t.offerings {
+				v := o.Zone
+				if key == apiv1.CapacityTypeLabelKey {
+					v = o.CapacityType
+				}
+				if reqs.Has(apiv1.ZoneLabelKey, o.Zone) && reqs.Has(apiv1.CapacityTypeLabelKey, o.CapacityType) {
+					vals[v] = true
+				}
+			}
+		}
+	case s.typeKeys[key]:
+		for _, t := range types {
+			if v, ok := t.it.Labels[key]; ok && reqs.Has(key, v) {
+				vals[v] = true
+			}
+		}
+	default:
+		if vs, ok := reqs.Values(key); ok {
+			return vs
+		}
+	}
+	return slices.Sorted(maps.Keys(vals))
+}
+
+// activePrefs returns the preferences still in force at relaxation level l (the lowest weights go first).
+func activePrefs(p *podInfo, l int) []preference {
+	return p.prefs[:len(p.prefs)-l]
+}
+
+// place finds a home for p; it reports false when there is none.
+func (s *solver) place(p *podInfo) bool {
+	if p.volumeErr != "" {
+		return false
+	}
+	levels := len(p.prefs)
+	if s.opts.Preferences == PreferenceRespect {
+		for l := 0; l <= levels; l++ {
+			if s.placeExisting(p, l) || s.placeClaims(p, l) || s.placeNew(p, l, nil) {
+				return true
+			}
+		}
+		return false
+	}
+	for l := 0; l <= levels; l++ {
+		if s.placeExisting(p, l) || s.placeClaims(p, l) {
+			return true
+		}
+	}
+	for l := 0; l <= levels; l++ {
+		if s.placeNew(p, l, nil) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *solver) placeExisting(p *podInfo, level int) bool {
+	for _, n := range s.existing {
+		if n.existing.Unschedulable {
+			continue
+		}
+		if r, _ := s.check(p, n, level); r == "" {
+			s.commit(p, n)
+			return true
+		}
+	}
+	return false
+}
+
+func (s *solver) placeClaims(p *podInfo, level int) bool {
+	sig := p.sig
+	if level > 0 {
+		sig += "#" + itoa(level)
+	}
+	start := s.cursor[sig]
+	for i := start; i < len(s.claims); i++ {
+		n := s.claims[i]
+		reason, monotone := s.check(p, n, level)
+		if reason == "" {
+			s.commit(p, n)
+			return true
+		}
+		if monotone && i == s.cursor[sig] {
+			s.cursor[sig] = i + 1
+		}
+	}
+	return false
+}
+
+// placeNew opens a NodeClaim for p from the first NodePool that can host it. With reasons non-nil it only
+// explains: it records one reason per NodePool and opens nothing.
+func (s *solver) placeNew(p *podInfo, level int, reasons *[]string) bool {
+	for _, ps := range s.pools {
+		n := &node{name: fmt.Sprintf("%s-%d", ps.np.Name, ps.claims+1), pool: ps, taints: ps.np.Taints, sigOK: map[string]bool{}, allFree: true}
+		n.reqs = ps.reqs.Clone()
+		n.reqs.addSet(apiv1.HostnameLabelKey, &valueSet{values: []string{n.name}})
+		n.types = ps.types
+		reason, _ := s.check(p, n, level)
+		if reason == "" {
+			if reasons != nil {
+				*reasons = append(*reasons, fmt.Sprintf("nodepool %q: the pod fits a new node; it was left out by an earlier decision of this plan", ps.np.Name))
+				continue
+			}
+			ps.claims++
+			n.index = len(s.claims)
+			s.claims = append(s.claims, n)
+			s.commit(p, n)
+			return true
+		}
+		if reasons != nil {
+			*reasons = append(*reasons, poolReason(ps.np.Name, reason))
+		}
+	}
+	return false
+}
+
+// poolReason words a NodePool's rejection. Limit reasons already name the pool.
+func poolReason(pool, reason string) string {
+	prefix := fmt.Sprintf("nodepool %q", pool)
+	if strings.HasPrefix(reason, prefix) {
+		return reason
+	}
+	return prefix + ": " + reason
+}
+
+// attempt carries what the constraints decided about placing one pod on one node before it is committed.
+type attempt struct {
+	reqs    Requirements
+	changed bool
+	types   []*typeInfo
+	target  *typeInfo
+	level   int
+}
+
+// check runs every constraint; it returns "" when p may go on n (with s.attempt describing how) or the first
+// reason it may not, and whether that rejection is monotone (holds for identical pods from now on).
+func (s *solver) check(p *podInfo, n *node, level int) (string, bool) {
+	a := &s.attempt
+	*a = attempt{reqs: n.reqs, types: n.types, target: n.target, level: level}
+	// Fast reject: a full node stays full.
+	if !n.isClaim() || n.target != nil {
+		if !p.requests.Add(n.used).Fits(n.alloc) && (!n.isClaim() || n.sigOK[p.reqSig] && len(p.pinKeys) == 0) {
+			return reasonInsufficient(p.requests.Add(n.used).FirstShortfall(n.alloc)), true
+		}
+	}
+	for _, c := range constraints {
+		if r := c.Check(s, p, n, a); r != "" {
+			return r, c.Monotone()
+		}
+	}
+	return "", false
+}
+
+// commit places p on n as the last successful check decided.
+func (s *solver) commit(p *podInfo, n *node) {
+	a := &s.attempt
+	if n.isClaim() {
+		if a.changed {
+			n.reqs = a.reqs
+			n.types = a.types
+		} else {
+			n.sigOK[p.reqSig] = true
+		}
+		if a.target != n.target {
+			if n.target != nil {
+				n.pool.remaining = n.pool.remaining.Add(n.target.capacity)
+			}
+			n.pool.remaining = n.pool.remaining.Sub(a.target.capacity)
+			n.target = a.target
+			n.alloc = a.target.alloc
+		}
+		n.allFree = n.allFree && p.free
+	}
+	n.used = n.used.Add(p.requests)
+	n.ports = append(n.ports, p.ports...)
+	n.pods = append(n.pods, p)
+	for _, g := range p.matches {
+		if d, ok := n.domain(g.key); ok && g.eligible(n.reqs, n.taints) {
+			g.counts[d]++
+			g.total++
+		}
+	}
+	for _, t := range p.owned {
+		if t.kind == kindAntiAffinity {
+			if d, ok := n.domain(t.group.key); ok {
+				t.group.antiOwners[d]++
+			}
+		}
+	}
+	s.classRemaining[p.class] = s.classRemaining[p.class].Sub(p.requests)
+}
+
+// chooseTarget picks the instance type a NodeClaim fills up to: among types that fit what it holds and the
+// NodePool's limits, the one that covers the pod class's remaining demand at the lowest price, so a large batch
+// gets large types that are cheaper per unit and a small one gets small types.
+func (s *solver) chooseTarget(ps *poolState, types []*typeInfo, reqs Requirements, need, demand Resources, released Resources) (*typeInfo, string) {
+	var best *typeInfo
+	bestCost := math.Inf(1)
+	limitHit := corev1.ResourceName("")
+	budget := ps.remaining.Add(released)
+	for _, t := range types {
+		if !need.Fits(t.alloc) {
+			continue
+		}
+		if name := exceedsLimit(t.capacity, budget, ps.limited); name != "" {
+			limitHit = name
+			continue
+		}
+		o, ok := t.cheapest(reqs)
+		if !ok {
+			continue
+		}
+		cost := o.PricePerHour * nodesFor(demand, t.alloc)
+		if cost < bestCost || cost == bestCost && best != nil && t.alloc.CPU > best.alloc.CPU {
+			best, bestCost = t, cost
+		}
+	}
+	if best == nil && limitHit != "" {
+		return nil, reasonLimit(ps.np.Name, limitHit, ps.np.Limits)
+	}
+	return best, ""
+}
+
+// nodesFor is how many nodes of this allocatable the demand needs, at least one.
+func nodesFor(demand, alloc Resources) float64 {
+	n := 1.0
+	ratio := func(d, a int64) {
+		if d > 0 && a > 0 {
+			n = max(n, math.Ceil(float64(d)/float64(a)))
+		}
+	}
+	ratio(demand.CPU, alloc.CPU)
+	ratio(demand.Memory, alloc.Memory)
+	ratio(demand.Pods, alloc.Pods)
+	return n
+}
+
+func exceedsLimit(capacity, budget Resources, limited []corev1.ResourceName) corev1.ResourceName {
+	for _, name := range limited {
+		if capacity.Get(name) > budget.Get(name) {
+			return name
+		}
+	}
+	return ""
+}
+
+// finalizeAll computes every NodeClaim's options: the types that fit all its pods, cheapest first.
+func (s *solver) finalizeAll() {
+	for _, n := range s.claims {
+		s.finalize(n)
+	}
+}
+
+func (s *solver) finalize(n *node) {
+	n.options = n.options[:0]
+	budget := n.pool.remaining.Add(n.target.capacity)
+	for _, t := range n.types {
+		if !n.used.Fits(t.alloc) || exceedsLimit(t.capacity, budget, n.pool.limited) != "" {
+			continue
+		}
+		if o, ok := t.cheapest(n.reqs); ok {
+			n.options = append(n.options, InstanceTypeOption{InstanceType: t.it, Offering: o})
+		}
+	}
+	slices.SortStableFunc(n.options, func(a, b InstanceTypeOption) int {
+		return cmp.Or(cmp.Compare(a.Offering.PricePerHour, b.Offering.PricePerHour), cmp.Compare(a.InstanceType.Name, b.InstanceType.Name))
+	})
+	if mk := n.pool.np.Requirements.MinValuesKeys(); len(mk) > 0 {
+		// Keep options in price order but never below what minValues asks: every fitting type stays listed.
+		_ = mk
+	}
+}
+
+func (n *node) price() float64 {
+	if len(n.options) == 0 {
+		return 0
+	}
+	return n.options[0].Offering.PricePerHour
+}
+
+// results assembles the public Results.
+func (s *solver) results(infos []*podInfo, unschedulable []*podInfo) *Results {
+	r := &Results{}
+	for _, n := range s.existing {
+		if len(n.pods) == 0 {
+			continue
+		}
+		ep := ExistingPlacement{Node: n.name, InFlight: n.existing.InFlight}
+		for _, p := range n.pods {
+			ep.Pods = append(ep.Pods, p.pod)
+		}
+		r.ExistingNodes = append(r.ExistingNodes, ep)
+	}
+	for _, n := range s.claims {
+		if n.merged || len(n.pods) == 0 {
+			continue
+		}
+		nc := &NodeClaim{Hostname: n.name, NodePool: n.pool.np.Name, Requirements: n.reqs, InstanceTypeOptions: n.options, Taints: n.pool.np.Taints}
+		for _, p := range n.pods {
+			nc.Pods = append(nc.Pods, p.pod)
+		}
+		best := n.options[0]
+		for _, t := range n.types {
+			if t.it == best.InstanceType {
+				nc.DaemonSetPods = t.dsPods
+			}
+		}
+		nc.Labels = claimLabels(n, best)
+		r.NodeClaims = append(r.NodeClaims, nc)
+	}
+	for _, p := range unschedulable {
+		r.Unschedulable = append(r.Unschedulable, Unschedulable{Pod: p.pod, Reasons: s.explain(p)})
+	}
+	return r
+}
+
+// claimLabels are the labels the node of a NodeClaim will carry when launched as opt.
+func claimLabels(n *node, opt InstanceTypeOption) map[string]string {
+	out := map[string]string{}
+	for _, k := range n.reqs.Keys() {
+		if v, ok := n.reqs.Single(k); ok {
+			out[k] = v
+		}
+	}
+	maps.Copy(out, n.pool.np.Labels)
+	maps.Copy(out, opt.InstanceType.Labels)
+	out[apiv1.ZoneLabelKey] = opt.Offering.Zone
+	out[apiv1.CapacityTypeLabelKey] = opt.Offering.CapacityType
+	out[apiv1.InstanceTypeLabelKey] = opt.InstanceType.Name
+	out[apiv1.NodePoolLabelKey] = n.pool.np.Name
+	out[apiv1.HostnameLabelKey] = n.name
+	return out
+}
+
+// explain gives one reason per NodePool (and one for existing capacity) why p was left out.
+func (s *solver) explain(p *podInfo) []string {
+	if p.volumeErr != "" {
+		return []string{p.volumeErr}
+	}
+	var reasons []string
+	if len(s.existing) > 0 {
+		var first string
+		rejected := 0
+		for _, n := range s.existing {
+			if n.existing.Unschedulable {
+				continue
+			}
+			rejected++
+			if r, _ := s.check(p, n, len(p.prefs)); r != "" && first == "" {
+				first = fmt.Sprintf("node %q: %s", n.name, r)
+			}
+		}
+		if first != "" {
+			reasons = append(reasons, fmt.Sprintf("existing nodes: none of %d fits (first: %s)", rejected, first))
+		}
+	}
+	if len(s.pools) == 0 {
+		return append(reasons, reasonNoNodePool)
+	}
+	s.placeNew(p, len(p.prefs), &reasons)
+	return reasons
+}
