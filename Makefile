@@ -58,9 +58,10 @@ lint: tools ## Run golangci-lint (config: .golangci.yml).
 	$(BIN)/golangci-lint run ./...
 
 .PHONY: generate
-generate: tools ## Regenerate deepcopy code and CRDs from api/.
+generate: tools ## Regenerate deepcopy code and CRDs from api/ (also copied into the Helm chart).
 	$(BIN)/controller-gen object paths=./api/...
 	$(BIN)/controller-gen crd paths=./api/... output:crd:dir=config/crd
+	rm -f charts/tailor/crds/*.yaml && cp config/crd/*.yaml charts/tailor/crds/
 
 .PHONY: tidy
 tidy: ## go mod tidy for the module and hack/tools.

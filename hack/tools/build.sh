@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the pinned tools into ./bin. Each tool has a stamp file (bin/.stamp-NAME) holding the module version it was
-# built from and the Go version; a tool whose stamp matches is skipped, so only a changed pin costs a rebuild.
+# built from, the Go version and a hash of the link flags; a tool whose stamp matches is skipped, so only a changed pin costs a rebuild.
 #
 # Usage: hack/tools/build.sh [NAME...]   (no names: all tools)
 set -euo pipefail
@@ -36,10 +36,6 @@ for entry in "${tools[@]}"; do
   IFS='|' read -r name pkg mod <<<"$entry"
   want "$name" || continue
   version=$(go list -m -f '{{.Version}}' "$mod")
-  stamp="$mod@$version $goversion"
-  if [ -x "$bin/$name" ] && [ "$(cat "$bin/.stamp-$name" 2>/dev/null)" = "$stamp" ]; then
-    continue
-  fi
   ldflags="-s -w"
   case "$mod" in
     k8s.io/kubernetes)
@@ -49,10 +45,19 @@ for entry in "${tools[@]}"; do
         ldflags+=" -X $p.gitVersion=$version -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
       done ;;
     helm.sh/helm/v3)
-      ldflags+=" -X helm.sh/helm/v3/internal/version.version=$version" ;;
+      # Helm reports the Kubernetes version of its client libraries (v0.37.x here) to charts' kubeVersion checks.
+      kminor=$(go list -m -f '{{.Version}}' k8s.io/client-go | cut -d. -f2)
+      ldflags+=" -X helm.sh/helm/v3/internal/version.version=$version"
+      for p in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
+        ldflags+=" -X $p.k8sVersionMajor=1 -X $p.k8sVersionMinor=$kminor"
+      done ;;
     github.com/golangci/golangci-lint/v2)
       ldflags+=" -X main.version=${version#v}" ;;
   esac
+  stamp="$mod@$version $goversion $(echo "$ldflags" | sha256sum | cut -c1-12)"
+  if [ -x "$bin/$name" ] && [ "$(cat "$bin/.stamp-$name" 2>/dev/null)" = "$stamp" ]; then
+    continue
+  fi
   echo "building $name ($mod@$version)…" >&2
   start=$(date +%s)
   CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$bin/$name" "$pkg"

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/tailor-sh/tailor/internal/testenv"
@@ -18,10 +19,17 @@ func TestMain(m *testing.M) {
 
 func run(m *testing.M) int {
 	ctx := context.Background() //nolint:forbidigo // TestMain has no t.Context(); the control plane lives as long as the package's tests
-	var err error
-	env, err = testenv.Start(ctx, testenv.Options{Logf: func(format string, args ...any) {
-		fmt.Fprintf(os.Stderr, "testenv: "+format+"\n", args...)
-	}})
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	env, err = testenv.Start(ctx, testenv.Options{
+		CRDDirectoryPaths: []string{filepath.Join(root, "config", "crd")},
+		Logf: func(format string, args ...any) {
+			fmt.Fprintf(os.Stderr, "testenv: "+format+"\n", args...)
+		},
+	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "starting the control plane:", err)
 		return 1
