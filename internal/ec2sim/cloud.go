@@ -1,0 +1,314 @@
+package ec2sim
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-logr/logr"
+	"k8s.io/utils/clock"
+)
+
+// Instance states, as EC2 names them, with their codes.
+const (
+	statePending      = "pending"
+	stateRunning      = "running"
+	stateShuttingDown = "shutting-down"
+	stateTerminated   = "terminated"
+)
+
+var stateCodes = map[string]int{statePending: 0, stateRunning: 16, stateShuttingDown: 32, stateTerminated: 48}
+
+// instance is one simulated EC2 instance. It is persisted as JSON.
+type instance struct {
+	ID                    string            `json:"id"`
+	InstanceType          string            `json:"instanceType"`
+	Zone                  string            `json:"zone"`
+	SubnetID              string            `json:"subnetID"`
+	CapacityType          string            `json:"capacityType"`
+	ImageID               string            `json:"imageID"`
+	PrivateIP             string            `json:"privateIP"`
+	PrivateDNSName        string            `json:"privateDNSName"`
+	SecurityGroupIDs      []string          `json:"securityGroupIDs,omitempty"`
+	Tags                  map[string]string `json:"tags,omitempty"`
+	LaunchTemplateID      string            `json:"launchTemplateID,omitempty"`
+	LaunchTemplateName    string            `json:"launchTemplateName,omitempty"`
+	LaunchTemplateVersion string            `json:"launchTemplateVersion,omitempty"`
+	UserData              string            `json:"userData,omitempty"`
+	RootVolumeGiB         int64             `json:"rootVolumeGiB,omitempty"`
+	IAMInstanceProfile    string            `json:"iamInstanceProfile,omitempty"`
+	SpotRequestID         string            `json:"spotRequestID,omitempty"`
+	ClientToken           string            `json:"clientToken,omitempty"`
+
+	State        string    `json:"state"`
+	StateReason  string    `json:"stateReason,omitempty"`
+	LaunchTime   time.Time `json:"launchTime"`
+	RunningAt    time.Time `json:"runningAt"`
+	ShutdownAt   time.Time `json:"shutdownAt,omitzero"`
+	TerminatedAt time.Time `json:"terminatedAt,omitzero"`
+	// InterruptAt is when a spot interruption terminates the instance; the warning goes out at WarnAt.
+	InterruptAt   time.Time `json:"interruptAt,omitzero"`
+	WarnAt        time.Time `json:"warnAt,omitzero"`
+	WarningSent   bool      `json:"warningSent,omitempty"`
+	BootLatency   int64     `json:"bootLatencyNanos"`
+	NeverRegister bool      `json:"neverRegister,omitempty"`
+	NodeCreated   bool      `json:"nodeCreated,omitempty"`
+	NodeDeleted   bool      `json:"nodeDeleted,omitempty"`
+}
+
+func (i *instance) clone() *instance {
+	c := *i
+	c.Tags = mergeTags(i.Tags)
+	c.SecurityGroupIDs = slices.Clone(i.SecurityGroupIDs)
+	return &c
+}
+
+// alive is true while the instance holds capacity and an address.
+func (i *instance) alive() bool { return i.State != stateTerminated }
+
+// launchTemplate is a launch template with its single version. It is persisted as JSON.
+type launchTemplate struct {
+	ID         string             `json:"id"`
+	Name       string             `json:"name"`
+	CreateTime time.Time          `json:"createTime"`
+	Tags       map[string]string  `json:"tags,omitempty"`
+	Data       launchTemplateData `json:"data"`
+}
+
+// launchTemplateData is what Tailor's AWS provider puts in a launch template.
+type launchTemplateData struct {
+	ImageID             string             `json:"imageID,omitempty"`
+	InstanceType        string             `json:"instanceType,omitempty"`
+	UserData            string             `json:"userData,omitempty"`
+	SecurityGroupIDs    []string           `json:"securityGroupIDs,omitempty"`
+	SubnetID            string             `json:"subnetID,omitempty"`
+	IAMInstanceProfile  string             `json:"iamInstanceProfile,omitempty"`
+	KeyName             string             `json:"keyName,omitempty"`
+	HTTPTokens          string             `json:"httpTokens,omitempty"`
+	HTTPPutHopLimit     int64              `json:"httpPutHopLimit,omitempty"`
+	BlockDeviceMappings []blockDevice      `json:"blockDeviceMappings,omitempty"`
+	InstanceTags        map[string]string  `json:"instanceTags,omitempty"`
+	OtherTagSpecs       map[string]tagsMap `json:"otherTagSpecs,omitempty"`
+}
+
+type tagsMap map[string]string
+
+type blockDevice struct {
+	DeviceName string `json:"deviceName"`
+	VolumeSize int64  `json:"volumeSize,omitempty"`
+	VolumeType string `json:"volumeType,omitempty"`
+	Encrypted  bool   `json:"encrypted,omitempty"`
+}
+
+// cloud is the simulated region. Every exported behaviour goes through its methods, which hold mu.
+type cloud struct {
+	mu     sync.Mutex
+	clock  clock.Clock
+	log    logr.Logger
+	cfg    *Config
+	types  *typeIndex
+	timing Timing
+	// pcg is the seeded source behind rng; its state is persisted so a restart continues the same sequence.
+	pcg *rand.PCG
+	rng *rand.Rand
+	// faultPCG draws API faults apart from rng, so injecting them changes no instance ID or placement.
+	faultPCG *rand.PCG
+	faultRNG *rand.Rand
+	seed     uint64
+	requests atomic.Uint64
+
+	defaultCapacity int
+	capacity        []CapacityRule
+	faults          Faults
+
+	instances map[string]*instance
+	templates map[string]*launchTemplate
+	// fleets remembers CreateFleet answers by client token, so a retried request launches nothing twice.
+	fleets map[string]*fleetResult
+	queues map[string]*queue
+
+	subnets map[string]*SubnetConfig
+	groups  map[string]*SecurityGroupConfig
+	images  map[string]*ImageConfig
+
+	stateFile string
+}
+
+func newCloud(opts *Options) (*cloud, error) {
+	types, err := newTypeIndex(opts.InstanceTypes)
+	if err != nil {
+		return nil, err
+	}
+	c := &cloud{
+		clock:           opts.Clock,
+		log:             opts.Log,
+		cfg:             opts.Config,
+		types:           types,
+		timing:          opts.Timing,
+		pcg:             rand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15),
+		faultPCG:        rand.NewPCG(opts.Seed^0x5bd1e995, opts.Seed+0x27d4eb2f165667c5),
+		seed:            opts.Seed,
+		defaultCapacity: opts.DefaultPoolCapacity,
+		capacity:        slices.Clone(opts.Config.Capacity),
+		faults:          opts.Faults,
+		instances:       map[string]*instance{},
+		templates:       map[string]*launchTemplate{},
+		fleets:          map[string]*fleetResult{},
+		queues:          map[string]*queue{},
+		subnets:         map[string]*SubnetConfig{},
+		groups:          map[string]*SecurityGroupConfig{},
+		images:          map[string]*ImageConfig{},
+		stateFile:       opts.StateFile,
+	}
+	c.rng = rand.New(c.pcg)
+	c.faultRNG = rand.New(c.faultPCG)
+	for i := range c.cfg.Subnets {
+		c.subnets[c.cfg.Subnets[i].ID] = &c.cfg.Subnets[i]
+	}
+	for i := range c.cfg.SecurityGroups {
+		c.groups[c.cfg.SecurityGroups[i].ID] = &c.cfg.SecurityGroups[i]
+	}
+	for i := range c.cfg.Images {
+		c.images[c.cfg.Images[i].ID] = &c.cfg.Images[i]
+	}
+	for _, name := range c.cfg.Queues {
+		c.queues[name] = newQueue(name, c.clock)
+	}
+	if err := c.load(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// newID makes an EC2-style ID: prefix, a dash and 17 hex digits from the seeded source.
+func (c *cloud) newID(prefix string) string {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], c.rng.Uint64())
+	return fmt.Sprintf("%s-%016x%x", prefix, b, c.rng.IntN(16))
+}
+
+// zoneID returns the zone ID of a zone name.
+func (c *cloud) zoneID(zone string) string {
+	for _, z := range c.cfg.Zones {
+		if z.Name == zone {
+			return z.ID
+		}
+	}
+	return ""
+}
+
+func (c *cloud) hasZone(zone string) bool { return c.zoneID(zone) != "" }
+
+// orderedInstances returns the instances in launch order (then by ID), the order DescribeInstances pages through.
+func (c *cloud) orderedInstances() []*instance {
+	list := make([]*instance, 0, len(c.instances))
+	for _, i := range c.instances {
+		list = append(list, i)
+	}
+	slices.SortFunc(list, func(a, b *instance) int {
+		if d := a.LaunchTime.Compare(b.LaunchTime); d != 0 {
+			return d
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return list
+}
+
+// poolUsage counts the live instances in each capacity pool.
+func (c *cloud) poolUsage() map[poolKey]int {
+	used := map[poolKey]int{}
+	for _, i := range c.instances {
+		if i.alive() {
+			used[poolKey{i.InstanceType, i.Zone, i.CapacityType}]++
+		}
+	}
+	return used
+}
+
+type poolKey struct{ instanceType, zone, capacityType string }
+
+// poolCapacity is the size of a pool: the last matching capacity rule, else the default (0 for an offering
+// marked unavailable).
+func (c *cloud) poolCapacity(k poolKey) int {
+	size := c.defaultCapacity
+	if it, ok := c.types.byName[k.instanceType]; ok {
+		if o, ok := it.offering(k.zone, k.capacityType); ok && o.Unavailable {
+			size = 0
+		}
+	}
+	for _, r := range c.capacity {
+		if r.matches(k.instanceType, k.zone, k.capacityType) {
+			size = r.Capacity
+		}
+	}
+	return size
+}
+
+// allocateIP returns the lowest free address of a subnet, skipping the four AWS reserves at the start and the
+// broadcast address at the end.
+func (c *cloud) allocateIP(subnet *SubnetConfig) (string, error) {
+	prefix, err := netip.ParsePrefix(subnet.CIDR)
+	if err != nil {
+		return "", fmt.Errorf("subnet %s cidr: %w", subnet.ID, err)
+	}
+	used := map[string]bool{}
+	for _, i := range c.instances {
+		if i.alive() && i.SubnetID == subnet.ID {
+			used[i.PrivateIP] = true
+		}
+	}
+	addr := prefix.Masked().Addr()
+	for range 4 {
+		addr = addr.Next()
+	}
+	for ; prefix.Contains(addr.Next()); addr = addr.Next() {
+		if !used[addr.String()] {
+			return addr.String(), nil
+		}
+	}
+	return "", errBadRequest("InsufficientFreeAddressesInSubnet",
+		"There are not enough free addresses in subnet '%s' to satisfy the requested number of instances.", subnet.ID)
+}
+
+// freeAddresses is what DescribeSubnets reports as AvailableIpAddressCount.
+func (c *cloud) freeAddresses(subnet *SubnetConfig) int {
+	prefix, err := netip.ParsePrefix(subnet.CIDR)
+	if err != nil {
+		return 0
+	}
+	n := 1<<(32-prefix.Bits()) - 5
+	for _, i := range c.instances {
+		if i.alive() && i.SubnetID == subnet.ID {
+			n--
+		}
+	}
+	return n
+}
+
+// privateDNSName is the name EC2 gives an address: ip-10-0-1-5.ec2.internal in us-east-1,
+// ip-10-0-1-5.<region>.compute.internal elsewhere.
+func (c *cloud) privateDNSName(ip string) string {
+	host := "ip-" + strings.ReplaceAll(ip, ".", "-")
+	if c.cfg.Region == "us-east-1" {
+		return host + ".ec2.internal"
+	}
+	return host + "." + c.cfg.Region + ".compute.internal"
+}
+
+// resolveImage follows "resolve:ssm:<parameter>" to the image ID the parameter holds.
+func (c *cloud) resolveImage(id string) (string, error) {
+	if param, ok := strings.CutPrefix(id, "resolve:ssm:"); ok {
+		v, found := c.cfg.Parameters[param]
+		if !found {
+			return "", errInvalidParameterValue("The SSM parameter %s referenced by the image ID does not exist", param)
+		}
+		return v, nil
+	}
+	return id, nil
+}
