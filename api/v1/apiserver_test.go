@@ -23,7 +23,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	tailorv1 "github.com/tailor-sh/tailor/api/v1"
+	apiv1 "github.com/tailor-sh/tailor/api/v1"
 )
 
 // TestExamplesApply creates every object in examples/ (but examples/simulate/, which holds simulator inputs) on the
@@ -102,44 +102,44 @@ func stripComments(doc string) string {
 
 // TestDefaults checks the defaults the CRDs fill in for a minimal NodePool and EC2NodeClass.
 func TestDefaults(t *testing.T) {
-	np := &tailorv1.NodePool{
+	np := &apiv1.NodePool{
 		ObjectMeta: metav1.ObjectMeta{Name: "defaults"},
-		Spec: tailorv1.NodePoolSpec{Template: tailorv1.NodeClaimTemplate{Spec: tailorv1.NodeClaimTemplateSpec{
-			NodeClassRef: tailorv1.NodeClassReference{Group: tailorv1.Group, Kind: tailorv1.EC2NodeClassKind, Name: "default"},
+		Spec: apiv1.NodePoolSpec{Template: apiv1.NodeClaimTemplate{Spec: apiv1.NodeClaimTemplateSpec{
+			NodeClassRef: apiv1.NodeClassReference{Group: apiv1.Group, Kind: apiv1.EC2NodeClassKind, Name: "default"},
 		}}},
 	}
 	if err := kube.Create(t.Context(), np, client.DryRunAll); err != nil {
 		t.Fatalf("creating a minimal NodePool: %v", err)
 	}
-	wantDisruption := tailorv1.Disruption{
-		ConsolidationPolicy: tailorv1.ConsolidationPolicyWhenEmptyOrUnderutilized,
+	wantDisruption := apiv1.Disruption{
+		ConsolidationPolicy: apiv1.ConsolidationPolicyWhenEmptyOrUnderutilized,
 		ConsolidateAfter:    "0s",
-		Budgets:             []tailorv1.Budget{{Nodes: "10%"}},
+		Budgets:             []apiv1.Budget{{Nodes: "10%"}},
 	}
 	if diff := cmp.Diff(wantDisruption, np.Spec.Disruption); diff != "" {
 		t.Errorf("NodePool spec.disruption defaults (-want +got):\n%s", diff)
 	}
-	if got, want := np.Spec.Template.Spec.ExpireAfter, tailorv1.NillableDuration("720h"); got != want {
+	if got, want := np.Spec.Template.Spec.ExpireAfter, apiv1.NillableDuration("720h"); got != want {
 		t.Errorf("NodePool spec.template.spec.expireAfter = %q, want %q", got, want)
 	}
 
-	nc := &tailorv1.EC2NodeClass{
+	nc := &apiv1.EC2NodeClass{
 		ObjectMeta: metav1.ObjectMeta{Name: "defaults"},
-		Spec: tailorv1.EC2NodeClassSpec{
-			SubnetSelectorTerms:        []tailorv1.SubnetSelectorTerm{{ID: "subnet-0abc"}},
-			SecurityGroupSelectorTerms: []tailorv1.SecurityGroupSelectorTerm{{Name: "nodes"}},
+		Spec: apiv1.EC2NodeClassSpec{
+			SubnetSelectorTerms:        []apiv1.SubnetSelectorTerm{{ID: "subnet-0abc"}},
+			SecurityGroupSelectorTerms: []apiv1.SecurityGroupSelectorTerm{{Name: "nodes"}},
 			InstanceProfile:            "TailorNodeInstanceProfile",
-			AMISelectorTerms:           []tailorv1.AMISelectorTerm{{Alias: "al2023@latest"}},
-			BlockDeviceMappings: []tailorv1.BlockDeviceMapping{{
+			AMISelectorTerms:           []apiv1.AMISelectorTerm{{Alias: "al2023@latest"}},
+			BlockDeviceMappings: []apiv1.BlockDeviceMapping{{
 				DeviceName: "/dev/xvda",
-				EBS:        tailorv1.BlockDevice{VolumeSize: ptr.To(resource.MustParse("20Gi"))},
+				EBS:        apiv1.BlockDevice{VolumeSize: ptr.To(resource.MustParse("20Gi"))},
 			}},
 		},
 	}
 	if err := kube.Create(t.Context(), nc, client.DryRunAll); err != nil {
 		t.Fatalf("creating a minimal EC2NodeClass: %v", err)
 	}
-	wantMetadata := &tailorv1.MetadataOptions{
+	wantMetadata := &apiv1.MetadataOptions{
 		HTTPEndpoint:            "enabled",
 		HTTPProtocolIPv6:        "disabled",
 		HTTPPutResponseHopLimit: ptr.To[int64](1),
@@ -148,7 +148,7 @@ func TestDefaults(t *testing.T) {
 	if diff := cmp.Diff(wantMetadata, nc.Spec.MetadataOptions); diff != "" {
 		t.Errorf("EC2NodeClass spec.metadataOptions defaults (-want +got):\n%s", diff)
 	}
-	wantEBS := tailorv1.BlockDevice{VolumeSize: ptr.To(resource.MustParse("20Gi")), Encrypted: ptr.To(true), DeleteOnTermination: ptr.To(true)}
+	wantEBS := apiv1.BlockDevice{VolumeSize: ptr.To(resource.MustParse("20Gi")), Encrypted: ptr.To(true), DeleteOnTermination: ptr.To(true)}
 	if diff := cmp.Diff(wantEBS, nc.Spec.BlockDeviceMappings[0].EBS); diff != "" {
 		t.Errorf("EC2NodeClass ebs defaults (-want +got):\n%s", diff)
 	}
@@ -187,9 +187,9 @@ func TestImmutableFields(t *testing.T) {
 // TestRequirementKeysMatchGo checks that the CEL rules on requirement keys and template labels agree with
 // ValidateRequirementKey and ValidateTemplateLabelKey, which carry the same lists for tools such as migrate.
 func TestRequirementKeysMatchGo(t *testing.T) {
-	keys := slices.Concat(tailorv1.WellKnownLabelKeys, []string{
-		tailorv1.HostnameLabelKey, tailorv1.RegisteredLabelKey, tailorv1.InitializedLabelKey,
-		tailorv1.DoNotDisruptAnnotationKey, "tailor.sh/instance-colour", "x.tailor.sh/thing",
+	keys := slices.Concat(apiv1.WellKnownLabelKeys, []string{
+		apiv1.HostnameLabelKey, apiv1.RegisteredLabelKey, apiv1.InitializedLabelKey,
+		apiv1.DoNotDisruptAnnotationKey, "tailor.sh/instance-colour", "x.tailor.sh/thing",
 		"kubernetes.io/role", "k8s.io/owner", "kops.k8s.io/instancegroup", "beta.kubernetes.io/arch",
 		"node.kubernetes.io/lifecycle", "node-restriction.kubernetes.io/team", "example.com/team", "team",
 		"karpenter.sh/capacity-type",
@@ -199,13 +199,13 @@ func TestRequirementKeysMatchGo(t *testing.T) {
 			t.Parallel()
 			req := mergePatch(t, object(t, baseNodePool), requirement(`{key: "`+key+`", operator: Exists}`))
 			serverErr := kube.Create(t.Context(), req, client.DryRunAll)
-			goErr := tailorv1.ValidateRequirementKey(key)
+			goErr := apiv1.ValidateRequirementKey(key)
 			if (serverErr == nil) != (goErr == nil) {
 				t.Errorf("requirement key %q: API server says %v, ValidateRequirementKey says %v", key, serverErr, goErr)
 			}
 			label := mergePatch(t, object(t, baseNodePool), templateLabels(`{"`+key+`": "x"}`))
 			serverErr = kube.Create(t.Context(), label, client.DryRunAll)
-			goErr = tailorv1.ValidateTemplateLabelKey(key)
+			goErr = apiv1.ValidateTemplateLabelKey(key)
 			if (serverErr == nil) != (goErr == nil) {
 				t.Errorf("template label %q: API server says %v, ValidateTemplateLabelKey says %v", key, serverErr, goErr)
 			}
@@ -223,13 +223,13 @@ func TestPrinterColumns(t *testing.T) {
 		t.Fatalf("creating NodePool: %v", err)
 	}
 	t.Cleanup(func() { _ = kube.Delete(t.Context(), np) })
-	typed := &tailorv1.NodePool{}
+	typed := &apiv1.NodePool{}
 	if err := kube.Get(t.Context(), client.ObjectKey{Name: "printer"}, typed); err != nil {
 		t.Fatal(err)
 	}
 	typed.Status.Nodes = 3
 	typed.Status.Resources = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("12"), corev1.ResourceMemory: resource.MustParse("48Gi")}
-	typed.StatusConditions().Set(someTime, tailorv1.ConditionTypeReady, metav1.ConditionTrue, "Ready", "")
+	typed.StatusConditions().Set(someTime, apiv1.ConditionTypeReady, metav1.ConditionTrue, "Ready", "")
 	if err := kube.Status().Update(t.Context(), typed); err != nil {
 		t.Fatalf("updating NodePool status: %v", err)
 	}
@@ -237,20 +237,20 @@ func TestPrinterColumns(t *testing.T) {
 	claim := object(t, baseNodeClaim)
 	claim.SetName("printer")
 	claim.SetLabels(map[string]string{
-		tailorv1.InstanceTypeLabelKey: "m7i.large",
-		tailorv1.CapacityTypeLabelKey: tailorv1.CapacityTypeSpot,
-		tailorv1.ZoneLabelKey:         "us-east-1a",
+		apiv1.InstanceTypeLabelKey: "m7i.large",
+		apiv1.CapacityTypeLabelKey: apiv1.CapacityTypeSpot,
+		apiv1.ZoneLabelKey:         "us-east-1a",
 	})
 	if err := kube.Create(t.Context(), claim); err != nil {
 		t.Fatalf("creating NodeClaim: %v", err)
 	}
 	t.Cleanup(func() { _ = kube.Delete(t.Context(), claim) })
-	typedClaim := &tailorv1.NodeClaim{}
+	typedClaim := &apiv1.NodeClaim{}
 	if err := kube.Get(t.Context(), client.ObjectKey{Name: "printer"}, typedClaim); err != nil {
 		t.Fatal(err)
 	}
 	typedClaim.Status.NodeName = "ip-10-0-0-1.ec2.internal"
-	typedClaim.StatusConditions().Set(someTime, tailorv1.ConditionTypeReady, metav1.ConditionFalse, "NotRegistered", "waiting for the node")
+	typedClaim.StatusConditions().Set(someTime, apiv1.ConditionTypeReady, metav1.ConditionFalse, "NotRegistered", "waiting for the node")
 	if err := kube.Status().Update(t.Context(), typedClaim); err != nil {
 		t.Fatalf("updating NodeClaim status: %v", err)
 	}

@@ -39,7 +39,7 @@ const (
 	InstanceGPUCountLabelKey = Group + "/instance-gpu-count"
 	// InstanceGPUNameLabelKey is the GPU model in lower case, e.g. "t4"; absent on machines without one.
 	InstanceGPUNameLabelKey = Group + "/instance-gpu-name"
-	// InstanceGPUMemoryLabelKey is the memory of all GPUs together in MiB; absent on machines without one.
+	// InstanceGPUMemoryLabelKey is the memory of one GPU in MiB; absent on machines without one.
 	InstanceGPUMemoryLabelKey = Group + "/instance-gpu-memory"
 
 	// Kubernetes' own well-known keys.

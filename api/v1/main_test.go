@@ -17,7 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
-	tailorv1 "github.com/tailor-sh/tailor/api/v1"
+	apiv1 "github.com/tailor-sh/tailor/api/v1"
 	"github.com/tailor-sh/tailor/internal/testenv"
 )
 
@@ -57,7 +57,7 @@ func run(m *testing.M) int {
 	}()
 	restCfg = env.Config
 	scheme := runtime.NewScheme()
-	if err := tailorv1.AddToScheme(scheme); err != nil {
+	if err := apiv1.AddToScheme(scheme); err != nil {
 		fmt.Fprintln(os.Stderr, "building the scheme:", err)
 		return 1
 	}
