@@ -27,6 +27,7 @@ var constraints = []Constraint{
 	TaintToleration{},
 	HostPorts{},
 	NodeAffinity{},
+	HostnameTopology{},
 	InterPod{},
 	Preferences{},
 	NodeResources{},
@@ -65,6 +66,7 @@ var (
 	_ Constraint = TaintToleration{}
 	_ Constraint = HostPorts{}
 	_ Constraint = NodeAffinity{}
+	_ Constraint = HostnameTopology{}
 	_ Constraint = InterPod{}
 	_ Constraint = Preferences{}
 	_ Constraint = NodeResources{}
@@ -149,8 +151,9 @@ func (NodeAffinity) Check(s *solver, p *podInfo, n *node, a *attempt) string {
 
 func (s *solver) filterTypes(types []*typeInfo, reqs Requirements) []*typeInfo {
 	out := make([]*typeInfo, 0, len(types))
+	f := s.compileFilter(reqs)
 	for _, t := range types {
-		if s.typeFits(t, reqs) {
+		if f.ok(t) {
 			out = append(out, t)
 		}
 	}
@@ -203,8 +206,38 @@ func describeNodeSide(nodeReqs Requirements, key string) string {
 	return "requirement " + joinRequirements(reqs)
 }
 
+// HostnameTopology enforces the per-node terms that only get harder as a node fills: required anti-affinity and
+// topology spread on kubernetes.io/hostname, and the symmetric anti-affinity of pods on the node.
+type HostnameTopology struct{}
+
+func (HostnameTopology) Name() string   { return "HostnameTopology" }
+func (HostnameTopology) Monotone() bool { return true }
+func (HostnameTopology) Check(s *solver, p *podInfo, n *node, _ *attempt) string {
+	d, ok := n.domain(apiv1.HostnameLabelKey)
+	if !ok {
+		return ""
+	}
+	for _, t := range p.owned {
+		if !isHostname(t.group.key) || t.kind == kindAffinity {
+			continue
+		}
+		if _, reason := s.filterDomains(p, t, []string{d}); reason != "" {
+			if out, _ := s.filterDomains(p, t, []string{d}); len(out) == 0 {
+				return reason
+			}
+		}
+	}
+	for _, g := range p.matches {
+		if isHostname(g.key) && g.antiOwners[d] > 0 {
+			return fmt.Sprintf(reasonAntiSymFormat, g.selString, g.key)
+		}
+	}
+	return ""
+}
+
 // InterPod enforces required topology spread, pod affinity and pod anti-affinity (including the anti-affinity of
-// pods already placed, which is symmetric). On a NodeClaim whose domain for a key is still open it pins the domain.
+// pods already placed, which is symmetric) on every other key, and hostname pod affinity. On a NodeClaim whose
+// domain for a key is still open it pins the domain.
 type InterPod struct{}
 
 func (InterPod) Name() string   { return "InterPod" }
@@ -322,13 +355,12 @@ func (s *solver) checkTerms(p *podInfo, n *node, a *attempt, terms []*term, with
 			continue
 		}
 		// Pin the claim: the least loaded domain for spread, else the first; ties go to the cheaper domain.
-		best := s.pickDomain(p, key, domains, terms, a)
-		reqs := a.reqs.Clone()
-		reqs.addSet(key, &valueSet{values: []string{best}})
-		types := s.filterTypes(a.types, reqs)
-		if len(types) == 0 {
+		best := s.pickDomain(p, n, key, domains, terms, a)
+		pin := s.pinned(n, a, key, best)
+		if len(pin.types) == 0 {
 			return fmt.Sprintf(reasonNoTypeLeftFormat, key+"="+best)
 		}
+		reqs, types := pin.reqs, pin.types
 		a.reqs, a.types, a.changed = reqs, types, true
 	}
 	return ""
@@ -369,7 +401,19 @@ func (s *solver) candidateDomains(n *node, a *attempt, key string) []string {
 	if v, ok := a.reqs.Single(key); ok {
 		return []string{v}
 	}
-	return s.possibleValues(a.reqs, a.types, key)
+	if !a.changed {
+		if d, ok := n.domains[key]; ok {
+			return d
+		}
+	}
+	d := s.possibleValues(a.reqs, a.types, key)
+	if !a.changed {
+		if n.domains == nil {
+			n.domains = map[string][]string{}
+		}
+		n.domains[key] = d
+	}
+	return d
 }
 
 func (s *solver) filterDomains(p *podInfo, t *term, domains []string) ([]string, string) {
@@ -433,7 +477,7 @@ func (s *solver) spreadMin(g *topoGroup, t *term) int {
 	return m
 }
 
-func (s *solver) pickDomain(p *podInfo, key string, domains []string, terms []*term, a *attempt) string {
+func (s *solver) pickDomain(p *podInfo, n *node, key string, domains []string, terms []*term, a *attempt) string {
 	best, bestLoad, bestPrice := "", math.MaxInt, math.Inf(1)
 	for _, d := range domains {
 		load := 0
@@ -445,21 +489,50 @@ func (s *solver) pickDomain(p *podInfo, key string, domains []string, terms []*t
 				load -= t.group.counts[d]
 			}
 		}
+		if load > bestLoad {
+			continue
+		}
 		price := math.Inf(1)
 		if offeringKey(key) {
-			reqs := a.reqs.Clone()
-			reqs.addSet(key, &valueSet{values: []string{d}})
-			for _, t := range a.types {
-				if o, ok := t.cheapest(reqs); ok && p.requests.Fits(t.alloc) {
-					price = min(price, o.PricePerHour)
-				}
-			}
+			price = s.pinned(n, a, key, d).price
 		}
-		if load < bestLoad || load == bestLoad && price < bestPrice {
+		if load < bestLoad || price < bestPrice {
 			best, bestLoad, bestPrice = d, load, price
 		}
 	}
 	return best
+}
+
+// pinInfo is what fixing a claim's domain for a key would leave: requirements, types and the cheapest price.
+type pinInfo struct {
+	reqs  Requirements
+	types []*typeInfo
+	price float64
+}
+
+// pinned computes (and, while the claim's requirements are unchanged, caches) the effect of pinning key=d.
+func (s *solver) pinned(n *node, a *attempt, key, d string) *pinInfo {
+	ck := key + "=" + d
+	if !a.changed {
+		if pi, ok := n.pins[ck]; ok {
+			return pi
+		}
+	}
+	reqs := a.reqs.Clone()
+	reqs.addSet(key, &valueSet{values: []string{d}})
+	pi := &pinInfo{reqs: reqs, types: s.filterTypes(a.types, reqs), price: math.Inf(1)}
+	for _, t := range pi.types {
+		if o, ok := t.cheapest(reqs); ok {
+			pi.price = min(pi.price, o.PricePerHour)
+		}
+	}
+	if !a.changed {
+		if n.pins == nil {
+			n.pins = map[string]*pinInfo{}
+		}
+		n.pins[ck] = pi
+	}
+	return pi
 }
 
 // NodeResources checks the pod fits the node's allocatable: for an existing node directly; for a NodeClaim within
@@ -489,6 +562,12 @@ func (NodeResources) Check(s *solver, p *podInfo, n *node, a *attempt) string {
 			if short := need.FirstShortfall(n.target.alloc); short != "" {
 				return reasonInsufficient(short)
 			}
+		}
+	}
+	if s.guide != nil {
+		if t := s.guidedTarget(p, n.pool, a.types, a.reqs, need, released); t != nil {
+			a.target = t
+			return ""
 		}
 	}
 	demand := s.classRemaining[p.class].Add(n.used)

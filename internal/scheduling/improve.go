@@ -27,7 +27,7 @@ func (s *solver) improve() {
 		}
 		improved := false
 		for _, a := range cands {
-			if a.merged || !a.allFree {
+			if a.merged || !a.allFree || utilization(a) > 0.75 {
 				continue
 			}
 			for _, b := range cands {
@@ -72,6 +72,15 @@ func (s *solver) tryMerge(a, b *node) bool {
 			}
 		}
 	}
+	used := a.used.Add(b.used)
+	// Cheap test first: the combined pods must fit the largest type the absorbing claim could still be.
+	var largest Resources
+	for _, t := range b.types {
+		largest = largest.Max(t.alloc)
+	}
+	if !used.Fits(largest) {
+		return false
+	}
 	moved := a.reqs.Clone()
 	delete(moved.sets, apiv1.HostnameLabelKey)
 	reqs := b.reqs.Intersect(moved)
@@ -80,14 +89,14 @@ func (s *solver) tryMerge(a, b *node) bool {
 			return false
 		}
 	}
-	used := a.used.Add(b.used)
 	inA := map[*typeInfo]bool{}
 	for _, t := range a.types {
 		inA[t] = true
 	}
 	var types []*typeInfo
+	f := s.compileFilter(reqs)
 	for _, t := range b.types {
-		if inA[t] && s.typeFits(t, reqs) {
+		if inA[t] && f.ok(t) {
 			types = append(types, t)
 		}
 	}

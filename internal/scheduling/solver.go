@@ -64,6 +64,9 @@ type node struct {
 	index   int
 	merged  bool
 	options []InstanceTypeOption
+	// domains caches possibleValues per topology key for the claim's current requirements.
+	domains map[string][]string
+	pins    map[string]*pinInfo
 }
 
 func (n *node) isClaim() bool { return n.existing == nil }
@@ -89,6 +92,8 @@ type solver struct {
 	classRemaining map[string]Resources
 	cursor         map[string]int
 	attempt        attempt
+	// guide is the LP relaxation's plan, used to size new NodeClaims: pods of each group left to put on each type.
+	guide lpGuide
 }
 
 // Solve plans pods onto the snapshot. It returns an error only for malformed input (a bad selector, an invalid
@@ -110,6 +115,12 @@ func Solve(snap *Snapshot, pods []*corev1.Pod, opts Options) (*Results, error) {
 	infos, err := s.buildPods(snap, pods)
 	if err != nil {
 		return nil, err
+	}
+	if opts.LPGuide {
+		// The guide is advice: when the LP cannot be built or solved the heuristic sizing alone decides.
+		if _, guide, err := s.packingLP(pods); err == nil {
+			s.guide = guide
+		}
 	}
 	order := slices.Clone(infos)
 	slices.SortStableFunc(order, func(a, b *podInfo) int { return cmp.Compare(size(b), size(a)) })
@@ -306,11 +317,49 @@ func typeCompatible(typeKeys map[string]bool, reqs Requirements, it *cloudprovid
 }
 
 func (s *solver) typeFits(t *typeInfo, reqs Requirements) bool {
-	if !typeCompatible(s.typeKeys, reqs, t.it) {
-		return false
+	f := s.compileFilter(reqs)
+	return f.ok(t)
+}
+
+// typeFilter is reqs compiled for testing many instance types: only the keys instance types carry, plus the
+// zone and capacity type sets for offerings.
+type typeFilter struct {
+	keys     []string
+	sets     []*valueSet
+	zone, ct *valueSet
+}
+
+func (s *solver) compileFilter(reqs Requirements) typeFilter {
+	f := typeFilter{zone: reqs.get(apiv1.ZoneLabelKey), ct: reqs.get(apiv1.CapacityTypeLabelKey)}
+	for k, set := range reqs.sets {
+		if s.typeKeys[k] && !(set.complement && set.absent && len(set.values) == 0 && set.gt == nil && set.lt == nil) {
+			f.keys = append(f.keys, k)
+			f.sets = append(f.sets, set)
+		}
 	}
-	_, ok := t.cheapest(reqs)
-	return ok
+	return f
+}
+
+func (f *typeFilter) offeringOK(o *cloudprovider.Offering) bool {
+	return (f.zone == nil || f.zone.allows(o.Zone)) && (f.ct == nil || f.ct.allows(o.CapacityType))
+}
+
+func (f *typeFilter) ok(t *typeInfo) bool {
+	for i, k := range f.keys {
+		if v, ok := t.it.Labels[k]; ok {
+			if !f.sets[i].allows(v) {
+				return false
+			}
+		} else if !f.sets[i].absent {
+			return false
+		}
+	}
+	for i := range t.offerings {
+		if f.offeringOK(&t.offerings[i]) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *solver) buildPods(snap *Snapshot, pods []*corev1.Pod) ([]*podInfo, error) {
@@ -484,13 +533,15 @@ func (s *solver) possibleValues(reqs Requirements, types []*typeInfo, key string
 	vals := map[string]bool{}
 	switch {
 	case offeringKey(key):
+		f := typeFilter{zone: reqs.get(apiv1.ZoneLabelKey), ct: reqs.get(apiv1.CapacityTypeLabelKey)}
 		for _, t := range types {
-			for _, o := range t.offerings {
+			for i := range t.offerings {
+				o := &t.offerings[i]
 				v := o.Zone
 				if key == apiv1.CapacityTypeLabelKey {
 					v = o.CapacityType
 				}
-				if reqs.Has(apiv1.ZoneLabelKey, o.Zone) && reqs.Has(apiv1.CapacityTypeLabelKey, o.CapacityType) {
+				if !vals[v] && f.offeringOK(o) {
 					vals[v] = true
 				}
 			}
@@ -626,7 +677,7 @@ func (s *solver) check(p *podInfo, n *node, level int) (string, bool) {
 	*a = attempt{reqs: n.reqs, types: n.types, target: n.target, level: level}
 	// Fast reject: a full node stays full.
 	if !n.isClaim() || n.target != nil {
-		if !p.requests.Add(n.used).Fits(n.alloc) && (!n.isClaim() || n.sigOK[p.reqSig] && len(p.pinKeys) == 0) {
+		if !p.requests.Add(n.used).Fits(n.alloc) && (!n.isClaim() || n.sigOK[p.reqSig] && allPinned(n, p.pinKeys)) {
 			return reasonInsufficient(p.requests.Add(n.used).FirstShortfall(n.alloc)), true
 		}
 	}
@@ -638,6 +689,16 @@ func (s *solver) check(p *podInfo, n *node, level int) (string, bool) {
 	return "", false
 }
 
+// allPinned reports whether the claim's domain is known for every key.
+func allPinned(n *node, keys []string) bool {
+	for _, k := range keys {
+		if _, ok := n.domain(k); !ok {
+			return false
+		}
+	}
+	return true
+}
+
 // commit places p on n as the last successful check decided.
 func (s *solver) commit(p *podInfo, n *node) {
 	a := &s.attempt
@@ -645,6 +706,7 @@ func (s *solver) commit(p *podInfo, n *node) {
 		if a.changed {
 			n.reqs = a.reqs
 			n.types = a.types
+			n.domains, n.pins = nil, nil
 		} else {
 			n.sigOK[p.reqSig] = true
 		}
@@ -675,6 +737,33 @@ func (s *solver) commit(p *podInfo, n *node) {
 		}
 	}
 	s.classRemaining[p.class] = s.classRemaining[p.class].Sub(p.requests)
+	if n.isClaim() && s.guide != nil {
+		if q := s.guide[groupKey(p.class, p.requests)]; q != nil {
+			q[n.target]--
+		}
+	}
+}
+
+// guidedTarget is the type the LP puts most of p's group on, among those still owed pods, that fits and is
+// allowed; nil when the LP has no advice left.
+func (s *solver) guidedTarget(p *podInfo, ps *poolState, types []*typeInfo, reqs Requirements, need, released Resources) *typeInfo {
+	q := s.guide[groupKey(p.class, p.requests)]
+	if q == nil {
+		return nil
+	}
+	var best *typeInfo
+	bestQ := 0.5
+	budget := ps.remaining.Add(released)
+	for _, t := range types {
+		left, ok := q[t]
+		if !ok || left <= bestQ || !need.Fits(t.alloc) || exceedsLimit(t.capacity, budget, ps.limited) != "" {
+			continue
+		}
+		if _, ok := t.cheapest(reqs); ok {
+			best, bestQ = t, left
+		}
+	}
+	return best
 }
 
 // chooseTarget picks the instance type a NodeClaim fills up to: among types that fit what it holds and the

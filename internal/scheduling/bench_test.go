@@ -1,0 +1,199 @@
+package scheduling
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	apiv1 "github.com/tailor-sh/tailor/api/v1"
+	"github.com/tailor-sh/tailor/internal/catalog"
+	"github.com/tailor-sh/tailor/internal/cloudprovider"
+)
+
+// The benchmarks plan against the embedded AWS catalogue (every type, spot and on-demand, three zones).
+var benchSizes = []int{100, 1000, 5000, 10000}
+
+func catalogTypes(tb testing.TB) []*cloudprovider.InstanceType {
+	tb.Helper()
+	c, err := catalog.Load(catalog.DefaultName)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c.ToInstanceTypes(catalog.Options{})
+}
+
+var (
+	benchCPU = []string{"100m", "250m", "500m", "1", "1500m"}
+	benchMem = []string{"100Mi", "256Mi", "512Mi", "1Gi", "2Gi", "4Gi"}
+)
+
+func shaped(r *rand.Rand, name string) *podBuilder {
+	return pod(name).req(benchCPU[r.IntN(len(benchCPU))], benchMem[r.IntN(len(benchMem))])
+}
+
+// Scenarios, each a function of the pod count.
+func plainPods(n int) []*corev1.Pod {
+	r := newRand(1)
+	return replicas(n, "plain", func(name string) *podBuilder { return shaped(r, name) })
+}
+
+func zonalSpreadPods(n int) []*corev1.Pod {
+	r := newRand(2)
+	i := 0
+	return replicas(n, "spread", func(name string) *podBuilder {
+		i++
+		v := fmt.Sprint("v", i%7)
+		return shaped(r, name).label("app", v).spread(apiv1.ZoneLabelKey, 1, corev1.DoNotSchedule, map[string]string{"app": v})
+	})
+}
+
+// hostnameAntiPods are Deployments of 10 replicas that each want one replica per node.
+func hostnameAntiPods(n int) []*corev1.Pod {
+	r := newRand(3)
+	i := 0
+	return replicas(n, "anti", func(name string) *podBuilder {
+		v := fmt.Sprint("d", i/10)
+		i++
+		return shaped(r, name).label("app", v).antiAffinity(apiv1.HostnameLabelKey, map[string]string{"app": v})
+	})
+}
+
+// diversePods is the mix in equal fifths: none; zone spread; hostname spread (maxSkew 1, DoNotSchedule, selector on
+// a label with 7 values); required zone pod affinity to pods sharing one of 7 values; required hostname
+// anti-affinity among all pods of the fifth.
+func diversePods(n int) []*corev1.Pod {
+	r := newRand(4)
+	i := 0
+	return replicas(n, "mix", func(name string) *podBuilder {
+		fifth := i * 5 / n
+		v := fmt.Sprint("v", i%7)
+		i++
+		b := shaped(r, name)
+		switch fifth {
+		case 1:
+			b.label("zs", v).spread(apiv1.ZoneLabelKey, 1, corev1.DoNotSchedule, map[string]string{"zs": v})
+		case 2:
+			b.label("hs", v).spread(apiv1.HostnameLabelKey, 1, corev1.DoNotSchedule, map[string]string{"hs": v})
+		case 3:
+			b.label("za", v).podAffinity(apiv1.ZoneLabelKey, map[string]string{"za": v})
+		case 4:
+			b.label("ha", "all").antiAffinity(apiv1.HostnameLabelKey, map[string]string{"ha": "all"})
+		}
+		return b
+	})
+}
+
+// existingNodes is one m5.xlarge-sized node per 40 pods, each a third used.
+func existingNodes(n int) []*ExistingNode {
+	var out []*ExistingNode
+	for i := range max(1, n/40) {
+		zone := []string{"us-east-1a", "us-east-1b", "us-east-1c"}[i%3]
+		used := pod(fmt.Sprint("old-", i)).req("1", "5Gi").obj()
+		node := existingNode(fmt.Sprint("node-", i), zone, "3920m", "14Gi", used)
+		node.Allocatable[corev1.ResourcePods] = resource.MustParse("58")
+		out = append(out, node)
+	}
+	return out
+}
+
+type scenario struct {
+	name  string
+	pods  func(n int) []*corev1.Pod
+	nodes func(n int) []*ExistingNode
+}
+
+var scenarios = []scenario{
+	{name: "plain", pods: plainPods},
+	{name: "zonal-spread", pods: zonalSpreadPods},
+	{name: "hostname-anti-affinity", pods: hostnameAntiPods},
+	{name: "existing-nodes", pods: plainPods, nodes: existingNodes},
+	{name: "diverse", pods: diversePods},
+}
+
+func BenchmarkSolve(b *testing.B) {
+	types := catalogTypes(b)
+	for _, sc := range scenarios {
+		for _, n := range benchSizes {
+			b.Run(fmt.Sprintf("%s/pods=%d", sc.name, n), func(b *testing.B) {
+				pods := sc.pods(n)
+				snap := &Snapshot{NodePools: []*NodePool{nodePool("default", types...).obj()}}
+				if sc.nodes != nil {
+					snap.Nodes = sc.nodes(n)
+				}
+				var res *Results
+				b.ReportAllocs()
+				b.ResetTimer()
+				for range b.N {
+					var err error
+					if res, err = Solve(snap, pods, Options{}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.StopTimer()
+				b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "pods/s")
+				if len(res.Unschedulable) > 0 {
+					b.Fatalf("%d pods unschedulable: %v", len(res.Unschedulable), res.Unschedulable[0].Reasons)
+				}
+				bound, err := LowerBound(snap, res.PlacedOnNewCapacity())
+				if err != nil {
+					b.Fatal(err)
+				}
+				if bound > 0 {
+					b.ReportMetric(res.TotalPricePerHour()/bound, "cost/bound")
+				}
+				b.ReportMetric(float64(len(res.NodeClaims)), "nodes")
+			})
+		}
+	}
+}
+
+// TestBenchmarkPlansAreValid runs the benchmark scenarios at a small size through the validator, so the plans the
+// benchmarks time are known to be correct.
+func TestBenchmarkPlansAreValid(t *testing.T) {
+	types := catalogTypes(t)
+	for _, sc := range scenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			pods := sc.pods(500)
+			snap := &Snapshot{NodePools: []*NodePool{nodePool("default", types...).obj()}}
+			if sc.nodes != nil {
+				snap.Nodes = sc.nodes(500)
+			}
+			res := solve(t, snap, pods, Options{})
+			if len(res.Unschedulable) > 0 {
+				t.Fatalf("%d pods unschedulable", len(res.Unschedulable))
+			}
+			bound, err := LowerBound(snap, res.PlacedOnNewCapacity())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cost := res.TotalPricePerHour(); cost < bound-1e-6 {
+				t.Errorf("plan costs %v, below the lower bound %v: the bound is wrong", cost, bound)
+			}
+		})
+	}
+}
+
+func TestLowerBound(t *testing.T) {
+	pods := replicas(8, "p", func(n string) *podBuilder { return pod(n).req("1", "2Gi") })
+	snap := &Snapshot{NodePools: []*NodePool{defaultPool()}}
+	got, err := LowerBound(snap, pods)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// c6 spot gives exactly 1 cpu : 2Gi at 0.0425 × 0.4 per vCPU-hour: 8 vCPU cost 0.136.
+	if want := 8 * 0.0425 * 0.4; got < want-1e-6 || got > want+1e-6 {
+		t.Errorf("LowerBound = %v, want %v", got, want)
+	}
+	// On-demand only doubles back to the on-demand price.
+	od := &Snapshot{NodePools: []*NodePool{nodePool("od", smallCatalog()...).require(req(apiv1.CapacityTypeLabelKey, OpIn, apiv1.CapacityTypeOnDemand)).obj()}}
+	got, err = LowerBound(od, pods)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 8 * 0.0425; got < want-1e-6 || got > want+1e-6 {
+		t.Errorf("on-demand LowerBound = %v, want %v", got, want)
+	}
+}
