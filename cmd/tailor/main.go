@@ -27,6 +27,7 @@ func newRootCommand() *cobra.Command {
 	root.AddCommand(
 		newVersionCommand(),
 		newCatalogCommand(),
+		newMigrateCommand(),
 	)
 	return root
 }

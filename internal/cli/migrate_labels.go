@@ -1,0 +1,138 @@
+package cli
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+
+	apiv1 "github.com/tailor-sh/tailor/api/v1"
+)
+
+// karpenterLabelKeys maps Karpenter's well-known label keys (and the deprecated beta Kubernetes ones Karpenter
+// accepted) to Tailor's. Values carry over unchanged: capacity types, families, sizes, GPU names, and memory in MiB
+// are written the same way.
+var karpenterLabelKeys = map[string]string{
+	"karpenter.sh/capacity-type":               apiv1.CapacityTypeLabelKey,
+	"karpenter.sh/provisioner-name":            apiv1.NodePoolLabelKey,
+	"karpenter.sh/nodepool":                    apiv1.NodePoolLabelKey,
+	"karpenter.k8s.aws/instance-category":      apiv1.InstanceCategoryLabelKey,
+	"karpenter.k8s.aws/instance-family":        apiv1.InstanceFamilyLabelKey,
+	"karpenter.k8s.aws/instance-generation":    apiv1.InstanceGenerationLabelKey,
+	"karpenter.k8s.aws/instance-size":          apiv1.InstanceSizeLabelKey,
+	"karpenter.k8s.aws/instance-cpu":           apiv1.InstanceCPULabelKey,
+	"karpenter.k8s.aws/instance-memory":        apiv1.InstanceMemoryLabelKey,
+	"karpenter.k8s.aws/instance-gpu-count":     apiv1.InstanceGPUCountLabelKey,
+	"karpenter.k8s.aws/instance-gpu-name":      apiv1.InstanceGPUNameLabelKey,
+	"karpenter.k8s.aws/instance-gpu-memory":    apiv1.InstanceGPUMemoryLabelKey,
+	"beta.kubernetes.io/instance-type":         apiv1.InstanceTypeLabelKey,
+	"beta.kubernetes.io/arch":                  apiv1.ArchLabelKey,
+	"beta.kubernetes.io/os":                    apiv1.OSLabelKey,
+	"failure-domain.beta.kubernetes.io/zone":   apiv1.ZoneLabelKey,
+	"failure-domain.beta.kubernetes.io/region": apiv1.RegionLabelKey,
+	"topology.kubernetes.io/zone":              apiv1.ZoneLabelKey,
+	"topology.kubernetes.io/region":            apiv1.RegionLabelKey,
+	"node.kubernetes.io/instance-type":         apiv1.InstanceTypeLabelKey,
+	"kubernetes.io/arch":                       apiv1.ArchLabelKey,
+	"kubernetes.io/os":                         apiv1.OSLabelKey,
+}
+
+// mapLabelKey returns Tailor's key for a Karpenter label key, or an explanation when Tailor has none.
+func mapLabelKey(key string) (string, error) {
+	if to, ok := karpenterLabelKeys[key]; ok && to != "" {
+		return to, nil
+	}
+	if isKarpenterKey(key) {
+		return "", fmt.Errorf("no Tailor label stands for %s", key)
+	}
+	return key, nil
+}
+
+// requirements converts a list of node selector requirements, mapping Karpenter's label keys. A requirement on a key
+// Tailor does not have is dropped with a warning: keeping it would make the NodePool unschedulable or invalid.
+func requirements(n node, key string) []apiv1.NodeSelectorRequirementWithMinValues {
+	items, _ := n.objList(key)
+	var out []apiv1.NodeSelectorRequirementWithMinValues
+	for _, item := range items {
+		k, ok := item.str("key")
+		if !ok {
+			item.errorf("key", "required")
+			continue
+		}
+		op, ok := item.str("operator")
+		if !ok {
+			item.errorf("operator", "required")
+			continue
+		}
+		switch corev1.NodeSelectorOperator(op) {
+		case corev1.NodeSelectorOpIn, corev1.NodeSelectorOpNotIn, corev1.NodeSelectorOpExists,
+			corev1.NodeSelectorOpDoesNotExist, corev1.NodeSelectorOpGt, corev1.NodeSelectorOpLt:
+		default:
+			item.errorf("operator", "want In, NotIn, Exists, DoesNotExist, Gt or Lt, got %q", op)
+			continue
+		}
+		values, _ := item.strList("values")
+		req := apiv1.NodeSelectorRequirementWithMinValues{Operator: corev1.NodeSelectorOperator(op), Values: values}
+		if mv, ok := item.int32("minValues"); ok {
+			req.MinValues = &mv
+		}
+		to, err := mapLabelKey(k)
+		if err == nil {
+			err = apiv1.ValidateRequirementKey(to)
+		}
+		if err != nil {
+			item.warnf("key", "%v; dropped the requirement (%s %s %s)", err, k, op, strings.Join(values, ","))
+			continue
+		}
+		req.Key = to
+		out = append(out, req)
+	}
+	return out
+}
+
+// templateLabels converts the labels Karpenter put on nodes, mapping its label keys.
+func templateLabels(n node, key string) map[string]string {
+	labels, ok := n.strMap(key)
+	if !ok || len(labels) == 0 {
+		return nil
+	}
+	out := map[string]string{}
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
+		to, err := mapLabelKey(k)
+		if err == nil {
+			err = apiv1.ValidateTemplateLabelKey(to)
+		}
+		if err != nil {
+			n.doc.warnings = append(n.doc.warnings, fmt.Sprintf("%s.%s: %v; dropped", n.at(key), k, err))
+			continue
+		}
+		out[to] = labels[k]
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+func taints(n node, key string) apiv1.Taints {
+	items, _ := n.objList(key)
+	var out apiv1.Taints
+	for _, item := range items {
+		t := corev1.Taint{}
+		var ok bool
+		if t.Key, ok = item.str("key"); !ok {
+			item.errorf("key", "required")
+		}
+		t.Value, _ = item.str("value")
+		effect, ok := item.str("effect")
+		if !ok {
+			item.errorf("effect", "required")
+		}
+		t.Effect = corev1.TaintEffect(effect)
+		item.ignore("timeAdded")
+		out = append(out, t)
+	}
+	return out
+}
