@@ -26,8 +26,10 @@ func newRootCommand() *cobra.Command {
 	}
 	root.AddCommand(
 		newVersionCommand(),
+		newControllerCommand(),
 		newCatalogCommand(),
 		newMigrateCommand(),
+		newSimulateCommand(),
 	)
 	return root
 }

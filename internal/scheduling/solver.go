@@ -778,6 +778,9 @@ func (s *solver) chooseTarget(ps *poolState, types []*typeInfo, reqs Requirement
 		if !need.Fits(t.alloc) {
 			continue
 		}
+		if _, ok := t.cheapest(reqs); !ok {
+			continue
+		}
 		if name := exceedsLimit(t.capacity, budget, ps.limited); name != "" {
 			limitHit = name
 			continue

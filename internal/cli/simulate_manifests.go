@@ -1,0 +1,226 @@
+package cli
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+
+	apiv1 "github.com/tailor-sh/tailor/api/v1"
+)
+
+// manifests is everything tailor simulate read, sorted into kinds.
+type manifests struct {
+	nodePools      []*apiv1.NodePool
+	nodes          []*corev1.Node
+	pods           []*corev1.Pod
+	daemonSets     []*corev1.Pod
+	pvs            []*corev1.PersistentVolume
+	pvcs           []*corev1.PersistentVolumeClaim
+	storageClasses []*storagev1.StorageClass
+	ignored        map[string]int
+}
+
+// readManifests reads files and folders (recursively: .yaml, .yml, .json) of multi-document YAML or JSON,
+// including kind: List.
+func readManifests(paths []string) (*manifests, error) {
+	m := &manifests{ignored: map[string]int{}}
+	for _, p := range paths {
+		files, err := manifestFiles(p)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range files {
+			if err := m.readFile(f); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return m, nil
+}
+
+func manifestFiles(path string) ([]string, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading manifests: %w", err)
+	}
+	if !info.IsDir() {
+		return []string{path}, nil
+	}
+	var out []string
+	err = filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		switch strings.ToLower(filepath.Ext(p)) {
+		case ".yaml", ".yml", ".json":
+			if !d.IsDir() {
+				out = append(out, p)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading manifests in %s: %w", path, err)
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+func (m *manifests) readFile(name string) error {
+	f, err := os.Open(name)
+	if err != nil {
+		return fmt.Errorf("reading manifests: %w", err)
+	}
+	defer func() { _ = f.Close() }()
+	dec := utilyaml.NewYAMLOrJSONDecoder(bufio.NewReader(f), 4096)
+	for doc := 1; ; doc++ {
+		var obj map[string]any
+		if err := dec.Decode(&obj); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return fmt.Errorf("%s: document %d: %w", name, doc, err)
+		}
+		if obj == nil {
+			continue
+		}
+		if err := m.add(obj); err != nil {
+			return fmt.Errorf("%s: document %d: %w", name, doc, err)
+		}
+	}
+}
+
+func convert[T any](obj map[string]any) (*T, error) {
+	out := new(T)
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (m *manifests) add(obj map[string]any) error {
+	kind, _ := obj["kind"].(string)
+	apiVersion, _ := obj["apiVersion"].(string)
+	name := ""
+	if md, ok := obj["metadata"].(map[string]any); ok {
+		name, _ = md["name"].(string)
+	}
+	where := fmt.Sprintf("%s %q", kind, name)
+	var err error
+	switch {
+	case strings.HasSuffix(kind, "List"):
+		items, _ := obj["items"].([]any)
+		for i, it := range items {
+			im, ok := it.(map[string]any)
+			if !ok {
+				return fmt.Errorf("%s items[%d] is not an object", kind, i)
+			}
+			if err := m.add(im); err != nil {
+				return fmt.Errorf("%s items[%d]: %w", kind, i, err)
+			}
+		}
+		return nil
+	case kind == "NodePool" && strings.HasPrefix(apiVersion, apiv1.Group+"/"):
+		var np *apiv1.NodePool
+		if np, err = convert[apiv1.NodePool](obj); err == nil {
+			m.nodePools = append(m.nodePools, np)
+		}
+	case kind == "Node":
+		var n *corev1.Node
+		if n, err = convert[corev1.Node](obj); err == nil {
+			m.nodes = append(m.nodes, n)
+		}
+	case kind == "Pod":
+		var p *corev1.Pod
+		if p, err = convert[corev1.Pod](obj); err == nil && p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
+			m.pods = append(m.pods, defaultNamespace(p))
+		}
+	case kind == "Deployment":
+		var d *appsv1.Deployment
+		if d, err = convert[appsv1.Deployment](obj); err == nil {
+			m.expand(d.ObjectMeta.Namespace, d.Name, d.Spec.Replicas, d.Spec.Template)
+		}
+	case kind == "ReplicaSet":
+		var d *appsv1.ReplicaSet
+		if d, err = convert[appsv1.ReplicaSet](obj); err == nil && len(d.OwnerReferences) == 0 {
+			m.expand(d.Namespace, d.Name, d.Spec.Replicas, d.Spec.Template)
+		}
+	case kind == "StatefulSet":
+		var d *appsv1.StatefulSet
+		if d, err = convert[appsv1.StatefulSet](obj); err == nil {
+			m.expand(d.Namespace, d.Name, d.Spec.Replicas, d.Spec.Template)
+		}
+	case kind == "Job":
+		var d *batchv1.Job
+		if d, err = convert[batchv1.Job](obj); err == nil && len(d.OwnerReferences) == 0 {
+			m.expand(d.Namespace, d.Name, d.Spec.Parallelism, d.Spec.Template)
+		}
+	case kind == "DaemonSet":
+		var d *appsv1.DaemonSet
+		if d, err = convert[appsv1.DaemonSet](obj); err == nil {
+			p := podFromTemplate(d.Namespace, d.Name, d.Spec.Template)
+			m.daemonSets = append(m.daemonSets, p)
+		}
+	case kind == "PersistentVolume":
+		var v *corev1.PersistentVolume
+		if v, err = convert[corev1.PersistentVolume](obj); err == nil {
+			m.pvs = append(m.pvs, v)
+		}
+	case kind == "PersistentVolumeClaim":
+		var v *corev1.PersistentVolumeClaim
+		if v, err = convert[corev1.PersistentVolumeClaim](obj); err == nil {
+			if v.Namespace == "" {
+				v.Namespace = corev1.NamespaceDefault
+			}
+			m.pvcs = append(m.pvcs, v)
+		}
+	case kind == "StorageClass":
+		var v *storagev1.StorageClass
+		if v, err = convert[storagev1.StorageClass](obj); err == nil {
+			m.storageClasses = append(m.storageClasses, v)
+		}
+	default:
+		m.ignored[kind]++
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", where, err)
+	}
+	return nil
+}
+
+func defaultNamespace(p *corev1.Pod) *corev1.Pod {
+	if p.Namespace == "" {
+		p.Namespace = corev1.NamespaceDefault
+	}
+	return p
+}
+
+func podFromTemplate(ns, name string, t corev1.PodTemplateSpec) *corev1.Pod {
+	p := &corev1.Pod{ObjectMeta: *t.ObjectMeta.DeepCopy(), Spec: *t.Spec.DeepCopy()}
+	p.Name, p.Namespace = name, ns
+	return defaultNamespace(p)
+}
+
+// expand adds the pods a workload would create: replicas (or parallelism) copies named <name>-<i>.
+func (m *manifests) expand(ns, name string, replicas *int32, t corev1.PodTemplateSpec) {
+	n := int32(1)
+	if replicas != nil {
+		n = *replicas
+	}
+	for i := range n {
+		m.pods = append(m.pods, podFromTemplate(ns, fmt.Sprintf("%s-%d", name, i), t))
+	}
+}

@@ -1,0 +1,96 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	clocktesting "k8s.io/utils/clock/testing"
+)
+
+func TestSimulateExample(t *testing.T) {
+	var out bytes.Buffer
+	svg := filepath.Join(t.TempDir(), "fleet.svg")
+	opts := SimulateOptions{Paths: []string{"../../examples/simulate"}, Output: OutputJSON, SVG: svg, Clock: clocktesting.NewFakePassiveClock(fakeNow)}
+	if err := Simulate(opts, &out); err != nil {
+		t.Fatal(err)
+	}
+	var got SimulateResult
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatalf("output is not the documented JSON: %v\n%s", err, out.String())
+	}
+	if got.Pods != 21 {
+		t.Errorf("pods = %d, want 21 (12 web + 3 cache + 4 reindex + 1 postgres + 1 notebook)", got.Pods)
+	}
+	wantUnschedulable := []SimulatedUnschedulable{{Pod: "shop/gpu-notebook", Reasons: []string{
+		`existing nodes: none of 1 fits (first: node "ip-10-0-1-17.ec2.internal": insufficient cpu)`,
+		`nodepool "default" cpu limit 200 would be exceeded`,
+		`nodepool "database": the pod does not tolerate taint dedicated=database:NoSchedule`,
+	}}}
+	if diff := cmp.Diff(wantUnschedulable, got.Unschedulable); diff != "" {
+		t.Errorf("unschedulable (-want +got):\n%s", diff)
+	}
+	placed := 0
+	for _, e := range got.ExistingNodes {
+		placed += len(e.Pods)
+	}
+	var postgres *SimulatedNodeClaim
+	total := 0.0
+	for i, c := range got.NodeClaims {
+		placed += len(c.Pods)
+		total += c.PricePerHour
+		if len(c.Pods) == 0 || c.PricePerHour <= 0 {
+			t.Errorf("nodeclaim %d has no pods or no price: %+v", i, c)
+		}
+		for _, p := range c.Pods {
+			if p == "shop/postgres-0" {
+				postgres = &got.NodeClaims[i]
+			}
+			if strings.HasPrefix(p, "shop/reindex-") && c.CapacityType != "spot" {
+				t.Errorf("job pod %s selects spot but landed on %s", p, c.CapacityType)
+			}
+		}
+	}
+	if placed != 20 {
+		t.Errorf("placed %d pods, want 20", placed)
+	}
+	if postgres == nil || postgres.NodePool != "database" || postgres.Zone != "us-east-1b" || postgres.CapacityType != "on-demand" {
+		t.Errorf("postgres must go to the database pool, on-demand, in its volume's zone us-east-1b: %+v", postgres)
+	}
+	if got.TotalPricePerHour < total-1e-9 || got.TotalPricePerHour > total+1e-9 || got.LowerBoundPricePerHour <= 0 || got.LowerBoundPricePerHour > total {
+		t.Errorf("total %v (sum %v) and bound %v inconsistent", got.TotalPricePerHour, total, got.LowerBoundPricePerHour)
+	}
+	data, err := os.ReadFile(svg)
+	if err != nil || !bytes.Contains(data, []byte("<svg")) {
+		t.Errorf("--svg did not write an SVG: %v", err)
+	}
+}
+
+func TestSimulateTableAndErrors(t *testing.T) {
+	var out bytes.Buffer
+	if err := Simulate(SimulateOptions{Paths: []string{"../../examples/simulate"}, Clock: clocktesting.NewFakePassiveClock(fakeNow)}, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"INSTANCE TYPE", "TOTAL", "lower bound $", "unschedulable shop/gpu-notebook:"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, out.String())
+		}
+	}
+	if err := Simulate(SimulateOptions{}, &out); err == nil {
+		t.Errorf("no paths must be an error")
+	}
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	if err := os.WriteFile(bad, []byte("apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec: {containers: 3}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := Simulate(SimulateOptions{Paths: []string{bad}}, &out); err == nil || !strings.Contains(err.Error(), `Pod "x"`) {
+		t.Errorf("a malformed pod must be named in the error, got %v", err)
+	}
+}
+
+var fakeNow = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
