@@ -26,7 +26,6 @@ func newRootCommand() *cobra.Command {
 	}
 	root.AddCommand(
 		newVersionCommand(),
-		newControllerCommand(),
 		newCatalogCommand(),
 		newMigrateCommand(),
 		newSimulateCommand(),
