@@ -1,0 +1,411 @@
+package nodeclaim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kerrors "k8s.io/apimachinery/pkg/util/errors"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	apiv1 "github.com/tailor-sh/tailor/api/v1"
+	"github.com/tailor-sh/tailor/internal/cloudprovider"
+)
+
+// TerminationFinalizer holds a NodeClaim (and its Node) until the instance behind it is terminated.
+const TerminationFinalizer = apiv1.Group + "/termination"
+
+// RegistrationTTL is how long a launched NodeClaim may wait for its Node before it is deleted and replaced.
+const RegistrationTTL = 15 * time.Minute
+
+// ProviderIDIndex indexes Nodes by spec.providerID and NodeClaims by status.providerID.
+const ProviderIDIndex = "providerID"
+
+// Event reasons on NodeClaims.
+const (
+	ReasonLaunched             = "Launched"
+	ReasonLaunchFailed         = "LaunchFailed"
+	ReasonInsufficientCapacity = "InsufficientCapacity"
+	ReasonRegistered           = "Registered"
+	ReasonInitialized          = "Initialized"
+	ReasonRegistrationTimeout  = "RegistrationTimeout"
+	ReasonNodeClassNotReady    = "NodeClassNotReady"
+)
+
+// Controller reconciles NodeClaims through their lifecycle phases.
+type Controller struct {
+	clk      clock.Clock
+	kube     client.Client
+	cloud    cloudprovider.CloudProvider
+	recorder events.EventRecorder
+}
+
+// New returns the lifecycle controller; every dependency is required.
+func New(clk clock.Clock, kube client.Client, cloud cloudprovider.CloudProvider, recorder events.EventRecorder) (*Controller, error) {
+	if clk == nil || kube == nil || cloud == nil || recorder == nil {
+		return nil, errors.New("nodeclaim: every dependency (clock, client, cloud provider, recorder) is required")
+	}
+	return &Controller{clk: clk, kube: kube, cloud: cloud, recorder: recorder}, nil
+}
+
+// scope is one reconcile's working state: the NodeClaim as read and as it is being changed.
+type scope struct {
+	original *apiv1.NodeClaim
+	claim    *apiv1.NodeClaim
+	node     *corev1.Node // the registered Node, once found
+}
+
+type phase func(ctx context.Context, s *scope) (ctrl.Result, error)
+
+// Reconcile moves one NodeClaim forward and patches it once at the end.
+func (c *Controller) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, reterr error) {
+	nc := &apiv1.NodeClaim{}
+	if err := c.kube.Get(ctx, req.NamespacedName, nc); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	ctx = log.IntoContext(ctx, log.FromContext(ctx).WithValues("nodeclaim", klog.KObj(nc)))
+	if !nc.DeletionTimestamp.IsZero() {
+		return c.finalize(ctx, nc)
+	}
+	if !controllerutil.ContainsFinalizer(nc, TerminationFinalizer) {
+		patch := client.MergeFromWithOptions(nc.DeepCopy(), client.MergeFromWithOptimisticLock{})
+		controllerutil.AddFinalizer(nc, TerminationFinalizer)
+		if err := c.kube.Patch(ctx, nc, patch); err != nil {
+			return ctrl.Result{}, client.IgnoreNotFound(err)
+		}
+	}
+	s := &scope{original: nc.DeepCopy(), claim: nc}
+	defer func() { reterr = kerrors.NewAggregate([]error{reterr, c.patch(ctx, s)}) }()
+
+	var result ctrl.Result
+	for _, p := range []phase{c.launch, c.register, c.initialize, c.liveness} {
+		r, err := p(ctx, s)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		result = lowestRequeue(result, r)
+		if s.claim.DeletionTimestamp != nil {
+			break
+		}
+	}
+	ready := s.claim.StatusConditions().IsTrue(apiv1.ConditionTypeInitialized)
+	if ready {
+		s.claim.StatusConditions().Set(c.now(), apiv1.ConditionTypeReady, metav1.ConditionTrue, "Initialized", "")
+	} else {
+		s.claim.StatusConditions().Set(c.now(), apiv1.ConditionTypeReady, metav1.ConditionFalse, "NotInitialized", "the node is not initialized yet")
+	}
+	return result, nil
+}
+
+// patch writes what the phases changed: metadata (labels) with an optimistic lock, then status.
+func (c *Controller) patch(ctx context.Context, s *scope) error {
+	if s.claim.DeletionTimestamp != nil {
+		return nil
+	}
+	if !equality.Semantic.DeepEqual(s.original.Labels, s.claim.Labels) {
+		status := s.claim.Status.DeepCopy()
+		if err := c.kube.Patch(ctx, s.claim, client.MergeFromWithOptions(s.original, client.MergeFromWithOptimisticLock{})); err != nil {
+			return client.IgnoreNotFound(err)
+		}
+		s.claim.Status = *status
+	}
+	if equality.Semantic.DeepEqual(s.original.Status, s.claim.Status) {
+		return nil
+	}
+	return client.IgnoreNotFound(c.kube.Status().Patch(ctx, s.claim, client.MergeFrom(s.original)))
+}
+
+// launch asks the cloud for the instance, once.
+func (c *Controller) launch(ctx context.Context, s *scope) (ctrl.Result, error) {
+	nc := s.claim
+	if nc.Status.ProviderID != "" {
+		return ctrl.Result{}, nil
+	}
+	launched, err := c.cloud.Create(ctx, nc)
+	switch {
+	case cloudprovider.IsInsufficientCapacityError(err):
+		c.recorder.Eventf(nc, nil, corev1.EventTypeWarning, ReasonInsufficientCapacity, "Launch",
+			"no allowed offering had capacity; deleting the nodeclaim so its pods are planned again: %v", err)
+		log.FromContext(ctx).Error(err, "insufficient capacity; deleting nodeclaim")
+		if err := c.kube.Delete(ctx, nc); client.IgnoreNotFound(err) != nil {
+			return ctrl.Result{}, err
+		}
+		nc.DeletionTimestamp = ptrTime(c.now())
+		return ctrl.Result{}, nil
+	case cloudprovider.IsNodeClassNotReadyError(err):
+		nc.StatusConditions().Set(c.now(), apiv1.ConditionTypeLaunched, metav1.ConditionFalse, ReasonNodeClassNotReady, err.Error())
+		c.recorder.Eventf(nc, nil, corev1.EventTypeWarning, ReasonNodeClassNotReady, "Launch", "%v", err)
+		return ctrl.Result{RequeueAfter: 10 * time.Second}, nil
+	case err != nil:
+		nc.StatusConditions().Set(c.now(), apiv1.ConditionTypeLaunched, metav1.ConditionFalse, ReasonLaunchFailed, err.Error())
+		c.recorder.Eventf(nc, nil, corev1.EventTypeWarning, ReasonLaunchFailed, "Launch", "launching: %v", err)
+		return ctrl.Result{}, fmt.Errorf("launching nodeclaim: %w", err)
+	}
+	if nc.Labels == nil {
+		nc.Labels = map[string]string{}
+	}
+	for k, v := range launched.Labels {
+		nc.Labels[k] = v
+	}
+	nc.Status.ProviderID = launched.Status.ProviderID
+	nc.Status.ImageID = launched.Status.ImageID
+	nc.Status.Capacity = launched.Status.Capacity
+	nc.Status.Allocatable = launched.Status.Allocatable
+	nc.StatusConditions().Set(c.now(), apiv1.ConditionTypeLaunched, metav1.ConditionTrue, ReasonLaunched, "")
+	nodeClaimsLaunched.WithLabelValues(nc.Labels[apiv1.NodePoolLabelKey]).Inc()
+	log.FromContext(ctx).Info("launched nodeclaim",
+		"instance-type", nc.Labels[apiv1.InstanceTypeLabelKey], "zone", nc.Labels[apiv1.ZoneLabelKey],
+		"capacity-type", nc.Labels[apiv1.CapacityTypeLabelKey], "price", c.price(ctx, nc), "provider-id", nc.Status.ProviderID)
+	c.recorder.Eventf(nc, nil, corev1.EventTypeNormal, ReasonLaunched, "Launch", "launched %s %s in %s as %s",
+		nc.Labels[apiv1.CapacityTypeLabelKey], nc.Labels[apiv1.InstanceTypeLabelKey], nc.Labels[apiv1.ZoneLabelKey], nc.Status.ProviderID)
+	return ctrl.Result{}, nil
+}
+
+// price is the hourly price of the launched offering, from the provider's instance types ("" if unknown).
+func (c *Controller) price(ctx context.Context, nc *apiv1.NodeClaim) string {
+	np := &apiv1.NodePool{}
+	if err := c.kube.Get(ctx, client.ObjectKey{Name: nc.Labels[apiv1.NodePoolLabelKey]}, np); err != nil {
+		return ""
+	}
+	its, err := c.cloud.GetInstanceTypes(ctx, np)
+	if err != nil {
+		return ""
+	}
+	for _, it := range its {
+		if it.Name != nc.Labels[apiv1.InstanceTypeLabelKey] {
+			continue
+		}
+		for _, o := range it.Offerings {
+			if o.Zone == nc.Labels[apiv1.ZoneLabelKey] && o.CapacityType == nc.Labels[apiv1.CapacityTypeLabelKey] {
+				return fmt.Sprintf("%.4f", o.PricePerHour)
+			}
+		}
+	}
+	return ""
+}
+
+// register finds the Node with the claim's provider ID and makes it the claim's: labels, taints, owner, finalizer.
+func (c *Controller) register(ctx context.Context, s *scope) (ctrl.Result, error) {
+	nc := s.claim
+	if nc.Status.ProviderID == "" {
+		return ctrl.Result{}, nil
+	}
+	node, err := c.nodeFor(ctx, nc.Status.ProviderID)
+	if err != nil || node == nil {
+		if err == nil && !nc.StatusConditions().IsTrue(apiv1.ConditionTypeRegistered) {
+			nc.StatusConditions().Set(c.now(), apiv1.ConditionTypeRegistered, metav1.ConditionFalse, "AwaitingNode", "waiting for the node to join the cluster")
+		}
+		return ctrl.Result{}, err
+	}
+	s.node = node
+	if !node.DeletionTimestamp.IsZero() {
+		// The node is being deleted by hand: the claim goes too, and its finalizer terminates the instance.
+		log.FromContext(ctx).Info("node is being deleted; deleting its nodeclaim", "node", klog.KObj(node))
+		if err := c.kube.Delete(ctx, nc); client.IgnoreNotFound(err) != nil {
+			return ctrl.Result{}, err
+		}
+		nc.DeletionTimestamp = ptrTime(c.now())
+		return ctrl.Result{}, nil
+	}
+	if err := c.syncNode(ctx, nc, node); err != nil {
+		return ctrl.Result{}, err
+	}
+	if nc.StatusConditions().IsTrue(apiv1.ConditionTypeRegistered) {
+		return ctrl.Result{}, nil
+	}
+	nc.Status.NodeName = node.Name
+	nc.StatusConditions().Set(c.now(), apiv1.ConditionTypeRegistered, metav1.ConditionTrue, ReasonRegistered, "")
+	nodeClaimsRegistered.WithLabelValues(nc.Labels[apiv1.NodePoolLabelKey]).Inc()
+	log.FromContext(ctx).Info("registered nodeclaim", "node", klog.KObj(node), "provider-id", nc.Status.ProviderID)
+	c.recorder.Eventf(nc, node, corev1.EventTypeNormal, ReasonRegistered, "Register", "node %s registered", node.Name)
+	return ctrl.Result{}, nil
+}
+
+// syncNode puts the claim's labels and taints on the node, makes the claim its owner, holds it with the termination
+// finalizer, and marks it registered.
+func (c *Controller) syncNode(ctx context.Context, nc *apiv1.NodeClaim, node *corev1.Node) error {
+	patch := client.MergeFromWithOptions(node.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	if node.Labels == nil {
+		node.Labels = map[string]string{}
+	}
+	for k, v := range nc.Labels {
+		node.Labels[k] = v
+	}
+	node.Labels[apiv1.RegisteredLabelKey] = "true"
+	for _, t := range nc.Spec.Taints {
+		if !hasTaint(node.Spec.Taints, t) {
+			node.Spec.Taints = append(node.Spec.Taints, t)
+		}
+	}
+	if !nc.StatusConditions().IsTrue(apiv1.ConditionTypeRegistered) {
+		// Startup taints go on once, at registration; whatever removes them later must not see them come back.
+		for _, t := range nc.Spec.StartupTaints {
+			if !hasTaint(node.Spec.Taints, t) {
+				node.Spec.Taints = append(node.Spec.Taints, t)
+			}
+		}
+	}
+	controllerutil.AddFinalizer(node, TerminationFinalizer)
+	if err := controllerutil.SetOwnerReference(nc, node, c.kube.Scheme()); err != nil {
+		return fmt.Errorf("owning node %s: %w", node.Name, err)
+	}
+	if err := c.kube.Patch(ctx, node, patch); err != nil {
+		return fmt.Errorf("syncing node %s: %w", node.Name, err)
+	}
+	return nil
+}
+
+// initialize marks the claim Initialized once its node is Ready, without startup taints, with every requested
+// resource registered.
+func (c *Controller) initialize(ctx context.Context, s *scope) (ctrl.Result, error) {
+	nc, node := s.claim, s.node
+	if node == nil || nc.StatusConditions().IsTrue(apiv1.ConditionTypeInitialized) {
+		return ctrl.Result{}, nil
+	}
+	if why := notInitialized(nc, node); why != "" {
+		nc.StatusConditions().Set(c.now(), apiv1.ConditionTypeInitialized, metav1.ConditionFalse, "NotReady", why)
+		return ctrl.Result{}, nil
+	}
+	patch := client.MergeFromWithOptions(node.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	node.Labels[apiv1.InitializedLabelKey] = "true"
+	if err := c.kube.Patch(ctx, node, patch); err != nil {
+		return ctrl.Result{}, fmt.Errorf("labelling node %s initialized: %w", node.Name, err)
+	}
+	nc.StatusConditions().Set(c.now(), apiv1.ConditionTypeInitialized, metav1.ConditionTrue, ReasonInitialized, "")
+	log.FromContext(ctx).Info("initialized nodeclaim", "node", klog.KObj(node),
+		"allocatable", node.Status.Allocatable)
+	c.recorder.Eventf(nc, node, corev1.EventTypeNormal, ReasonInitialized, "Initialize", "node %s is ready for pods", node.Name)
+	return ctrl.Result{}, nil
+}
+
+func notInitialized(nc *apiv1.NodeClaim, node *corev1.Node) string {
+	ready := false
+	for _, cond := range node.Status.Conditions {
+		if cond.Type == corev1.NodeReady {
+			ready = cond.Status == corev1.ConditionTrue
+		}
+	}
+	if !ready {
+		return "node is not Ready"
+	}
+	for _, t := range nc.Spec.StartupTaints {
+		if hasTaint(node.Spec.Taints, t) {
+			return fmt.Sprintf("startup taint %s=%s:%s is still on the node", t.Key, t.Value, t.Effect)
+		}
+	}
+	for name, q := range nc.Spec.Resources.Requests {
+		if q.IsZero() {
+			continue
+		}
+		if alloc, ok := node.Status.Allocatable[name]; !ok || alloc.IsZero() {
+			return fmt.Sprintf("resource %s is not registered on the node yet", name)
+		}
+	}
+	return ""
+}
+
+// liveness deletes a launched claim whose node has not registered within RegistrationTTL, so its pods get capacity
+// that works.
+func (c *Controller) liveness(ctx context.Context, s *scope) (ctrl.Result, error) {
+	nc := s.claim
+	launched := nc.StatusConditions().Get(apiv1.ConditionTypeLaunched)
+	if s.node != nil || launched == nil || launched.Status != metav1.ConditionTrue || nc.StatusConditions().IsTrue(apiv1.ConditionTypeRegistered) {
+		return ctrl.Result{}, nil
+	}
+	waited := c.clk.Since(launched.LastTransitionTime.Time)
+	if waited < RegistrationTTL {
+		return ctrl.Result{RequeueAfter: RegistrationTTL - waited}, nil
+	}
+	log.FromContext(ctx).Info("deleting nodeclaim whose node never registered", "waited", waited.String())
+	c.recorder.Eventf(nc, nil, corev1.EventTypeWarning, ReasonRegistrationTimeout, "Liveness",
+		"node did not register within %s; deleting the nodeclaim so its pods get a new node", RegistrationTTL)
+	if err := c.kube.Delete(ctx, nc); client.IgnoreNotFound(err) != nil {
+		return ctrl.Result{}, err
+	}
+	nc.DeletionTimestamp = ptrTime(c.now())
+	return ctrl.Result{}, nil
+}
+
+// finalize terminates the instance, then releases the node and the claim.
+func (c *Controller) finalize(ctx context.Context, nc *apiv1.NodeClaim) (ctrl.Result, error) {
+	if !controllerutil.ContainsFinalizer(nc, TerminationFinalizer) {
+		return ctrl.Result{}, nil
+	}
+	var node *corev1.Node
+	if nc.Status.ProviderID != "" {
+		var err error
+		if node, err = c.nodeFor(ctx, nc.Status.ProviderID); err != nil {
+			return ctrl.Result{}, err
+		}
+		if node != nil && node.DeletionTimestamp.IsZero() {
+			if err := c.kube.Delete(ctx, node); client.IgnoreNotFound(err) != nil {
+				return ctrl.Result{}, fmt.Errorf("deleting node %s: %w", node.Name, err)
+			}
+		}
+		err = c.cloud.Delete(ctx, nc)
+		if err == nil {
+			// Termination started; come back until the provider reports the instance gone.
+			return ctrl.Result{RequeueAfter: 2 * time.Second}, nil
+		}
+		if !cloudprovider.IsNodeClaimNotFoundError(err) {
+			return ctrl.Result{}, fmt.Errorf("terminating instance %s: %w", nc.Status.ProviderID, err)
+		}
+		log.FromContext(ctx).Info("terminated instance", "provider-id", nc.Status.ProviderID)
+	}
+	if node != nil && controllerutil.ContainsFinalizer(node, TerminationFinalizer) {
+		patch := client.MergeFromWithOptions(node.DeepCopy(), client.MergeFromWithOptimisticLock{})
+		controllerutil.RemoveFinalizer(node, TerminationFinalizer)
+		if err := c.kube.Patch(ctx, node, patch); client.IgnoreNotFound(err) != nil {
+			return ctrl.Result{}, fmt.Errorf("releasing node %s: %w", node.Name, err)
+		}
+	}
+	patch := client.MergeFromWithOptions(nc.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	controllerutil.RemoveFinalizer(nc, TerminationFinalizer)
+	if err := c.kube.Patch(ctx, nc, patch); client.IgnoreNotFound(err) != nil {
+		return ctrl.Result{}, err
+	}
+	log.FromContext(ctx).Info("deleted nodeclaim")
+	return ctrl.Result{}, nil
+}
+
+// nodeFor returns the Node with the provider ID, or nil.
+func (c *Controller) nodeFor(ctx context.Context, providerID string) (*corev1.Node, error) {
+	nodes := &corev1.NodeList{}
+	if err := c.kube.List(ctx, nodes, client.MatchingFields{ProviderIDIndex: providerID}); err != nil {
+		return nil, fmt.Errorf("finding the node of %s: %w", providerID, err)
+	}
+	if len(nodes.Items) == 0 {
+		return nil, nil
+	}
+	return &nodes.Items[0], nil
+}
+
+func (c *Controller) now() metav1.Time { return metav1.NewTime(c.clk.Now()) }
+
+func hasTaint(taints []corev1.Taint, t corev1.Taint) bool {
+	for _, have := range taints {
+		if have.Key == t.Key && have.Effect == t.Effect && have.Value == t.Value {
+			return true
+		}
+	}
+	return false
+}
+
+func lowestRequeue(a, b ctrl.Result) ctrl.Result {
+	if a.RequeueAfter == 0 || (b.RequeueAfter > 0 && b.RequeueAfter < a.RequeueAfter) {
+		return b
+	}
+	return a
+}
+
+func ptrTime(t metav1.Time) *metav1.Time { return &t }

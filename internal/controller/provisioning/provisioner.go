@@ -1,0 +1,247 @@
+package provisioning
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	apiv1 "github.com/tailor-sh/tailor/api/v1"
+	"github.com/tailor-sh/tailor/internal/cloudprovider"
+	"github.com/tailor-sh/tailor/internal/scheduling"
+	"github.com/tailor-sh/tailor/internal/state"
+)
+
+// Event reasons on pods and NodePools.
+const (
+	ReasonNominated        = "Nominated"
+	ReasonFailedScheduling = "FailedScheduling"
+	ReasonLimitReached     = "LimitReached"
+	ReasonNodePoolNotReady = "NodePoolNotReady"
+)
+
+// maxInstanceTypeOptions bounds the instance types a NodeClaim carries: enough for the cloud to fall back when the
+// cheapest is out of capacity, few enough to keep the object small.
+const maxInstanceTypeOptions = 60
+
+// pollInterval reopens a batch without a trigger, so pods that were waiting on something else get another look.
+const pollInterval = 30 * time.Second
+
+// Provisioner plans pending pods in batches and creates the NodeClaims the plan asks for. It runs on the leader only.
+type Provisioner struct {
+	clk      clock.Clock
+	kube     client.Client
+	cluster  *state.Cluster
+	cloud    cloudprovider.CloudProvider
+	recorder events.EventRecorder
+	batcher  *Batcher
+	opts     scheduling.Options
+}
+
+// New returns a Provisioner; every dependency is required.
+func New(clk clock.Clock, kube client.Client, cluster *state.Cluster, cloud cloudprovider.CloudProvider, recorder events.EventRecorder, batcher *Batcher) (*Provisioner, error) {
+	if clk == nil || kube == nil || cluster == nil || cloud == nil || recorder == nil || batcher == nil {
+		return nil, errors.New("provisioning: every dependency (clock, client, cluster state, cloud provider, recorder, batcher) is required")
+	}
+	return &Provisioner{clk: clk, kube: kube, cluster: cluster, cloud: cloud, recorder: recorder, batcher: batcher}, nil
+}
+
+// Trigger asks for a batch: a pod became provisionable or capacity went away.
+func (p *Provisioner) Trigger() { p.batcher.Trigger() }
+
+// Start runs batches until ctx ends (manager.Runnable).
+func (p *Provisioner) Start(ctx context.Context) error {
+	logger := log.FromContext(ctx).WithName("provisioner")
+	ctx = log.IntoContext(ctx, logger)
+	for p.batcher.Wait(ctx, pollInterval) {
+		if _, err := p.Provision(ctx); err != nil {
+			logger.Error(err, "provisioning failed; will retry with the next batch")
+			p.batcher.Trigger()
+		}
+	}
+	return nil
+}
+
+// Provision plans the pending pods once and creates the NodeClaims of the plan. It returns the plan (nil when no
+// pod was pending).
+func (p *Provisioner) Provision(ctx context.Context) (*scheduling.Results, error) {
+	logger := log.FromContext(ctx)
+	view, err := p.cluster.Read(ctx, p.cloud.GetInstanceTypes)
+	if err != nil {
+		return nil, err
+	}
+	for name, problem := range view.NodePoolProblems {
+		p.recorder.Eventf(view.NodePools[name], nil, corev1.EventTypeWarning, ReasonNodePoolNotReady, "Provisioning",
+			"nodepool %q cannot launch nodes: %v", name, problem)
+	}
+	if len(view.Pending) == 0 {
+		return nil, nil
+	}
+	logger.Info("found provisionable pod(s)", "pods", len(view.Pending))
+	start := p.clk.Now()
+	results, err := scheduling.Solve(view.Snapshot, view.Pending, p.opts)
+	simulationDuration.Observe(p.clk.Since(start).Seconds())
+	if err != nil {
+		return nil, fmt.Errorf("planning %d pod(s): %w", len(view.Pending), err)
+	}
+	if len(results.NodeClaims) > 0 {
+		logger.Info("computed new nodeclaim(s) to fit pod(s)", "nodeclaims", len(results.NodeClaims),
+			"pods", results.PodCount(), "pricePerHour", fmt.Sprintf("%.4f", results.TotalPricePerHour()),
+			"duration", p.clk.Since(start).String())
+	}
+	var errs []error
+	for _, planned := range results.NodeClaims {
+		if err := p.launch(ctx, view, planned); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, placement := range results.ExistingNodes {
+		if !placement.InFlight {
+			continue
+		}
+		for _, pod := range placement.Pods {
+			p.cluster.Nominate(pod, placement.Node)
+			p.recorder.Eventf(pod, nil, corev1.EventTypeNormal, ReasonNominated, "Provisioning",
+				"pod should schedule on nodeclaim %s", placement.Node)
+		}
+	}
+	p.reportUnschedulable(results, view)
+	return results, errors.Join(errs...)
+}
+
+// launch creates the NodeClaim for one planned node and nominates its pods to it.
+func (p *Provisioner) launch(ctx context.Context, view *state.View, planned *scheduling.NodeClaim) error {
+	np := view.NodePools[planned.NodePool]
+	if np == nil {
+		return fmt.Errorf("planned a node for nodepool %q, which is gone", planned.NodePool)
+	}
+	nc := NodeClaimFor(np, planned)
+	if err := p.kube.Create(ctx, nc); err != nil {
+		return fmt.Errorf("creating nodeclaim for nodepool %q: %w", np.Name, err)
+	}
+	nodeClaimsCreated.WithLabelValues(np.Name, "provisioning").Inc()
+	cheapest := planned.Cheapest()
+	log.FromContext(ctx).Info("created nodeclaim", "nodeclaim", klog.KObj(nc), "nodepool", np.Name,
+		"pods", len(planned.Pods), "instanceTypeOptions", len(planned.InstanceTypeOptions),
+		"cheapest", cheapest.InstanceType.Name, "zone", cheapest.Offering.Zone,
+		"capacityType", cheapest.Offering.CapacityType, "pricePerHour", cheapest.Offering.PricePerHour)
+	for _, pod := range planned.Pods {
+		p.cluster.Nominate(pod, nc.Name)
+		p.recorder.Eventf(pod, nil, corev1.EventTypeNormal, ReasonNominated, "Provisioning",
+			"pod should schedule on nodeclaim %s (%s, %s %s, $%.4f/h)", nc.Name, cheapest.InstanceType.Name,
+			cheapest.Offering.CapacityType, cheapest.Offering.Zone, cheapest.Offering.PricePerHour)
+	}
+	return nil
+}
+
+// reportUnschedulable gives each pod that fits nowhere a FailedScheduling event with the simulator's reasons, and
+// each NodePool whose limit stopped a launch a LimitReached event.
+func (p *Provisioner) reportUnschedulable(results *scheduling.Results, view *state.View) {
+	limited := map[string]string{}
+	for _, u := range results.Unschedulable {
+		reasons := append([]string(nil), u.Reasons...)
+		for name, problem := range view.NodePoolProblems {
+			reasons = append(reasons, fmt.Sprintf("nodepool %q: %v", name, problem))
+		}
+		if len(view.NodePools) == 0 {
+			reasons = append(reasons, "no NodePool exists: create one to let Tailor launch nodes")
+		}
+		sort.Strings(reasons)
+		p.recorder.Eventf(u.Pod, nil, corev1.EventTypeWarning, ReasonFailedScheduling, "Provisioning",
+			"Tailor cannot launch a node for this pod: %s", strings.Join(reasons, "; "))
+		for _, r := range u.Reasons {
+			for name := range view.NodePools {
+				if strings.HasPrefix(r, fmt.Sprintf("nodepool %q ", name)) && strings.Contains(r, " limit ") {
+					limited[name] = r
+				}
+			}
+		}
+	}
+	for name, reason := range limited {
+		p.recorder.Eventf(view.NodePools[name], nil, corev1.EventTypeWarning, ReasonLimitReached, "Provisioning",
+			"%s: pending pods wait until usage drops or the limit is raised", reason)
+	}
+}
+
+// NodeClaimFor builds the NodeClaim for a planned node: the NodePool's template, with requirements narrowed to the
+// plan (the instance types that fit its pods, cheapest first) and requests for its pods and daemonsets.
+func NodeClaimFor(np *apiv1.NodePool, planned *scheduling.NodeClaim) *apiv1.NodeClaim {
+	labels := map[string]string{apiv1.NodePoolLabelKey: np.Name}
+	for k, v := range np.Spec.Template.ObjectMeta.Labels {
+		labels[k] = v
+	}
+	var requests scheduling.Resources
+	for _, pod := range planned.Pods {
+		requests = requests.Add(scheduling.PodRequests(pod))
+	}
+	for _, pod := range planned.DaemonSetPods {
+		requests = requests.Add(scheduling.PodRequests(pod))
+	}
+	tmpl := np.Spec.Template.Spec
+	return &apiv1.NodeClaim{
+		ObjectMeta: metav1.ObjectMeta{
+			GenerateName: np.Name + "-",
+			Labels:       labels,
+			Annotations:  np.Spec.Template.ObjectMeta.Annotations,
+			OwnerReferences: []metav1.OwnerReference{{
+				APIVersion:         apiv1.GroupVersion.String(),
+				Kind:               apiv1.NodePoolKind,
+				Name:               np.Name,
+				UID:                np.UID,
+				BlockOwnerDeletion: ptr.To(true),
+			}},
+		},
+		Spec: apiv1.NodeClaimSpec{
+			Requirements:           claimRequirements(planned),
+			Resources:              apiv1.ResourceRequirements{Requests: requests.List()},
+			Taints:                 tmpl.Taints,
+			StartupTaints:          tmpl.StartupTaints,
+			NodeClassRef:           tmpl.NodeClassRef,
+			ExpireAfter:            tmpl.ExpireAfter,
+			TerminationGracePeriod: tmpl.TerminationGracePeriod,
+		},
+	}
+}
+
+// claimRequirements are the plan's narrowed requirements as API requirements, with the instance type pinned to the
+// options that fit. Keys a NodeClaim may not carry (the hostname, which the plan uses for placeholders) are dropped.
+func claimRequirements(planned *scheduling.NodeClaim) []apiv1.NodeSelectorRequirementWithMinValues {
+	var out []apiv1.NodeSelectorRequirementWithMinValues
+	for _, r := range planned.Requirements.List() {
+		if r.Key == apiv1.HostnameLabelKey || r.Key == apiv1.InstanceTypeLabelKey {
+			continue
+		}
+		req := apiv1.NodeSelectorRequirementWithMinValues{Key: r.Key, Operator: corev1.NodeSelectorOperator(r.Operator), Values: r.Values}
+		if r.MinValues != nil {
+			req.MinValues = ptr.To(int32(*r.MinValues))
+		}
+		out = append(out, req)
+	}
+	names := make([]string, 0, len(planned.InstanceTypeOptions))
+	limit := maxInstanceTypeOptions
+	if m := planned.Requirements.MinValues(apiv1.InstanceTypeLabelKey); m > limit {
+		limit = m
+	}
+	for _, o := range planned.InstanceTypeOptions {
+		if len(names) == limit {
+			break
+		}
+		names = append(names, o.InstanceType.Name)
+	}
+	itReq := apiv1.NodeSelectorRequirementWithMinValues{Key: apiv1.InstanceTypeLabelKey, Operator: corev1.NodeSelectorOpIn, Values: names}
+	if m := planned.Requirements.MinValues(apiv1.InstanceTypeLabelKey); m > 0 {
+		itReq.MinValues = ptr.To(int32(m))
+	}
+	return append(out, itReq)
+}

@@ -1,0 +1,121 @@
+package operator
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// Options are `tailor controller`'s settings. Each flag can also be set by an environment variable: the flag's name
+// upper-cased with dashes as underscores and a TAILOR_ prefix (--cluster-name → TAILOR_CLUSTER_NAME); a flag given on
+// the command line wins.
+type Options struct {
+	ClusterName             string
+	ClusterEndpoint         string
+	CloudProvider           string
+	AWSRegion               string
+	AWSEndpointURL          string
+	InterruptionQueue       string
+	BatchIdleDuration       time.Duration
+	BatchMaxDuration        time.Duration
+	LeaderElect             bool
+	LeaderElectionNamespace string
+	MetricsBindAddress      string
+	HealthProbeBindAddress  string
+	LogLevel                string
+	Kubeconfig              string
+}
+
+// AddFlags registers every option on fs with its default.
+func (o *Options) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.ClusterName, "cluster-name", "", "name of the cluster; Tailor tags every instance with it and touches no instance without it (required)")
+	fs.StringVar(&o.ClusterEndpoint, "cluster-endpoint", "", "API server URL the nodes join, for their bootstrap configuration")
+	fs.StringVar(&o.CloudProvider, "cloud-provider", "aws", "cloud provider: aws")
+	fs.StringVar(&o.AWSRegion, "aws-region", "", "AWS region; empty uses the SDK's default chain (AWS_REGION, instance metadata)")
+	fs.StringVar(&o.AWSEndpointURL, "aws-endpoint-url", "", "override every AWS endpoint (for ec2sim); empty in production")
+	fs.StringVar(&o.InterruptionQueue, "interruption-queue", "", "SQS queue name carrying EC2 interruption events; empty turns interruption handling off")
+	fs.DurationVar(&o.BatchIdleDuration, "batch-idle-duration", time.Second, "close a batch of pending pods after this long without a new one")
+	fs.DurationVar(&o.BatchMaxDuration, "batch-max-duration", 10*time.Second, "close a batch of pending pods after this long at most")
+	fs.BoolVar(&o.LeaderElect, "leader-elect", false, "elect a leader on a Lease so only one replica acts")
+	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election Lease; default: the pod's namespace")
+	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint; 0 turns it off")
+	fs.StringVar(&o.HealthProbeBindAddress, "health-probe-bind-address", ":8081", "address of /healthz and /readyz; 0 turns them off")
+	fs.StringVar(&o.LogLevel, "log-level", "info", "log level: debug, info or error")
+	fs.StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig file; default: in-cluster configuration, then $KUBECONFIG")
+}
+
+// ApplyEnvironment sets every flag not given on the command line from its TAILOR_ environment variable.
+func ApplyEnvironment(fs *pflag.FlagSet, lookup func(string) (string, bool)) error {
+	var errs []error
+	fs.VisitAll(func(f *pflag.Flag) {
+		if f.Changed || f.Name == "help" {
+			return
+		}
+		env := "TAILOR_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := lookup(env); ok {
+			if err := fs.Set(f.Name, v); err != nil {
+				errs = append(errs, fmt.Errorf("environment variable %s=%q: %w", env, v, err))
+			}
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// LookupEnv is os.LookupEnv, for ApplyEnvironment.
+func LookupEnv(key string) (string, bool) { return os.LookupEnv(key) }
+
+// Validate returns every problem with the options, each naming the flag and what it accepts.
+func (o *Options) Validate() error {
+	var errs []error
+	if o.ClusterName == "" {
+		errs = append(errs, errors.New("--cluster-name is required (or TAILOR_CLUSTER_NAME): the name of the cluster whose instances Tailor manages"))
+	} else if len(o.ClusterName) > 100 {
+		errs = append(errs, fmt.Errorf("--cluster-name %q is longer than 100 characters", o.ClusterName))
+	}
+	if o.CloudProvider != "aws" {
+		errs = append(errs, fmt.Errorf("--cloud-provider %q is not supported; use aws", o.CloudProvider))
+	}
+	if o.ClusterEndpoint != "" && !strings.HasPrefix(o.ClusterEndpoint, "https://") {
+		errs = append(errs, fmt.Errorf("--cluster-endpoint %q must be an https:// URL", o.ClusterEndpoint))
+	}
+	if o.AWSEndpointURL != "" && !strings.HasPrefix(o.AWSEndpointURL, "http://") && !strings.HasPrefix(o.AWSEndpointURL, "https://") {
+		errs = append(errs, fmt.Errorf("--aws-endpoint-url %q must be an http:// or https:// URL", o.AWSEndpointURL))
+	}
+	if o.BatchIdleDuration <= 0 {
+		errs = append(errs, fmt.Errorf("--batch-idle-duration %s must be positive, such as 1s", o.BatchIdleDuration))
+	}
+	if o.BatchMaxDuration < o.BatchIdleDuration {
+		errs = append(errs, fmt.Errorf("--batch-max-duration %s must be at least --batch-idle-duration %s", o.BatchMaxDuration, o.BatchIdleDuration))
+	}
+	switch o.LogLevel {
+	case "debug", "info", "error":
+	default:
+		errs = append(errs, fmt.Errorf("--log-level %q is not one of debug, info, error", o.LogLevel))
+	}
+	for name, addr := range map[string]string{"--metrics-bind-address": o.MetricsBindAddress, "--health-probe-bind-address": o.HealthProbeBindAddress} {
+		if err := checkBindAddress(addr); err != nil {
+			errs = append(errs, fmt.Errorf("%s %q: %w", name, addr, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func checkBindAddress(addr string) error {
+	if addr == "0" || addr == "" {
+		return nil
+	}
+	i := strings.LastIndex(addr, ":")
+	if i < 0 {
+		return errors.New("must be host:port or :port, or 0 to turn it off")
+	}
+	port, err := strconv.Atoi(addr[i+1:])
+	if err != nil || port < 0 || port > 65535 {
+		return errors.New("port must be a number from 0 to 65535")
+	}
+	return nil
+}

@@ -1,0 +1,304 @@
+package state
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	apiv1 "github.com/tailor-sh/tailor/api/v1"
+	"github.com/tailor-sh/tailor/internal/cloudprovider"
+	"github.com/tailor-sh/tailor/internal/scheduling"
+)
+
+// NominationTTL is how long a nomination outlives its NodeClaim's initialization: a pod still pending that long after
+// its node became usable was not scheduled there (something else took the room) and is planned again.
+const NominationTTL = 30 * time.Second
+
+// Cluster is the controllers' shared view of the cluster. Reads go to the informer cache; nominations live here.
+type Cluster struct {
+	kube client.Reader
+	clk  clock.Clock
+
+	mu          sync.Mutex
+	nominations map[types.UID]nomination
+}
+
+type nomination struct {
+	nodeClaim string
+	at        time.Time
+}
+
+// NewCluster reads through kube (the manager's cache-backed client).
+func NewCluster(clk clock.Clock, kube client.Reader) *Cluster {
+	return &Cluster{kube: kube, clk: clk, nominations: map[types.UID]nomination{}}
+}
+
+// Nominate records that pod waits for the node of nodeClaim.
+func (c *Cluster) Nominate(pod *corev1.Pod, nodeClaim string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.nominations[pod.UID] = nomination{nodeClaim: nodeClaim, at: c.clk.Now()}
+}
+
+// Nomination returns the NodeClaim the pod was nominated to, if any.
+func (c *Cluster) Nomination(pod *corev1.Pod) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n, ok := c.nominations[pod.UID]
+	return n.nodeClaim, ok
+}
+
+// forget drops the nomination of a pod.
+func (c *Cluster) forget(uid types.UID) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.nominations, uid)
+}
+
+// InstanceTypesFunc gives the instance types a NodePool may launch (the cloud provider's GetInstanceTypes).
+type InstanceTypesFunc func(ctx context.Context, np *apiv1.NodePool) ([]*cloudprovider.InstanceType, error)
+
+// View is one consistent read of the cluster for a provisioning or disruption decision.
+type View struct {
+	Snapshot *scheduling.Snapshot
+	// Pending pods to plan: unschedulable, not terminal, not nominated to capacity that is still coming.
+	Pending []*corev1.Pod
+	// NodePools by name, as read, and the ones whose instance types could not be had, with why.
+	NodePools        map[string]*apiv1.NodePool
+	NodePoolProblems map[string]error
+	// NodeClaims by name.
+	NodeClaims map[string]*apiv1.NodeClaim
+	// InstanceTypes by NodePool name.
+	InstanceTypes map[string][]*cloudprovider.InstanceType
+}
+
+// Read builds a View: every node and in-flight NodeClaim with its pods, every usable NodePool with its usage and
+// instance types, DaemonSets, volumes, and the pods that still need capacity.
+func (c *Cluster) Read(ctx context.Context, instanceTypes InstanceTypesFunc) (*View, error) {
+	var (
+		nodes      corev1.NodeList
+		claims     apiv1.NodeClaimList
+		pools      apiv1.NodePoolList
+		pods       corev1.PodList
+		daemonSets appsv1.DaemonSetList
+		pvs        corev1.PersistentVolumeList
+		pvcs       corev1.PersistentVolumeClaimList
+		scs        storagev1.StorageClassList
+	)
+	for _, l := range []client.ObjectList{&nodes, &claims, &pools, &pods, &daemonSets, &pvs, &pvcs, &scs} {
+		if err := c.kube.List(ctx, l); err != nil {
+			return nil, fmt.Errorf("listing %T: %w", l, err)
+		}
+	}
+	v := &View{
+		Snapshot:         &scheduling.Snapshot{},
+		NodePools:        map[string]*apiv1.NodePool{},
+		NodePoolProblems: map[string]error{},
+		NodeClaims:       map[string]*apiv1.NodeClaim{},
+		InstanceTypes:    map[string][]*cloudprovider.InstanceType{},
+	}
+	for i := range claims.Items {
+		v.NodeClaims[claims.Items[i].Name] = &claims.Items[i]
+	}
+	podsByNode := map[string][]*corev1.Pod{}
+	var pending []*corev1.Pod
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		switch {
+		case p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed:
+			c.forget(p.UID)
+		case p.Spec.NodeName != "":
+			c.forget(p.UID)
+			podsByNode[p.Spec.NodeName] = append(podsByNode[p.Spec.NodeName], p)
+		case Provisionable(p):
+			pending = append(pending, p)
+		}
+	}
+
+	usage := map[string]corev1.ResourceList{}
+	registered := map[string]bool{}
+	for i := range nodes.Items {
+		n := &nodes.Items[i]
+		registered[n.Spec.ProviderID] = true
+		v.Snapshot.Nodes = append(v.Snapshot.Nodes, &scheduling.ExistingNode{
+			Name:          n.Name,
+			Labels:        n.Labels,
+			Taints:        n.Spec.Taints,
+			Allocatable:   n.Status.Allocatable,
+			Pods:          podsByNode[n.Name],
+			Unschedulable: n.Spec.Unschedulable || !n.DeletionTimestamp.IsZero(),
+		})
+	}
+	inFlight := map[string]*scheduling.ExistingNode{}
+	for _, nc := range sortedClaims(v.NodeClaims) {
+		if pool := nc.Labels[apiv1.NodePoolLabelKey]; pool != "" {
+			usage[pool] = add(usage[pool], claimCapacity(nc))
+		}
+		if nc.Status.ProviderID != "" && registered[nc.Status.ProviderID] {
+			continue
+		}
+		if !nc.DeletionTimestamp.IsZero() {
+			continue
+		}
+		n := &scheduling.ExistingNode{
+			Name:        nc.Name,
+			Labels:      claimLabels(nc),
+			Taints:      nc.Spec.Taints,
+			Allocatable: claimAllocatable(nc),
+			InFlight:    true,
+			NodeClaim:   nc.Name,
+		}
+		inFlight[nc.Name] = n
+		v.Snapshot.Nodes = append(v.Snapshot.Nodes, n)
+	}
+	// Nominated pods hold their place on the capacity coming for them, so the batch does not plan it twice.
+	for _, p := range pending {
+		if n, ok := c.liveNomination(p, v.NodeClaims); ok {
+			if target := inFlight[n]; target != nil {
+				target.Pods = append(target.Pods, p)
+				continue
+			}
+			if nc := v.NodeClaims[n]; nc != nil && nc.DeletionTimestamp.IsZero() {
+				// Registered but the pod is not bound yet: the kube-scheduler will place it; do not plan again.
+				continue
+			}
+		}
+		v.Pending = append(v.Pending, p)
+	}
+
+	for i := range pools.Items {
+		np := &pools.Items[i]
+		v.NodePools[np.Name] = np
+		if !np.DeletionTimestamp.IsZero() {
+			continue
+		}
+		its, err := instanceTypes(ctx, np)
+		if err != nil {
+			v.NodePoolProblems[np.Name] = err
+			continue
+		}
+		v.InstanceTypes[np.Name] = its
+		sp, err := SchedulingNodePool(np, its, usage[np.Name])
+		if err != nil {
+			v.NodePoolProblems[np.Name] = err
+			continue
+		}
+		v.Snapshot.NodePools = append(v.Snapshot.NodePools, sp)
+	}
+	for i := range daemonSets.Items {
+		v.Snapshot.DaemonSetPods = append(v.Snapshot.DaemonSetPods, DaemonSetPod(&daemonSets.Items[i]))
+	}
+	for i := range pvs.Items {
+		v.Snapshot.PersistentVolumes = append(v.Snapshot.PersistentVolumes, &pvs.Items[i])
+	}
+	for i := range pvcs.Items {
+		v.Snapshot.PersistentVolumeClaims = append(v.Snapshot.PersistentVolumeClaims, &pvcs.Items[i])
+	}
+	for i := range scs.Items {
+		v.Snapshot.StorageClasses = append(v.Snapshot.StorageClasses, &scs.Items[i])
+	}
+	return v, nil
+}
+
+// liveNomination is the pod's nomination while its NodeClaim exists and became usable less than NominationTTL ago.
+func (c *Cluster) liveNomination(p *corev1.Pod, claims map[string]*apiv1.NodeClaim) (string, bool) {
+	name, ok := c.Nomination(p)
+	if !ok {
+		return "", false
+	}
+	nc := claims[name]
+	if nc == nil || !nc.DeletionTimestamp.IsZero() {
+		c.forget(p.UID)
+		return "", false
+	}
+	if cond := nc.StatusConditions().Get(apiv1.ConditionTypeInitialized); cond != nil && cond.Status == "True" &&
+		c.clk.Since(cond.LastTransitionTime.Time) > NominationTTL {
+		c.forget(p.UID)
+		return "", false
+	}
+	return name, true
+}
+
+// Provisionable tells whether a pod is one Tailor should find capacity for: the kube-scheduler marked it
+// Unschedulable, it is not bound, not terminal and not being deleted.
+func Provisionable(p *corev1.Pod) bool {
+	if p.Spec.NodeName != "" || !p.DeletionTimestamp.IsZero() ||
+		p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+		return false
+	}
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodScheduled {
+			return c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable
+		}
+	}
+	return false
+}
+
+// DaemonSetPod is the pod a DaemonSet would put on a new node.
+func DaemonSetPod(ds *appsv1.DaemonSet) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: *ds.Spec.Template.ObjectMeta.DeepCopy(),
+		Spec:       *ds.Spec.Template.Spec.DeepCopy(),
+	}
+}
+
+func sortedClaims(m map[string]*apiv1.NodeClaim) []*apiv1.NodeClaim {
+	out := make([]*apiv1.NodeClaim, 0, len(m))
+	for _, nc := range m {
+		out = append(out, nc)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// claimLabels are the labels the NodeClaim's node will carry: its own labels plus every requirement with one value.
+func claimLabels(nc *apiv1.NodeClaim) map[string]string {
+	labels := map[string]string{}
+	for _, r := range nc.Spec.Requirements {
+		if r.Operator == corev1.NodeSelectorOpIn && len(r.Values) == 1 {
+			labels[r.Key] = r.Values[0]
+		}
+	}
+	for k, v := range nc.Labels {
+		labels[k] = v
+	}
+	return labels
+}
+
+// claimCapacity is the launched instance's capacity, or what was requested while it is not launched yet.
+func claimCapacity(nc *apiv1.NodeClaim) corev1.ResourceList {
+	if len(nc.Status.Capacity) > 0 {
+		return nc.Status.Capacity
+	}
+	return nc.Spec.Resources.Requests
+}
+
+// claimAllocatable is the launched instance's allocatable, or what was requested while it is not launched yet: the
+// plan put exactly those pods there, so nothing else is assumed to fit.
+func claimAllocatable(nc *apiv1.NodeClaim) corev1.ResourceList {
+	if len(nc.Status.Allocatable) > 0 {
+		return nc.Status.Allocatable
+	}
+	return nc.Spec.Resources.Requests
+}
+
+func add(a, b corev1.ResourceList) corev1.ResourceList {
+	out := corev1.ResourceList{}
+	for _, rl := range []corev1.ResourceList{a, b} {
+		for k, q := range rl {
+			sum := out[k]
+			sum.Add(q)
+			out[k] = sum
+		}
+	}
+	return out
+}
