@@ -21,7 +21,6 @@ func settle(clk *clocktesting.FakeClock, timers int) {
 	}
 }
 
-
 func TestBatcherClosesAfterIdleWindow(t *testing.T) {
 	clk := clocktesting.NewFakeClock(time.Unix(0, 0))
 	b := NewBatcher(clk, time.Second, 10*time.Second)

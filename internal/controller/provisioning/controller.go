@@ -31,7 +31,9 @@ func (p *Provisioner) Register(mgr manager.Manager) error {
 			return ok && state.Provisionable(pod)
 		}))).
 		Watches(&apiv1.NodeClaim{}, handler.Funcs{
-			DeleteFunc: func(context.Context, event.DeleteEvent, workqueue.TypedRateLimitingInterface[reconcile.Request]) { p.Trigger() },
+			DeleteFunc: func(context.Context, event.DeleteEvent, workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+				p.Trigger()
+			},
 		}).
 		Complete(reconcile.Func(func(context.Context, reconcile.Request) (reconcile.Result, error) {
 			p.Trigger()
