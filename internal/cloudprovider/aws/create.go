@@ -1,0 +1,395 @@
+package aws
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	apiv1 "github.com/tailor-sh/tailor/api/v1"
+	"github.com/tailor-sh/tailor/internal/cloudprovider"
+)
+
+// maxLaunchAttempts bounds the CreateFleet calls of one Create: each attempt after the first only tries offerings
+// the previous ones did not find out of capacity.
+const maxLaunchAttempts = 3
+
+// capacityErrorCodes are the CreateFleet error codes that mean "no capacity in this pool right now": the pool is
+// marked unavailable and the launch moves on to others.
+var capacityErrorCodes = []string{
+	"InsufficientInstanceCapacity",
+	"InsufficientCapacity",
+	"InsufficientHostCapacity",
+	"InsufficientFreeAddressesInSubnet",
+	"MaxSpotInstanceCountExceeded",
+	"SpotMaxPriceTooLow",
+	"UnfulfillableCapacity",
+	"Unsupported",
+	"VcpuLimitExceeded",
+}
+
+// launchOption is one way to launch a NodeClaim: an instance type's offering in a subnet of its zone, booting an
+// AMI of its architecture.
+type launchOption struct {
+	it       *cloudprovider.InstanceType
+	offering cloudprovider.Offering
+	subnet   apiv1.Subnet
+	ami      apiv1.AMI
+}
+
+// Create launches an instance for the NodeClaim with CreateFleet. See cloudprovider.CloudProvider.
+func (p *Provider) Create(ctx context.Context, nodeClaim *apiv1.NodeClaim) (*apiv1.NodeClaim, error) {
+	nc, err := p.nodeClass(ctx, nodeClaim.Spec.NodeClassRef.Name)
+	if err != nil {
+		return nil, err
+	}
+	existing, err := p.instanceForClaim(ctx, nodeClaim.Name)
+	if err != nil {
+		return nil, err
+	}
+	if existing != nil {
+		log.FromContext(ctx).V(1).Info("found the instance already launched for nodeclaim", "instance", aws.ToString(existing.InstanceId))
+		return p.existingNodeClaim(ctx, nodeClaim, nc, existing)
+	}
+	types, err := p.instanceTypesFor(ctx, nc)
+	if err != nil {
+		return nil, err
+	}
+	var failures []string
+	for range maxLaunchAttempts {
+		options := p.launchOptions(nodeClaim, nc, types)
+		if len(options) == 0 {
+			break
+		}
+		launched, failed, err := p.launch(ctx, nodeClaim, nc, options)
+		if err != nil {
+			return nil, err
+		}
+		failures = append(failures, failed...)
+		if launched != nil {
+			return launched, nil
+		}
+	}
+	detail := "no offering the nodeclaim's requirements allow fits its requests in the node class's zones and architectures"
+	if len(failures) > 0 {
+		detail = "every offering tried had no capacity: " + strings.Join(failures, ", ")
+	}
+	return nil, cloudprovider.NewInsufficientCapacityError(fmt.Errorf("launching nodeclaim %q: %s", nodeClaim.Name, detail))
+}
+
+// launchOptions are the offerings the NodeClaim allows, that fit it, and that are not known to be out of capacity,
+// for one capacity type (spot when any spot offering qualifies, else on-demand), cheapest first, at most 60.
+func (p *Provider) launchOptions(nodeClaim *apiv1.NodeClaim, nc *apiv1.EC2NodeClass, types []*cloudprovider.InstanceType) []launchOption {
+	var options []launchOption
+	spot := false
+	for _, it := range types {
+		if !it.Fits(nodeClaim.Spec.Resources.Requests) {
+			continue
+		}
+		ami, ok := amiFor(it, nc.Status.AMIs)
+		if !ok {
+			continue
+		}
+		for _, o := range it.Offerings {
+			if !it.Matches(o, nodeClaim.Spec.Requirements) || p.unavailable.IsUnavailable(it.Name, o.Zone, o.CapacityType) {
+				continue
+			}
+			subnet, ok := subnetIn(nc.Status.Subnets, o.Zone)
+			if !ok {
+				continue
+			}
+			options = append(options, launchOption{it: it, offering: o, subnet: subnet, ami: ami})
+			spot = spot || o.CapacityType == apiv1.CapacityTypeSpot
+		}
+	}
+	capacityType := apiv1.CapacityTypeOnDemand
+	if spot {
+		capacityType = apiv1.CapacityTypeSpot
+	}
+	options = slices.DeleteFunc(options, func(o launchOption) bool { return o.offering.CapacityType != capacityType })
+	slices.SortFunc(options, func(a, b launchOption) int {
+		return cmp.Or(cmp.Compare(a.offering.PricePerHour, b.offering.PricePerHour),
+			cmp.Compare(a.it.Name, b.it.Name), cmp.Compare(a.offering.Zone, b.offering.Zone))
+	})
+	if len(options) > maxFleetOverrides {
+		options = options[:maxFleetOverrides]
+	}
+	return options
+}
+
+// amiFor is the newest AMI whose requirements the instance type meets.
+func amiFor(it *cloudprovider.InstanceType, amis []apiv1.AMI) (apiv1.AMI, bool) {
+	for _, ami := range amis {
+		ok := true
+		for _, r := range ami.Requirements {
+			v, has := it.Labels[r.Key]
+			switch r.Operator {
+			case corev1.NodeSelectorOpIn:
+				ok = ok && has && slices.Contains(r.Values, v)
+			case corev1.NodeSelectorOpNotIn:
+				ok = ok && (!has || !slices.Contains(r.Values, v))
+			}
+		}
+		if ok {
+			return ami, true
+		}
+	}
+	return apiv1.AMI{}, false
+}
+
+// subnetIn is the node class's preferred subnet in a zone (status lists the roomiest first).
+func subnetIn(subnets []apiv1.Subnet, zone string) (apiv1.Subnet, bool) {
+	for _, s := range subnets {
+		if s.Zone == zone {
+			return s, true
+		}
+	}
+	return apiv1.Subnet{}, false
+}
+
+// launch makes one CreateFleet call over the options. It returns the launched NodeClaim, or nil and the pools that
+// had no capacity (now marked unavailable); an error for anything else.
+func (p *Provider) launch(ctx context.Context, nodeClaim *apiv1.NodeClaim, nc *apiv1.EC2NodeClass, options []launchOption) (*apiv1.NodeClaim, []string, error) {
+	configs, templates, err := p.launchTemplateConfigs(ctx, nodeClaim, nc, options)
+	if err != nil {
+		return nil, nil, err
+	}
+	capacityType := options[0].offering.CapacityType
+	tags := instanceTags(p.opts.ClusterName, nodeClaim, nc)
+	in := &ec2.CreateFleetInput{
+		Type:                  ec2types.FleetTypeInstant,
+		LaunchTemplateConfigs: configs,
+		TargetCapacitySpecification: &ec2types.TargetCapacitySpecificationRequest{
+			TotalTargetCapacity:       aws.Int32(1),
+			DefaultTargetCapacityType: ec2types.DefaultTargetCapacityType(capacityType),
+		},
+		OnDemandOptions: &ec2types.OnDemandOptionsRequest{AllocationStrategy: ec2types.FleetOnDemandAllocationStrategyLowestPrice},
+		TagSpecifications: []ec2types.TagSpecification{
+			{ResourceType: ec2types.ResourceTypeInstance, Tags: toEC2Tags(tags)},
+			{ResourceType: ec2types.ResourceTypeVolume, Tags: toEC2Tags(tags)},
+		},
+		// The same token across the SDK's own retries of this call, so a retried request cannot launch twice; a
+		// new one for every other call (EC2 answers a reused token with the first call's result).
+		ClientToken: aws.String(fleetToken(nodeClaim, p.clk.Now(), configs, capacityType)),
+	}
+	if capacityType == apiv1.CapacityTypeSpot {
+		in.SpotOptions = &ec2types.SpotOptionsRequest{AllocationStrategy: ec2types.SpotAllocationStrategyPriceCapacityOptimized}
+	}
+	out, err := p.ec2.CreateFleet(ctx, in)
+	if err != nil {
+		if code := errorCode(err); strings.HasPrefix(code, "InvalidLaunchTemplateName.NotFound") || strings.HasPrefix(code, "InvalidLaunchTemplateId.NotFound") {
+			for _, name := range templates {
+				p.templates.forget(name)
+			}
+		}
+		return nil, nil, fmt.Errorf("creating fleet for nodeclaim %q: %w", nodeClaim.Name, err)
+	}
+	byKey := map[[2]string]launchOption{}
+	for _, o := range options {
+		byKey[[2]string{o.it.Name, o.subnet.ID}] = o
+	}
+	failed, otherErrs := p.recordFleetErrors(out.Errors, byKey, capacityType)
+	for _, inst := range out.Instances {
+		if len(inst.InstanceIds) == 0 || inst.LaunchTemplateAndOverrides == nil || inst.LaunchTemplateAndOverrides.Overrides == nil {
+			continue
+		}
+		ov := inst.LaunchTemplateAndOverrides.Overrides
+		o, ok := byKey[[2]string{string(ov.InstanceType), aws.ToString(ov.SubnetId)}]
+		if !ok {
+			return nil, nil, fmt.Errorf("creating fleet for nodeclaim %q: EC2 launched %s in %s, which was not asked for", nodeClaim.Name, ov.InstanceType, aws.ToString(ov.SubnetId))
+		}
+		if lc := string(inst.Lifecycle); lc != "" {
+			o.offering.CapacityType = lifecycleCapacityType(lc)
+		}
+		id := inst.InstanceIds[0]
+		log.FromContext(ctx).V(1).Info("launched instance", "instance", id, "instance-type", o.it.Name, "zone", o.offering.Zone, "capacity-type", o.offering.CapacityType)
+		return launchedNodeClaim(nodeClaim, nc, o, id), failed, nil
+	}
+	if len(failed) == 0 && len(otherErrs) > 0 {
+		return nil, nil, fmt.Errorf("creating fleet for nodeclaim %q: %s", nodeClaim.Name, strings.Join(otherErrs, "; "))
+	}
+	if len(failed) == 0 {
+		return nil, nil, fmt.Errorf("creating fleet for nodeclaim %q: EC2 launched nothing and reported no error", nodeClaim.Name)
+	}
+	return nil, failed, nil
+}
+
+// fleetToken identifies one CreateFleet call: the NodeClaim, the time and everything asked for.
+func fleetToken(nodeClaim *apiv1.NodeClaim, now time.Time, configs []ec2types.FleetLaunchTemplateConfigRequest, capacityType string) string {
+	var asked []string
+	for _, c := range configs {
+		for _, o := range c.Overrides {
+			asked = append(asked, aws.ToString(c.LaunchTemplateSpecification.LaunchTemplateName)+"|"+string(o.InstanceType)+"|"+aws.ToString(o.SubnetId))
+		}
+	}
+	return hashOf(nodeClaim.UID, nodeClaim.Name, now.UnixNano(), capacityType, asked)
+}
+
+// recordFleetErrors marks the pools CreateFleet found out of capacity unavailable and returns them, with the other
+// errors as messages.
+func (p *Provider) recordFleetErrors(errs []ec2types.CreateFleetError, byKey map[[2]string]launchOption, capacityType string) (failed, other []string) {
+	for _, e := range errs {
+		code := aws.ToString(e.ErrorCode)
+		var typ, subnet, zone string
+		if lt := e.LaunchTemplateAndOverrides; lt != nil && lt.Overrides != nil {
+			typ, subnet, zone = string(lt.Overrides.InstanceType), aws.ToString(lt.Overrides.SubnetId), aws.ToString(lt.Overrides.AvailabilityZone)
+		}
+		if zone == "" {
+			zone = byKey[[2]string{typ, subnet}].offering.Zone
+		}
+		ct := capacityType
+		if e.Lifecycle != "" {
+			ct = lifecycleCapacityType(string(e.Lifecycle))
+		}
+		if typ != "" && zone != "" && slices.Contains(capacityErrorCodes, code) {
+			p.unavailable.MarkUnavailable(typ, zone, ct)
+			failed = append(failed, fmt.Sprintf("%s/%s/%s (%s)", typ, zone, ct, code))
+			continue
+		}
+		other = append(other, fmt.Sprintf("%s %s: %s", code, typ, aws.ToString(e.ErrorMessage)))
+	}
+	return failed, other
+}
+
+func lifecycleCapacityType(lifecycle string) string {
+	if lifecycle == string(ec2types.InstanceLifecycleSpot) {
+		return apiv1.CapacityTypeSpot
+	}
+	return apiv1.CapacityTypeOnDemand
+}
+
+// launchTemplateConfigs groups the options by launch template (AMI and what the user data says about the
+// instance type: max pods and reservations) and makes sure each template exists. It returns the configs and the
+// templates' names.
+func (p *Provider) launchTemplateConfigs(ctx context.Context, nodeClaim *apiv1.NodeClaim, nc *apiv1.EC2NodeClass, options []launchOption) ([]ec2types.FleetLaunchTemplateConfigRequest, []string, error) {
+	family := amiFamily(nc)
+	evictionHard := map[string]string{"memory.available": "100Mi", "nodefs.available": "10%"}
+	if nc.Spec.Kubelet != nil {
+		maps.Copy(evictionHard, nc.Spec.Kubelet.EvictionHard)
+	}
+	taints := append(slices.Clone(nodeClaim.Spec.Taints), nodeClaim.Spec.StartupTaints...)
+	var (
+		configs []ec2types.FleetLaunchTemplateConfigRequest
+		names   []string
+		index   = map[string]int{}
+	)
+	for _, o := range options {
+		pods := o.it.Capacity[corev1.ResourcePods]
+		b := bootstrap{
+			clusterName: p.opts.ClusterName, clusterEndpoint: p.opts.ClusterEndpoint,
+			clusterCABundle: p.opts.ClusterCABundle, clusterCIDR: p.opts.ClusterCIDR,
+			labels: userDataLabels(nodeClaim.Labels), taints: taints,
+			maxPods: pods.Value(), kubeReserved: o.it.Overhead.KubeReserved, systemReserved: o.it.Overhead.SystemReserved,
+			evictionHard: evictionHard, customUserData: aws.ToString(nc.Spec.UserData),
+		}
+		ud, err := userData(family, b)
+		if err != nil {
+			return nil, nil, fmt.Errorf("EC2NodeClass %q: %w", nc.Name, err)
+		}
+		spec := &launchTemplateSpec{
+			NodeClass: nc.Name, AMI: o.ami.ID, UserData: ud,
+			SecurityGroupIDs: securityGroupIDs(nc.Status.SecurityGroups), InstanceProfile: nc.Status.InstanceProfile,
+			BlockDevices: blockDevices(family, nc.Spec.BlockDeviceMappings), Metadata: metadataOptions(nc.Spec.MetadataOptions),
+			PublicIP: nc.Spec.AssociatePublicIPAddress,
+		}
+		name := spec.name(p.opts.ClusterName)
+		i, ok := index[name]
+		if !ok {
+			if _, err := p.templates.ensure(ctx, p.opts.ClusterName, spec); err != nil {
+				return nil, nil, err
+			}
+			i = len(configs)
+			index[name] = i
+			names = append(names, name)
+			configs = append(configs, ec2types.FleetLaunchTemplateConfigRequest{
+				LaunchTemplateSpecification: &ec2types.FleetLaunchTemplateSpecificationRequest{
+					LaunchTemplateName: aws.String(name), Version: aws.String("$Latest"),
+				},
+			})
+		}
+		configs[i].Overrides = append(configs[i].Overrides, ec2types.FleetLaunchTemplateOverridesRequest{
+			InstanceType:     ec2types.InstanceType(o.it.Name),
+			SubnetId:         aws.String(o.subnet.ID),
+			AvailabilityZone: aws.String(o.subnet.Zone),
+		})
+	}
+	return configs, names, nil
+}
+
+// instanceTags are the tags of a NodeClaim's instance and volumes: the node class's, then Tailor's (which win).
+func instanceTags(cluster string, nodeClaim *apiv1.NodeClaim, nc *apiv1.EC2NodeClass) map[string]string {
+	tags := maps.Clone(nc.Spec.Tags)
+	if tags == nil {
+		tags = map[string]string{}
+	}
+	tags[TagCluster] = cluster
+	tags[tagKubernetesClusterPrefix+cluster] = "owned"
+	tags[TagNodeClaim] = nodeClaim.Name
+	tags[TagEC2NodeClass] = nc.Name
+	tags[TagName] = nodeClaim.Name
+	tags[TagNodeClassHash] = NodeClassHash(nc)
+	if pool := nodeClaim.Labels[apiv1.NodePoolLabelKey]; pool != "" {
+		tags[TagNodePool] = pool
+	}
+	return tags
+}
+
+// launchedNodeClaim is the NodeClaim as Create returns it: labels of what launched, the node class hash, and the
+// provider ID, image, capacity and allocatable in its status.
+func launchedNodeClaim(nodeClaim *apiv1.NodeClaim, nc *apiv1.EC2NodeClass, o launchOption, instanceID string) *apiv1.NodeClaim {
+	out := nodeClaim.DeepCopy()
+	if out.Labels == nil {
+		out.Labels = map[string]string{}
+	}
+	maps.Copy(out.Labels, o.it.Labels)
+	out.Labels[apiv1.ZoneLabelKey] = o.offering.Zone
+	out.Labels[apiv1.CapacityTypeLabelKey] = o.offering.CapacityType
+	if out.Annotations == nil {
+		out.Annotations = map[string]string{}
+	}
+	out.Annotations[AnnotationNodeClassHash] = NodeClassHash(nc)
+	out.Status.ProviderID = providerID(o.offering.Zone, instanceID)
+	out.Status.ImageID = o.ami.ID
+	out.Status.Capacity = o.it.Capacity.DeepCopy()
+	out.Status.Allocatable = o.it.Allocatable()
+	return out
+}
+
+// existingNodeClaim describes an instance an earlier Create launched for the NodeClaim, as Create would have.
+func (p *Provider) existingNodeClaim(ctx context.Context, nodeClaim *apiv1.NodeClaim, nc *apiv1.EC2NodeClass, inst *ec2types.Instance) (*apiv1.NodeClaim, error) {
+	zone := ""
+	if inst.Placement != nil {
+		zone = aws.ToString(inst.Placement.AvailabilityZone)
+	}
+	o := launchOption{
+		offering: cloudprovider.Offering{Zone: zone, CapacityType: instanceCapacityType(inst)},
+		ami:      apiv1.AMI{ID: aws.ToString(inst.ImageId)},
+	}
+	types, err := p.instanceTypesFor(ctx, nc)
+	if err != nil {
+		return nil, err
+	}
+	for _, it := range types {
+		if it.Name == string(inst.InstanceType) {
+			o.it = it
+		}
+	}
+	if o.it == nil {
+		o.it = &cloudprovider.InstanceType{Name: string(inst.InstanceType), Labels: map[string]string{apiv1.InstanceTypeLabelKey: string(inst.InstanceType)}}
+	}
+	out := launchedNodeClaim(nodeClaim, nc, o, aws.ToString(inst.InstanceId))
+	if h := fromEC2Tags(inst.Tags)[TagNodeClassHash]; h != "" {
+		// The hash of the node class the instance launched from, which may have changed since.
+		out.Annotations[AnnotationNodeClassHash] = h
+	}
+	return out, nil
+}

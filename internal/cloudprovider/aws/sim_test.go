@@ -1,0 +1,291 @@
+package aws
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	clocktesting "k8s.io/utils/clock/testing"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	apiv1 "github.com/tailor-sh/tailor/api/v1"
+	"github.com/tailor-sh/tailor/internal/ec2sim"
+)
+
+const (
+	testCluster = "tailor-test"
+	testRegion  = "us-east-1"
+)
+
+var simStart = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+
+// simTypes are a few shapes with known prices. Cheapest spot overall: c6g.large (arm64) in us-east-1a at 0.025;
+// cheapest amd64 spot: m5.large in us-east-1b at 0.030; t3.micro is on-demand only, in us-east-1a only.
+func simTypes() []ec2sim.InstanceType {
+	offer := func(od float64, spot ...float64) []ec2sim.Offering {
+		var out []ec2sim.Offering
+		for i, z := range []string{"us-east-1a", "us-east-1b", "us-east-1c"} {
+			out = append(out, ec2sim.Offering{Zone: z, CapacityType: "on-demand", PricePerHour: od})
+			if i < len(spot) {
+				out = append(out, ec2sim.Offering{Zone: z, CapacityType: "spot", PricePerHour: spot[i]})
+			}
+		}
+		return out
+	}
+	return []ec2sim.InstanceType{
+		{Name: "m5.large", Arch: "amd64", VCPUs: 2, MemoryMiB: 8192, ENIs: 3, IPsPerENI: 10, Offerings: offer(0.096, 0.035, 0.030, 0.040)},
+		{Name: "m5.xlarge", Arch: "amd64", VCPUs: 4, MemoryMiB: 16384, ENIs: 4, IPsPerENI: 15, Offerings: offer(0.192, 0.060, 0.070, 0.065)},
+		{Name: "c6g.large", Arch: "arm64", VCPUs: 2, MemoryMiB: 4096, ENIs: 3, IPsPerENI: 10, Offerings: offer(0.068, 0.025, 0.026, 0.027)},
+		{Name: "t3.micro", Arch: "amd64", VCPUs: 2, MemoryMiB: 1024, ENIs: 2, IPsPerENI: 2,
+			Offerings: []ec2sim.Offering{{Zone: "us-east-1a", CapacityType: "on-demand", PricePerHour: 0.0104}}},
+	}
+}
+
+// countingTransport counts the AWS actions sent and the throttled answers, to show retries happened.
+type countingTransport struct {
+	mu        sync.Mutex
+	requests  map[string]int
+	throttled map[string]int
+}
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	action := r.Header.Get("X-Amz-Target")
+	if action == "" && r.Body != nil {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			return nil, err
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		values, _ := url.ParseQuery(string(body))
+		action = values.Get("Action")
+	}
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.requests[action]++
+	if err == nil && resp.StatusCode >= 400 {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		if bytes.Contains(body, []byte("RequestLimitExceeded")) || bytes.Contains(body, []byte("Throttling")) {
+			c.throttled[action]++
+		}
+	}
+	return resp, err
+}
+
+func (c *countingTransport) counts(action string) (requests, throttled int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.requests[action], c.throttled[action]
+}
+
+// simEnv is ec2sim on a 127.0.0.1 listener, the provider on the real SDK pointed at it, both on one fake clock,
+// and a fake Kubernetes reader holding the EC2NodeClasses.
+type simEnv struct {
+	t         *testing.T
+	sim       *ec2sim.Sim
+	clock     *clocktesting.FakeClock
+	provider  *Provider
+	clients   Clients
+	kube      client.Client
+	transport *countingTransport
+}
+
+func newSimEnv(t *testing.T) *simEnv {
+	t.Helper()
+	// Credentials come from the SDK's default chain: here, the environment; nothing may reach outside 127.0.0.1.
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+	t.Setenv("AWS_SESSION_TOKEN", "")
+	t.Setenv("AWS_PROFILE", "")
+	t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv("AWS_CA_BUNDLE", "") // the counting transport is a plain http.Client, and ec2sim speaks plain http
+
+	clk := clocktesting.NewFakeClock(simStart)
+	sim, err := ec2sim.New(ec2sim.Options{
+		Config:        ec2sim.DefaultConfig(testCluster),
+		InstanceTypes: simTypes(),
+		Seed:          42,
+		Clock:         clk,
+		Timing:        ec2sim.Timing{LaunchLatency: time.Second, BootLatency: time.Second, TerminateLatency: 3 * time.Second},
+	})
+	if err != nil {
+		t.Fatalf("ec2sim.New: %v", err)
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listening: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.WithoutCancel(t.Context()))
+	done := make(chan error, 1)
+	go func() { done <- sim.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("ec2sim Serve: %v", err)
+		}
+	})
+
+	transport := &countingTransport{requests: map[string]int{}, throttled: map[string]int{}}
+	opts := Options{
+		Region: testRegion, ClusterName: testCluster, EndpointURL: "http://" + ln.Addr().String(),
+		MaxBackoff: 5 * time.Millisecond, HTTPClient: &http.Client{Transport: transport},
+	}
+	if err := opts.Complete(); err != nil {
+		t.Fatalf("Options.Complete: %v", err)
+	}
+	clients, err := NewClients(t.Context(), opts)
+	if err != nil {
+		t.Fatalf("NewClients: %v", err)
+	}
+	scheme := runtime.NewScheme()
+	if err := apiv1.AddToScheme(scheme); err != nil {
+		t.Fatalf("AddToScheme: %v", err)
+	}
+	kube := fake.NewClientBuilder().WithScheme(scheme).WithStatusSubresource(&apiv1.EC2NodeClass{}).Build()
+	p, err := New(opts, clients, kube, clk)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return &simEnv{t: t, sim: sim, clock: clk, provider: p, clients: clients, kube: kube, transport: transport}
+}
+
+// step moves the shared clock and lets ec2sim catch up.
+func (e *simEnv) step(d time.Duration) {
+	e.t.Helper()
+	e.clock.Step(d)
+	if err := e.sim.Tick(e.t.Context()); err != nil {
+		e.t.Fatalf("Tick: %v", err)
+	}
+}
+
+// nodeClass is the reference EC2NodeClass: discovery-tagged subnets and groups, al2023@latest, an instance
+// profile.
+func nodeClass(name string) *apiv1.EC2NodeClass {
+	return &apiv1.EC2NodeClass{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Generation: 1},
+		Spec: apiv1.EC2NodeClassSpec{
+			SubnetSelectorTerms:        []apiv1.SubnetSelectorTerm{{Tags: map[string]string{ec2sim.DiscoveryTagKey: testCluster}}},
+			SecurityGroupSelectorTerms: []apiv1.SecurityGroupSelectorTerm{{Tags: map[string]string{ec2sim.DiscoveryTagKey: testCluster}}},
+			AMISelectorTerms:           []apiv1.AMISelectorTerm{{Alias: "al2023@latest"}},
+			InstanceProfile:            "tailor-node",
+		},
+	}
+}
+
+// addNodeClass resolves the node class against ec2sim and stores it.
+func (e *simEnv) addNodeClass(nc *apiv1.EC2NodeClass) *apiv1.EC2NodeClass {
+	e.t.Helper()
+	if err := e.provider.ResolveNodeClass(e.t.Context(), nc); err != nil {
+		e.t.Fatalf("ResolveNodeClass: %v", err)
+	}
+	status := nc.Status
+	if err := e.kube.Create(e.t.Context(), nc); err != nil {
+		e.t.Fatalf("creating EC2NodeClass: %v", err)
+	}
+	nc.Status = status
+	if err := e.kube.Status().Update(e.t.Context(), nc); err != nil {
+		e.t.Fatalf("updating EC2NodeClass status: %v", err)
+	}
+	return nc
+}
+
+// updateNodeClass re-resolves a stored node class after mutate changed it.
+func (e *simEnv) updateNodeClass(name string, mutate func(*apiv1.EC2NodeClass)) {
+	e.t.Helper()
+	nc := &apiv1.EC2NodeClass{}
+	if err := e.kube.Get(e.t.Context(), client.ObjectKey{Name: name}, nc); err != nil {
+		e.t.Fatalf("getting EC2NodeClass: %v", err)
+	}
+	mutate(nc)
+	if err := e.provider.ResolveNodeClass(e.t.Context(), nc); err != nil {
+		e.t.Fatalf("ResolveNodeClass: %v", err)
+	}
+	status := nc.Status
+	if err := e.kube.Update(e.t.Context(), nc); err != nil {
+		e.t.Fatalf("updating EC2NodeClass: %v", err)
+	}
+	nc.Status = status
+	if err := e.kube.Status().Update(e.t.Context(), nc); err != nil {
+		e.t.Fatalf("updating EC2NodeClass status: %v", err)
+	}
+}
+
+func testNodeClaim(name, cpu string, reqs ...apiv1.NodeSelectorRequirementWithMinValues) *apiv1.NodeClaim {
+	return &apiv1.NodeClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: name, UID: types.UID("uid-" + name), Labels: map[string]string{apiv1.NodePoolLabelKey: "default", "team": "a"}},
+		Spec: apiv1.NodeClaimSpec{
+			Requirements: reqs,
+			Resources:    apiv1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu)}},
+			Taints:       []corev1.Taint{{Key: "dedicated", Value: "batch", Effect: corev1.TaintEffectNoSchedule}},
+			NodeClassRef: apiv1.NodeClassReference{Group: apiv1.Group, Kind: apiv1.EC2NodeClassKind, Name: "default"},
+		},
+	}
+}
+
+func requirement(key string, op corev1.NodeSelectorOperator, values ...string) apiv1.NodeSelectorRequirementWithMinValues {
+	return apiv1.NodeSelectorRequirementWithMinValues{Key: key, Operator: op, Values: values}
+}
+
+// simInstance is ec2sim's view of one instance.
+func (e *simEnv) simInstance(id string) (ec2sim.AdminInstance, bool) {
+	for _, i := range e.sim.Instances() {
+		if i.ID == id {
+			return i, true
+		}
+	}
+	return ec2sim.AdminInstance{}, false
+}
+
+func instanceIDOf(t *testing.T, nc *apiv1.NodeClaim) string {
+	t.Helper()
+	id, err := ParseProviderID(nc.Status.ProviderID)
+	if err != nil {
+		t.Fatalf("ParseProviderID: %v", err)
+	}
+	return id
+}
+
+// admin posts to ec2sim's admin API.
+func (e *simEnv) admin(path string, body string) {
+	e.t.Helper()
+	req, err := http.NewRequestWithContext(e.t.Context(), http.MethodPost, e.provider.opts.EndpointURL+path, strings.NewReader(body))
+	if err != nil {
+		e.t.Fatalf("admin request: %v", err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatalf("admin %s: %v", path, err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode >= 300 {
+		msg, _ := io.ReadAll(resp.Body)
+		e.t.Fatalf("admin %s: %s: %s", path, resp.Status, msg)
+	}
+}
+
+func must[T any](t *testing.T, what string) func(T, error) T {
+	return func(v T, err error) T {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		return v
+	}
+}
