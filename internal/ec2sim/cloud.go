@@ -1,6 +1,7 @@
 package ec2sim
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
@@ -27,6 +28,8 @@ var stateCodes = map[string]int{statePending: 0, stateRunning: 16, stateShutting
 
 // instance is one simulated EC2 instance. It is persisted as JSON.
 type instance struct {
+	// Seq orders instances by launch, the order DescribeInstances lists them in.
+	Seq                   int64             `json:"seq"`
 	ID                    string            `json:"id"`
 	InstanceType          string            `json:"instanceType"`
 	Zone                  string            `json:"zone"`
@@ -128,6 +131,8 @@ type cloud struct {
 	faults          Faults
 
 	instances map[string]*instance
+	// launches counts launched instances, for Seq.
+	launches  int64
 	templates map[string]*launchTemplate
 	// fleets remembers CreateFleet answers by client token, so a retried request launches nothing twice.
 	fleets map[string]*fleetResult
@@ -205,18 +210,13 @@ func (c *cloud) zoneID(zone string) string {
 
 func (c *cloud) hasZone(zone string) bool { return c.zoneID(zone) != "" }
 
-// orderedInstances returns the instances in launch order (then by ID), the order DescribeInstances pages through.
+// orderedInstances returns the instances in launch order, the order DescribeInstances pages through.
 func (c *cloud) orderedInstances() []*instance {
 	list := make([]*instance, 0, len(c.instances))
 	for _, i := range c.instances {
 		list = append(list, i)
 	}
-	slices.SortFunc(list, func(a, b *instance) int {
-		if d := a.LaunchTime.Compare(b.LaunchTime); d != 0 {
-			return d
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
+	slices.SortFunc(list, func(a, b *instance) int { return cmp.Compare(a.Seq, b.Seq) })
 	return list
 }
 

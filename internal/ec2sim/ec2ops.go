@@ -481,69 +481,77 @@ func (c *cloud) describeSecurityGroups(in describeInput, names []string) ([]Secu
 
 var amiIDPattern = regexp.MustCompile(`^ami-([0-9a-f]{8}|[0-9a-f]{17})$`)
 
+func (c *cloud) imageAttrs(img ImageConfig) attrFunc {
+	return func(name string) ([]string, bool) {
+		switch name {
+		case "image-id":
+			return []string{img.ID}, true
+		case "name":
+			return []string{img.Name}, true
+		case "architecture":
+			return []string{img.Architecture}, true
+		case "owner-id":
+			return []string{img.OwnerID}, true
+		case "owner-alias":
+			return []string{img.OwnerAlias}, true
+		case "state":
+			return []string{"available"}, true
+		case "image-type":
+			return []string{"machine"}, true
+		case "is-public":
+			return []string{strconv.FormatBool(img.OwnerID != c.cfg.AccountID)}, true
+		case "root-device-type":
+			return []string{"ebs"}, true
+		case "virtualization-type":
+			return []string{"hvm"}, true
+		case "description":
+			return []string{img.Description}, true
+		}
+		return tagAttrs(img.Tags, name)
+	}
+}
+
+// ownedBy reports whether an image belongs to one of the Owners of DescribeImages: an account ID, an alias such
+// as "amazon", or "self".
+func (c *cloud) ownedBy(img ImageConfig, owners []string) bool {
+	if len(owners) == 0 {
+		return true
+	}
+	for _, o := range owners {
+		if o == img.OwnerID || (o == "self" && img.OwnerID == c.cfg.AccountID) || (o != "" && o == img.OwnerAlias) {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *cloud) checkImageIDs(ids []string) error {
+	for _, id := range ids {
+		if !amiIDPattern.MatchString(id) {
+			return errBadRequest("InvalidAMIID.Malformed", "Invalid id: \"%s\" (expecting \"ami-...\")", id)
+		}
+		if _, ok := c.images[id]; !ok {
+			return errBadRequest("InvalidAMIID.NotFound", "The image id '[%s]' does not exist", id)
+		}
+	}
+	return nil
+}
+
 func (c *cloud) describeImages(in describeInput, owners []string) ([]ImageConfig, string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	attrs := func(img ImageConfig) attrFunc {
-		return func(name string) ([]string, bool) {
-			switch name {
-			case "image-id":
-				return []string{img.ID}, true
-			case "name":
-				return []string{img.Name}, true
-			case "architecture":
-				return []string{img.Architecture}, true
-			case "owner-id":
-				return []string{img.OwnerID}, true
-			case "owner-alias":
-				return []string{img.OwnerAlias}, true
-			case "state":
-				return []string{"available"}, true
-			case "image-type":
-				return []string{"machine"}, true
-			case "is-public":
-				return []string{strconv.FormatBool(img.OwnerID != c.cfg.AccountID)}, true
-			case "root-device-type":
-				return []string{"ebs"}, true
-			case "virtualization-type":
-				return []string{"hvm"}, true
-			case "description":
-				return []string{img.Description}, true
-			}
-			return tagAttrs(img.Tags, name)
-		}
-	}
-	if err := validateFilters(in.Filters, attrs(ImageConfig{})); err != nil {
+	if err := validateFilters(in.Filters, c.imageAttrs(ImageConfig{})); err != nil {
 		return nil, "", err
 	}
-	for _, id := range in.IDs {
-		if !amiIDPattern.MatchString(id) {
-			return nil, "", errBadRequest("InvalidAMIID.Malformed", "Invalid id: \"%s\" (expecting \"ami-...\")", id)
-		}
-		if _, ok := c.images[id]; !ok {
-			return nil, "", errBadRequest("InvalidAMIID.NotFound", "The image id '[%s]' does not exist", id)
-		}
-	}
-	ownerMatches := func(img ImageConfig) bool {
-		if len(owners) == 0 {
-			return true
-		}
-		for _, o := range owners {
-			if o == img.OwnerID || (o == "self" && img.OwnerID == c.cfg.AccountID) || (o != "" && o == img.OwnerAlias) {
-				return true
-			}
-		}
-		return false
+	if err := c.checkImageIDs(in.IDs); err != nil {
+		return nil, "", err
 	}
 	var out []ImageConfig
 	for _, img := range c.cfg.Images {
-		if len(in.IDs) > 0 && !slices.Contains(in.IDs, img.ID) {
+		if (len(in.IDs) > 0 && !slices.Contains(in.IDs, img.ID)) || !c.ownedBy(img, owners) {
 			continue
 		}
-		if !ownerMatches(img) {
-			continue
-		}
-		ok, err := matchFilters(in.Filters, attrs(img))
+		ok, err := matchFilters(in.Filters, c.imageAttrs(img))
 		if err != nil {
 			return nil, "", err
 		}

@@ -447,7 +447,9 @@ func (c *cloud) launchInstance(now time.Time, req *fleetRequest, fleetID string,
 			break
 		}
 	}
+	c.launches++
 	inst := &instance{
+		Seq:                   c.launches,
 		ID:                    c.newID("i"),
 		InstanceType:          p.it.Name,
 		Zone:                  p.subnet.Zone,

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -101,7 +102,9 @@ func (s *Sim) Serve(ctx context.Context, ln net.Listener) error {
 			shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			defer cancel()
 			err := srv.Shutdown(shutdownCtx)
-			<-errc
+			if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+				err = errors.Join(err, serr)
+			}
 			s.cloud.mu.Lock()
 			s.cloud.save()
 			s.cloud.mu.Unlock()
@@ -174,6 +177,7 @@ func (s *Sim) serveEC2(w http.ResponseWriter, r *http.Request, body []byte, rid 
 	}
 	w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
 	w.Header().Set("X-Amzn-RequestId", rid)
+	w.Header().Set("Content-Length", strconv.Itoa(len(xml.Header)+len(out)))
 	_, _ = w.Write([]byte(xml.Header))
 	_, _ = w.Write(out)
 }

@@ -110,6 +110,7 @@ func (c *cloud) load() error {
 	}
 	for _, i := range st.Instances {
 		c.instances[i.ID] = i
+		c.launches = max(c.launches, i.Seq)
 	}
 	for _, lt := range st.LaunchTemplates {
 		c.templates[lt.ID] = lt

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -85,7 +86,7 @@ func (s *nodeSettings) parseMIME(text string) error {
 	mr := multipart.NewReader(msg.Body, params["boundary"])
 	for {
 		part, err := mr.NextPart()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {
@@ -159,7 +160,17 @@ func (s *nodeSettings) parseNodeConfig(text string) error {
 			}
 			s.Taints = append(s.Taints, t)
 		}
-		if err := s.parseFlags(k.Flags); err != nil {
+		// nodeadm hands the flags to the kubelet through a shell-like environment file, so quotes around values
+		// (--node-labels="a=b,c=d") are stripped.
+		var flags []string
+		for _, f := range k.Flags {
+			words, err := shellWords(f)
+			if err != nil {
+				return fmt.Errorf("NodeConfig spec.kubelet.flags %q: %w", f, err)
+			}
+			flags = append(flags, strings.Join(words, " "))
+		}
+		if err := s.parseFlags(flags); err != nil {
 			return fmt.Errorf("NodeConfig spec.kubelet.flags: %w", err)
 		}
 	}
@@ -221,69 +232,87 @@ func (s *nodeSettings) parseShell(script string) error {
 // escape, a backslash-newline continues the line, and an unescaped newline, ; or && ends a command (returned as
 // the word "\n"). Comments run to the end of the line.
 func shellWords(text string) ([]string, error) {
-	var words []string
-	var cur strings.Builder
-	inWord := false
-	flush := func() {
-		if inWord {
-			words = append(words, cur.String())
-			cur.Reset()
-			inWord = false
+	w := &wordSplitter{r: []rune(text)}
+	for w.i = 0; w.i < len(w.r); w.i++ {
+		if err := w.step(); err != nil {
+			return nil, err
 		}
 	}
-	r := []rune(text)
-	for i := 0; i < len(r); i++ {
-		ch := r[i]
-		switch {
-		case ch == '\\' && i+1 < len(r):
-			i++
-			if r[i] != '\n' {
-				cur.WriteRune(r[i])
-				inWord = true
-			}
-		case ch == '\'':
-			j := i + 1
-			for ; j < len(r) && r[j] != '\''; j++ {
-				cur.WriteRune(r[j])
-			}
-			if j >= len(r) {
-				return nil, fmt.Errorf("unterminated single quote")
-			}
-			i = j
-			inWord = true
-		case ch == '"':
-			j := i + 1
-			for ; j < len(r) && r[j] != '"'; j++ {
-				if r[j] == '\\' && j+1 < len(r) && strings.ContainsRune("\"\\$`\n", r[j+1]) {
-					j++
-				}
-				cur.WriteRune(r[j])
-			}
-			if j >= len(r) {
-				return nil, fmt.Errorf("unterminated double quote")
-			}
-			i = j
-			inWord = true
-		case ch == '#' && !inWord:
-			for i+1 < len(r) && r[i+1] != '\n' {
-				i++
-			}
-		case ch == '\n' || ch == ';':
-			flush()
-			words = append(words, "\n")
-		case ch == '&' && i+1 < len(r) && r[i+1] == '&':
-			flush()
-			words = append(words, "\n")
-			i++
-		case ch == ' ' || ch == '\t' || ch == '\r':
-			flush()
-		default:
-			cur.WriteRune(ch)
-			inWord = true
-		}
+	w.flush()
+	return w.words, nil
+}
+
+type wordSplitter struct {
+	r      []rune
+	i      int
+	words  []string
+	cur    strings.Builder
+	inWord bool
+}
+
+func (w *wordSplitter) flush() {
+	if w.inWord {
+		w.words = append(w.words, w.cur.String())
+		w.cur.Reset()
+		w.inWord = false
 	}
-	flush()
-	return words, nil
+}
+
+func (w *wordSplitter) endCommand() {
+	w.flush()
+	w.words = append(w.words, "\n")
+}
+
+// step consumes the rune at w.i (and any it implies), leaving w.i on the last rune consumed.
+func (w *wordSplitter) step() error {
+	r, ch := w.r, w.r[w.i]
+	switch {
+	case ch == '\\' && w.i+1 < len(r):
+		w.i++
+		if r[w.i] != '\n' {
+			w.cur.WriteRune(r[w.i])
+			w.inWord = true
+		}
+	case ch == '\'':
+		return w.quoted('\'', "")
+	case ch == '"':
+		return w.quoted('"', "\"\\$`\n")
+	case ch == '#' && !w.inWord:
+		for w.i+1 < len(r) && r[w.i+1] != '\n' {
+			w.i++
+		}
+	case ch == '\n' || ch == ';':
+		w.endCommand()
+	case ch == '&' && w.i+1 < len(r) && r[w.i+1] == '&':
+		w.i++
+		w.endCommand()
+	case ch == ' ' || ch == '\t' || ch == '\r':
+		w.flush()
+	default:
+		w.cur.WriteRune(ch)
+		w.inWord = true
+	}
+	return nil
+}
+
+// quoted consumes a quoted string; inside it a backslash escapes only the runes in escapable.
+func (w *wordSplitter) quoted(quote rune, escapable string) error {
+	j := w.i + 1
+	for ; j < len(w.r) && w.r[j] != quote; j++ {
+		if w.r[j] == '\\' && j+1 < len(w.r) && strings.ContainsRune(escapable, w.r[j+1]) {
+			j++
+		}
+		w.cur.WriteRune(w.r[j])
+	}
+	if j >= len(w.r) {
+		if quote == '\'' {
+			return fmt.Errorf("unterminated single quote")
+		}
+		return fmt.Errorf("unterminated double quote")
+	}
+	w.i = j
+	w.inWord = true
+	return nil
 }
 
 // parseFlags reads the kubelet flags that shape the Node, as --flag=value or --flag value.
