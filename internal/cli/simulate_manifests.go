@@ -151,7 +151,7 @@ func (m *manifests) add(obj map[string]any) error {
 	case kind == "Deployment":
 		var d *appsv1.Deployment
 		if d, err = convert[appsv1.Deployment](obj); err == nil {
-			m.expand(d.ObjectMeta.Namespace, d.Name, d.Spec.Replicas, d.Spec.Template)
+			m.expand(d.Namespace, d.Name, d.Spec.Replicas, d.Spec.Template)
 		}
 	case kind == "ReplicaSet":
 		var d *appsv1.ReplicaSet
@@ -209,7 +209,8 @@ func defaultNamespace(p *corev1.Pod) *corev1.Pod {
 }
 
 func podFromTemplate(ns, name string, t corev1.PodTemplateSpec) *corev1.Pod {
-	p := &corev1.Pod{ObjectMeta: *t.ObjectMeta.DeepCopy(), Spec: *t.Spec.DeepCopy()}
+	c := t.DeepCopy()
+	p := &corev1.Pod{ObjectMeta: c.ObjectMeta, Spec: c.Spec}
 	p.Name, p.Namespace = name, ns
 	return defaultNamespace(p)
 }

@@ -46,41 +46,6 @@ func instanceType(name string, cpu int64, memGi int64, onDemand float64) *itBuil
 	return &itBuilder{it: it}
 }
 
-func (b *itBuilder) arch(a string) *itBuilder { b.it.Labels[apiv1.ArchLabelKey] = a; return b }
-func (b *itBuilder) pods(n int64) *itBuilder {
-	b.it.Capacity[corev1.ResourcePods] = *resource.NewQuantity(n, resource.DecimalSI)
-	return b
-}
-func (b *itBuilder) gpus(n int64) *itBuilder {
-	b.it.Capacity["nvidia.com/gpu"] = *resource.NewQuantity(n, resource.DecimalSI)
-	return b
-}
-func (b *itBuilder) overhead(cpu, mem string) *itBuilder {
-	b.it.Overhead.KubeReserved = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu), corev1.ResourceMemory: resource.MustParse(mem)}
-	return b
-}
-func (b *itBuilder) onlyZones(zones ...string) *itBuilder {
-	var keep []cloudprovider.Offering
-	for _, o := range b.it.Offerings {
-		for _, z := range zones {
-			if o.Zone == z {
-				keep = append(keep, o)
-			}
-		}
-	}
-	b.it.Offerings = keep
-	return b
-}
-func (b *itBuilder) noSpot() *itBuilder {
-	var keep []cloudprovider.Offering
-	for _, o := range b.it.Offerings {
-		if o.CapacityType != apiv1.CapacityTypeSpot {
-			keep = append(keep, o)
-		}
-	}
-	b.it.Offerings = keep
-	return b
-}
 func (b *itBuilder) obj() *cloudprovider.InstanceType { return b.it }
 
 // smallCatalog is a few families in doubling sizes with linear prices.
@@ -116,13 +81,6 @@ func (b *poolBuilder) taint(key, value string, effect corev1.TaintEffect) *poolB
 	b.np.Taints = append(b.np.Taints, corev1.Taint{Key: key, Value: value, Effect: effect})
 	return b
 }
-func (b *poolBuilder) label(k, v string) *poolBuilder {
-	if b.np.Labels == nil {
-		b.np.Labels = map[string]string{}
-	}
-	b.np.Labels[k] = v
-	return b
-}
 func (b *poolBuilder) limit(name corev1.ResourceName, q string) *poolBuilder {
 	if b.np.Limits == nil {
 		b.np.Limits = corev1.ResourceList{}
@@ -151,12 +109,7 @@ func (b *podBuilder) req(cpu, mem string) *podBuilder {
 	}
 	return b
 }
-func (b *podBuilder) extended(name corev1.ResourceName, n string) *podBuilder {
-	b.p.Spec.Containers[0].Resources.Requests[name] = resource.MustParse(n)
-	return b
-}
 func (b *podBuilder) label(k, v string) *podBuilder { b.p.Labels[k] = v; return b }
-func (b *podBuilder) ns(ns string) *podBuilder      { b.p.Namespace = ns; return b }
 func (b *podBuilder) selector(k, v string) *podBuilder {
 	if b.p.Spec.NodeSelector == nil {
 		b.p.Spec.NodeSelector = map[string]string{}

@@ -1,6 +1,7 @@
 package scheduling
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -143,7 +144,8 @@ func (NodeAffinity) Check(s *solver, p *podInfo, n *node, a *attempt) string {
 		a.reqs, a.types, a.changed = reqs, types, true
 		return ""
 	}
-	if ce, ok := firstErr.(*ConflictError); ok {
+	var ce *ConflictError
+	if errors.As(firstErr, &ce) {
 		return nodeConflictReason(p, a.reqs, ce)
 	}
 	return firstErr.Error()
@@ -172,7 +174,7 @@ func nodeConflictReason(p *podInfo, nodeReqs Requirements, ce *ConflictError) st
 	for _, term := range p.affinity {
 		if err := term.CompatibleWithNode(nodeReqs); err != nil {
 			var c *ConflictError
-			if ok := asConflict(err, &c); ok {
+			if errors.As(err, &c) {
 				return fmt.Sprintf("%s conflicts with pod node affinity %s", describeNodeSide(nodeReqs, c.Key), joinRequirements(c.Ours))
 			}
 		}
@@ -181,14 +183,6 @@ func nodeConflictReason(p *podInfo, nodeReqs Requirements, ce *ConflictError) st
 		return fmt.Sprintf("%s conflicts with volume topology %s", describeNodeSide(nodeReqs, ce.Key), joinRequirements(ce.Ours))
 	}
 	return "no combination of the pod's node requirements fits"
-}
-
-func asConflict(err error, c **ConflictError) bool {
-	ce, ok := err.(*ConflictError)
-	if ok {
-		*c = ce
-	}
-	return ok
 }
 
 func orAbsent(s *valueSet) *valueSet {

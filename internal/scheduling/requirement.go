@@ -53,9 +53,6 @@ type valueSet struct {
 	absent     bool
 }
 
-// anySet allows every value and absence: no requirement on the key.
-func anySet() *valueSet { return &valueSet{complement: true, absent: true} }
-
 // absentSet allows only absence: what a node has for a key it does not carry.
 func absentSet() *valueSet { return &valueSet{absent: true} }
 
@@ -131,11 +128,6 @@ func (s *valueSet) allows(v string) bool {
 // empty reports whether nothing, not even absence, satisfies the set.
 func (s *valueSet) empty() bool {
 	return !s.absent && !s.complement && len(s.values) == 0
-}
-
-// noValue reports whether no present value satisfies the set (absence may still).
-func (s *valueSet) noValue() bool {
-	return !s.complement && len(s.values) == 0
 }
 
 func (s *valueSet) normalize() *valueSet {

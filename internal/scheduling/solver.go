@@ -332,7 +332,8 @@ type typeFilter struct {
 func (s *solver) compileFilter(reqs Requirements) typeFilter {
 	f := typeFilter{zone: reqs.get(apiv1.ZoneLabelKey), ct: reqs.get(apiv1.CapacityTypeLabelKey)}
 	for k, set := range reqs.sets {
-		if s.typeKeys[k] && !(set.complement && set.absent && len(set.values) == 0 && set.gt == nil && set.lt == nil) {
+		unconstrained := set.complement && set.absent && len(set.values) == 0 && set.gt == nil && set.lt == nil
+		if s.typeKeys[k] && !unconstrained {
 			f.keys = append(f.keys, k)
 			f.sets = append(f.sets, set)
 		}
