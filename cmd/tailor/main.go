@@ -26,6 +26,7 @@ func newRootCommand() *cobra.Command {
 	}
 	root.AddCommand(
 		newVersionCommand(),
+		newControllerCommand(),
 		newCatalogCommand(),
 		newMigrateCommand(),
 		newSimulateCommand(),

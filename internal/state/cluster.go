@@ -84,19 +84,10 @@ type View struct {
 // Read builds a View: every node and in-flight NodeClaim with its pods, every usable NodePool with its usage and
 // instance types, DaemonSets, volumes, and the pods that still need capacity.
 func (c *Cluster) Read(ctx context.Context, instanceTypes InstanceTypesFunc) (*View, error) {
-	var (
-		nodes      corev1.NodeList
-		claims     apiv1.NodeClaimList
-		pools      apiv1.NodePoolList
-		pods       corev1.PodList
-		daemonSets appsv1.DaemonSetList
-		pvs        corev1.PersistentVolumeList
-		pvcs       corev1.PersistentVolumeClaimList
-		scs        storagev1.StorageClassList
-	)
-	for _, l := range []client.ObjectList{&nodes, &claims, &pools, &pods, &daemonSets, &pvs, &pvcs, &scs} {
-		if err := c.kube.List(ctx, l); err != nil {
-			return nil, fmt.Errorf("listing %T: %w", l, err)
+	var l lists
+	for _, list := range []client.ObjectList{&l.nodes, &l.claims, &l.pools, &l.pods, &l.daemonSets, &l.pvs, &l.pvcs, &l.scs} {
+		if err := c.kube.List(ctx, list); err != nil {
+			return nil, fmt.Errorf("listing %T: %w", list, err)
 		}
 	}
 	v := &View{
@@ -106,28 +97,66 @@ func (c *Cluster) Read(ctx context.Context, instanceTypes InstanceTypesFunc) (*V
 		NodeClaims:       map[string]*apiv1.NodeClaim{},
 		InstanceTypes:    map[string][]*cloudprovider.InstanceType{},
 	}
-	for i := range claims.Items {
-		v.NodeClaims[claims.Items[i].Name] = &claims.Items[i]
+	for i := range l.claims.Items {
+		v.NodeClaims[l.claims.Items[i].Name] = &l.claims.Items[i]
 	}
-	podsByNode := map[string][]*corev1.Pod{}
+	podsByNode, pending := c.sortPods(l.pods.Items)
+	inFlight, usage := c.addNodes(v, l.nodes.Items, podsByNode)
+	c.addPending(v, pending, inFlight)
+	addNodePools(ctx, v, l.pools.Items, usage, instanceTypes)
+	for i := range l.daemonSets.Items {
+		v.Snapshot.DaemonSetPods = append(v.Snapshot.DaemonSetPods, DaemonSetPod(&l.daemonSets.Items[i]))
+	}
+	for i := range l.pvs.Items {
+		v.Snapshot.PersistentVolumes = append(v.Snapshot.PersistentVolumes, &l.pvs.Items[i])
+	}
+	for i := range l.pvcs.Items {
+		v.Snapshot.PersistentVolumeClaims = append(v.Snapshot.PersistentVolumeClaims, &l.pvcs.Items[i])
+	}
+	for i := range l.scs.Items {
+		v.Snapshot.StorageClasses = append(v.Snapshot.StorageClasses, &l.scs.Items[i])
+	}
+	return v, nil
+}
+
+// lists are the objects one Read lists.
+type lists struct {
+	nodes      corev1.NodeList
+	claims     apiv1.NodeClaimList
+	pools      apiv1.NodePoolList
+	pods       corev1.PodList
+	daemonSets appsv1.DaemonSetList
+	pvs        corev1.PersistentVolumeList
+	pvcs       corev1.PersistentVolumeClaimList
+	scs        storagev1.StorageClassList
+}
+
+// sortPods splits pods into those bound to a node (by node name) and those Tailor should find capacity for; pods
+// that are bound or finished lose their nomination.
+func (c *Cluster) sortPods(pods []corev1.Pod) (map[string][]*corev1.Pod, []*corev1.Pod) {
+	byNode := map[string][]*corev1.Pod{}
 	var pending []*corev1.Pod
-	for i := range pods.Items {
-		p := &pods.Items[i]
+	for i := range pods {
+		p := &pods[i]
 		switch {
 		case p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed:
 			c.forget(p.UID)
 		case p.Spec.NodeName != "":
 			c.forget(p.UID)
-			podsByNode[p.Spec.NodeName] = append(podsByNode[p.Spec.NodeName], p)
+			byNode[p.Spec.NodeName] = append(byNode[p.Spec.NodeName], p)
 		case Provisionable(p):
 			pending = append(pending, p)
 		}
 	}
+	return byNode, pending
+}
 
-	usage := map[string]corev1.ResourceList{}
+// addNodes puts every node, and every NodeClaim whose node has not registered, into the snapshot, and sums each
+// NodePool's usage over its NodeClaims.
+func (c *Cluster) addNodes(v *View, nodes []corev1.Node, podsByNode map[string][]*corev1.Pod) (map[string]*scheduling.ExistingNode, map[string]corev1.ResourceList) {
 	registered := map[string]bool{}
-	for i := range nodes.Items {
-		n := &nodes.Items[i]
+	for i := range nodes {
+		n := &nodes[i]
 		registered[n.Spec.ProviderID] = true
 		v.Snapshot.Nodes = append(v.Snapshot.Nodes, &scheduling.ExistingNode{
 			Name:          n.Name,
@@ -138,15 +167,13 @@ func (c *Cluster) Read(ctx context.Context, instanceTypes InstanceTypesFunc) (*V
 			Unschedulable: n.Spec.Unschedulable || !n.DeletionTimestamp.IsZero(),
 		})
 	}
+	usage := map[string]corev1.ResourceList{}
 	inFlight := map[string]*scheduling.ExistingNode{}
 	for _, nc := range sortedClaims(v.NodeClaims) {
 		if pool := nc.Labels[apiv1.NodePoolLabelKey]; pool != "" {
 			usage[pool] = add(usage[pool], claimCapacity(nc))
 		}
-		if nc.Status.ProviderID != "" && registered[nc.Status.ProviderID] {
-			continue
-		}
-		if !nc.DeletionTimestamp.IsZero() {
+		if (nc.Status.ProviderID != "" && registered[nc.Status.ProviderID]) || !nc.DeletionTimestamp.IsZero() {
 			continue
 		}
 		n := &scheduling.ExistingNode{
@@ -160,7 +187,12 @@ func (c *Cluster) Read(ctx context.Context, instanceTypes InstanceTypesFunc) (*V
 		inFlight[nc.Name] = n
 		v.Snapshot.Nodes = append(v.Snapshot.Nodes, n)
 	}
-	// Nominated pods hold their place on the capacity coming for them, so the batch does not plan it twice.
+	return inFlight, usage
+}
+
+// addPending keeps the pods that still need capacity. Nominated pods hold their place on the capacity coming for
+// them instead, so a batch does not plan it twice.
+func (c *Cluster) addPending(v *View, pending []*corev1.Pod, inFlight map[string]*scheduling.ExistingNode) {
 	for _, p := range pending {
 		if n, ok := c.liveNomination(p, v.NodeClaims); ok {
 			if target := inFlight[n]; target != nil {
@@ -174,9 +206,12 @@ func (c *Cluster) Read(ctx context.Context, instanceTypes InstanceTypesFunc) (*V
 		}
 		v.Pending = append(v.Pending, p)
 	}
+}
 
-	for i := range pools.Items {
-		np := &pools.Items[i]
+// addNodePools puts every NodePool that can launch into the snapshot, and records why the others cannot.
+func addNodePools(ctx context.Context, v *View, pools []apiv1.NodePool, usage map[string]corev1.ResourceList, instanceTypes InstanceTypesFunc) {
+	for i := range pools {
+		np := &pools[i]
 		v.NodePools[np.Name] = np
 		if !np.DeletionTimestamp.IsZero() {
 			continue
@@ -194,19 +229,6 @@ func (c *Cluster) Read(ctx context.Context, instanceTypes InstanceTypesFunc) (*V
 		}
 		v.Snapshot.NodePools = append(v.Snapshot.NodePools, sp)
 	}
-	for i := range daemonSets.Items {
-		v.Snapshot.DaemonSetPods = append(v.Snapshot.DaemonSetPods, DaemonSetPod(&daemonSets.Items[i]))
-	}
-	for i := range pvs.Items {
-		v.Snapshot.PersistentVolumes = append(v.Snapshot.PersistentVolumes, &pvs.Items[i])
-	}
-	for i := range pvcs.Items {
-		v.Snapshot.PersistentVolumeClaims = append(v.Snapshot.PersistentVolumeClaims, &pvcs.Items[i])
-	}
-	for i := range scs.Items {
-		v.Snapshot.StorageClasses = append(v.Snapshot.StorageClasses, &scs.Items[i])
-	}
-	return v, nil
 }
 
 // liveNomination is the pod's nomination while its NodeClaim exists and became usable less than NominationTTL ago.

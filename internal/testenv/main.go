@@ -29,7 +29,7 @@ func Main(m *testing.M, opts Options, env **Environment) int {
 	if opts.Logf == nil {
 		opts.Logf = func(format string, args ...any) { fmt.Fprintf(os.Stderr, "testenv: "+format+"\n", args...) }
 	}
-	//nolint:forbidigo // TestMain has no t.Context(); the control plane lives as long as the package's tests
+	// TestMain has no t.Context(); the control plane lives as long as the package's tests.
 	e, err := Start(context.Background(), opts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "starting the control plane:", err)

@@ -23,7 +23,7 @@ import (
 )
 
 // TerminationFinalizer holds a NodeClaim (and its Node) until the instance behind it is terminated.
-const TerminationFinalizer = apiv1.Group + "/termination"
+const TerminationFinalizer = apiv1.TerminationFinalizer
 
 // RegistrationTTL is how long a launched NodeClaim may wait for its Node before it is deleted and replaced.
 const RegistrationTTL = 15 * time.Minute
