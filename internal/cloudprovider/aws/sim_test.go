@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
 	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
@@ -106,6 +107,12 @@ type simEnv struct {
 
 func newSimEnv(t *testing.T) *simEnv {
 	t.Helper()
+	return newSimEnvWith(t, simTypes(), nil)
+}
+
+// newSimEnvWith starts ec2sim selling types; with a kube client it registers Nodes for booted instances.
+func newSimEnvWith(t *testing.T, types []ec2sim.InstanceType, nodes kubernetes.Interface) *simEnv {
+	t.Helper()
 	// Credentials come from the SDK's default chain: here, the environment; nothing may reach outside 127.0.0.1.
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
@@ -119,7 +126,8 @@ func newSimEnv(t *testing.T) *simEnv {
 	clk := clocktesting.NewFakeClock(simStart)
 	sim, err := ec2sim.New(ec2sim.Options{
 		Config:        ec2sim.DefaultConfig(testCluster),
-		InstanceTypes: simTypes(),
+		InstanceTypes: types,
+		KubeClient:    nodes,
 		Seed:          42,
 		Clock:         clk,
 		Timing:        ec2sim.Timing{LaunchLatency: time.Second, BootLatency: time.Second, TerminateLatency: 3 * time.Second},

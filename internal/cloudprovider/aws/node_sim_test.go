@@ -1,0 +1,62 @@
+package aws
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kubefake "k8s.io/client-go/kubernetes/fake"
+
+	apiv1 "github.com/tailor-sh/tailor/api/v1"
+	"github.com/tailor-sh/tailor/internal/catalog"
+	"github.com/tailor-sh/tailor/internal/ec2sim"
+)
+
+// TestSimNodeMatchesPlannedAllocatable checks the user data end to end: ec2sim registers the Node from the launch
+// template's user data as the kubelet would, and the Node must carry the NodeClaim's labels and taints and exactly
+// the allocatable the provider predicted. (The Node goes to a fake clientset: what is checked is the user data,
+// not Kubernetes.)
+func TestSimNodeMatchesPlannedAllocatable(t *testing.T) {
+	var types []ec2sim.InstanceType
+	for _, it := range ec2sim.InstanceTypesFromCatalog(catalog.MustLoad(catalog.DefaultName), testRegion, DefaultVMMemoryOverheadPercent) {
+		if slices.Contains([]string{"m5.large", "m6g.large", "c6g.xlarge"}, it.Name) {
+			types = append(types, it)
+		}
+	}
+	nodes := kubefake.NewClientset()
+	e := newSimEnvWith(t, types, nodes)
+	e.addNodeClass(nodeClass("default"))
+	claim := testNodeClaim("nc-1", "1")
+	claim.Spec.StartupTaints = []corev1.Taint{{Key: "example.com/agent-not-ready", Effect: corev1.TaintEffectNoSchedule}}
+	got, err := e.provider.Create(t.Context(), claim)
+	if err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	e.step(3 * time.Second)
+	list, err := nodes.CoreV1().Nodes().List(t.Context(), metav1.ListOptions{})
+	if err != nil || len(list.Items) != 1 {
+		t.Fatalf("ec2sim registered %d nodes (%v), want 1", len(list.Items), err)
+	}
+	node := list.Items[0]
+	if node.Spec.ProviderID != got.Status.ProviderID {
+		t.Errorf("node provider ID %q, NodeClaim %q", node.Spec.ProviderID, got.Status.ProviderID)
+	}
+	for k, v := range map[string]string{apiv1.NodePoolLabelKey: "default", "team": "a", apiv1.InstanceTypeLabelKey: got.Labels[apiv1.InstanceTypeLabelKey]} {
+		if node.Labels[k] != v {
+			t.Errorf("node label %s = %q, want %q", k, node.Labels[k], v)
+		}
+	}
+	wantTaints := append([]corev1.Taint(slices.Clone(claim.Spec.Taints)), claim.Spec.StartupTaints...)
+	if diff := cmp.Diff(wantTaints, node.Spec.Taints); diff != "" {
+		t.Errorf("node taints (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(got.Status.Allocatable, node.Status.Allocatable, quantityCmp); diff != "" {
+		t.Errorf("node allocatable differs from the provider's prediction (-predicted +node):\n%s", diff)
+	}
+	if diff := cmp.Diff(got.Status.Capacity, node.Status.Capacity, quantityCmp); diff != "" {
+		t.Errorf("node capacity differs from the provider's prediction (-predicted +node):\n%s", diff)
+	}
+}
