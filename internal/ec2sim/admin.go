@@ -48,6 +48,12 @@ type ScheduledChangeRequest struct {
 	Start *metav1.Time `json:"start,omitempty"`
 }
 
+// ParameterRequest is the body of PUT /admin/parameters: it creates or changes an SSM parameter.
+type ParameterRequest struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
 // adminHandler serves the admin API: JSON over the same loopback listener, without AWS authentication.
 func (s *Sim) adminHandler() http.Handler {
 	mux := http.NewServeMux()
@@ -133,6 +139,25 @@ func (s *Sim) adminHandler() http.Handler {
 			return
 		}
 		writeAdmin(w, http.StatusOK, q.snapshot())
+	})
+	mux.HandleFunc("POST /admin/images", func(w http.ResponseWriter, r *http.Request) {
+		var img ImageConfig
+		if !readAdmin(w, r, &img) {
+			return
+		}
+		added, err := s.cloud.addImage(img)
+		if err != nil {
+			writeAdminError(w, http.StatusBadRequest, err)
+			return
+		}
+		writeAdmin(w, http.StatusOK, added)
+	})
+	mux.HandleFunc("PUT /admin/parameters", func(w http.ResponseWriter, r *http.Request) {
+		var p ParameterRequest
+		if !readAdmin(w, r, &p) {
+			return
+		}
+		respond(w, s.cloud.setParameter(p.Name, p.Value))
 	})
 	mux.HandleFunc("GET /admin/info", func(w http.ResponseWriter, _ *http.Request) {
 		writeAdmin(w, http.StatusOK, map[string]any{

@@ -141,6 +141,11 @@ type cloud struct {
 	subnets map[string]*SubnetConfig
 	groups  map[string]*SecurityGroupConfig
 	images  map[string]*ImageConfig
+	// imageOrder lists the images in the order DescribeImages answers: the config's, then those added later.
+	imageOrder []*ImageConfig
+	// addedImages and parameterOverrides are what the admin API changed, persisted in the state file.
+	addedImages        []ImageConfig
+	parameterOverrides map[string]string
 
 	stateFile string
 }
@@ -151,25 +156,26 @@ func newCloud(opts *Options) (*cloud, error) {
 		return nil, err
 	}
 	c := &cloud{
-		clock:           opts.Clock,
-		log:             opts.Log,
-		cfg:             opts.Config,
-		types:           types,
-		timing:          opts.Timing,
-		pcg:             rand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15),
-		faultPCG:        rand.NewPCG(opts.Seed^0x5bd1e995, opts.Seed+0x27d4eb2f165667c5),
-		seed:            opts.Seed,
-		defaultCapacity: opts.DefaultPoolCapacity,
-		capacity:        slices.Clone(opts.Config.Capacity),
-		faults:          opts.Faults,
-		instances:       map[string]*instance{},
-		templates:       map[string]*launchTemplate{},
-		fleets:          map[string]*fleetResult{},
-		queues:          map[string]*queue{},
-		subnets:         map[string]*SubnetConfig{},
-		groups:          map[string]*SecurityGroupConfig{},
-		images:          map[string]*ImageConfig{},
-		stateFile:       opts.StateFile,
+		clock:              opts.Clock,
+		log:                opts.Log,
+		cfg:                opts.Config,
+		types:              types,
+		timing:             opts.Timing,
+		pcg:                rand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15),
+		faultPCG:           rand.NewPCG(opts.Seed^0x5bd1e995, opts.Seed+0x27d4eb2f165667c5),
+		seed:               opts.Seed,
+		defaultCapacity:    opts.DefaultPoolCapacity,
+		capacity:           slices.Clone(opts.Config.Capacity),
+		faults:             opts.Faults,
+		instances:          map[string]*instance{},
+		templates:          map[string]*launchTemplate{},
+		fleets:             map[string]*fleetResult{},
+		queues:             map[string]*queue{},
+		subnets:            map[string]*SubnetConfig{},
+		groups:             map[string]*SecurityGroupConfig{},
+		images:             map[string]*ImageConfig{},
+		parameterOverrides: map[string]string{},
+		stateFile:          opts.StateFile,
 	}
 	c.rng = rand.New(c.pcg)
 	c.faultRNG = rand.New(c.faultPCG)
@@ -180,7 +186,9 @@ func newCloud(opts *Options) (*cloud, error) {
 		c.groups[c.cfg.SecurityGroups[i].ID] = &c.cfg.SecurityGroups[i]
 	}
 	for i := range c.cfg.Images {
-		c.images[c.cfg.Images[i].ID] = &c.cfg.Images[i]
+		img := c.cfg.Images[i]
+		c.images[img.ID] = &img
+		c.imageOrder = append(c.imageOrder, &img)
 	}
 	for _, name := range c.cfg.Queues {
 		c.queues[name] = newQueue(name, c.clock)
@@ -299,6 +307,70 @@ func (c *cloud) privateDNSName(ip string) string {
 		return host + ".ec2.internal"
 	}
 	return host + "." + c.cfg.Region + ".compute.internal"
+}
+
+// parameter returns an SSM parameter's value.
+func (c *cloud) parameter(name string) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.cfg.Parameters[name]
+	return v, ok
+}
+
+// setParameter creates or changes an SSM parameter, as AWS does when it publishes a new image.
+func (c *cloud) setParameter(name, value string) error {
+	if !strings.HasPrefix(name, "/") || value == "" {
+		return fmt.Errorf("parameter %q = %q: the name must start with / and the value must not be empty", name, value)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.cfg.Parameters[name] = value
+	c.parameterOverrides[name] = value
+	c.save()
+	return nil
+}
+
+// addImage registers a new image (and points its SSM parameters at it), as AWS does when it publishes a release.
+func (c *cloud) addImage(img ImageConfig) (ImageConfig, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.registerImage(&img); err != nil {
+		return ImageConfig{}, err
+	}
+	c.addedImages = append(c.addedImages, img)
+	c.save()
+	return img, nil
+}
+
+func (c *cloud) registerImage(img *ImageConfig) error {
+	if img.Name == "" {
+		return fmt.Errorf("image name: must be set")
+	}
+	if img.Architecture != "x86_64" && img.Architecture != "arm64" {
+		return fmt.Errorf("image architecture %q: use \"x86_64\" or \"arm64\"", img.Architecture)
+	}
+	if img.ID == "" {
+		img.ID = stableID("ami", img.Name)
+	}
+	if _, dup := c.images[img.ID]; dup {
+		return fmt.Errorf("image %s already exists", img.ID)
+	}
+	if img.OwnerID == "" {
+		img.OwnerID = eksOwnerID
+	}
+	if img.OwnerAlias == "" && img.OwnerID == eksOwnerID {
+		img.OwnerAlias = "amazon"
+	}
+	if img.CreationDate == "" {
+		img.CreationDate = ec2Time(c.clock.Now())
+	}
+	stored := *img
+	c.images[img.ID] = &stored
+	c.imageOrder = append(c.imageOrder, &stored)
+	for _, p := range img.SSMParameters {
+		c.cfg.Parameters[p] = img.ID
+	}
+	return nil
 }
 
 // resolveImage follows "resolve:ssm:<parameter>" to the image ID the parameter holds.

@@ -33,7 +33,7 @@ type Config struct {
 	SecurityGroups []SecurityGroupConfig `json:"securityGroups,omitempty"`
 	// Images; by default EKS-optimized AL2023 and AL2 images for every Kubernetes version and architecture.
 	Images []ImageConfig `json:"images,omitempty"`
-	// Parameters are extra SSM parameters, name → value; every image's SSMParameter is added.
+	// Parameters are extra SSM parameters, name → value; every image's SSMParameters are added.
 	Parameters map[string]string `json:"parameters,omitempty"`
 	// Queues are the SQS queues; interruption and state-change events go to every one of them.
 	Queues []string `json:"queues,omitempty"`
@@ -84,8 +84,9 @@ type ImageConfig struct {
 	CreationDate string            `json:"creationDate,omitempty"`
 	Description  string            `json:"description,omitempty"`
 	Tags         map[string]string `json:"tags,omitempty"`
-	// SSMParameter, when set, is an SSM parameter whose value is this image's ID.
-	SSMParameter string `json:"ssmParameter,omitempty"`
+	// SSMParameters are SSM parameters whose value is this image's ID, such as the "recommended" alias AWS
+	// publishes and the one naming this release.
+	SSMParameters []string `json:"ssmParameters,omitempty"`
 }
 
 // CapacityRule sizes the capacity pools it matches: how many instances of InstanceType may run at once in Zone
@@ -261,8 +262,8 @@ func (c *Config) complete() error {
 		if img.CreationDate == "" {
 			img.CreationDate = "2026-01-15T00:00:00.000Z"
 		}
-		if img.SSMParameter != "" {
-			c.Parameters[img.SSMParameter] = img.ID
+		for _, p := range img.SSMParameters {
+			c.Parameters[p] = img.ID
 		}
 	}
 	if len(c.Queues) == 0 {
@@ -293,35 +294,44 @@ func zoneIDPrefix(region string) string {
 	return parts[0] + short + parts[2]
 }
 
-// defaultImages are EKS-optimized images: AL2023 standard and nvidia for both architectures and AL2, for each
-// Kubernetes version, each with the SSM parameter AWS publishes for it.
+// defaultRelease is the release of every default image, as AWS names EKS AMI releases.
+const defaultRelease = "v20260115"
+
+// defaultImages are the images node autoscalers resolve through SSM aliases: EKS-optimized AL2023 (standard and
+// nvidia) and AL2, and Bottlerocket, for both architectures and each Kubernetes version. Each has the
+// "recommended"/"latest" parameter and the one naming its release, as AWS publishes them.
 func defaultImages(versions []string) []ImageConfig {
 	var out []ImageConfig
 	for _, v := range versions {
 		for _, arch := range []string{"x86_64", "arm64"} {
+			for _, variant := range []string{"standard", "nvidia"} {
+				name := fmt.Sprintf("amazon-eks-node-al2023-%s-%s-%s-%s", arch, variant, v, defaultRelease)
+				base := fmt.Sprintf("/aws/service/eks/optimized-ami/%s/amazon-linux-2023/%s/%s/", v, arch, variant)
+				out = append(out, ImageConfig{
+					Name: name, Architecture: arch,
+					Description:   "EKS-optimized Kubernetes node based on Amazon Linux 2023, (k8s: " + v + ", " + variant + ")",
+					SSMParameters: []string{base + "recommended/image_id", base + name + "/image_id"},
+				})
+			}
+			brName := fmt.Sprintf("bottlerocket-aws-k8s-%s-%s-v1.40.0-2a7b1c3d", v, arch)
+			brBase := fmt.Sprintf("/aws/service/bottlerocket/aws-k8s-%s/%s/", v, arch)
 			out = append(out, ImageConfig{
-				Name:         fmt.Sprintf("amazon-eks-node-al2023-%s-standard-%s-v20260115", arch, v),
-				Architecture: arch,
-				Description:  "EKS-optimized Kubernetes node based on Amazon Linux 2023, (k8s: " + v + ")",
-				SSMParameter: fmt.Sprintf("/aws/service/eks/optimized-ami/%s/amazon-linux-2023/%s/standard/recommended/image_id", v, arch),
-			}, ImageConfig{
-				Name:         fmt.Sprintf("amazon-eks-node-al2023-%s-nvidia-%s-v20260115", arch, v),
-				Architecture: arch,
-				Description:  "EKS-optimized Kubernetes node based on Amazon Linux 2023 with NVIDIA drivers, (k8s: " + v + ")",
-				SSMParameter: fmt.Sprintf("/aws/service/eks/optimized-ami/%s/amazon-linux-2023/%s/nvidia/recommended/image_id", v, arch),
+				Name: brName, Architecture: arch, OwnerID: "092701018921", OwnerAlias: "amazon",
+				Description:   "bottlerocket-aws-k8s-" + v + " " + arch,
+				SSMParameters: []string{brBase + "latest/image_id", brBase + "1.40.0/image_id"},
 			})
 		}
-		out = append(out, ImageConfig{
-			Name:         "amazon-eks-node-" + v + "-v20260115",
-			Architecture: "x86_64",
-			Description:  "EKS Kubernetes Worker AMI with AmazonLinux2 image, (k8s: " + v + ")",
-			SSMParameter: "/aws/service/eks/optimized-ami/" + v + "/amazon-linux-2/recommended/image_id",
-		}, ImageConfig{
-			Name:         "amazon-eks-arm64-node-" + v + "-v20260115",
-			Architecture: "arm64",
-			Description:  "EKS Kubernetes Worker AMI with AmazonLinux2 image, (k8s: " + v + ")",
-			SSMParameter: "/aws/service/eks/optimized-ami/" + v + "/amazon-linux-2-arm64/recommended/image_id",
-		})
+		for _, variant := range []struct{ arch, path, prefix string }{
+			{"x86_64", "amazon-linux-2", "amazon-eks-node"}, {"arm64", "amazon-linux-2-arm64", "amazon-eks-arm64-node"},
+		} {
+			name := variant.prefix + "-" + v + "-" + defaultRelease
+			base := "/aws/service/eks/optimized-ami/" + v + "/" + variant.path + "/"
+			out = append(out, ImageConfig{
+				Name: name, Architecture: variant.arch,
+				Description:   "EKS Kubernetes Worker AMI with AmazonLinux2 image, (k8s: " + v + ")",
+				SSMParameters: []string{base + "recommended/image_id", base + name + "/image_id"},
+			})
+		}
 	}
 	return out
 }

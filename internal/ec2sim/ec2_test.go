@@ -1,6 +1,7 @@
 package ec2sim
 
 import (
+	"net/http"
 	"slices"
 	"sort"
 	"testing"
@@ -366,5 +367,50 @@ func TestLaunchTemplates(t *testing.T) {
 	_, err = h.ec2.DeleteLaunchTemplate(ctx, &ec2.DeleteLaunchTemplateInput{LaunchTemplateId: aws.String(id)})
 	if got := errorCode(err); got != "InvalidLaunchTemplateId.NotFound" {
 		t.Errorf("second delete: code %q", got)
+	}
+}
+
+func TestImageReleaseThroughAdmin(t *testing.T) {
+	stateFile := t.TempDir() + "/state.json"
+	h := newHarness(t, func(o *Options) { o.StateFile = stateFile })
+	ctx := t.Context()
+	const param = "/aws/service/eks/optimized-ami/1.34/amazon-linux-2023/x86_64/standard/recommended/image_id"
+	before, err := h.ssm.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(param)})
+	if err != nil {
+		t.Fatalf("GetParameter: %v", err)
+	}
+	var added ImageConfig
+	release := ImageConfig{Name: "amazon-eks-node-al2023-x86_64-standard-1.34-v20260301", Architecture: "x86_64",
+		SSMParameters: []string{param}}
+	if code := h.admin(http.MethodPost, "/admin/images", release, &added); code != http.StatusOK || added.ID == "" {
+		t.Fatalf("POST /admin/images: %d %+v", code, added)
+	}
+	check := func(h *harness) {
+		t.Helper()
+		after, err := h.ssm.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(param)})
+		if err != nil {
+			t.Fatalf("GetParameter: %v", err)
+		}
+		if got := aws.ToString(after.Parameter.Value); got != added.ID || got == aws.ToString(before.Parameter.Value) {
+			t.Errorf("the recommended image is %s, want the new release %s (was %s)", got, added.ID, aws.ToString(before.Parameter.Value))
+		}
+		images, err := h.ec2.DescribeImages(ctx, &ec2.DescribeImagesInput{ImageIds: []string{added.ID}})
+		if err != nil || len(images.Images) != 1 || aws.ToString(images.Images[0].Name) != release.Name {
+			t.Errorf("DescribeImages of the new release: %v %+v", err, images)
+		}
+	}
+	check(h)
+	check(newHarness(t, func(o *Options) { o.StateFile = stateFile }))
+
+	var bad map[string]string
+	if code := h.admin(http.MethodPost, "/admin/images", ImageConfig{Name: "x", Architecture: "sparc"}, &bad); code != http.StatusBadRequest {
+		t.Errorf("bad architecture: %d %v, want 400", code, bad)
+	}
+	if code := h.admin(http.MethodPut, "/admin/parameters", ParameterRequest{Name: "/custom/ami", Value: added.ID}, nil); code != http.StatusOK {
+		t.Errorf("PUT /admin/parameters: %d", code)
+	}
+	custom, err := h.ssm.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String("/custom/ami")})
+	if err != nil || aws.ToString(custom.Parameter.Value) != added.ID {
+		t.Errorf("custom parameter: %v %+v", err, custom)
 	}
 }

@@ -547,7 +547,8 @@ func (c *cloud) describeImages(in describeInput, owners []string) ([]ImageConfig
 		return nil, "", err
 	}
 	var out []ImageConfig
-	for _, img := range c.cfg.Images {
+	for _, ip := range c.imageOrder {
+		img := *ip
 		if (len(in.IDs) > 0 && !slices.Contains(in.IDs, img.ID)) || !c.ownedBy(img, owners) {
 			continue
 		}

@@ -70,7 +70,7 @@ type ssmParameter struct {
 }
 
 func (s *Sim) parameter(name string) (ssmParameter, bool) {
-	v, ok := s.cloud.cfg.Parameters[name]
+	v, ok := s.cloud.parameter(name)
 	if !ok {
 		return ssmParameter{}, false
 	}

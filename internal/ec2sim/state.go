@@ -22,6 +22,9 @@ type persistedState struct {
 	Capacity        []CapacityRule       `json:"capacity"`
 	Faults          Faults               `json:"faults"`
 	Queues          map[string][]message `json:"queues"`
+	// Images and Parameters are what the admin API added to the config's.
+	Images     []ImageConfig     `json:"images,omitempty"`
+	Parameters map[string]string `json:"parameters,omitempty"`
 }
 
 // save writes the state file, if there is one. It runs with c.mu held; a failure is logged, not returned, since
@@ -45,12 +48,14 @@ func (c *cloud) writeState() error {
 		return fmt.Errorf("saving the fault source: %w", err)
 	}
 	st := persistedState{
-		Version:  stateVersion,
-		RNG:      rng,
-		FaultRNG: faultRNG,
-		Capacity: c.capacity,
-		Faults:   c.faults,
-		Queues:   map[string][]message{},
+		Version:    stateVersion,
+		RNG:        rng,
+		FaultRNG:   faultRNG,
+		Capacity:   c.capacity,
+		Faults:     c.faults,
+		Queues:     map[string][]message{},
+		Images:     c.addedImages,
+		Parameters: c.parameterOverrides,
 	}
 	st.Instances = c.orderedInstances()
 	for _, id := range sortedKeys(c.templates) {
@@ -117,6 +122,20 @@ func (c *cloud) load() error {
 	}
 	c.capacity = st.Capacity
 	c.faults = st.Faults
+	for i := range st.Images {
+		img := st.Images[i]
+		if _, known := c.images[img.ID]; known {
+			continue
+		}
+		if err := c.registerImage(&img); err != nil {
+			return fmt.Errorf("ec2sim state %s: image %s: %w", c.stateFile, img.Name, err)
+		}
+		c.addedImages = append(c.addedImages, img)
+	}
+	for name, value := range st.Parameters {
+		c.cfg.Parameters[name] = value
+		c.parameterOverrides[name] = value
+	}
 	for name, msgs := range st.Queues {
 		if q, ok := c.queues[name]; ok {
 			q.restore(msgs)

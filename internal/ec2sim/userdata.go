@@ -40,7 +40,9 @@ func (s *nodeSettings) reserves() bool {
 //   - a MIME multi-part document whose application/node.eks.aws parts are AL2023 NodeConfig YAML and whose
 //     text/x-shellscript parts may call /etc/eks/bootstrap.sh;
 //   - a bare NodeConfig YAML document;
-//   - a shell script calling /etc/eks/bootstrap.sh with --kubelet-extra-args.
+//   - a shell script calling /etc/eks/bootstrap.sh with --kubelet-extra-args;
+//   - Bottlerocket TOML settings ([settings.kubernetes] max-pods, node-labels, node-taints, kube-reserved,
+//     system-reserved, eviction-hard).
 //
 // From NodeConfig it takes spec.kubelet.config (maxPods, kubeReserved, systemReserved, evictionHard,
 // registerWithTaints) and spec.kubelet.flags; from kubelet flags --node-labels, --register-with-taints, --max-pods,
@@ -63,6 +65,8 @@ func parseUserData(encoded string) (nodeSettings, error) {
 		err = s.parseShell(trimmed)
 	case strings.Contains(trimmed, "node.eks.aws/"):
 		err = s.parseNodeConfig(trimmed)
+	case strings.Contains(trimmed, "[settings."):
+		err = s.parseBottlerocket(trimmed)
 	}
 	return s, err
 }
@@ -313,6 +317,96 @@ func (w *wordSplitter) quoted(quote rune, escapable string) error {
 	w.i = j
 	w.inWord = true
 	return nil
+}
+
+// parseBottlerocket reads the [settings.kubernetes…] tables of Bottlerocket's TOML user data. It understands the
+// TOML Bottlerocket settings use: tables, key = value with quoted or bare keys, strings, integers and arrays of
+// strings.
+func (s *nodeSettings) parseBottlerocket(text string) error {
+	section := ""
+	for n, line := range strings.Split(text, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]") {
+			section = strings.Trim(line, "[] ")
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			return fmt.Errorf("bottlerocket settings line %d: expecting key = value: %q", n+1, line)
+		}
+		key := unquoteTOML(strings.TrimSpace(k))
+		values, err := tomlValues(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("bottlerocket settings line %d: %w", n+1, err)
+		}
+		if err := s.applyBottlerocket(section, key, values); err != nil {
+			return fmt.Errorf("bottlerocket settings line %d: %w", n+1, err)
+		}
+	}
+	return nil
+}
+
+func (s *nodeSettings) applyBottlerocket(section, key string, values []string) error {
+	first := ""
+	if len(values) > 0 {
+		first = values[0]
+	}
+	set := func(m *map[string]string) {
+		if *m == nil {
+			*m = map[string]string{}
+		}
+		(*m)[key] = first
+	}
+	switch section {
+	case "settings.kubernetes":
+		if key == "max-pods" {
+			return s.applyFlag("--max-pods", first)
+		}
+	case "settings.kubernetes.node-labels":
+		s.Labels[key] = first
+	case "settings.kubernetes.node-taints":
+		for _, v := range values {
+			t, err := parseTaint(key + "=" + v)
+			if err != nil {
+				return err
+			}
+			s.Taints = append(s.Taints, t)
+		}
+	case "settings.kubernetes.kube-reserved":
+		set(&s.KubeReserved)
+	case "settings.kubernetes.system-reserved":
+		set(&s.SystemReserved)
+	case "settings.kubernetes.eviction-hard":
+		set(&s.EvictionHard)
+	}
+	return nil
+}
+
+// tomlValues reads a TOML string, bare scalar or array of strings.
+func tomlValues(v string) ([]string, error) {
+	if strings.HasPrefix(v, "[") {
+		if !strings.HasSuffix(v, "]") {
+			return nil, fmt.Errorf("unterminated array %q", v)
+		}
+		var out []string
+		for _, item := range strings.Split(strings.Trim(v, "[]"), ",") {
+			if item = strings.TrimSpace(item); item != "" {
+				out = append(out, unquoteTOML(item))
+			}
+		}
+		return out, nil
+	}
+	return []string{unquoteTOML(v)}, nil
+}
+
+func unquoteTOML(v string) string {
+	if u, err := strconv.Unquote(v); err == nil {
+		return u
+	}
+	return strings.Trim(v, "'")
 }
 
 // parseFlags reads the kubelet flags that shape the Node, as --flag=value or --flag value.

@@ -64,6 +64,33 @@ exec > >(tee /var/log/user-data.log) 2>&1
   --kubelet-extra-args '--node-labels="tailor.sh/nodepool=default,team=a b" --register-with-taints="critical=true:NoSchedule,spot:PreferNoSchedule" --max-pods=110 --kube-reserved=cpu=100m,memory=1Gi --eviction-hard=memory.available<200Mi'
 `
 
+const bottlerocketTOML = `[settings.host-containers.admin]
+enabled = true
+
+[settings.kubernetes]
+cluster-name = "tailor"
+api-server = "https://127.0.0.1:6443"
+max-pods = 29
+
+[settings.kubernetes.node-labels]
+"tailor.sh/nodepool" = "default"
+"team" = "a"
+
+[settings.kubernetes.kube-reserved]
+"cpu" = "70m"
+"memory" = "574Mi"
+
+[settings.kubernetes.system-reserved]
+"memory" = "100Mi"
+
+[settings.kubernetes.eviction-hard]
+"memory.available" = "100Mi"
+
+[settings.kubernetes.node-taints]
+"dedicated" = ["db:NoSchedule", "db:NoExecute"]
+"spot" = [":PreferNoSchedule"]
+`
+
 func TestParseUserData(t *testing.T) {
 	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 	tests := []struct {
@@ -129,6 +156,21 @@ func TestParseUserData(t *testing.T) {
 				MaxPods:      110,
 				KubeReserved: map[string]string{"cpu": "100m", "memory": "1Gi"},
 				EvictionHard: map[string]string{"memory.available": "200Mi"},
+			},
+		},
+		{
+			name: "Bottlerocket TOML", data: b64(bottlerocketTOML),
+			want: nodeSettings{
+				Labels: map[string]string{"tailor.sh/nodepool": "default", "team": "a"},
+				Taints: []corev1.Taint{
+					{Key: "dedicated", Value: "db", Effect: corev1.TaintEffectNoSchedule},
+					{Key: "dedicated", Value: "db", Effect: corev1.TaintEffectNoExecute},
+					{Key: "spot", Effect: corev1.TaintEffectPreferNoSchedule},
+				},
+				MaxPods:        29,
+				KubeReserved:   map[string]string{"cpu": "70m", "memory": "574Mi"},
+				SystemReserved: map[string]string{"memory": "100Mi"},
+				EvictionHard:   map[string]string{"memory.available": "100Mi"},
 			},
 		},
 		{
