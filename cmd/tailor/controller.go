@@ -9,6 +9,7 @@ import (
 
 	"github.com/tailor-sh/tailor/internal/cloudprovider/aws"
 	"github.com/tailor-sh/tailor/internal/controller/nodeclaim"
+	"github.com/tailor-sh/tailor/internal/controller/nodeclass"
 	"github.com/tailor-sh/tailor/internal/controller/provisioning"
 	"github.com/tailor-sh/tailor/internal/operator"
 	"github.com/tailor-sh/tailor/internal/state"
@@ -91,6 +92,13 @@ func runController(cmd *cobra.Command, opts *operator.Options) error {
 	}
 	if err := lifecycle.Register(mgr); err != nil {
 		return fmt.Errorf("registering the nodeclaim lifecycle: %w", err)
+	}
+	nodeClasses, err := nodeclass.New(kube, cloud)
+	if err != nil {
+		return err
+	}
+	if err := nodeClasses.Register(mgr); err != nil {
+		return fmt.Errorf("registering the node class controller: %w", err)
 	}
 	gc, err := nodeclaim.NewGarbageCollector(clk, kube, cloud)
 	if err != nil {

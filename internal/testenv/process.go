@@ -30,12 +30,42 @@ type process struct {
 // run starts bin/NAME with args, its output in LogDir/NAME.log. The child gets SIGKILL if this process dies
 // (Linux parent-death signal), so a crashed test leaves no orphans.
 func (e *Environment) run(name string, args ...string) (*process, error) {
+	return e.startProgram(name, filepath.Join(e.opts.BinDir, name), args, nil)
+}
+
+// Process is a program started alongside the control plane (a simulated cloud, Tailor's controller).
+type Process struct{ p *process }
+
+// StartProcess runs the program at path as part of the environment: its output goes to LogDir/name.log, extraEnv
+// is added to this process's environment, and Stop (or Environment.Stop, which stops it before the control plane)
+// ends it.
+func (e *Environment) StartProcess(name, path string, args, extraEnv []string) (*Process, error) {
+	p, err := e.startProgram(name, path, args, extraEnv)
+	if err != nil {
+		return nil, err
+	}
+	return &Process{p: p}, nil
+}
+
+// Stop ends the process: SIGTERM, then SIGKILL after grace.
+func (p *Process) Stop(grace time.Duration) error { return p.p.stop(grace) }
+
+// Exited returns an error, with the end of the log, if the process is no longer running.
+func (p *Process) Exited() error { return p.p.exited() }
+
+// LogPath is the file holding the process's output.
+func (p *Process) LogPath() string { return p.p.logPath }
+
+func (e *Environment) startProgram(name, path string, args, extraEnv []string) (*process, error) {
 	logPath := filepath.Join(e.opts.LogDir, name+".log")
-	logFile, err := os.Create(logPath)
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("creating %s's log: %w", name, err)
 	}
-	cmd := exec.Command(filepath.Join(e.opts.BinDir, name), args...)
+	cmd := exec.Command(path, args...)
+	if len(extraEnv) > 0 {
+		cmd.Env = append(os.Environ(), extraEnv...)
+	}
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
 	cmd.SysProcAttr = sysProcAttr()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -215,11 +216,14 @@ func NodeClaimFor(np *apiv1.NodePool, planned *scheduling.NodeClaim) *apiv1.Node
 }
 
 // claimRequirements are the plan's narrowed requirements as API requirements, with the instance type pinned to the
-// options that fit. Keys a NodeClaim may not carry (the hostname, which the plan uses for placeholders) are dropped.
+// options that fit. Attributes of the instance type itself (family, size, cpu, memory, gpu…) are left to that pin:
+// the options already satisfy them, and a type that lacks a label (no GPU name on a CPU type) would fail an In list
+// built from the types that have it. The hostname, which the plan uses for placeholders, is dropped too.
 func claimRequirements(planned *scheduling.NodeClaim) []apiv1.NodeSelectorRequirementWithMinValues {
 	var out []apiv1.NodeSelectorRequirementWithMinValues
 	for _, r := range planned.Requirements.List() {
-		if r.Key == apiv1.HostnameLabelKey || r.Key == apiv1.InstanceTypeLabelKey {
+		if r.Key == apiv1.HostnameLabelKey || r.Key == apiv1.InstanceTypeLabelKey ||
+			(slices.Contains(apiv1.InstanceLabelKeys, r.Key) && r.Key != apiv1.CapacityTypeLabelKey) {
 			continue
 		}
 		req := apiv1.NodeSelectorRequirementWithMinValues{Key: r.Key, Operator: corev1.NodeSelectorOperator(r.Operator), Values: r.Values}

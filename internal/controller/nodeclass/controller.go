@@ -1,0 +1,75 @@
+package nodeclass
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/klog/v2"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+
+	apiv1 "github.com/tailor-sh/tailor/api/v1"
+)
+
+// ResyncInterval is how often a node class is resolved again without a change: subnets, security groups and AMIs
+// change in the cloud without Kubernetes seeing it (a new AMI release, a subnet tagged for discovery).
+const ResyncInterval = 5 * time.Minute
+
+// Resolver looks a node class's selectors up in the cloud and writes the result and its conditions into its status.
+type Resolver interface {
+	ResolveNodeClass(ctx context.Context, nc *apiv1.EC2NodeClass) error
+}
+
+// Controller resolves EC2NodeClasses.
+type Controller struct {
+	kube     client.Client
+	resolver Resolver
+}
+
+// New returns the node class controller; both dependencies are required.
+func New(kube client.Client, resolver Resolver) (*Controller, error) {
+	if kube == nil || resolver == nil {
+		return nil, errors.New("nodeclass: client and resolver are required")
+	}
+	return &Controller{kube: kube, resolver: resolver}, nil
+}
+
+// Reconcile resolves one node class and patches its status when it changed.
+func (c *Controller) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	nc := &apiv1.EC2NodeClass{}
+	if err := c.kube.Get(ctx, req.NamespacedName, nc); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !nc.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil
+	}
+	logger := log.FromContext(ctx).WithValues("ec2nodeclass", klog.KObj(nc))
+	original := nc.DeepCopy()
+	if err := c.resolver.ResolveNodeClass(ctx, nc); err != nil {
+		return ctrl.Result{}, fmt.Errorf("resolving EC2NodeClass %s: %w", nc.Name, err)
+	}
+	if !equality.Semantic.DeepEqual(original.Status, nc.Status) {
+		if err := c.kube.Status().Patch(ctx, nc, client.MergeFrom(original)); err != nil {
+			return ctrl.Result{}, client.IgnoreNotFound(err)
+		}
+		ready := nc.StatusConditions().Get(apiv1.ConditionTypeReady)
+		if ready != nil {
+			logger.Info("resolved ec2nodeclass", "ready", ready.Status, "message", ready.Message,
+				"subnets", len(nc.Status.Subnets), "securityGroups", len(nc.Status.SecurityGroups), "amis", len(nc.Status.AMIs))
+		}
+	}
+	return ctrl.Result{RequeueAfter: ResyncInterval}, nil
+}
+
+// Register adds the controller to the manager.
+func (c *Controller) Register(mgr manager.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("nodeclass").
+		For(&apiv1.EC2NodeClass{}).
+		Complete(c)
+}

@@ -1,0 +1,136 @@
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/wait"
+)
+
+// BuildTailor builds bin/tailor and bin/ec2sim from this repository's current source into dir, so end-to-end tests
+// and the demo run the code as it is, not a stale build.
+func BuildTailor(ctx context.Context, dir string) error {
+	root, err := RepoRoot()
+	if err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", dir+string(filepath.Separator), "./cmd/tailor", "./cmd/ec2sim")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("building tailor and ec2sim: %w\n%s", err, out)
+	}
+	return nil
+}
+
+// StackOptions configure the simulated AWS and Tailor's controller started next to the control plane.
+type StackOptions struct {
+	// BinDir holds tailor and ec2sim (see BuildTailor).
+	BinDir string
+	// ClusterName is the cluster both are told about; ec2sim tags its subnets and security groups
+	// tailor.sh/discovery=<ClusterName>.
+	ClusterName string
+	// EC2SimArgs and ControllerArgs are added to the defaults (fast launches and boots; metrics and probes off).
+	EC2SimArgs     []string
+	ControllerArgs []string
+	// WithoutController starts ec2sim alone.
+	WithoutController bool
+}
+
+// Stack is ec2sim and Tailor's controller running against an Environment.
+type Stack struct {
+	EC2Endpoint string
+	EC2Sim      *Process
+	Controller  *Process
+	opts        StackOptions
+	env         *Environment
+}
+
+// StartStack starts ec2sim (registering its instances as KWOK Nodes in the environment's cluster) and then Tailor's
+// controller pointed at it with static test credentials.
+func (e *Environment) StartStack(ctx context.Context, opts StackOptions) (*Stack, error) {
+	if opts.ClusterName == "" {
+		opts.ClusterName = "demo-cluster"
+	}
+	endpointFile := filepath.Join(e.Dir, "ec2sim-endpoint")
+	_ = os.Remove(endpointFile)
+	args := append([]string{
+		"--addr=127.0.0.1:0",
+		"--endpoint-file=" + endpointFile,
+		"--kubeconfig=" + e.KubeconfigPath,
+		"--cluster-name=" + opts.ClusterName,
+		"--state-file=" + filepath.Join(e.Dir, "ec2sim-state.json"),
+		"--launch-latency=300ms",
+		"--boot-latency=500ms",
+		"--terminate-latency=300ms",
+	}, opts.EC2SimArgs...)
+	sim, err := e.StartProcess("ec2sim", filepath.Join(opts.BinDir, "ec2sim"), args, nil)
+	if err != nil {
+		return nil, err
+	}
+	s := &Stack{EC2Sim: sim, opts: opts, env: e}
+	err = wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		if err := sim.Exited(); err != nil {
+			return false, err
+		}
+		b, err := os.ReadFile(endpointFile)
+		s.EC2Endpoint = strings.TrimSpace(string(b))
+		return err == nil && s.EC2Endpoint != "", nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("waiting for ec2sim's endpoint: %w", err)
+	}
+	if !opts.WithoutController {
+		if err := s.StartController(); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// StartController starts (or, after StopController, restarts) Tailor's controller.
+func (s *Stack) StartController() error {
+	args := append([]string{
+		"controller",
+		"--cluster-name=" + s.opts.ClusterName,
+		"--aws-region=us-east-1",
+		"--aws-endpoint-url=" + s.EC2Endpoint,
+		"--kubeconfig=" + s.env.KubeconfigPath,
+		"--metrics-bind-address=0",
+		"--health-probe-bind-address=0",
+		"--batch-idle-duration=500ms",
+		"--batch-max-duration=5s",
+		"--log-level=debug",
+	}, s.opts.ControllerArgs...)
+	// Static credentials and no instance metadata: the SDK's default chain must not look beyond this process.
+	env := []string{"AWS_ACCESS_KEY_ID=tailor-test", "AWS_SECRET_ACCESS_KEY=tailor-test", "AWS_EC2_METADATA_DISABLED=true"}
+	p, err := s.env.StartProcess("tailor-controller", filepath.Join(s.opts.BinDir, "tailor"), args, env)
+	if err != nil {
+		return err
+	}
+	s.Controller = p
+	return nil
+}
+
+// StopController ends the controller (SIGTERM, then SIGKILL after grace).
+func (s *Stack) StopController(grace time.Duration) error {
+	if s.Controller == nil {
+		return nil
+	}
+	err := s.Controller.Stop(grace)
+	s.Controller = nil
+	return err
+}
+
+// Stop ends the controller, then ec2sim.
+func (s *Stack) Stop() error {
+	err := s.StopController(10 * time.Second)
+	if serr := s.EC2Sim.Stop(10 * time.Second); err == nil {
+		err = serr
+	}
+	return err
+}

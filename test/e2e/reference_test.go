@@ -1,0 +1,216 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	apiv1 "github.com/tailor-sh/tailor/api/v1"
+	"github.com/tailor-sh/tailor/internal/catalog"
+	"github.com/tailor-sh/tailor/internal/ec2sim"
+	"github.com/tailor-sh/tailor/internal/operator"
+	"github.com/tailor-sh/tailor/internal/testenv"
+)
+
+// startStack builds tailor and ec2sim from the current source and starts them against the shared control plane.
+func startStack(t *testing.T, opts testenv.StackOptions) *testenv.Stack {
+	t.Helper()
+	bin := t.TempDir()
+	if err := testenv.BuildTailor(t.Context(), bin); err != nil {
+		t.Fatal(err)
+	}
+	opts.BinDir = bin
+	stack, err := env.StartStack(t.Context(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, p := range []*testenv.Process{stack.Controller, stack.EC2Sim} {
+				if p != nil {
+					t.Logf("last lines of %s:\n%s", p.LogPath(), lastLines(p.LogPath(), 40))
+				}
+			}
+		}
+		if err := stack.Stop(); err != nil {
+			t.Errorf("stopping ec2sim and the controller: %v", err)
+		}
+	})
+	return stack
+}
+
+func lastLines(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func tailorClient(t *testing.T) client.Client {
+	t.Helper()
+	scheme, err := operator.NewScheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(env.Config, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// applyExample creates every object of an examples/ file.
+func applyExample(t *testing.T, kube client.Client, name string) {
+	t.Helper()
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(root, "examples", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, doc := range strings.Split(string(b), "\n---\n") {
+		var obj client.Object
+		switch {
+		case strings.Contains(doc, "kind: NodePool"):
+			obj = &apiv1.NodePool{}
+		case strings.Contains(doc, "kind: EC2NodeClass"):
+			obj = &apiv1.EC2NodeClass{}
+		default:
+			continue
+		}
+		if err := yaml.UnmarshalStrict([]byte(doc), obj); err != nil {
+			t.Fatalf("parsing %s: %v", name, err)
+		}
+		if err := kube.Create(t.Context(), obj); err != nil {
+			t.Fatalf("creating %s %s: %v", obj.GetObjectKind().GroupVersionKind().Kind, obj.GetName(), err)
+		}
+		t.Cleanup(func() { _ = kube.Delete(context.WithoutCancel(t.Context()), obj) })
+	}
+}
+
+func scaleInflate(t *testing.T, cs kubernetes.Interface, ns string, replicas int32) {
+	t.Helper()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		s, err := cs.AppsV1().Deployments(ns).GetScale(t.Context(), "inflate", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		s.Spec.Replicas = replicas
+		_, err = cs.AppsV1().Deployments(ns).UpdateScale(t.Context(), "inflate", s, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
+		t.Fatalf("scaling inflate to %d: %v", replicas, err)
+	}
+}
+
+// TestReferenceScaleUp is the tutorial's scale-up through the production code path: the AWS provider on the real
+// SDK against ec2sim, nodes registered by ec2sim and run by KWOK, pods placed by the real kube-scheduler.
+func TestReferenceScaleUp(t *testing.T) {
+	kube := tailorClient(t)
+	cs := kubernetes.NewForConfigOrDie(env.Config)
+	startStack(t, testenv.StackOptions{ClusterName: "demo-cluster"})
+	applyExample(t, kube, "reference.yaml")
+	t.Cleanup(func() { waitNoNodeClaims(t, kube) })
+
+	ns := createNamespace(t, cs, "reference")
+	if _, err := cs.AppsV1().Deployments(ns).Create(t.Context(), testenv.Inflate(ns, 0), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	scaleInflate(t, cs, ns, 4)
+	var node string
+	waitForPods(t, cs, ns, "4 inflate pods Running on one node", func(pods []corev1.Pod) bool {
+		if len(pods) != 4 {
+			return false
+		}
+		node = pods[0].Spec.NodeName
+		return all(pods, func(p corev1.Pod) bool {
+			return p.Status.Phase == corev1.PodRunning && p.Spec.NodeName == node && node != ""
+		})
+	})
+	t.Logf("scale to 4 → 4 pods Running in %s", time.Since(start).Round(time.Millisecond))
+
+	claims := &apiv1.NodeClaimList{}
+	if err := kube.List(t.Context(), claims); err != nil {
+		t.Fatal(err)
+	}
+	if len(claims.Items) != 1 {
+		t.Fatalf("%d nodeclaims, want exactly 1", len(claims.Items))
+	}
+	nc := claims.Items[0]
+	if nc.Status.NodeName != node || nc.Labels[apiv1.CapacityTypeLabelKey] != apiv1.CapacityTypeSpot {
+		t.Errorf("nodeclaim %s: node %q (pods on %q), capacity type %q (want spot)", nc.Name, nc.Status.NodeName, node, nc.Labels[apiv1.CapacityTypeLabelKey])
+	}
+	checkCheapestFit(t, nc, resource.MustParse("4"))
+}
+
+// checkCheapestFit checks, independently of the simulator, that no instance type in ec2sim's catalogue with a cheaper
+// spot offering in the claim's zone could hold the claim's cpu, and that the launched one can.
+func checkCheapestFit(t *testing.T, nc apiv1.NodeClaim, cpu resource.Quantity) {
+	t.Helper()
+	chosen, zone := nc.Labels[apiv1.InstanceTypeLabelKey], nc.Labels[apiv1.ZoneLabelKey]
+	cat, err := catalog.Load(catalog.DefaultName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	price := map[string]float64{}
+	fits := map[string]bool{}
+	for _, it := range cat.ToInstanceTypes(catalog.Options{VMMemoryOverheadPercent: ec2sim.DefaultVMMemoryOverheadPercent}) {
+		alloc := it.Allocatable()[corev1.ResourceCPU]
+		fits[it.Name] = alloc.Cmp(cpu) >= 0
+		for _, o := range it.Offerings {
+			if o.Zone == zone && o.CapacityType == apiv1.CapacityTypeSpot {
+				price[it.Name] = o.PricePerHour
+			}
+		}
+	}
+	if !fits[chosen] {
+		t.Errorf("launched %s, which cannot hold %s cpu", chosen, cpu.String())
+	}
+	var cheaper []string
+	for name, p := range price {
+		if fits[name] && p < price[chosen] {
+			cheaper = append(cheaper, fmt.Sprintf("%s ($%.4f)", name, p))
+		}
+	}
+	if len(cheaper) > 0 {
+		t.Errorf("launched %s at $%.4f/h in %s, but cheaper spot types fit: %v", chosen, price[chosen], zone, cheaper)
+	}
+}
+
+// waitNoNodeClaims waits until every NodeClaim is gone (their instances terminated) so the next test starts clean.
+func waitNoNodeClaims(t *testing.T, kube client.Client) {
+	ctx := context.WithoutCancel(t.Context())
+	_ = kube.DeleteAllOf(ctx, &apiv1.NodeClaim{})
+	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		list := &apiv1.NodeClaimList{}
+		if err := kube.List(ctx, list); err != nil {
+			return false, err
+		}
+		return len(list.Items) == 0, nil
+	})
+	if err != nil {
+		t.Errorf("nodeclaims still present after the test: %v", err)
+	}
+}
