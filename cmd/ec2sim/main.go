@@ -54,7 +54,7 @@ func newCommand() *cobra.Command {
 		},
 	}
 	fs := cmd.Flags()
-	fs.StringVar(&f.addr, "addr", "127.0.0.1:4577", "loopback address to listen on (port 0 picks a free one)")
+	fs.StringVar(&f.addr, "addr", "127.0.0.1:4566", "loopback address to listen on (port 0 picks a free one)")
 	fs.StringVar(&f.configFile, "config", "", "region config file (YAML): zones, subnets, security groups, images, queues, capacity")
 	fs.StringVar(&f.clusterName, "cluster-name", "tailor", "cluster name for the default discovery tags and queue (ignored with --config)")
 	fs.StringVar(&f.stateFile, "state-file", "", "file that keeps instances, launch templates, capacity, faults and queued messages across restarts")
@@ -134,7 +134,7 @@ func run(ctx context.Context, f *flags) error {
 	return sim.ListenAndServe(ctx, func(endpoint string) {
 		fmt.Printf("ec2sim listening on %s (region %s)\n", endpoint, sim.Region())
 		if f.endpointFile != "" {
-			if err := os.WriteFile(f.endpointFile, []byte(endpoint+"\n"), 0o644); err != nil {
+			if err := writeFileAtomically(f.endpointFile, endpoint+"\n"); err != nil {
 				log.Error(err, "writing --endpoint-file")
 			}
 		}
@@ -146,4 +146,16 @@ func loadCatalog(f *flags) (*catalog.Catalog, error) {
 		return catalog.LoadFile(f.instanceTypesFile)
 	}
 	return catalog.Load(f.catalogName)
+}
+
+// writeFileAtomically writes through a temporary file and a rename, so a reader never sees half the content.
+func writeFileAtomically(path, content string) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("renaming %s: %w", tmp, err)
+	}
+	return nil
 }
