@@ -134,7 +134,8 @@ type cloud struct {
 	// launches counts launched instances, for Seq.
 	launches  int64
 	templates map[string]*launchTemplate
-	// fleets remembers CreateFleet answers by client token, so a retried request launches nothing twice.
+	// fleets remembers CreateFleet answers by client token for fleetTokenTTL, so a retried request launches
+	// nothing twice.
 	fleets map[string]*fleetResult
 	queues map[string]*queue
 

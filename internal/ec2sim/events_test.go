@@ -77,7 +77,7 @@ func (h *harness) drain() []string {
 	}
 }
 
-func describeEvent(t *testing.T, body string) string {
+func describeEvent(t testing.TB, body string) string {
 	t.Helper()
 	var e struct {
 		DetailType string         `json:"detail-type"`

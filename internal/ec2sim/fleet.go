@@ -42,8 +42,13 @@ type fleetOverride struct {
 	Priority     *float64
 }
 
+// fleetTokenTTL is how long a CreateFleet client token is remembered; EC2 keeps them for hours, but the SDK
+// retries within seconds and a long memory would only grow.
+const fleetTokenTTL = 10 * time.Minute
+
 // fleetResult is CreateFleet's answer.
 type fleetResult struct {
+	at        time.Time
 	FleetID   string
 	Instances []fleetLaunch
 	Errors    []fleetError
@@ -105,6 +110,11 @@ func (c *cloud) createFleet(req *fleetRequest) (*fleetResult, error) {
 	defer c.mu.Unlock()
 	now := c.clock.Now()
 	c.advance(now)
+	for token, prev := range c.fleets {
+		if now.Sub(prev.at) > fleetTokenTTL {
+			delete(c.fleets, token)
+		}
+	}
 	if prev, ok := c.fleets[req.ClientToken]; ok && req.ClientToken != "" {
 		return prev, nil
 	}
@@ -116,7 +126,7 @@ func (c *cloud) createFleet(req *fleetRequest) (*fleetResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &fleetResult{FleetID: "fleet-" + c.newUUID()}
+	res := &fleetResult{at: now, FleetID: "fleet-" + c.newUUID()}
 	used := c.poolUsage()
 	for _, ct := range []string{v1.CapacityTypeOnDemand, v1.CapacityTypeSpot} {
 		n := targets[ct]

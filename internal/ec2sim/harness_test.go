@@ -51,7 +51,7 @@ func testTypes() []InstanceType {
 
 // harness is a simulator behind an httptest server on 127.0.0.1 with real SDK clients pointed at it.
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	sim     *Sim
 	clock   *testingclock.FakeClock
 	url     string
@@ -63,7 +63,7 @@ type harness struct {
 }
 
 // newHarness starts a simulator on a fake clock; mutate adjusts its options first.
-func newHarness(t *testing.T, mutate func(*Options)) *harness {
+func newHarness(t testing.TB, mutate func(*Options)) *harness {
 	t.Helper()
 	clk := testingclock.NewFakeClock(t0)
 	opts := Options{

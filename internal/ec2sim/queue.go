@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,6 +14,9 @@ import (
 
 	"k8s.io/utils/clock"
 )
+
+// messageRetention is how long SQS keeps a message nobody deletes, by default.
+const messageRetention = 4 * 24 * time.Hour
 
 // queue is an SQS standard queue: messages become invisible for a while when received and come back unless
 // deleted.
@@ -91,6 +95,7 @@ func (q *queue) take(max int, visibility time.Duration) ([]message, <-chan struc
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	now := q.clock.Now()
+	q.messages = slices.DeleteFunc(q.messages, func(m *message) bool { return now.Sub(m.SentAt) > messageRetention })
 	var got []message
 	var nextVisible time.Time
 	for _, m := range q.messages {

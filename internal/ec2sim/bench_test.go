@@ -1,0 +1,69 @@
+package ec2sim
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+)
+
+// benchHarness is a simulator already holding 1000 running instances.
+func benchHarness(b *testing.B, withStateFile bool) (*harness, string) {
+	h := newHarness(b, func(o *Options) {
+		o.DefaultPoolCapacity = 1_000_000
+		if withStateFile {
+			o.StateFile = filepath.Join(b.TempDir(), "state.json")
+		}
+	})
+	lt := h.launchTemplate("lt-bench", "x86_64", "")
+	for _, zone := range []string{"us-east-1a", "us-east-1b", "us-east-1c", "us-east-1a"} {
+		h.fleet(lt, "on-demand", 250, [2]string{"m5.large", zone})
+	}
+	h.step(5 * 1e9)
+	return h, lt
+}
+
+// BenchmarkDescribeInstances lists 1000 instances by tag through the SDK, as a provider's List does.
+func BenchmarkDescribeInstances(b *testing.B) {
+	h, _ := benchHarness(b, false)
+	in := &ec2.DescribeInstancesInput{Filters: []ec2types.Filter{
+		{Name: aws.String("tag:tailor.sh/nodepool"), Values: []string{"default"}},
+		{Name: aws.String("instance-state-name"), Values: []string{"pending", "running"}},
+	}}
+	for b.Loop() {
+		n := 0
+		p := ec2.NewDescribeInstancesPaginator(h.ec2, in)
+		for p.HasMorePages() {
+			out, err := p.NextPage(b.Context())
+			if err != nil {
+				b.Fatal(err)
+			}
+			n += len(out.Reservations)
+		}
+		if n != 1000 {
+			b.Fatalf("listed %d instances, want 1000", n)
+		}
+	}
+}
+
+// BenchmarkCreateFleet launches one instance into a region of 1000, with and without the state file written on
+// every launch.
+func BenchmarkCreateFleet(b *testing.B) {
+	for _, withState := range []bool{false, true} {
+		name := "memory"
+		if withState {
+			name = "state-file"
+		}
+		b.Run(name, func(b *testing.B) {
+			h, lt := benchHarness(b, withState)
+			for b.Loop() {
+				out := h.fleet(lt, "spot", 1, [2]string{"m5.large", "us-east-1a"}, [2]string{"m5.xlarge", "us-east-1b"})
+				if len(launchedIDs(out)) != 1 {
+					b.Fatal("no instance launched")
+				}
+			}
+		})
+	}
+}
