@@ -24,23 +24,19 @@ func LowerBound(snap *Snapshot, pods []*corev1.Pod) (float64, error) {
 	if len(pods) == 0 {
 		return 0, nil
 	}
-	s := &solver{vols: newVolumeIndex(snap), typeKeys: map[string]bool{}, classRemaining: map[string]Resources{}}
+	s := &solver{vols: newVolumeIndex(snap), typeKeys: map[string]bool{}}
 	if err := s.buildPools(&Snapshot{NodePools: snap.NodePools, DaemonSetPods: snap.DaemonSetPods}); err != nil {
 		return 0, err
 	}
-	v, _, err := s.packingLP(pods)
-	return v, err
+	return s.packingLP(pods)
 }
-
-// lpGuide is the LP's fractional plan: per pod group (class/cpu/memory), how many pods it puts on each type.
-type lpGuide map[string]map[*typeInfo]float64
 
 func groupKey(class string, r Resources) string {
 	return fmt.Sprintf("%s/%d/%d", class, r.CPU, r.Memory)
 }
 
-// packingLP solves the relaxation for pods against the solver's pools and returns its value and its plan.
-func (s *solver) packingLP(pods []*corev1.Pod) (float64, lpGuide, error) {
+// packingLP solves the relaxation for pods against the solver's pools and returns its value.
+func (s *solver) packingLP(pods []*corev1.Pod) (float64, error) {
 	// Classes: pods with the same node requirements and tolerations share the offerings they may use.
 	type group struct {
 		class    int
@@ -55,7 +51,7 @@ func (s *solver) packingLP(pods []*corev1.Pod) (float64, lpGuide, error) {
 	for _, pod := range pods {
 		sel, aff, alts, volErr, err := compileNodeRequirements(pod, s.vols)
 		if err != nil || volErr != "" {
-			return 0, nil, fmt.Errorf("pod %s: cannot bound a pod without valid node requirements", podKey(pod))
+			return 0, fmt.Errorf("pod %s: cannot bound a pod without valid node requirements", podKey(pod))
 		}
 		p := &podInfo{pod: pod, selector: sel, affinity: aff, alts: alts, tolerations: pod.Spec.Tolerations, requests: PodRequests(pod)}
 		ck := requirementsSig(alts) + "#" + tolerationsSig(p.tolerations)
@@ -75,7 +71,7 @@ func (s *solver) packingLP(pods []*corev1.Pod) (float64, lpGuide, error) {
 		g.count++
 	}
 	if len(classes) > maxBoundClasses {
-		return 0, nil, fmt.Errorf("%d pod classes: the bound handles at most %d", len(classes), maxBoundClasses)
+		return 0, fmt.Errorf("%d pod classes: the bound handles at most %d", len(classes), maxBoundClasses)
 	}
 	// Offerings: per pool and type, the cheapest offering for each set of classes that may use it.
 	type column struct {
@@ -149,7 +145,7 @@ func (s *solver) packingLP(pods []*corev1.Pod) (float64, lpGuide, error) {
 			}
 		}
 		if !any {
-			return 0, nil, fmt.Errorf("a group of %v pods has no offering it may use", g.count)
+			return 0, fmt.Errorf("a group of %v pods has no offering it may use", g.count)
 		}
 	}
 	nVars := m + len(ys) + 3*m
@@ -217,7 +213,7 @@ func (s *solver) packingLP(pods []*corev1.Pod) (float64, lpGuide, error) {
 			}
 		}
 	}
-	opt, x, err := lp.Simplex(c, A, b, 1e-9, basis)
+	opt, _, err := lp.Simplex(c, A, b, 1e-9, basis)
 	if err != nil {
 		// Degenerate pivots can make gonum's simplex give up; perturb the prices by a relative 1e-9 (undone on
 		// the result, so it stays a lower bound) and try once more.
@@ -225,23 +221,13 @@ func (s *solver) packingLP(pods []*corev1.Pod) (float64, lpGuide, error) {
 		for i := range pc {
 			pc[i] *= 1 + 1e-9*float64(i%7+1)
 		}
-		opt, x, err = lp.Simplex(pc, A, b, 1e-9, basis)
+		opt, _, err = lp.Simplex(pc, A, b, 1e-9, basis)
 		opt /= 1 + 8e-9
 	}
 	if err != nil {
-		return 0, nil, fmt.Errorf("solving the packing LP (%d rows, %d columns): %w", nRows, nVars, err)
+		return 0, fmt.Errorf("solving the packing LP (%d rows, %d columns): %w", nRows, nVars, err)
 	}
-	guide := lpGuide{}
-	for vi, y := range ys {
-		if x[m+vi] > 1e-9 {
-			g := groups[y.g]
-			if guide[g.key] == nil {
-				guide[g.key] = map[*typeInfo]float64{}
-			}
-			guide[g.key][kept[y.o].t] += x[m+vi]
-		}
-	}
-	return opt, guide, nil
+	return opt, nil
 }
 
 // PlacedOnNewCapacity returns the pods a plan puts on NodeClaims, the pods LowerBound should be asked about.

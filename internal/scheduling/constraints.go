@@ -529,8 +529,9 @@ func (s *solver) pinned(n *node, a *attempt, key, d string) *pinInfo {
 	return pi
 }
 
-// NodeResources checks the pod fits the node's allocatable: for an existing node directly; for a NodeClaim within
-// its target type, re-choosing the target among the remaining types when narrowing removed it.
+// NodeResources checks the pod fits the node's allocatable: for an existing node directly; for a NodeClaim, some
+// instance type it may still launch as must hold all its pods plus this one within the NodePool's limits. The
+// cheapest such type becomes the attempt's target.
 type NodeResources struct{}
 
 func (NodeResources) Name() string   { return "NodeResources" }
@@ -543,35 +544,9 @@ func (NodeResources) Check(s *solver, p *podInfo, n *node, a *attempt) string {
 		}
 		return ""
 	}
-	if a.target != nil && need.Fits(a.target.alloc) && (!a.changed || slices.Contains(a.types, a.target)) {
-		if _, ok := a.target.cheapest(a.reqs); ok {
-			return ""
-		}
-	}
-	var released Resources
-	if n.target != nil {
-		released = n.target.capacity
-		// An open claim keeps its size unless narrowing removed its target.
-		if !a.changed || slices.Contains(a.types, n.target) {
-			if short := need.FirstShortfall(n.target.alloc); short != "" {
-				return reasonInsufficient(short)
-			}
-		}
-	}
-	if s.guide != nil {
-		if t := s.guidedTarget(p, n.pool, a.types, a.reqs, need, released); t != nil {
-			a.target = t
-			return ""
-		}
-	}
-	demand := s.classRemaining[p.class].Add(n.used)
-	demand = demand.Max(need)
-	t, reason := s.chooseTarget(n.pool, a.types, a.reqs, need, demand, released)
+	t, reason := s.launchType(n, a, need)
 	if t == nil {
-		if reason != "" {
-			return reason
-		}
-		return largestReason(need, a.types)
+		return reason
 	}
 	a.target = t
 	return ""

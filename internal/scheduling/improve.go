@@ -63,59 +63,94 @@ func utilization(n *node) float64 {
 	return max(float64(n.used.CPU)/float64(t.alloc.CPU), float64(n.used.Memory)/float64(t.alloc.Memory))
 }
 
-// tryMerge moves every pod of a onto b when one node is cheaper than both.
+// tryMerge moves every pod of a onto b when one node is cheaper than both. It never adds a node: merging only
+// ever turns two claims into one.
 func (s *solver) tryMerge(a, b *node) bool {
-	for _, pa := range a.ports {
-		for _, pb := range b.ports {
+	if portsConflict(a.ports, b.ports) {
+		return false
+	}
+	used := a.used.Add(b.used)
+	// Cheap test first: the combined pods must fit the largest types both claims could still be.
+	if !used.Fits(a.bound) || !used.Fits(b.bound) {
+		return false
+	}
+	reqs, ok := mergedRequirements(a, b)
+	if !ok {
+		return false
+	}
+	types := s.mergedTypes(a, b, reqs, used)
+	budget := b.pool.remaining.Add(a.target.capacity).Add(b.target.capacity)
+	f := offeringFilter(reqs)
+	var best *typeInfo
+	for _, t := range types {
+		if exceedsLimit(t.capacity, budget, b.pool.limited) != "" {
+			continue
+		}
+		if price, ok := t.priceUnder(&f); ok && price < a.price()+b.price()-1e-9 {
+			best = t
+		}
+		break
+	}
+	if best == nil || !s.minValuesHold(b.pool, reqs, types, used) {
+		return false
+	}
+	b.pool.remaining = budget.Sub(best.capacity)
+	b.reqs, b.types, b.ownTypes, b.bound, b.target = reqs, types, true, maxAlloc(types), best
+	b.used = used
+	b.ports = append(b.ports, a.ports...)
+	b.pods = append(b.pods, a.pods...)
+	b.sigOK = map[string]bool{}
+	b.domains, b.pins = nil, nil
+	a.merged, a.pods, a.used = true, nil, Resources{}
+	s.finalize(b)
+	return true
+}
+
+func portsConflict(a, b []hostPort) bool {
+	for _, pa := range a {
+		for _, pb := range b {
 			if pa.conflicts(pb) {
-				return false
+				return true
 			}
 		}
 	}
-	used := a.used.Add(b.used)
-	// Cheap test first: the combined pods must fit the largest type the absorbing claim could still be.
-	var largest Resources
-	for _, t := range b.types {
-		largest = largest.Max(t.alloc)
-	}
-	if !used.Fits(largest) {
-		return false
-	}
+	return false
+}
+
+// mergedRequirements are b's requirements narrowed by a's (but for a's hostname); false when they conflict.
+func mergedRequirements(a, b *node) (Requirements, bool) {
 	moved := a.reqs.Clone()
 	delete(moved.sets, apiv1.HostnameLabelKey)
 	reqs := b.reqs.Intersect(moved)
 	for _, set := range reqs.sets {
 		if set.empty() {
-			return false
+			return Requirements{}, false
 		}
 	}
-	inA := map[*typeInfo]bool{}
+	return reqs, true
+}
+
+// mergedTypes are the types both claims may launch as that the merged requirements allow and that hold used,
+// cheapest first.
+func (s *solver) mergedTypes(a, b *node, reqs Requirements, used Resources) []*typeInfo {
+	inA := make(map[*typeInfo]bool, len(a.types))
 	for _, t := range a.types {
 		inA[t] = true
 	}
 	var types []*typeInfo
 	f := s.compileFilter(reqs)
 	for _, t := range b.types {
-		if inA[t] && f.ok(t) {
+		if inA[t] && used.Fits(t.alloc) && f.ok(t) {
 			types = append(types, t)
 		}
 	}
-	budget := b.pool.remaining.Add(a.target.capacity).Add(b.target.capacity)
-	var best *typeInfo
-	bestPrice := a.price() + b.price() - 1e-9
-	for _, t := range types {
-		if !used.Fits(t.alloc) || exceedsLimit(t.capacity, budget, b.pool.limited) != "" {
-			continue
-		}
-		if o, ok := t.cheapest(reqs); ok && o.PricePerHour < bestPrice {
-			best, bestPrice = t, o.PricePerHour
-		}
-	}
-	if best == nil {
-		return false
-	}
-	// Respect minValues on the merged claim.
-	for _, k := range b.pool.np.Requirements.MinValuesKeys() {
+	sortByPrice(types, reqs)
+	return types
+}
+
+// minValuesHold reports whether the types that hold used still span every minValues the NodePool asks for.
+func (s *solver) minValuesHold(ps *poolState, reqs Requirements, types []*typeInfo, used Resources) bool {
+	for _, k := range ps.np.Requirements.MinValuesKeys() {
 		vals := map[string]bool{}
 		for _, t := range types {
 			if used.Fits(t.alloc) {
@@ -124,17 +159,9 @@ func (s *solver) tryMerge(a, b *node) bool {
 				}
 			}
 		}
-		if len(vals) < b.pool.np.Requirements.MinValues(k) {
+		if len(vals) < ps.np.Requirements.MinValues(k) {
 			return false
 		}
 	}
-	b.pool.remaining = budget.Sub(best.capacity)
-	b.reqs, b.types, b.target, b.alloc = reqs, types, best, best.alloc
-	b.used = used
-	b.ports = append(b.ports, a.ports...)
-	b.pods = append(b.pods, a.pods...)
-	b.sigOK = map[string]bool{}
-	a.merged, a.pods, a.used = true, nil, Resources{}
-	s.finalize(b)
 	return true
 }

@@ -79,7 +79,4 @@ type Options struct {
 	Preferences PreferencePolicy
 	// MaxMergeCandidates bounds the improvement pass; 0 means 64.
 	MaxMergeCandidates int
-	// LPGuide sizes new NodeClaims from the LP relaxation's plan before falling back to the demand heuristic.
-	// Experimental: it has not yet been shown to lower cost and it costs an LP solve per call.
-	LPGuide bool
 }

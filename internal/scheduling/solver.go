@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"maps"
-	"math"
 	"slices"
 	"strings"
 
@@ -43,6 +42,8 @@ type poolState struct {
 	limited   []corev1.ResourceName
 	remaining Resources
 	claims    int
+	// bound is the per-resource maximum allocatable of types.
+	bound Resources
 }
 
 // node is a place a pod can go: an existing node or a NodeClaim being planned.
@@ -56,14 +57,19 @@ type node struct {
 	used     Resources
 	ports    []hostPort
 	pods     []*podInfo
-	// NodeClaims only.
-	types   []*typeInfo
-	target  *typeInfo
-	sigOK   map[string]bool
-	allFree bool
-	index   int
-	merged  bool
-	options []InstanceTypeOption
+	// NodeClaims only. types are the instance types still compatible with reqs that can hold every pod placed so
+	// far, cheapest first under reqs; ownTypes says the slice is the claim's own (safe to filter in place). bound is
+	// their per-resource maximum allocatable, a quick test of whether anything more can fit. target is the type the
+	// claim launches as (the cheapest within the NodePool's limits); its capacity counts against the limits.
+	types    []*typeInfo
+	ownTypes bool
+	bound    Resources
+	target   *typeInfo
+	sigOK    map[string]bool
+	allFree  bool
+	index    int
+	merged   bool
+	options  []InstanceTypeOption
 	// domains caches possibleValues per topology key for the claim's current requirements.
 	domains map[string][]string
 	pins    map[string]*pinInfo
@@ -88,12 +94,9 @@ type solver struct {
 	typeKeys map[string]bool
 	vols     *volumeIndex
 	dsPods   []*podInfo
-	// classRemaining is the demand of pods not yet placed, per class, to size new NodeClaims.
-	classRemaining map[string]Resources
-	cursor         map[string]int
-	attempt        attempt
-	// guide is the LP relaxation's plan, used to size new NodeClaims: pods of each group left to put on each type.
-	guide lpGuide
+	// cursor is, per pod signature, the first open NodeClaim that might still take such a pod.
+	cursor  map[string]int
+	attempt attempt
 }
 
 // Solve plans pods onto the snapshot. It returns an error only for malformed input (a bad selector, an invalid
@@ -108,19 +111,13 @@ func Solve(snap *Snapshot, pods []*corev1.Pod, opts Options) (*Results, error) {
 	if opts.MaxMergeCandidates == 0 {
 		opts.MaxMergeCandidates = 64
 	}
-	s := &solver{opts: opts, vols: newVolumeIndex(snap), classRemaining: map[string]Resources{}, cursor: map[string]int{}, typeKeys: map[string]bool{}}
+	s := &solver{opts: opts, vols: newVolumeIndex(snap), cursor: map[string]int{}, typeKeys: map[string]bool{}}
 	if err := s.buildPools(snap); err != nil {
 		return nil, err
 	}
 	infos, err := s.buildPods(snap, pods)
 	if err != nil {
 		return nil, err
-	}
-	if opts.LPGuide {
-		// The guide is advice: when the LP cannot be built or solved the heuristic sizing alone decides.
-		if _, guide, err := s.packingLP(pods); err == nil {
-			s.guide = guide
-		}
 	}
 	order := slices.Clone(infos)
 	slices.SortStableFunc(order, func(a, b *podInfo) int { return cmp.Compare(size(b), size(a)) })
@@ -257,6 +254,7 @@ func (s *solver) buildPool(np *NodePool) (*poolState, error) {
 	slices.SortStableFunc(ps.types, func(a, b *typeInfo) int {
 		return cmp.Or(cmp.Compare(a.offerings[0].PricePerHour, b.offerings[0].PricePerHour), cmp.Compare(a.it.Name, b.it.Name))
 	})
+	ps.bound = maxAlloc(ps.types)
 	for _, k := range slices.Sorted(maps.Keys(s.typeKeys)) {
 		base.addSet(k, &valueSet{values: slices.Sorted(maps.Keys(typeValues[k])), absent: typeAbsent[k]})
 	}
@@ -490,7 +488,6 @@ func (s *solver) finishPod(p *podInfo) {
 		b.WriteString("p:" + pr.String() + ";")
 	}
 	p.sig = b.String()
-	s.classRemaining[p.class] = s.classRemaining[p.class].Add(p.requests)
 }
 
 // universe lists the domains a spread group balances over: values of its key on eligible existing nodes and on
@@ -633,7 +630,7 @@ func (s *solver) placeNew(p *podInfo, level int, reasons *[]string) bool {
 		n := &node{name: fmt.Sprintf("%s-%d", ps.np.Name, ps.claims+1), pool: ps, taints: ps.np.Taints, sigOK: map[string]bool{}, allFree: true}
 		n.reqs = ps.reqs.Clone()
 		n.reqs.addSet(apiv1.HostnameLabelKey, &valueSet{values: []string{n.name}})
-		n.types = ps.types
+		n.types, n.bound = ps.types, ps.bound
 		reason, _ := s.check(p, n, level)
 		if reason == "" {
 			if reasons != nil {
@@ -676,10 +673,14 @@ type attempt struct {
 func (s *solver) check(p *podInfo, n *node, level int) (string, bool) {
 	a := &s.attempt
 	*a = attempt{reqs: n.reqs, types: n.types, target: n.target, level: level}
-	// Fast reject: a full node stays full.
-	if !n.isClaim() || n.target != nil {
-		if !p.requests.Add(n.used).Fits(n.alloc) && (!n.isClaim() || n.sigOK[p.reqSig] && allPinned(n, p.pinKeys)) {
-			return reasonInsufficient(p.requests.Add(n.used).FirstShortfall(n.alloc)), true
+	// Fast reject: a full node stays full, and a NodeClaim's candidate types only shrink. (A fresh claim goes on to
+	// NodeResources, which words the reason for the pod alone.)
+	if alloc := n.alloc; !n.isClaim() || len(n.pods) > 0 {
+		if n.isClaim() {
+			alloc = n.bound
+		}
+		if need := p.requests.Add(n.used); !need.Fits(alloc) {
+			return reasonInsufficient(need.FirstShortfall(alloc)), true
 		}
 	}
 	for _, c := range constraints {
@@ -690,38 +691,12 @@ func (s *solver) check(p *podInfo, n *node, level int) (string, bool) {
 	return "", false
 }
 
-// allPinned reports whether the claim's domain is known for every key.
-func allPinned(n *node, keys []string) bool {
-	for _, k := range keys {
-		if _, ok := n.domain(k); !ok {
-			return false
-		}
-	}
-	return true
-}
-
 // commit places p on n as the last successful check decided.
 func (s *solver) commit(p *podInfo, n *node) {
-	a := &s.attempt
-	if n.isClaim() {
-		if a.changed {
-			n.reqs = a.reqs
-			n.types = a.types
-			n.domains, n.pins = nil, nil
-		} else {
-			n.sigOK[p.reqSig] = true
-		}
-		if a.target != n.target {
-			if n.target != nil {
-				n.pool.remaining = n.pool.remaining.Add(n.target.capacity)
-			}
-			n.pool.remaining = n.pool.remaining.Sub(a.target.capacity)
-			n.target = a.target
-			n.alloc = a.target.alloc
-		}
-		n.allFree = n.allFree && p.free
-	}
 	n.used = n.used.Add(p.requests)
+	if n.isClaim() {
+		s.commitClaim(p, n)
+	}
 	n.ports = append(n.ports, p.ports...)
 	n.pods = append(n.pods, p)
 	for _, g := range p.matches {
@@ -737,82 +712,6 @@ func (s *solver) commit(p *podInfo, n *node) {
 			}
 		}
 	}
-	s.classRemaining[p.class] = s.classRemaining[p.class].Sub(p.requests)
-	if n.isClaim() && s.guide != nil {
-		if q := s.guide[groupKey(p.class, p.requests)]; q != nil {
-			q[n.target]--
-		}
-	}
-}
-
-// guidedTarget is the type the LP puts most of p's group on, among those still owed pods, that fits and is
-// allowed; nil when the LP has no advice left.
-func (s *solver) guidedTarget(p *podInfo, ps *poolState, types []*typeInfo, reqs Requirements, need, released Resources) *typeInfo {
-	q := s.guide[groupKey(p.class, p.requests)]
-	if q == nil {
-		return nil
-	}
-	var best *typeInfo
-	bestQ := 0.5
-	budget := ps.remaining.Add(released)
-	for _, t := range types {
-		left, ok := q[t]
-		if !ok || left <= bestQ || !need.Fits(t.alloc) || exceedsLimit(t.capacity, budget, ps.limited) != "" {
-			continue
-		}
-		if _, ok := t.cheapest(reqs); ok {
-			best, bestQ = t, left
-		}
-	}
-	return best
-}
-
-// chooseTarget picks the instance type a NodeClaim fills up to: among types that fit what it holds and the
-// NodePool's limits, the one that covers the pod class's remaining demand at the lowest price, so a large batch
-// gets large types that are cheaper per unit and a small one gets small types.
-func (s *solver) chooseTarget(ps *poolState, types []*typeInfo, reqs Requirements, need, demand Resources, released Resources) (*typeInfo, string) {
-	var best *typeInfo
-	bestCost := math.Inf(1)
-	limitHit := corev1.ResourceName("")
-	budget := ps.remaining.Add(released)
-	for _, t := range types {
-		if !need.Fits(t.alloc) {
-			continue
-		}
-		if _, ok := t.cheapest(reqs); !ok {
-			continue
-		}
-		if name := exceedsLimit(t.capacity, budget, ps.limited); name != "" {
-			limitHit = name
-			continue
-		}
-		o, ok := t.cheapest(reqs)
-		if !ok {
-			continue
-		}
-		cost := o.PricePerHour * nodesFor(demand, t.alloc)
-		if cost < bestCost || cost == bestCost && best != nil && t.alloc.CPU > best.alloc.CPU {
-			best, bestCost = t, cost
-		}
-	}
-	if best == nil && limitHit != "" {
-		return nil, reasonLimit(ps.np.Name, limitHit, ps.np.Limits)
-	}
-	return best, ""
-}
-
-// nodesFor is how many nodes of this allocatable the demand needs, at least one.
-func nodesFor(demand, alloc Resources) float64 {
-	n := 1.0
-	ratio := func(d, a int64) {
-		if d > 0 && a > 0 {
-			n = max(n, math.Ceil(float64(d)/float64(a)))
-		}
-	}
-	ratio(demand.CPU, alloc.CPU)
-	ratio(demand.Memory, alloc.Memory)
-	ratio(demand.Pods, alloc.Pods)
-	return n
 }
 
 func exceedsLimit(capacity, budget Resources, limited []corev1.ResourceName) corev1.ResourceName {
@@ -822,33 +721,6 @@ func exceedsLimit(capacity, budget Resources, limited []corev1.ResourceName) cor
 		}
 	}
 	return ""
-}
-
-// finalizeAll computes every NodeClaim's options: the types that fit all its pods, cheapest first.
-func (s *solver) finalizeAll() {
-	for _, n := range s.claims {
-		s.finalize(n)
-	}
-}
-
-func (s *solver) finalize(n *node) {
-	n.options = n.options[:0]
-	budget := n.pool.remaining.Add(n.target.capacity)
-	for _, t := range n.types {
-		if !n.used.Fits(t.alloc) || exceedsLimit(t.capacity, budget, n.pool.limited) != "" {
-			continue
-		}
-		if o, ok := t.cheapest(n.reqs); ok {
-			n.options = append(n.options, InstanceTypeOption{InstanceType: t.it, Offering: o})
-		}
-	}
-	slices.SortStableFunc(n.options, func(a, b InstanceTypeOption) int {
-		return cmp.Or(cmp.Compare(a.Offering.PricePerHour, b.Offering.PricePerHour), cmp.Compare(a.InstanceType.Name, b.InstanceType.Name))
-	})
-	if mk := n.pool.np.Requirements.MinValuesKeys(); len(mk) > 0 {
-		// Keep options in price order but never below what minValues asks: every fitting type stays listed.
-		_ = mk
-	}
 }
 
 func (n *node) price() float64 {
