@@ -11,6 +11,7 @@ import (
 	"github.com/tailor-sh/tailor/internal/controller/nodeclaim"
 	"github.com/tailor-sh/tailor/internal/controller/nodeclass"
 	"github.com/tailor-sh/tailor/internal/controller/provisioning"
+	"github.com/tailor-sh/tailor/internal/controller/termination"
 	"github.com/tailor-sh/tailor/internal/operator"
 	"github.com/tailor-sh/tailor/internal/state"
 	"github.com/tailor-sh/tailor/internal/version"
@@ -75,6 +76,9 @@ func runController(cmd *cobra.Command, opts *operator.Options) error {
 	if err := nodeclaim.IndexFields(ctx, mgr.GetFieldIndexer()); err != nil {
 		return fmt.Errorf("indexing: %w", err)
 	}
+	if err := termination.IndexFields(ctx, mgr.GetFieldIndexer()); err != nil {
+		return fmt.Errorf("indexing: %w", err)
+	}
 	cluster := state.NewCluster(clk, kube)
 	recorder := mgr.GetEventRecorder("tailor")
 
@@ -92,6 +96,13 @@ func runController(cmd *cobra.Command, opts *operator.Options) error {
 	}
 	if err := lifecycle.Register(mgr); err != nil {
 		return fmt.Errorf("registering the nodeclaim lifecycle: %w", err)
+	}
+	terminator, err := termination.New(clk, kube, cloud, recorder)
+	if err != nil {
+		return err
+	}
+	if err := terminator.Register(mgr); err != nil {
+		return fmt.Errorf("registering termination: %w", err)
 	}
 	nodeClasses, err := nodeclass.New(kube, cloud)
 	if err != nil {

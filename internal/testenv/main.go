@@ -6,6 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/go-logr/logr"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 )
 
 // CRDPath is config/crd of this repository: Tailor's generated CRDs.
@@ -26,6 +29,8 @@ func Main(m *testing.M, opts Options, env **Environment) int {
 		return 1
 	}
 	opts.CRDDirectoryPaths = append(opts.CRDDirectoryPaths, crds)
+	// Controllers under test log through controller-runtime; tests assert on objects and events, not on logs.
+	ctrllog.SetLogger(logr.Discard())
 	if opts.Logf == nil {
 		opts.Logf = func(format string, args ...any) { fmt.Fprintf(os.Stderr, "testenv: "+format+"\n", args...) }
 	}

@@ -336,21 +336,26 @@ func (c *Controller) liveness(ctx context.Context, s *scope) (ctrl.Result, error
 	return ctrl.Result{}, nil
 }
 
-// finalize terminates the instance, then releases the node and the claim.
+// finalize takes the claim's node away first (the termination controller cordons and drains it, then releases it),
+// then makes sure the instance is terminated, then releases the claim.
 func (c *Controller) finalize(ctx context.Context, nc *apiv1.NodeClaim) (ctrl.Result, error) {
 	if !controllerutil.ContainsFinalizer(nc, TerminationFinalizer) {
 		return ctrl.Result{}, nil
 	}
-	var node *corev1.Node
 	if nc.Status.ProviderID != "" {
-		var err error
-		if node, err = c.nodeFor(ctx, nc.Status.ProviderID); err != nil {
+		node, err := c.nodeFor(ctx, nc.Status.ProviderID)
+		if err != nil {
 			return ctrl.Result{}, err
 		}
-		if node != nil && node.DeletionTimestamp.IsZero() {
-			if err := c.kube.Delete(ctx, node); client.IgnoreNotFound(err) != nil {
-				return ctrl.Result{}, fmt.Errorf("deleting node %s: %w", node.Name, err)
+		if node != nil {
+			if node.DeletionTimestamp.IsZero() {
+				if err := c.kube.Delete(ctx, node); client.IgnoreNotFound(err) != nil {
+					return ctrl.Result{}, fmt.Errorf("deleting node %s: %w", node.Name, err)
+				}
+				log.FromContext(ctx).Info("deleting node of deleted nodeclaim", "node", klog.KObj(node))
 			}
+			// The node goes once drained; its deletion and pod evictions wake this claim through the node watch.
+			return ctrl.Result{RequeueAfter: 5 * time.Second}, nil
 		}
 		err = c.cloud.Delete(ctx, nc)
 		if err == nil {
@@ -361,13 +366,6 @@ func (c *Controller) finalize(ctx context.Context, nc *apiv1.NodeClaim) (ctrl.Re
 			return ctrl.Result{}, fmt.Errorf("terminating instance %s: %w", nc.Status.ProviderID, err)
 		}
 		log.FromContext(ctx).Info("terminated instance", "provider-id", nc.Status.ProviderID)
-	}
-	if node != nil && controllerutil.ContainsFinalizer(node, TerminationFinalizer) {
-		patch := client.MergeFromWithOptions(node.DeepCopy(), client.MergeFromWithOptimisticLock{})
-		controllerutil.RemoveFinalizer(node, TerminationFinalizer)
-		if err := c.kube.Patch(ctx, node, patch); client.IgnoreNotFound(err) != nil {
-			return ctrl.Result{}, fmt.Errorf("releasing node %s: %w", node.Name, err)
-		}
 	}
 	patch := client.MergeFromWithOptions(nc.DeepCopy(), client.MergeFromWithOptimisticLock{})
 	controllerutil.RemoveFinalizer(nc, TerminationFinalizer)

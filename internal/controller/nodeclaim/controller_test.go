@@ -273,8 +273,21 @@ func TestLifecycle(t *testing.T) {
 		t.Errorf("node not labelled initialized: %v", node.Labels)
 	}
 
-	// Deletion: the instance is terminated, then node and claim are released.
+	// Deletion: the node goes first (it is drained by the termination controller, which is not running here), and
+	// the claim waits for it.
 	if err := f.direct.Delete(t.Context(), nc); err != nil {
+		t.Fatal(err)
+	}
+	f.reconcileUntil("life", "waiting for its node", func(*apiv1.NodeClaim) bool {
+		err := f.direct.Get(t.Context(), client.ObjectKeyFromObject(node), node)
+		return err == nil && !node.DeletionTimestamp.IsZero()
+	})
+	if f.cloud.Calls(fake.MethodDelete) != 0 {
+		t.Errorf("instance terminated before its node was drained")
+	}
+	// What the termination controller does once drained: release the node.
+	node.Finalizers = nil
+	if err := f.direct.Update(t.Context(), node); err != nil {
 		t.Fatal(err)
 	}
 	f.reconcileUntil("life", "gone", func(nc *apiv1.NodeClaim) bool { return nc == nil })
@@ -283,10 +296,6 @@ func TestLifecycle(t *testing.T) {
 	}
 	if _, err := f.cloud.Get(t.Context(), nc.Status.ProviderID); !cloudprovider.IsNodeClaimNotFoundError(err) {
 		t.Errorf("instance %s still exists after the claim is gone (%v)", nc.Status.ProviderID, err)
-	}
-	err := f.direct.Get(t.Context(), client.ObjectKeyFromObject(node), node)
-	if err == nil && controllerutil.ContainsFinalizer(node, TerminationFinalizer) {
-		t.Errorf("node still held by the termination finalizer after the claim is gone")
 	}
 }
 

@@ -1,0 +1,293 @@
+package termination
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	apiv1 "github.com/tailor-sh/tailor/api/v1"
+	"github.com/tailor-sh/tailor/internal/cloudprovider"
+)
+
+// DisruptedTaint cordons a node Tailor is taking away: nothing new schedules there while it drains.
+var DisruptedTaint = corev1.Taint{Key: apiv1.Group + "/disrupted", Effect: corev1.TaintEffectNoSchedule}
+
+// Field indexes this controller looks objects up by.
+const (
+	// PodNodeNameIndex indexes pods by spec.nodeName.
+	PodNodeNameIndex = "spec.nodeName"
+	// ProviderIDIndex is the nodeclaim controller's index of NodeClaims by status.providerID.
+	ProviderIDIndex = "providerID"
+)
+
+// Requeue intervals.
+const (
+	drainPoll      = time.Second
+	pdbBlockedPoll = 5 * time.Second
+)
+
+// Event reasons.
+const (
+	ReasonCordoned        = "Cordoned"
+	ReasonEvicted         = "Evicted"
+	ReasonEvictionBlocked = "EvictionBlocked"
+	ReasonForceDeleted    = "GracePeriodExpired"
+	ReasonTerminated      = "Terminated"
+)
+
+// Controller drains and releases Nodes being deleted that carry Tailor's termination finalizer.
+type Controller struct {
+	clk      clock.Clock
+	kube     client.Client
+	cloud    cloudprovider.CloudProvider
+	recorder events.EventRecorder
+}
+
+// New returns the termination controller; every dependency is required.
+func New(clk clock.Clock, kube client.Client, cloud cloudprovider.CloudProvider, recorder events.EventRecorder) (*Controller, error) {
+	if clk == nil || kube == nil || cloud == nil || recorder == nil {
+		return nil, errors.New("termination: every dependency (clock, client, cloud provider, recorder) is required")
+	}
+	return &Controller{clk: clk, kube: kube, cloud: cloud, recorder: recorder}, nil
+}
+
+// Reconcile moves a deleted node one step through cordon → drain → volumes detached → instance terminated →
+// finalizer removed.
+func (c *Controller) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	node := &corev1.Node{}
+	if err := c.kube.Get(ctx, req.NamespacedName, node); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if node.DeletionTimestamp.IsZero() || !controllerutil.ContainsFinalizer(node, apiv1.TerminationFinalizer) {
+		return ctrl.Result{}, nil
+	}
+	ctx = log.IntoContext(ctx, log.FromContext(ctx).WithValues("node", klog.KObj(node)))
+	claim, err := c.claimFor(ctx, node)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if err := c.cordon(ctx, node); err != nil {
+		return ctrl.Result{}, err
+	}
+	graceExpired := c.graceExpired(node, claim)
+	remaining, blocked, err := c.drain(ctx, node, graceExpired)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if remaining > 0 {
+		if blocked {
+			return ctrl.Result{RequeueAfter: pdbBlockedPoll}, nil
+		}
+		return ctrl.Result{RequeueAfter: drainPoll}, nil
+	}
+	if !graceExpired {
+		attached, err := c.volumesAttached(ctx, node)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		if attached > 0 {
+			log.FromContext(ctx).V(1).Info("waiting for volumes to detach", "volumeAttachments", attached)
+			return ctrl.Result{RequeueAfter: drainPoll}, nil
+		}
+	}
+	if claim != nil {
+		if err := c.cloud.Delete(ctx, claim); cloudprovider.IgnoreNodeClaimNotFoundError(err) != nil {
+			return ctrl.Result{}, fmt.Errorf("terminating instance %s: %w", claim.Status.ProviderID, err)
+		}
+	}
+	patch := client.MergeFromWithOptions(node.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	controllerutil.RemoveFinalizer(node, apiv1.TerminationFinalizer)
+	if err := c.kube.Patch(ctx, node, patch); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	nodesTerminated.WithLabelValues(node.Labels[apiv1.NodePoolLabelKey]).Inc()
+	log.FromContext(ctx).Info("deleted node")
+	if claim != nil {
+		c.recorder.Eventf(claim, node, corev1.EventTypeNormal, ReasonTerminated, "Terminate", "node %s drained and its instance terminated", node.Name)
+	}
+	return ctrl.Result{}, nil
+}
+
+// claimFor finds the node's NodeClaim by provider ID (nil if there is none).
+func (c *Controller) claimFor(ctx context.Context, node *corev1.Node) (*apiv1.NodeClaim, error) {
+	if node.Spec.ProviderID == "" {
+		return nil, nil
+	}
+	claims := &apiv1.NodeClaimList{}
+	if err := c.kube.List(ctx, claims, client.MatchingFields{ProviderIDIndex: node.Spec.ProviderID}); err != nil {
+		return nil, fmt.Errorf("finding the nodeclaim of node %s: %w", node.Name, err)
+	}
+	if len(claims.Items) == 0 {
+		return nil, nil
+	}
+	return &claims.Items[0], nil
+}
+
+// cordon puts the disrupted taint on the node.
+func (c *Controller) cordon(ctx context.Context, node *corev1.Node) error {
+	for _, t := range node.Spec.Taints {
+		if t.Key == DisruptedTaint.Key && t.Effect == DisruptedTaint.Effect {
+			return nil
+		}
+	}
+	patch := client.MergeFromWithOptions(node.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	node.Spec.Taints = append(node.Spec.Taints, DisruptedTaint)
+	if err := c.kube.Patch(ctx, node, patch); err != nil {
+		return fmt.Errorf("cordoning node %s: %w", node.Name, err)
+	}
+	log.FromContext(ctx).Info("cordoned node")
+	c.recorder.Eventf(node, nil, corev1.EventTypeNormal, ReasonCordoned, "Cordon", "tainted %s:%s; draining", DisruptedTaint.Key, DisruptedTaint.Effect)
+	return nil
+}
+
+// graceExpired tells whether the claim's terminationGracePeriod has passed since the node's deletion began.
+func (c *Controller) graceExpired(node *corev1.Node, claim *apiv1.NodeClaim) bool {
+	if claim == nil || claim.Spec.TerminationGracePeriod == nil {
+		return false
+	}
+	return c.clk.Since(node.DeletionTimestamp.Time) >= claim.Spec.TerminationGracePeriod.Duration
+}
+
+// drain evicts (or, past the grace period, deletes) the pods that must leave the node. It returns how many are still
+// there and whether a PodDisruptionBudget refused an eviction.
+func (c *Controller) drain(ctx context.Context, node *corev1.Node, graceExpired bool) (remaining int, blocked bool, err error) {
+	pods := &corev1.PodList{}
+	if err := c.kube.List(ctx, pods, client.MatchingFields{PodNodeNameIndex: node.Name}); err != nil {
+		return 0, false, fmt.Errorf("listing pods on node %s: %w", node.Name, err)
+	}
+	evictable := Evictable(pods.Items)
+	if len(evictable) == 0 {
+		return 0, false, nil
+	}
+	// Critical pods (cluster and node critical priority classes) go only once everything else has left.
+	var ordinary, critical []*corev1.Pod
+	for _, p := range evictable {
+		if isCritical(p) {
+			critical = append(critical, p)
+		} else {
+			ordinary = append(ordinary, p)
+		}
+	}
+	batch := ordinary
+	if len(ordinary) == 0 {
+		batch = critical
+	}
+	var errs []error
+	for _, p := range batch {
+		if !p.DeletionTimestamp.IsZero() && !graceExpired {
+			continue // already going
+		}
+		if graceExpired {
+			errs = append(errs, c.forceDelete(ctx, node, p))
+			continue
+		}
+		ok, err := c.evict(ctx, node, p)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		blocked = blocked || !ok
+	}
+	return len(evictable), blocked, errors.Join(errs...)
+}
+
+// evict asks the Eviction API to remove the pod; false when a PodDisruptionBudget does not allow it now.
+func (c *Controller) evict(ctx context.Context, node *corev1.Node, p *corev1.Pod) (bool, error) {
+	eviction := &policyv1.Eviction{ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace}}
+	err := c.kube.SubResource("eviction").Create(ctx, p, eviction)
+	switch {
+	case err == nil:
+		podsEvicted.Inc()
+		log.FromContext(ctx).Info("evicted pod", "pod", klog.KObj(p))
+		c.recorder.Eventf(p, node, corev1.EventTypeNormal, ReasonEvicted, "Drain", "evicted from node %s, which Tailor is removing", node.Name)
+		return true, nil
+	case apierrors.IsNotFound(err):
+		return true, nil
+	case apierrors.IsTooManyRequests(err):
+		log.FromContext(ctx).V(1).Info("eviction refused by a PodDisruptionBudget; will retry", "pod", klog.KObj(p))
+		c.recorder.Eventf(p, node, corev1.EventTypeWarning, ReasonEvictionBlocked, "Drain", "eviction refused by a PodDisruptionBudget: %v", err)
+		return false, nil
+	default:
+		return false, fmt.Errorf("evicting pod %s/%s: %w", p.Namespace, p.Name, err)
+	}
+}
+
+// forceDelete deletes a pod once the grace period is over, whatever its PodDisruptionBudget says.
+func (c *Controller) forceDelete(ctx context.Context, node *corev1.Node, p *corev1.Pod) error {
+	if err := c.kube.Delete(ctx, p); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("deleting pod %s/%s: %w", p.Namespace, p.Name, err)
+	}
+	log.FromContext(ctx).Info("deleted pod past the termination grace period", "pod", klog.KObj(p))
+	c.recorder.Eventf(p, node, corev1.EventTypeWarning, ReasonForceDeleted, "Drain", "deleted: node %s's terminationGracePeriod is over", node.Name)
+	return nil
+}
+
+// volumesAttached counts VolumeAttachments still on the node.
+func (c *Controller) volumesAttached(ctx context.Context, node *corev1.Node) (int, error) {
+	vas := &storagev1.VolumeAttachmentList{}
+	if err := c.kube.List(ctx, vas); err != nil {
+		return 0, fmt.Errorf("listing volume attachments: %w", err)
+	}
+	n := 0
+	for _, va := range vas.Items {
+		if va.Spec.NodeName == node.Name {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// Evictable are the pods a drain must remove: not terminal, not owned by a DaemonSet (it would come straight back),
+// not mirror pods (the kubelet owns them), and not tolerating the disrupted taint (they chose to stay).
+func Evictable(pods []corev1.Pod) []*corev1.Pod {
+	var out []*corev1.Pod
+	for i := range pods {
+		p := &pods[i]
+		if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		if _, mirror := p.Annotations[corev1.MirrorPodAnnotationKey]; mirror {
+			continue
+		}
+		if ownedByDaemonSet(p) || toleratesDisrupted(p) {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+func ownedByDaemonSet(p *corev1.Pod) bool {
+	for _, o := range p.OwnerReferences {
+		if o.Kind == "DaemonSet" {
+			return true
+		}
+	}
+	return false
+}
+
+func toleratesDisrupted(p *corev1.Pod) bool {
+	for _, t := range p.Spec.Tolerations {
+		if t.ToleratesTaint(klog.Background(), &DisruptedTaint, true) {
+			return true
+		}
+	}
+	return false
+}
+
+func isCritical(p *corev1.Pod) bool {
+	return p.Spec.PriorityClassName == "system-cluster-critical" || p.Spec.PriorityClassName == "system-node-critical"
+}
