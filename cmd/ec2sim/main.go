@@ -80,6 +80,7 @@ func newCommand() *cobra.Command {
 	fs.DurationVar(&f.slowBootLatency, "slow-boot-latency", 5*time.Minute, "extra boot time of slow instances")
 	fs.Float64Var(&f.interruptionsPerHour, "spot-interruptions-per-hour", 0, "rate at which each spot instance is interrupted")
 	fs.BoolVarP(&f.verbose, "verbose", "v", false, "log every launch")
+	cmd.MarkFlagsMutuallyExclusive("catalog", "instance-types")
 	return cmd
 }
 
