@@ -57,6 +57,10 @@ const (
 	CapacityTypeOnDemand = "on-demand"
 )
 
+// NodePoolHashAnnotationKey on a NodeClaim records the hash of its NodePool's template at launch; a different hash
+// later means the NodePool changed and the node drifted.
+const NodePoolHashAnnotationKey = Group + "/nodepool-hash"
+
 // TerminationFinalizer holds a NodeClaim (and its Node) until Tailor has drained the node and deleted the instance.
 const TerminationFinalizer = Group + "/termination"
 

@@ -1,13 +1,19 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 
+	"github.com/tailor-sh/tailor/internal/cloudprovider"
 	"github.com/tailor-sh/tailor/internal/cloudprovider/aws"
+	"github.com/tailor-sh/tailor/internal/controller/disruption"
 	"github.com/tailor-sh/tailor/internal/controller/nodeclaim"
 	"github.com/tailor-sh/tailor/internal/controller/nodeclass"
 	"github.com/tailor-sh/tailor/internal/controller/provisioning"
@@ -37,6 +43,17 @@ func newControllerCommand() *cobra.Command {
 	return cmd
 }
 
+// deps are what every controller is built from.
+type deps struct {
+	opts     *operator.Options
+	mgr      manager.Manager
+	clk      clock.Clock
+	kube     client.Client
+	cloud    *aws.Provider
+	cluster  *state.Cluster
+	recorder events.EventRecorder
+}
+
 // runController is the composition root of the controller: it builds every dependency and wires the controllers.
 func runController(cmd *cobra.Command, opts *operator.Options) error {
 	logger := operator.NewLogger(opts.LogLevel)
@@ -52,71 +69,102 @@ func runController(cmd *cobra.Command, opts *operator.Options) error {
 	if err != nil {
 		return err
 	}
-	clk := clock.RealClock{}
-	kube := mgr.GetClient()
-
-	awsOpts := aws.Options{
-		Region:          opts.AWSRegion,
-		ClusterName:     opts.ClusterName,
-		EndpointURL:     opts.AWSEndpointURL,
-		ClusterEndpoint: opts.ClusterEndpoint,
-	}
-	if err := awsOpts.Complete(); err != nil {
+	d := &deps{opts: opts, mgr: mgr, clk: clock.RealClock{}, kube: mgr.GetClient(), recorder: mgr.GetEventRecorder("tailor")}
+	if d.cloud, err = newAWSProvider(cmd.Context(), d); err != nil {
 		return err
 	}
-	clients, err := aws.NewClients(cmd.Context(), awsOpts)
-	if err != nil {
-		return fmt.Errorf("configuring AWS: %w", err)
+	d.cluster = state.NewCluster(d.clk, d.kube)
+	for _, index := range []func(context.Context, client.FieldIndexer) error{nodeclaim.IndexFields, termination.IndexFields} {
+		if err := index(ctx, mgr.GetFieldIndexer()); err != nil {
+			return fmt.Errorf("indexing: %w", err)
+		}
 	}
-	cloud, err := aws.New(awsOpts, clients, kube, clk)
-	if err != nil {
-		return err
-	}
-
-	if err := nodeclaim.IndexFields(ctx, mgr.GetFieldIndexer()); err != nil {
-		return fmt.Errorf("indexing: %w", err)
-	}
-	if err := termination.IndexFields(ctx, mgr.GetFieldIndexer()); err != nil {
-		return fmt.Errorf("indexing: %w", err)
-	}
-	cluster := state.NewCluster(clk, kube)
-	recorder := mgr.GetEventRecorder("tailor")
-
-	provisioner, err := provisioning.New(clk, kube, cluster, cloud, recorder,
-		provisioning.NewBatcher(clk, opts.BatchIdleDuration, opts.BatchMaxDuration))
-	if err != nil {
-		return err
-	}
-	if err := provisioner.Register(mgr); err != nil {
-		return fmt.Errorf("registering provisioning: %w", err)
-	}
-	lifecycle, err := nodeclaim.New(clk, kube, cloud, recorder)
-	if err != nil {
-		return err
-	}
-	if err := lifecycle.Register(mgr); err != nil {
-		return fmt.Errorf("registering the nodeclaim lifecycle: %w", err)
-	}
-	terminator, err := termination.New(clk, kube, cloud, recorder)
-	if err != nil {
-		return err
-	}
-	if err := terminator.Register(mgr); err != nil {
-		return fmt.Errorf("registering termination: %w", err)
-	}
-	nodeClasses, err := nodeclass.New(kube, cloud)
-	if err != nil {
-		return err
-	}
-	if err := nodeClasses.Register(mgr); err != nil {
-		return fmt.Errorf("registering the node class controller: %w", err)
-	}
-	gc, err := nodeclaim.NewGarbageCollector(clk, kube, cloud)
-	if err != nil {
-		return err
-	}
-	if err := mgr.Add(gc); err != nil {
-		return err
+	for _, register := range []func(*deps) error{registerProvisioning, registerLifecycle, registerTermination, registerDisruption, registerNodeClasses} {
+		if err := register(d); err != nil {
+			return err
+		}
 	}
 	return mgr.Start(ctx)
+}
+
+func newAWSProvider(ctx context.Context, d *deps) (*aws.Provider, error) {
+	awsOpts := aws.Options{
+		Region:          d.opts.AWSRegion,
+		ClusterName:     d.opts.ClusterName,
+		EndpointURL:     d.opts.AWSEndpointURL,
+		ClusterEndpoint: d.opts.ClusterEndpoint,
+	}
+	if err := awsOpts.Complete(); err != nil {
+		return nil, err
+	}
+	clients, err := aws.NewClients(ctx, awsOpts)
+	if err != nil {
+		return nil, fmt.Errorf("configuring AWS: %w", err)
+	}
+	return aws.New(awsOpts, clients, d.kube, d.clk)
+}
+
+var _ cloudprovider.CloudProvider = (*aws.Provider)(nil)
+
+func registerProvisioning(d *deps) error {
+	p, err := provisioning.New(d.clk, d.kube, d.cluster, d.cloud, d.recorder,
+		provisioning.NewBatcher(d.clk, d.opts.BatchIdleDuration, d.opts.BatchMaxDuration))
+	if err != nil {
+		return err
+	}
+	if err := p.Register(d.mgr); err != nil {
+		return fmt.Errorf("registering provisioning: %w", err)
+	}
+	return nil
+}
+
+func registerLifecycle(d *deps) error {
+	lifecycle, err := nodeclaim.New(d.clk, d.kube, d.cloud, d.recorder)
+	if err != nil {
+		return err
+	}
+	if err := lifecycle.Register(d.mgr); err != nil {
+		return fmt.Errorf("registering the nodeclaim lifecycle: %w", err)
+	}
+	gc, err := nodeclaim.NewGarbageCollector(d.clk, d.kube, d.cloud)
+	if err != nil {
+		return err
+	}
+	return d.mgr.Add(gc)
+}
+
+func registerTermination(d *deps) error {
+	t, err := termination.New(d.clk, d.kube, d.cloud, d.recorder)
+	if err != nil {
+		return err
+	}
+	if err := t.Register(d.mgr); err != nil {
+		return fmt.Errorf("registering termination: %w", err)
+	}
+	return nil
+}
+
+func registerDisruption(d *deps) error {
+	c, err := disruption.New(d.clk, d.kube, d.mgr.GetAPIReader(), d.cloud, d.recorder)
+	if err != nil {
+		return err
+	}
+	if err := d.mgr.Add(c); err != nil {
+		return err
+	}
+	if err := disruption.NewPodEvents(d.clk, d.kube).Register(d.mgr); err != nil {
+		return fmt.Errorf("registering pod events: %w", err)
+	}
+	return nil
+}
+
+func registerNodeClasses(d *deps) error {
+	c, err := nodeclass.New(d.kube, d.cloud)
+	if err != nil {
+		return err
+	}
+	if err := c.Register(d.mgr); err != nil {
+		return fmt.Errorf("registering the node class controller: %w", err)
+	}
+	return nil
 }

@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -124,12 +127,14 @@ func scaleInflate(t *testing.T, cs kubernetes.Interface, ns string, replicas int
 	}
 }
 
-// TestReferenceScaleUp is the tutorial's scale-up through the production code path: the AWS provider on the real
-// SDK against ec2sim, nodes registered by ec2sim and run by KWOK, pods placed by the real kube-scheduler.
-func TestReferenceScaleUp(t *testing.T) {
+// TestReferenceScenario is the tutorial through the production code path (the AWS provider on the real SDK against
+// ec2sim, nodes registered by ec2sim and run by KWOK, pods placed by the real kube-scheduler): scale inflate to 4 →
+// one right-sized spot node runs all four; scale to 0 → the node is marked empty, cordoned, drained and deleted
+// consolidateAfter (30 s) after its last pod left, and its instance terminated.
+func TestReferenceScenario(t *testing.T) {
 	kube := tailorClient(t)
 	cs := kubernetes.NewForConfigOrDie(env.Config)
-	startStack(t, testenv.StackOptions{ClusterName: "demo-cluster"})
+	stack := startStack(t, testenv.StackOptions{ClusterName: "demo-cluster"})
 	applyExample(t, kube, "reference.yaml")
 	t.Cleanup(func() { waitNoNodeClaims(t, kube) })
 
@@ -163,6 +168,63 @@ func TestReferenceScaleUp(t *testing.T) {
 		t.Errorf("nodeclaim %s: node %q (pods on %q), capacity type %q (want spot)", nc.Name, nc.Status.NodeName, node, nc.Labels[apiv1.CapacityTypeLabelKey])
 	}
 	checkCheapestFit(t, nc, resource.MustParse("4"))
+
+	// Scale-down.
+	scaleInflate(t, cs, ns, 0)
+	waitForPods(t, cs, ns, "no inflate pods", func(pods []corev1.Pod) bool { return len(pods) == 0 })
+	lastPodLeft := time.Now()
+	waitFor(t, 2*time.Minute, "the empty node deleted", func(ctx context.Context) bool {
+		err := kube.Get(ctx, client.ObjectKey{Name: node}, &corev1.Node{})
+		return apierrors.IsNotFound(err)
+	})
+	after := time.Since(lastPodLeft)
+	t.Logf("empty node deleted %s after its last pod left (consolidateAfter 30s)", after.Round(time.Millisecond))
+	if after < 25*time.Second || after > 45*time.Second {
+		t.Errorf("node deleted %s after its last pod left, want about 30s (consolidateAfter) within +10s", after.Round(time.Second))
+	}
+	waitFor(t, time.Minute, "the nodeclaim gone and its instance terminated", func(ctx context.Context) bool {
+		err := kube.Get(ctx, client.ObjectKeyFromObject(&nc), &apiv1.NodeClaim{})
+		return apierrors.IsNotFound(err) && instanceState(t, stack, nc.Status.ProviderID) == "terminated"
+	})
+	log, err := os.ReadFile(stack.Controller.LogPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range []string{"marked node empty", "disrupting node(s) via delete, reason: empty", "cordoned node", "deleted node"} {
+		if !strings.Contains(string(log), line) {
+			t.Errorf("controller log lacks %q", line)
+		}
+	}
+}
+
+// instanceState asks ec2sim's admin API for the state of the instance behind a provider ID.
+func instanceState(t *testing.T, stack *testenv.Stack, providerID string) string {
+	t.Helper()
+	resp, err := http.Get(stack.EC2Endpoint + "/admin/instances")
+	if err != nil {
+		t.Fatalf("listing ec2sim instances: %v", err)
+	}
+	defer resp.Body.Close()
+	var instances []ec2sim.AdminInstance
+	if err := json.NewDecoder(resp.Body).Decode(&instances); err != nil {
+		t.Fatalf("decoding ec2sim instances: %v", err)
+	}
+	for _, in := range instances {
+		if in.ProviderID == providerID {
+			return in.State
+		}
+	}
+	return "absent"
+}
+
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func(context.Context) bool) {
+	t.Helper()
+	err := wait.PollUntilContextTimeout(t.Context(), 250*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		return cond(ctx), nil
+	})
+	if err != nil {
+		t.Fatalf("waiting for %s: %v", what, err)
+	}
 }
 
 // checkCheapestFit checks, independently of the simulator, that no instance type in ec2sim's catalogue with a cheaper

@@ -190,11 +190,15 @@ func NodeClaimFor(np *apiv1.NodePool, planned *scheduling.NodeClaim) *apiv1.Node
 		requests = requests.Add(scheduling.PodRequests(pod))
 	}
 	tmpl := np.Spec.Template.Spec
+	annotations := map[string]string{apiv1.NodePoolHashAnnotationKey: state.NodePoolHash(np)}
+	for k, v := range np.Spec.Template.ObjectMeta.Annotations {
+		annotations[k] = v
+	}
 	return &apiv1.NodeClaim{
 		ObjectMeta: metav1.ObjectMeta{
 			GenerateName: np.Name + "-",
 			Labels:       labels,
-			Annotations:  np.Spec.Template.ObjectMeta.Annotations,
+			Annotations:  annotations,
 			OwnerReferences: []metav1.OwnerReference{{
 				APIVersion:         apiv1.GroupVersion.String(),
 				Kind:               apiv1.NodePoolKind,

@@ -1,0 +1,95 @@
+package disruption
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	apiv1 "github.com/tailor-sh/tailor/api/v1"
+)
+
+// cronParser reads budget schedules: five fields (minute hour day-of-month month day-of-week) or a macro.
+var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// Allowed is how many of a NodePool's nodes may be disrupted at once for reason at now: the smallest count among
+// its active budgets that apply to the reason (a budget without reasons applies to all). total is the pool's node
+// count; a percentage rounds up. With no budget at all the default is 10%.
+func Allowed(np *apiv1.NodePool, reason string, total int, now time.Time) (int, error) {
+	budgets := np.Spec.Disruption.Budgets
+	if len(budgets) == 0 {
+		budgets = []apiv1.Budget{{Nodes: "10%"}}
+	}
+	allowed := math.MaxInt
+	for _, b := range budgets {
+		if !appliesTo(b, reason) {
+			continue
+		}
+		active, err := isActive(b, now)
+		if err != nil {
+			return 0, fmt.Errorf("nodepool %q budget %q: %w", np.Name, b.Nodes, err)
+		}
+		if !active {
+			continue
+		}
+		n, err := budgetCount(b.Nodes, total)
+		if err != nil {
+			return 0, fmt.Errorf("nodepool %q: %w", np.Name, err)
+		}
+		allowed = min(allowed, n)
+	}
+	if allowed == math.MaxInt {
+		return total, nil
+	}
+	return allowed, nil
+}
+
+func appliesTo(b apiv1.Budget, reason string) bool {
+	if len(b.Reasons) == 0 {
+		return true
+	}
+	for _, r := range b.Reasons {
+		if string(r) == reason {
+			return true
+		}
+	}
+	return false
+}
+
+// isActive tells whether a scheduled budget's window covers now; a budget without a schedule is always active.
+func isActive(b apiv1.Budget, now time.Time) (bool, error) {
+	if b.Schedule == nil {
+		return true, nil
+	}
+	if b.Duration == nil {
+		return false, fmt.Errorf("schedule %q has no duration", *b.Schedule)
+	}
+	sched, err := cronParser.Parse(*b.Schedule)
+	if err != nil {
+		return false, fmt.Errorf("schedule %q: %w", *b.Schedule, err)
+	}
+	// The window that could cover now started at most duration ago.
+	start := sched.Next(now.UTC().Add(-b.Duration.Duration - time.Second))
+	return !start.After(now), nil
+}
+
+func budgetCount(nodes string, total int) (int, error) {
+	if nodes == "" {
+		nodes = "10%"
+	}
+	if p, ok := strings.CutSuffix(nodes, "%"); ok {
+		pct, err := strconv.Atoi(p)
+		if err != nil || pct < 0 || pct > 100 {
+			return 0, fmt.Errorf("budget nodes %q: want a percentage from 0%% to 100%%", nodes)
+		}
+		return int(math.Ceil(float64(total) * float64(pct) / 100)), nil
+	}
+	n, err := strconv.Atoi(nodes)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("budget nodes %q: want a count or a percentage", nodes)
+	}
+	return n, nil
+}

@@ -1,0 +1,414 @@
+package disruption
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	apiv1 "github.com/tailor-sh/tailor/api/v1"
+	"github.com/tailor-sh/tailor/internal/cloudprovider"
+	"github.com/tailor-sh/tailor/internal/state"
+)
+
+// ProviderIDIndex is the nodeclaim controller's index of NodeClaims by status.providerID.
+const ProviderIDIndex = "providerID"
+
+// PollInterval is how often the decision loop looks for nodes to disrupt.
+const PollInterval = 5 * time.Second
+
+// Reasons, in the order the methods run. Empty and Drifted match the NodePool budget reasons.
+const (
+	ReasonExpired = "Expired"
+	ReasonDrifted = string(apiv1.DisruptionReasonDrifted)
+	ReasonEmpty   = string(apiv1.DisruptionReasonEmpty)
+)
+
+var methods = []string{ReasonExpired, ReasonDrifted, ReasonEmpty}
+
+// Condition reasons on NodeClaims.
+const (
+	conditionEmptyWaiting = "EmptyWaiting"
+	conditionEmpty        = "Empty"
+	conditionNodePoolHash = "NodePoolDrifted"
+)
+
+// Controller is the disruption decision loop. It runs on the leader only.
+type Controller struct {
+	clk      clock.Clock
+	kube     client.Client // the informer cache
+	fresh    client.Reader // the API server, to re-validate a decision before acting
+	cloud    cloudprovider.CloudProvider
+	recorder events.EventRecorder
+}
+
+// New returns the disruption controller; every dependency is required.
+func New(clk clock.Clock, kube client.Client, fresh client.Reader, cloud cloudprovider.CloudProvider, recorder events.EventRecorder) (*Controller, error) {
+	if clk == nil || kube == nil || fresh == nil || cloud == nil || recorder == nil {
+		return nil, errors.New("disruption: every dependency (clock, client, API reader, cloud provider, recorder) is required")
+	}
+	return &Controller{clk: clk, kube: kube, fresh: fresh, cloud: cloud, recorder: recorder}, nil
+}
+
+// Start runs the loop until ctx ends (manager.Runnable).
+func (c *Controller) Start(ctx context.Context) error {
+	logger := log.FromContext(ctx).WithName("disruption")
+	ctx = log.IntoContext(ctx, logger)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-c.clk.After(PollInterval):
+		}
+		if _, err := c.Disrupt(ctx); err != nil {
+			logger.Error(err, "disruption pass failed; will retry")
+		}
+	}
+}
+
+// candidate is a node that one method would remove.
+type candidate struct {
+	claim  *apiv1.NodeClaim
+	node   *corev1.Node
+	pool   *apiv1.NodePool
+	pods   []*corev1.Pod // pods that must move (not DaemonSet, mirror or finished)
+	reason string
+}
+
+// world is one read of what the decision needs.
+type world struct {
+	pools      map[string]*apiv1.NodePool
+	claims     []*apiv1.NodeClaim
+	nodes      map[string]*corev1.Node // by provider ID
+	podsByNode map[string][]*corev1.Pod
+	pdbs       []policyv1.PodDisruptionBudget
+}
+
+// Disrupt runs one pass: it refreshes the Consolidatable and Drifted conditions, then carries out the first method
+// that has candidates within budget. It returns the NodeClaims it deleted.
+func (c *Controller) Disrupt(ctx context.Context) ([]string, error) {
+	w, err := c.read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	candidates := map[string][]*candidate{}
+	for _, nc := range w.claims {
+		cand, err := c.evaluate(ctx, w, nc)
+		if err != nil {
+			return nil, err
+		}
+		if cand != nil {
+			candidates[cand.reason] = append(candidates[cand.reason], cand)
+		}
+	}
+	for _, reason := range methods {
+		eligibleNodes.WithLabelValues(reason).Set(float64(len(candidates[reason])))
+	}
+	for _, reason := range methods {
+		chosen, err := c.withinBudgets(ctx, w, candidates[reason])
+		if err != nil {
+			return nil, err
+		}
+		if len(chosen) == 0 {
+			continue
+		}
+		return c.execute(ctx, chosen)
+	}
+	return nil, nil
+}
+
+func (c *Controller) read(ctx context.Context) (*world, error) {
+	var (
+		pools  apiv1.NodePoolList
+		claims apiv1.NodeClaimList
+		nodes  corev1.NodeList
+		pods   corev1.PodList
+		pdbs   policyv1.PodDisruptionBudgetList
+	)
+	for _, l := range []client.ObjectList{&pools, &claims, &nodes, &pods, &pdbs} {
+		if err := c.kube.List(ctx, l); err != nil {
+			return nil, fmt.Errorf("listing %T: %w", l, err)
+		}
+	}
+	w := &world{pools: map[string]*apiv1.NodePool{}, nodes: map[string]*corev1.Node{}, podsByNode: map[string][]*corev1.Pod{}, pdbs: pdbs.Items}
+	for i := range pools.Items {
+		w.pools[pools.Items[i].Name] = &pools.Items[i]
+	}
+	for i := range claims.Items {
+		w.claims = append(w.claims, &claims.Items[i])
+	}
+	sort.Slice(w.claims, func(i, j int) bool { return w.claims[i].Name < w.claims[j].Name })
+	for i := range nodes.Items {
+		if id := nodes.Items[i].Spec.ProviderID; id != "" {
+			w.nodes[id] = &nodes.Items[i]
+		}
+	}
+	for i := range pods.Items {
+		if n := pods.Items[i].Spec.NodeName; n != "" {
+			w.podsByNode[n] = append(w.podsByNode[n], &pods.Items[i])
+		}
+	}
+	return w, nil
+}
+
+// evaluate updates the claim's Consolidatable and Drifted conditions and returns it as a candidate of the first
+// method that applies, or nil.
+func (c *Controller) evaluate(ctx context.Context, w *world, nc *apiv1.NodeClaim) (*candidate, error) {
+	node := w.nodes[nc.Status.ProviderID]
+	pool := w.pools[nc.Labels[apiv1.NodePoolLabelKey]]
+	if node == nil || pool == nil || !nc.DeletionTimestamp.IsZero() || !node.DeletionTimestamp.IsZero() ||
+		!nc.StatusConditions().IsTrue(apiv1.ConditionTypeInitialized) {
+		return nil, nil
+	}
+	cand := &candidate{claim: nc, node: node, pool: pool, pods: movable(w.podsByNode[node.Name])}
+	original := nc.DeepCopy()
+	drifted, err := c.markDrifted(ctx, nc, pool)
+	if err != nil {
+		return nil, err
+	}
+	empty := c.markEmpty(ctx, nc, pool, len(cand.pods) == 0)
+	if !equality.Semantic.DeepEqual(original.Status, nc.Status) {
+		if err := c.kube.Status().Patch(ctx, nc, client.MergeFrom(original)); client.IgnoreNotFound(err) != nil {
+			return nil, fmt.Errorf("updating nodeclaim %s conditions: %w", nc.Name, err)
+		}
+	}
+	switch {
+	case c.expired(nc):
+		cand.reason = ReasonExpired
+	case drifted:
+		cand.reason = ReasonDrifted
+	case empty:
+		cand.reason = ReasonEmpty
+	default:
+		return nil, nil
+	}
+	if why := c.blocked(w, cand); why != "" {
+		log.FromContext(ctx).V(1).Info("not disrupting node", "node", klog.KObj(node), "reason", cand.reason, "blockedBy", why)
+		return nil, nil
+	}
+	return cand, nil
+}
+
+func (c *Controller) expired(nc *apiv1.NodeClaim) bool {
+	d, ok, err := nc.Spec.ExpireAfter.Duration()
+	return err == nil && ok && c.clk.Since(nc.CreationTimestamp.Time) >= d
+}
+
+// markDrifted sets Drifted when the NodePool's template changed since launch or the provider reports drift.
+func (c *Controller) markDrifted(ctx context.Context, nc *apiv1.NodeClaim, pool *apiv1.NodePool) (bool, error) {
+	now := metav1.NewTime(c.clk.Now())
+	if h, ok := nc.Annotations[apiv1.NodePoolHashAnnotationKey]; ok && h != state.NodePoolHash(pool) {
+		nc.StatusConditions().Set(now, apiv1.ConditionTypeDrifted, metav1.ConditionTrue, conditionNodePoolHash, "the NodePool's template changed since this node launched")
+		return true, nil
+	}
+	reason, err := c.cloud.IsDrifted(ctx, nc)
+	if err != nil {
+		if cloudprovider.IsNodeClaimNotFoundError(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("checking drift of nodeclaim %s: %w", nc.Name, err)
+	}
+	if reason != "" {
+		nc.StatusConditions().Set(now, apiv1.ConditionTypeDrifted, metav1.ConditionTrue, string(reason), "the node no longer matches its node class")
+		return true, nil
+	}
+	nc.StatusConditions().Clear(apiv1.ConditionTypeDrifted)
+	return false, nil
+}
+
+// markEmpty keeps the Consolidatable condition: an empty node is marked at once and becomes consolidatable once
+// consolidateAfter has passed since its last pod event (or since it became usable, if no pod ever came).
+func (c *Controller) markEmpty(ctx context.Context, nc *apiv1.NodeClaim, pool *apiv1.NodePool, empty bool) bool {
+	after, ok, err := pool.Spec.Disruption.ConsolidateAfter.Duration()
+	if !empty || err != nil || (!ok && pool.Spec.Disruption.ConsolidateAfter.IsNever()) {
+		nc.StatusConditions().Clear(apiv1.ConditionTypeConsolidatable)
+		return false
+	}
+	since := nc.Status.LastPodEventTime.Time
+	if init := nc.StatusConditions().Get(apiv1.ConditionTypeInitialized); init != nil && init.LastTransitionTime.After(since) {
+		since = init.LastTransitionTime.Time
+	}
+	now := metav1.NewTime(c.clk.Now())
+	prior := nc.StatusConditions().Get(apiv1.ConditionTypeConsolidatable)
+	if c.clk.Since(since) >= after {
+		nc.StatusConditions().Set(now, apiv1.ConditionTypeConsolidatable, metav1.ConditionTrue, conditionEmpty, "the node has had no pods for consolidateAfter")
+		return true
+	}
+	if prior == nil || prior.Reason != conditionEmptyWaiting {
+		log.FromContext(ctx).Info("marked node empty", "nodeclaim", klog.KObj(nc), "node", nc.Status.NodeName,
+			"consolidateAfter", after.String())
+	}
+	nc.StatusConditions().Set(now, apiv1.ConditionTypeConsolidatable, metav1.ConditionFalse, conditionEmptyWaiting,
+		fmt.Sprintf("empty since %s; removable once consolidateAfter (%s) has passed", since.UTC().Format(time.RFC3339), after))
+	return false
+}
+
+// blocked says why a candidate may not be disrupted now, or "".
+func (c *Controller) blocked(w *world, cand *candidate) string {
+	if cand.node.Annotations[apiv1.DoNotDisruptAnnotationKey] == "true" || cand.claim.Annotations[apiv1.DoNotDisruptAnnotationKey] == "true" {
+		return "node annotated " + apiv1.DoNotDisruptAnnotationKey
+	}
+	for _, p := range cand.pods {
+		if p.Annotations[apiv1.DoNotDisruptAnnotationKey] == "true" {
+			return fmt.Sprintf("pod %s/%s annotated %s", p.Namespace, p.Name, apiv1.DoNotDisruptAnnotationKey)
+		}
+		for i := range w.pdbs {
+			pdb := &w.pdbs[i]
+			if pdb.Namespace != p.Namespace || pdb.Status.DisruptionsAllowed > 0 {
+				continue
+			}
+			sel, err := metav1.LabelSelectorAsSelector(pdb.Spec.Selector)
+			if err == nil && !sel.Empty() && sel.Matches(labels.Set(p.Labels)) {
+				return fmt.Sprintf("PodDisruptionBudget %s/%s allows no disruption of pod %s", pdb.Namespace, pdb.Name, p.Name)
+			}
+		}
+	}
+	return ""
+}
+
+// withinBudgets keeps the candidates each NodePool's budget allows now, counting nodes already being disrupted.
+func (c *Controller) withinBudgets(ctx context.Context, w *world, cands []*candidate) ([]*candidate, error) {
+	total, disrupting := map[string]int{}, map[string]int{}
+	for _, nc := range w.claims {
+		pool := nc.Labels[apiv1.NodePoolLabelKey]
+		total[pool]++
+		if !nc.DeletionTimestamp.IsZero() || nc.StatusConditions().IsTrue(apiv1.ConditionTypeDisrupting) {
+			disrupting[pool]++
+		}
+	}
+	var chosen []*candidate
+	taken := map[string]int{}
+	for _, cand := range cands {
+		pool := cand.pool.Name
+		allowed, err := Allowed(cand.pool, cand.reason, total[pool], c.clk.Now())
+		if err != nil {
+			return nil, err
+		}
+		if disrupting[pool]+taken[pool] >= allowed {
+			log.FromContext(ctx).V(1).Info("disruption budget reached", "nodepool", pool, "reason", cand.reason,
+				"allowed", allowed, "disrupting", disrupting[pool]+taken[pool])
+			continue
+		}
+		taken[pool]++
+		chosen = append(chosen, cand)
+	}
+	return chosen, nil
+}
+
+// execute re-validates the command against the API server and deletes the candidates' NodeClaims.
+func (c *Controller) execute(ctx context.Context, cands []*candidate) ([]string, error) {
+	var names, nodes []string
+	var errs []error
+	reason := cands[0].reason
+	for _, cand := range cands {
+		if why, err := c.revalidate(ctx, cand); err != nil || why != "" {
+			if err != nil {
+				errs = append(errs, err)
+			} else {
+				log.FromContext(ctx).Info("dropped disruption candidate on re-validation", "nodeclaim", klog.KObj(cand.claim), "why", why)
+			}
+			continue
+		}
+		names = append(names, cand.claim.Name)
+		nodes = append(nodes, cand.node.Name)
+	}
+	if len(names) == 0 {
+		return nil, errors.Join(errs...)
+	}
+	log.FromContext(ctx).Info(fmt.Sprintf("disrupting node(s) via delete, reason: %s", strings.ToLower(reason)),
+		"nodes", strings.Join(nodes, ","), "nodeclaims", strings.Join(names, ","))
+	for _, cand := range cands {
+		if !contains(names, cand.claim.Name) {
+			continue
+		}
+		if err := c.disrupt(ctx, cand); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	decisions.WithLabelValues(reason, "delete").Add(float64(len(names)))
+	return names, errors.Join(errs...)
+}
+
+// revalidate reads the claim and the node's pods from the API server: the decision must still hold.
+func (c *Controller) revalidate(ctx context.Context, cand *candidate) (string, error) {
+	nc := &apiv1.NodeClaim{}
+	if err := c.fresh.Get(ctx, client.ObjectKeyFromObject(cand.claim), nc); err != nil {
+		return "nodeclaim is gone", client.IgnoreNotFound(err)
+	}
+	if !nc.DeletionTimestamp.IsZero() {
+		return "nodeclaim is already being deleted", nil
+	}
+	if cand.reason != ReasonEmpty {
+		return "", nil
+	}
+	pods := &corev1.PodList{}
+	if err := c.fresh.List(ctx, pods, client.MatchingFields{"spec.nodeName": cand.node.Name}); err != nil {
+		return "", fmt.Errorf("re-reading pods on node %s: %w", cand.node.Name, err)
+	}
+	var list []*corev1.Pod
+	for i := range pods.Items {
+		list = append(list, &pods.Items[i])
+	}
+	if n := len(movable(list)); n > 0 {
+		return fmt.Sprintf("node has %d pod(s) again", n), nil
+	}
+	return "", nil
+}
+
+func (c *Controller) disrupt(ctx context.Context, cand *candidate) error {
+	nc := cand.claim
+	patch := client.MergeFrom(nc.DeepCopy())
+	nc.StatusConditions().Set(metav1.NewTime(c.clk.Now()), apiv1.ConditionTypeDisrupting, metav1.ConditionTrue, cand.reason,
+		fmt.Sprintf("removing the node: %s", strings.ToLower(cand.reason)))
+	if err := c.kube.Status().Patch(ctx, nc, patch); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("marking nodeclaim %s disrupting: %w", nc.Name, err)
+	}
+	c.recorder.Eventf(nc, cand.node, corev1.EventTypeNormal, "DisruptionTerminating", "Disrupt", "disrupting node %s via delete, reason: %s", cand.node.Name, strings.ToLower(cand.reason))
+	if err := c.kube.Delete(ctx, nc); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("deleting nodeclaim %s: %w", nc.Name, err)
+	}
+	return nil
+}
+
+// movable are the pods a node's removal would move: not finished, not DaemonSet pods, not mirror pods.
+func movable(pods []*corev1.Pod) []*corev1.Pod {
+	var out []*corev1.Pod
+	for _, p := range pods {
+		if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		if _, mirror := p.Annotations[corev1.MirrorPodAnnotationKey]; mirror {
+			continue
+		}
+		daemon := false
+		for _, o := range p.OwnerReferences {
+			daemon = daemon || o.Kind == "DaemonSet"
+		}
+		if !daemon {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,21 @@
+package disruption
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+)
+
+var (
+	decisions = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tailor_disruption_decisions_total",
+		Help: "Nodes Tailor decided to disrupt, by reason (Expired, Drifted, Empty) and action (delete).",
+	}, []string{"reason", "action"})
+	eligibleNodes = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "tailor_disruption_eligible_nodes",
+		Help: "Nodes a disruption method would remove now, before budgets, by reason.",
+	}, []string{"reason"})
+)
+
+func init() {
+	metrics.Registry.MustRegister(decisions, eligibleNodes)
+}
