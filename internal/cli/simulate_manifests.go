@@ -114,91 +114,87 @@ func convert[T any](obj map[string]any) (*T, error) {
 func (m *manifests) add(obj map[string]any) error {
 	kind, _ := obj["kind"].(string)
 	apiVersion, _ := obj["apiVersion"].(string)
-	name := ""
-	if md, ok := obj["metadata"].(map[string]any); ok {
-		name, _ = md["name"].(string)
+	if strings.HasSuffix(kind, "List") {
+		return m.addList(kind, obj)
 	}
-	where := fmt.Sprintf("%s %q", kind, name)
-	var err error
-	switch {
-	case strings.HasSuffix(kind, "List"):
-		items, _ := obj["items"].([]any)
-		for i, it := range items {
-			im, ok := it.(map[string]any)
-			if !ok {
-				return fmt.Errorf("%s items[%d] is not an object", kind, i)
-			}
-			if err := m.add(im); err != nil {
-				return fmt.Errorf("%s items[%d]: %w", kind, i, err)
-			}
-		}
-		return nil
-	case kind == "NodePool" && strings.HasPrefix(apiVersion, apiv1.Group+"/"):
-		var np *apiv1.NodePool
-		if np, err = convert[apiv1.NodePool](obj); err == nil {
-			m.nodePools = append(m.nodePools, np)
-		}
-	case kind == "Node":
-		var n *corev1.Node
-		if n, err = convert[corev1.Node](obj); err == nil {
-			m.nodes = append(m.nodes, n)
-		}
-	case kind == "Pod":
-		var p *corev1.Pod
-		if p, err = convert[corev1.Pod](obj); err == nil && p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
-			m.pods = append(m.pods, defaultNamespace(p))
-		}
-	case kind == "Deployment":
-		var d *appsv1.Deployment
-		if d, err = convert[appsv1.Deployment](obj); err == nil {
-			m.expand(d.Namespace, d.Name, d.Spec.Replicas, d.Spec.Template)
-		}
-	case kind == "ReplicaSet":
-		var d *appsv1.ReplicaSet
-		if d, err = convert[appsv1.ReplicaSet](obj); err == nil && len(d.OwnerReferences) == 0 {
-			m.expand(d.Namespace, d.Name, d.Spec.Replicas, d.Spec.Template)
-		}
-	case kind == "StatefulSet":
-		var d *appsv1.StatefulSet
-		if d, err = convert[appsv1.StatefulSet](obj); err == nil {
-			m.expand(d.Namespace, d.Name, d.Spec.Replicas, d.Spec.Template)
-		}
-	case kind == "Job":
-		var d *batchv1.Job
-		if d, err = convert[batchv1.Job](obj); err == nil && len(d.OwnerReferences) == 0 {
-			m.expand(d.Namespace, d.Name, d.Spec.Parallelism, d.Spec.Template)
-		}
-	case kind == "DaemonSet":
-		var d *appsv1.DaemonSet
-		if d, err = convert[appsv1.DaemonSet](obj); err == nil {
-			p := podFromTemplate(d.Namespace, d.Name, d.Spec.Template)
-			m.daemonSets = append(m.daemonSets, p)
-		}
-	case kind == "PersistentVolume":
-		var v *corev1.PersistentVolume
-		if v, err = convert[corev1.PersistentVolume](obj); err == nil {
-			m.pvs = append(m.pvs, v)
-		}
-	case kind == "PersistentVolumeClaim":
-		var v *corev1.PersistentVolumeClaim
-		if v, err = convert[corev1.PersistentVolumeClaim](obj); err == nil {
-			if v.Namespace == "" {
-				v.Namespace = corev1.NamespaceDefault
-			}
-			m.pvcs = append(m.pvcs, v)
-		}
-	case kind == "StorageClass":
-		var v *storagev1.StorageClass
-		if v, err = convert[storagev1.StorageClass](obj); err == nil {
-			m.storageClasses = append(m.storageClasses, v)
-		}
-	default:
+	read, ok := kindReaders[kind]
+	if !ok || kind == "NodePool" && !strings.HasPrefix(apiVersion, apiv1.Group+"/") {
 		m.ignored[kind]++
+		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("%s: %w", where, err)
+	if err := read(m, obj); err != nil {
+		name := ""
+		if md, ok := obj["metadata"].(map[string]any); ok {
+			name, _ = md["name"].(string)
+		}
+		return fmt.Errorf("%s %q: %w", kind, name, err)
 	}
 	return nil
+}
+
+// addList unpacks kind: List (and any *List, such as kubectl get -o json prints).
+func (m *manifests) addList(kind string, obj map[string]any) error {
+	items, _ := obj["items"].([]any)
+	for i, it := range items {
+		im, ok := it.(map[string]any)
+		if !ok {
+			return fmt.Errorf("%s items[%d] is not an object", kind, i)
+		}
+		if err := m.add(im); err != nil {
+			return fmt.Errorf("%s items[%d]: %w", kind, i, err)
+		}
+	}
+	return nil
+}
+
+// kindReaders read one kind each into the manifests.
+var kindReaders = map[string]func(*manifests, map[string]any) error{
+	"NodePool": reader(func(m *manifests, np *apiv1.NodePool) { m.nodePools = append(m.nodePools, np) }),
+	"Node":     reader(func(m *manifests, n *corev1.Node) { m.nodes = append(m.nodes, n) }),
+	"Pod": reader(func(m *manifests, p *corev1.Pod) {
+		if p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
+			m.pods = append(m.pods, defaultNamespace(p))
+		}
+	}),
+	"Deployment": reader(func(m *manifests, d *appsv1.Deployment) {
+		m.expand(d.Namespace, d.Name, d.Spec.Replicas, d.Spec.Template)
+	}),
+	"ReplicaSet": reader(func(m *manifests, d *appsv1.ReplicaSet) {
+		if len(d.OwnerReferences) == 0 {
+			m.expand(d.Namespace, d.Name, d.Spec.Replicas, d.Spec.Template)
+		}
+	}),
+	"StatefulSet": reader(func(m *manifests, d *appsv1.StatefulSet) {
+		m.expand(d.Namespace, d.Name, d.Spec.Replicas, d.Spec.Template)
+	}),
+	"Job": reader(func(m *manifests, d *batchv1.Job) {
+		if len(d.OwnerReferences) == 0 {
+			m.expand(d.Namespace, d.Name, d.Spec.Parallelism, d.Spec.Template)
+		}
+	}),
+	"DaemonSet": reader(func(m *manifests, d *appsv1.DaemonSet) {
+		m.daemonSets = append(m.daemonSets, podFromTemplate(d.Namespace, d.Name, d.Spec.Template))
+	}),
+	"PersistentVolume": reader(func(m *manifests, v *corev1.PersistentVolume) { m.pvs = append(m.pvs, v) }),
+	"PersistentVolumeClaim": reader(func(m *manifests, v *corev1.PersistentVolumeClaim) {
+		if v.Namespace == "" {
+			v.Namespace = corev1.NamespaceDefault
+		}
+		m.pvcs = append(m.pvcs, v)
+	}),
+	"StorageClass": reader(func(m *manifests, v *storagev1.StorageClass) { m.storageClasses = append(m.storageClasses, v) }),
+}
+
+// reader converts an object to T and hands it to keep.
+func reader[T any](keep func(*manifests, *T)) func(*manifests, map[string]any) error {
+	return func(m *manifests, obj map[string]any) error {
+		v, err := convert[T](obj)
+		if err != nil {
+			return err
+		}
+		keep(m, v)
+		return nil
+	}
 }
 
 func defaultNamespace(p *corev1.Pod) *corev1.Pod {

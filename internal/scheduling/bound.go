@@ -3,6 +3,7 @@ package scheduling
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 
 	"gonum.org/v1/gonum/mat"
@@ -10,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
+	"github.com/tailor-sh/tailor/internal/cloudprovider"
 )
 
 // maxBoundClasses caps the number of distinct pod classes the bound tracks in one membership mask.
@@ -31,27 +33,47 @@ func LowerBound(snap *Snapshot, pods []*corev1.Pod) (float64, error) {
 	return s.packingLP(pods)
 }
 
-func groupKey(class string, r Resources) string {
-	return fmt.Sprintf("%s/%d/%d", class, r.CPU, r.Memory)
+// lpGroup is a set of identical pods: same class (node requirements and tolerations) and same requests.
+type lpGroup struct {
+	class    int
+	cpu, mem float64 // cores, GiB
+	count    float64
+}
+
+// lpColumn is one way to buy capacity: an instance type of a NodePool at the cheapest offering that a set of
+// classes (the bits of mask) may all use. Resources are allocatable net of daemonsets.
+type lpColumn struct {
+	mask          uint64
+	cpu, mem, pod float64
+	price         float64
+	t             *typeInfo
 }
 
 // packingLP solves the relaxation for pods against the solver's pools and returns its value.
 func (s *solver) packingLP(pods []*corev1.Pod) (float64, error) {
-	// Classes: pods with the same node requirements and tolerations share the offerings they may use.
-	type group struct {
-		class    int
-		key      string
-		cpu, mem float64
-		count    float64
+	classes, groups, err := s.lpGroups(pods)
+	if err != nil {
+		return 0, err
 	}
+	cols := pruneDominated(s.lpColumns(classes))
+	lpp, err := newPackingProblem(groups, cols)
+	if err != nil {
+		return 0, err
+	}
+	return lpp.solve()
+}
+
+// lpGroups sorts pods into classes (pods with the same node requirements and tolerations share the offerings they
+// may use) and groups of identical pods.
+func (s *solver) lpGroups(pods []*corev1.Pod) ([]*podInfo, []*lpGroup, error) {
 	classIndex := map[string]int{}
 	var classes []*podInfo
-	groupIndex := map[string]*group{}
-	var groups []*group
+	groupIndex := map[string]*lpGroup{}
+	var groups []*lpGroup
 	for _, pod := range pods {
 		sel, aff, alts, volErr, err := compileNodeRequirements(pod, s.vols)
 		if err != nil || volErr != "" {
-			return 0, fmt.Errorf("pod %s: cannot bound a pod without valid node requirements", podKey(pod))
+			return nil, nil, fmt.Errorf("pod %s: cannot bound a pod without valid node requirements", podKey(pod))
 		}
 		p := &podInfo{pod: pod, selector: sel, affinity: aff, alts: alts, tolerations: pod.Spec.Tolerations, requests: PodRequests(pod)}
 		ck := requirementsSig(alts) + "#" + tolerationsSig(p.tolerations)
@@ -61,142 +83,171 @@ func (s *solver) packingLP(pods []*corev1.Pod) (float64, error) {
 			classIndex[ck] = ci
 			classes = append(classes, p)
 		}
-		gk := groupKey(ck, p.requests)
+		gk := fmt.Sprintf("%d/%d/%d", ci, p.requests.CPU, p.requests.Memory)
 		g, ok := groupIndex[gk]
 		if !ok {
-			g = &group{class: ci, key: gk, cpu: float64(p.requests.CPU) / 1000, mem: float64(p.requests.Memory) / (1 << 30)}
+			g = &lpGroup{class: ci, cpu: float64(p.requests.CPU) / 1000, mem: float64(p.requests.Memory) / (1 << 30)}
 			groupIndex[gk] = g
 			groups = append(groups, g)
 		}
 		g.count++
 	}
 	if len(classes) > maxBoundClasses {
-		return 0, fmt.Errorf("%d pod classes: the bound handles at most %d", len(classes), maxBoundClasses)
+		return nil, nil, fmt.Errorf("%d pod classes: the bound handles at most %d", len(classes), maxBoundClasses)
 	}
-	// Offerings: per pool and type, the cheapest offering for each set of classes that may use it.
-	type column struct {
-		mask          uint64
-		cpu, mem, pod float64
-		price         float64
-		t             *typeInfo
-	}
-	var cols []column
+	return classes, groups, nil
+}
+
+// lpColumns lists, per NodePool and type, the cheapest offering for each set of classes that may use it.
+func (s *solver) lpColumns(classes []*podInfo) []lpColumn {
+	var cols []lpColumn
 	for _, ps := range s.pools {
 		for _, t := range ps.types {
+			if t.alloc.CPU <= 0 || t.alloc.Memory <= 0 || t.alloc.Pods <= 0 {
+				continue
+			}
 			best := map[uint64]float64{}
 			for _, o := range t.offerings {
-				var mask uint64
-				for ci, p := range classes {
-					if untoleratedTaint(p.tolerations, ps.np.Taints) != nil {
-						continue
-					}
-					for _, alt := range p.alts {
-						reqs := ps.reqs.Intersect(alt)
-						if typeCompatible(s.typeKeys, reqs, t.it) && reqs.Has(apiv1.ZoneLabelKey, o.Zone) && reqs.Has(apiv1.CapacityTypeLabelKey, o.CapacityType) &&
-							alt.CompatibleWithNode(ps.reqs) == nil {
-							mask |= 1 << ci
-							break
-						}
-					}
-				}
-				if mask == 0 {
-					continue
-				}
-				if cur, ok := best[mask]; !ok || o.PricePerHour < cur {
+				mask := s.classMask(ps, t, o, classes)
+				if cur, ok := best[mask]; mask != 0 && (!ok || o.PricePerHour < cur) {
 					best[mask] = o.PricePerHour
 				}
 			}
-			for mask, price := range best {
-				if price <= 0 || t.alloc.CPU <= 0 || t.alloc.Memory <= 0 || t.alloc.Pods <= 0 {
-					continue
+			for _, mask := range slices.Sorted(maps.Keys(best)) {
+				if price := best[mask]; price > 0 {
+					cols = append(cols, lpColumn{mask: mask, cpu: float64(t.alloc.CPU) / 1000, mem: float64(t.alloc.Memory) / (1 << 30), pod: float64(t.alloc.Pods), price: price, t: t})
 				}
-				cols = append(cols, column{mask: mask, cpu: float64(t.alloc.CPU) / 1000, mem: float64(t.alloc.Memory) / (1 << 30), pod: float64(t.alloc.Pods), price: price, t: t})
 			}
 		}
 	}
-	// Prune dominated columns: one that gives no more of anything per dollar to a subset of the classes.
-	slices.SortFunc(cols, func(a, b column) int {
-		return cmp.Or(cmp.Compare(b.cpu/b.price, a.cpu/a.price), cmp.Compare(b.mem/b.price, a.mem/a.price), cmp.Compare(b.pod/b.price, a.pod/a.price), cmp.Compare(a.mask, b.mask), cmp.Compare(a.t.it.Name, b.t.it.Name))
-	})
-	var kept []column
-	for _, c := range cols {
-		dominated := false
-		for _, k := range kept {
-			if c.mask&^k.mask == 0 && k.cpu/k.price >= c.cpu/c.price && k.mem/k.price >= c.mem/c.price && k.pod/k.price >= c.pod/c.price {
-				dominated = true
+	return cols
+}
+
+// classMask is the set of classes that may run on type t of pool ps bought as offering o.
+func (s *solver) classMask(ps *poolState, t *typeInfo, o cloudprovider.Offering, classes []*podInfo) uint64 {
+	var mask uint64
+	for ci, p := range classes {
+		if untoleratedTaint(p.tolerations, ps.np.Taints) != nil {
+			continue
+		}
+		for _, alt := range p.alts {
+			reqs := ps.reqs.Intersect(alt)
+			if typeCompatible(s.typeKeys, reqs, t.it) && reqs.Has(apiv1.ZoneLabelKey, o.Zone) && reqs.Has(apiv1.CapacityTypeLabelKey, o.CapacityType) &&
+				alt.CompatibleWithNode(ps.reqs) == nil {
+				mask |= 1 << ci
 				break
 			}
 		}
+	}
+	return mask
+}
+
+// pruneDominated drops columns that give no more of anything per dollar than another column, to a subset of its
+// classes: they can never lower the optimum.
+func pruneDominated(cols []lpColumn) []lpColumn {
+	slices.SortFunc(cols, func(a, b lpColumn) int {
+		return cmp.Or(cmp.Compare(b.cpu/b.price, a.cpu/a.price), cmp.Compare(b.mem/b.price, a.mem/a.price), cmp.Compare(b.pod/b.price, a.pod/a.price), cmp.Compare(a.mask, b.mask), cmp.Compare(a.t.it.Name, b.t.it.Name))
+	})
+	var kept []lpColumn
+	for _, c := range cols {
+		dominated := slices.ContainsFunc(kept, func(k lpColumn) bool {
+			return c.mask&^k.mask == 0 && k.cpu/k.price >= c.cpu/c.price && k.mem/k.price >= c.mem/c.price && k.pod/k.price >= c.pod/c.price
+		})
 		if !dominated {
 			kept = append(kept, c)
 		}
 	}
-	// Variables: x_o (instances of column o), y_go (pods of group g on o, where allowed), slack s_or.
-	// Rows: Σ_o y_go = n_g per group; Σ_g y_go·req_gr + s_or − x_o·alloc_or = 0 per column and resource.
-	m := len(kept)
-	type yv struct{ g, o int }
-	var ys []yv
+	return kept
+}
+
+// packingProblem is the LP in gonum's standard form (minimize cᵀx subject to Ax = b, x ≥ 0) with a feasible
+// starting basis.
+type packingProblem struct {
+	groups []*lpGroup
+	cols   []lpColumn
+	ys     []lpPlacement
+	c      []float64
+	a      *mat.Dense
+	b      []float64
+	basis  []int
+}
+
+// lpPlacement is a variable y_go: pods of group g on column o.
+type lpPlacement struct{ g, o int }
+
+// newPackingProblem lays out the LP. Variables: x_o (instances of column o), y_go (pods of group g on column o, where
+// its class may go), slack s_or. Rows: Σ_o y_go = n_g per group; Σ_g y_go·req_gr + s_or − x_o·alloc_or = 0 per column
+// and resource (cpu, memory, pod slots).
+func newPackingProblem(groups []*lpGroup, cols []lpColumn) (*packingProblem, error) {
+	lpp := &packingProblem{groups: groups, cols: cols}
 	for gi, g := range groups {
-		any := false
-		for oi, c := range kept {
+		placeable := false
+		for oi, c := range cols {
 			if c.mask&(1<<g.class) != 0 {
-				ys = append(ys, yv{gi, oi})
-				any = true
+				lpp.ys = append(lpp.ys, lpPlacement{gi, oi})
+				placeable = true
 			}
 		}
-		if !any {
-			return 0, fmt.Errorf("a group of %v pods has no offering it may use", g.count)
+		if !placeable {
+			return nil, fmt.Errorf("a group of %v pods has no offering it may use", g.count)
 		}
 	}
-	nVars := m + len(ys) + 3*m
-	nRows := len(groups) + 3*m
-	A := mat.NewDense(nRows, nVars, nil)
-	b := make([]float64, nRows)
-	c := make([]float64, nVars)
-	for oi, col := range kept {
-		c[oi] = col.price
-		A.Set(len(groups)+3*oi+0, oi, -col.cpu)
-		A.Set(len(groups)+3*oi+1, oi, -col.mem)
-		A.Set(len(groups)+3*oi+2, oi, -col.pod)
-		for r := range 3 {
-			A.Set(len(groups)+3*oi+r, m+len(ys)+3*oi+r, 1)
+	m, nG := len(cols), len(groups)
+	nVars := m + len(lpp.ys) + 3*m
+	nRows := nG + 3*m
+	lpp.a = mat.NewDense(nRows, nVars, nil)
+	lpp.b = make([]float64, nRows)
+	lpp.c = make([]float64, nVars)
+	for oi, col := range cols {
+		lpp.c[oi] = col.price
+		for r, alloc := range [3]float64{col.cpu, col.mem, col.pod} {
+			lpp.a.Set(nG+3*oi+r, oi, -alloc)
+			lpp.a.Set(nG+3*oi+r, lpp.slack(oi, r), 1)
 		}
 	}
 	for gi, g := range groups {
-		b[gi] = g.count
+		lpp.b[gi] = g.count
 	}
-	for vi, y := range ys {
+	for vi, y := range lpp.ys {
 		g := groups[y.g]
-		col := m + vi
-		A.Set(y.g, col, 1)
-		A.Set(len(groups)+3*y.o+0, col, g.cpu)
-		A.Set(len(groups)+3*y.o+1, col, g.mem)
-		A.Set(len(groups)+3*y.o+2, col, 1)
+		lpp.a.Set(y.g, m+vi, 1)
+		for r, req := range [3]float64{g.cpu, g.mem, 1} {
+			lpp.a.Set(nG+3*y.o+r, m+vi, req)
+		}
 	}
-	// Start from a feasible basis instead of gonum's phase one (which is fragile on this degenerate structure):
-	// each group entirely on its cheapest allowed column, each used column bought exactly to cover its binding
-	// resource, every other slack basic.
+	lpp.basis = lpp.feasibleBasis()
+	return lpp, nil
+}
+
+// slack is the index of the slack variable of column o's resource r.
+func (lpp *packingProblem) slack(o, r int) int { return len(lpp.cols) + len(lpp.ys) + 3*o + r }
+
+// feasibleBasis starts from a feasible basis instead of gonum's phase one (which is fragile on this degenerate
+// structure): each group entirely on its cheapest allowed column, each used column bought exactly to cover its
+// binding resource, every other slack basic.
+func (lpp *packingProblem) feasibleBasis() []int {
+	m := len(lpp.cols)
 	load := make([][3]float64, m)
-	basis := make([]int, 0, nRows)
-	for gi, g := range groups {
+	basis := make([]int, 0, len(lpp.b))
+	for gi, g := range lpp.groups {
 		bestV, bestCost := -1, 0.0
-		for vi, y := range ys {
+		for vi, y := range lpp.ys {
 			if y.g != gi {
 				continue
 			}
-			col := kept[y.o]
+			col := lpp.cols[y.o]
 			cost := col.price * max(g.cpu/col.cpu, g.mem/col.mem, 1/col.pod)
 			if bestV < 0 || cost < bestCost {
 				bestV, bestCost = vi, cost
 			}
 		}
 		basis = append(basis, m+bestV)
-		o := ys[bestV].o
+		o := lpp.ys[bestV].o
 		load[o][0] += g.count * g.cpu
 		load[o][1] += g.count * g.mem
 		load[o][2] += g.count
 	}
-	for oi, col := range kept {
+	for oi, col := range lpp.cols {
 		alloc := [3]float64{col.cpu, col.mem, col.pod}
 		binding, most := -1, 0.0
 		for r := range 3 {
@@ -209,23 +260,28 @@ func (s *solver) packingLP(pods []*corev1.Pod) (float64, error) {
 		}
 		for r := range 3 {
 			if r != binding {
-				basis = append(basis, m+len(ys)+3*oi+r)
+				basis = append(basis, lpp.slack(oi, r))
 			}
 		}
 	}
-	opt, _, err := lp.Simplex(c, A, b, 1e-9, basis)
+	return basis
+}
+
+func (lpp *packingProblem) solve() (float64, error) {
+	opt, _, err := lp.Simplex(lpp.c, lpp.a, lpp.b, 1e-9, lpp.basis)
 	if err != nil {
 		// Degenerate pivots can make gonum's simplex give up; perturb the prices by a relative 1e-9 (undone on
 		// the result, so it stays a lower bound) and try once more.
-		pc := slices.Clone(c)
+		pc := slices.Clone(lpp.c)
 		for i := range pc {
 			pc[i] *= 1 + 1e-9*float64(i%7+1)
 		}
-		opt, _, err = lp.Simplex(pc, A, b, 1e-9, basis)
+		opt, _, err = lp.Simplex(pc, lpp.a, lpp.b, 1e-9, lpp.basis)
 		opt /= 1 + 8e-9
 	}
 	if err != nil {
-		return 0, fmt.Errorf("solving the packing LP (%d rows, %d columns): %w", nRows, nVars, err)
+		rows, vars := lpp.a.Dims()
+		return 0, fmt.Errorf("solving the packing LP (%d rows, %d columns): %w", rows, vars, err)
 	}
 	return opt, nil
 }

@@ -287,77 +287,114 @@ func (Preferences) Check(s *solver, p *podInfo, n *node, a *attempt) string {
 // checkTerms evaluates inter-pod terms on n. For each topology key involved it computes the domains the node may
 // still be in, keeps those every term allows, and pins an open NodeClaim to the best one.
 func (s *solver) checkTerms(p *podInfo, n *node, a *attempt, terms []*term, withSymmetry bool) string {
-	keys := p.pinKeys
-	if !n.isClaim() || !withSymmetry {
-		keys = nil
-		for _, t := range terms {
-			if !slices.Contains(keys, t.group.key) {
-				keys = append(keys, t.group.key)
-			}
+	for _, key := range termKeys(p, n, terms, withSymmetry) {
+		if r := s.checkKey(p, n, a, terms, key, withSymmetry); r != "" {
+			return r
 		}
-		if withSymmetry {
-			for _, g := range p.matches {
-				if !slices.Contains(keys, g.key) {
-					keys = append(keys, g.key)
-				}
-			}
-		}
-	}
-	if n.isClaim() && withSymmetry {
-		// Hostname terms need no pinning but must still be checked.
-		for _, t := range terms {
-			if isHostname(t.group.key) && !slices.Contains(keys, t.group.key) {
-				keys = append(keys, t.group.key)
-			}
-		}
-		for _, g := range p.matches {
-			if isHostname(g.key) && !slices.Contains(keys, g.key) {
-				keys = append(keys, g.key)
-			}
-		}
-	}
-	for _, key := range keys {
-		domains := s.candidateDomains(n, a, key)
-		if len(domains) == 0 {
-			if hasTermOn(terms, key, kindAntiAffinity) && !n.isClaim() && len(termsOn(terms, key)) == len(termsOnKind(terms, key, kindAntiAffinity)) {
-				continue // a node without the key is in no domain: anti-affinity holds, nothing to count
-			}
-			if len(termsOn(terms, key)) == 0 && !n.isClaim() {
-				continue // the pod is only matched by others' terms on a key this node lacks
-			}
-			return fmt.Sprintf(reasonNoDomainFormat, key)
-		}
-		var reason string
-		for _, t := range termsOn(terms, key) {
-			domains, reason = s.filterDomains(p, t, domains)
-			if len(domains) == 0 {
-				return reason
-			}
-		}
-		if withSymmetry {
-			for _, g := range p.matches {
-				if g.key != key {
-					continue
-				}
-				domains = slices.DeleteFunc(domains, func(d string) bool { return g.antiOwners[d] > 0 })
-				if len(domains) == 0 {
-					return fmt.Sprintf(reasonAntiSymFormat, g.selString, key)
-				}
-			}
-		}
-		if _, known := n.domain(key); known || !n.isClaim() {
-			continue
-		}
-		// Pin the claim: the least loaded domain for spread, else the first; ties go to the cheaper domain.
-		best := s.pickDomain(p, n, key, domains, terms, a)
-		pin := s.pinned(n, a, key, best)
-		if len(pin.types) == 0 {
-			return fmt.Sprintf(reasonNoTypeLeftFormat, key+"="+best)
-		}
-		reqs, types := pin.reqs, pin.types
-		a.reqs, a.types, a.changed = reqs, types, true
 	}
 	return ""
+}
+
+// termKeys lists the topology keys to check: those of the terms and, with symmetry, of the groups that match the
+// pod. On a NodeClaim the pod's precomputed pin keys stand for the non-hostname ones.
+func termKeys(p *podInfo, n *node, terms []*term, withSymmetry bool) []string {
+	if n.isClaim() && withSymmetry {
+		// Hostname terms need no pinning but must still be checked.
+		keys := p.pinKeys
+		for _, t := range terms {
+			keys = appendHostnameKey(keys, t.group.key)
+		}
+		for _, g := range p.matches {
+			keys = appendHostnameKey(keys, g.key)
+		}
+		return keys
+	}
+	var keys []string
+	for _, t := range terms {
+		keys = appendNew(keys, t.group.key)
+	}
+	if withSymmetry {
+		for _, g := range p.matches {
+			keys = appendNew(keys, g.key)
+		}
+	}
+	return keys
+}
+
+// appendNew appends key unless keys has it. It never writes into keys' backing array, which may be shared.
+func appendNew(keys []string, key string) []string {
+	if slices.Contains(keys, key) {
+		return keys
+	}
+	return append(keys[:len(keys):len(keys)], key)
+}
+
+func appendHostnameKey(keys []string, key string) []string {
+	if !isHostname(key) {
+		return keys
+	}
+	return appendNew(keys, key)
+}
+
+// checkKey checks the terms on one topology key and, on a NodeClaim whose domain for the key is still open, pins it.
+func (s *solver) checkKey(p *podInfo, n *node, a *attempt, terms []*term, key string, withSymmetry bool) string {
+	domains := s.candidateDomains(n, a, key)
+	if len(domains) == 0 {
+		if keylessNodeOK(n, terms, key) {
+			return ""
+		}
+		return fmt.Sprintf(reasonNoDomainFormat, key)
+	}
+	domains, reason := s.allowedDomains(p, terms, key, domains, withSymmetry)
+	if len(domains) == 0 {
+		return reason
+	}
+	if _, known := n.domain(key); known || !n.isClaim() {
+		return ""
+	}
+	// Pin the claim: the least loaded domain for spread, else the first; ties go to the cheaper domain.
+	best := s.pickDomain(p, n, key, domains, terms, a)
+	pin := s.pinned(n, a, key, best)
+	if len(pin.types) == 0 {
+		return fmt.Sprintf(reasonNoTypeLeftFormat, key+"="+best)
+	}
+	a.reqs, a.types, a.changed = pin.reqs, pin.types, true
+	return ""
+}
+
+// keylessNodeOK reports whether an existing node without the key passes the terms on it: it is in no domain, so
+// anti-affinity holds and nothing is counted; only a term that needs a domain (spread, affinity) fails.
+func keylessNodeOK(n *node, terms []*term, key string) bool {
+	if n.isClaim() {
+		return false
+	}
+	on := termsOn(terms, key)
+	return len(on) == len(termsOnKind(terms, key, kindAntiAffinity))
+}
+
+// allowedDomains keeps the domains every term on key allows and, with symmetry, those where no placed pod's
+// anti-affinity rejects p. It returns the reason of the first filter that leaves none.
+func (s *solver) allowedDomains(p *podInfo, terms []*term, key string, domains []string, withSymmetry bool) ([]string, string) {
+	var reason string
+	for _, t := range termsOn(terms, key) {
+		if domains, reason = s.filterDomains(p, t, domains); len(domains) == 0 {
+			return nil, reason
+		}
+	}
+	if !withSymmetry {
+		return domains, ""
+	}
+	for _, g := range p.matches {
+		if g.key != key {
+			continue
+		}
+		// Filter into a new slice: domains may be the claim's cached list.
+		domains = slices.DeleteFunc(slices.Clone(domains), func(d string) bool { return g.antiOwners[d] > 0 })
+		if len(domains) == 0 {
+			return nil, fmt.Sprintf(reasonAntiSymFormat, g.selString, key)
+		}
+	}
+	return domains, ""
 }
 
 func termsOn(terms []*term, key string) []*term {
@@ -378,10 +415,6 @@ func termsOnKind(terms []*term, key string, kind termKind) []*term {
 		}
 	}
 	return out
-}
-
-func hasTermOn(terms []*term, key string, kind termKind) bool {
-	return len(termsOnKind(terms, key, kind)) > 0
 }
 
 // candidateDomains lists the domains n may be in for key under the attempt's requirements.

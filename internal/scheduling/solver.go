@@ -195,76 +195,20 @@ func (s *solver) buildPools(snap *Snapshot) error {
 
 func (s *solver) buildPool(np *NodePool) (*poolState, error) {
 	ps := &poolState{np: np}
-	base := np.Requirements.Clone()
-	for _, k := range sortedKeys(np.Labels) {
-		if err := base.Add(Requirement{Key: k, Operator: OpIn, Values: []string{np.Labels[k]}}); err != nil {
-			return nil, fmt.Errorf("label %q: %w", k, err)
-		}
-	}
-	if err := base.Add(Requirement{Key: apiv1.NodePoolLabelKey, Operator: OpIn, Values: []string{np.Name}}); err != nil {
+	base, err := poolBase(np)
+	if err != nil {
 		return nil, err
 	}
-	// Daemonset pods that do not tolerate a startup taint still land once it is removed: only Taints count.
-	allTaints := np.Taints
-	typeValues := map[string]map[string]bool{}
-	typeAbsent := map[string]bool{}
 	for _, it := range np.InstanceTypes {
-		ti := &typeInfo{it: it, capacity: ResourcesFrom(it.Capacity), alloc: ResourcesFrom(it.Allocatable())}
-		if !typeCompatible(s.typeKeys, base, it) {
-			continue
-		}
-		for _, o := range it.Offerings {
-			if o.Available && base.Has(apiv1.ZoneLabelKey, o.Zone) && base.Has(apiv1.CapacityTypeLabelKey, o.CapacityType) {
-				ti.offerings = append(ti.offerings, o)
-			}
-		}
-		if len(ti.offerings) == 0 {
-			continue
-		}
-		slices.SortStableFunc(ti.offerings, func(a, b cloudprovider.Offering) int {
-			return cmp.Or(cmp.Compare(a.PricePerHour, b.PricePerHour), cmp.Compare(a.Zone, b.Zone), cmp.Compare(a.CapacityType, b.CapacityType))
-		})
-		nodeReqs := base.Intersect(FromLabels(it.Labels))
-		nodeReqs.addSet(apiv1.ZoneLabelKey, &valueSet{values: offeringValues(ti.offerings, true)})
-		nodeReqs.addSet(apiv1.CapacityTypeLabelKey, &valueSet{values: offeringValues(ti.offerings, false)})
-		for _, ds := range s.dsPods {
-			if untoleratedTaint(ds.tolerations, allTaints) != nil {
-				continue
-			}
-			if anyCompatible(ds.alts, nodeReqs) {
-				ti.alloc = ti.alloc.Sub(ds.requests)
-				ti.dsPods = append(ti.dsPods, ds.pod)
-			}
-		}
-		if ti.alloc.CPU < 0 || ti.alloc.Memory < 0 || ti.alloc.Pods < 0 {
-			continue
-		}
-		ps.types = append(ps.types, ti)
-		for k := range s.typeKeys {
-			if v, ok := it.Labels[k]; ok {
-				if typeValues[k] == nil {
-					typeValues[k] = map[string]bool{}
-				}
-				typeValues[k][v] = true
-			} else {
-				typeAbsent[k] = true
-			}
+		if ti := s.poolType(np, base, it); ti != nil {
+			ps.types = append(ps.types, ti)
 		}
 	}
 	slices.SortStableFunc(ps.types, func(a, b *typeInfo) int {
 		return cmp.Or(cmp.Compare(a.offerings[0].PricePerHour, b.offerings[0].PricePerHour), cmp.Compare(a.it.Name, b.it.Name))
 	})
 	ps.bound = maxAlloc(ps.types)
-	for _, k := range slices.Sorted(maps.Keys(s.typeKeys)) {
-		base.addSet(k, &valueSet{values: slices.Sorted(maps.Keys(typeValues[k])), absent: typeAbsent[k]})
-	}
-	var zones, cts []string
-	for _, t := range ps.types {
-		zones = append(zones, offeringValues(t.offerings, true)...)
-		cts = append(cts, offeringValues(t.offerings, false)...)
-	}
-	base.addSet(apiv1.ZoneLabelKey, &valueSet{values: sortedUnique(zones)})
-	base.addSet(apiv1.CapacityTypeLabelKey, &valueSet{values: sortedUnique(cts)})
+	s.closeRequirements(&base, ps.types)
 	ps.reqs = base
 	limits, usage := ResourcesFrom(np.Limits), ResourcesFrom(np.Usage)
 	ps.remaining = limits.Sub(usage)
@@ -273,6 +217,79 @@ func (s *solver) buildPool(np *NodePool) (*poolState, error) {
 	}
 	slices.Sort(ps.limited)
 	return ps, nil
+}
+
+// poolBase is a NodePool's requirements with its labels and the nodepool label added as In requirements.
+func poolBase(np *NodePool) (Requirements, error) {
+	base := np.Requirements.Clone()
+	for _, k := range sortedKeys(np.Labels) {
+		if err := base.Add(Requirement{Key: k, Operator: OpIn, Values: []string{np.Labels[k]}}); err != nil {
+			return Requirements{}, fmt.Errorf("label %q: %w", k, err)
+		}
+	}
+	if err := base.Add(Requirement{Key: apiv1.NodePoolLabelKey, Operator: OpIn, Values: []string{np.Name}}); err != nil {
+		return Requirements{}, err
+	}
+	return base, nil
+}
+
+// poolType prepares one instance type for a NodePool: its available offerings the requirements allow (cheapest
+// first) and its allocatable net of the daemonset pods that would land on it. It returns nil when the NodePool
+// cannot launch the type or the daemonsets alone overflow it.
+func (s *solver) poolType(np *NodePool, base Requirements, it *cloudprovider.InstanceType) *typeInfo {
+	if !typeCompatible(s.typeKeys, base, it) {
+		return nil
+	}
+	ti := &typeInfo{it: it, capacity: ResourcesFrom(it.Capacity), alloc: ResourcesFrom(it.Allocatable())}
+	for _, o := range it.Offerings {
+		if o.Available && base.Has(apiv1.ZoneLabelKey, o.Zone) && base.Has(apiv1.CapacityTypeLabelKey, o.CapacityType) {
+			ti.offerings = append(ti.offerings, o)
+		}
+	}
+	if len(ti.offerings) == 0 {
+		return nil
+	}
+	slices.SortStableFunc(ti.offerings, func(a, b cloudprovider.Offering) int {
+		return cmp.Or(cmp.Compare(a.PricePerHour, b.PricePerHour), cmp.Compare(a.Zone, b.Zone), cmp.Compare(a.CapacityType, b.CapacityType))
+	})
+	nodeReqs := base.Intersect(FromLabels(it.Labels))
+	nodeReqs.addSet(apiv1.ZoneLabelKey, &valueSet{values: offeringValues(ti.offerings, true)})
+	nodeReqs.addSet(apiv1.CapacityTypeLabelKey, &valueSet{values: offeringValues(ti.offerings, false)})
+	for _, ds := range s.dsPods {
+		// Daemonset pods that do not tolerate a startup taint still land once it is removed: only Taints count.
+		if untoleratedTaint(ds.tolerations, np.Taints) == nil && anyCompatible(ds.alts, nodeReqs) {
+			ti.alloc = ti.alloc.Sub(ds.requests)
+			ti.dsPods = append(ti.dsPods, ds.pod)
+		}
+	}
+	if ti.alloc.CPU < 0 || ti.alloc.Memory < 0 || ti.alloc.Pods < 0 {
+		return nil
+	}
+	return ti
+}
+
+// closeRequirements narrows base to what the pool's types can be: for every instance-type key the values they carry
+// (and whether some lack it), and the zones and capacity types of their offerings.
+func (s *solver) closeRequirements(base *Requirements, types []*typeInfo) {
+	for _, k := range slices.Sorted(maps.Keys(s.typeKeys)) {
+		values := map[string]bool{}
+		absent := false
+		for _, t := range types {
+			if v, ok := t.it.Labels[k]; ok {
+				values[v] = true
+			} else {
+				absent = true
+			}
+		}
+		base.addSet(k, &valueSet{values: slices.Sorted(maps.Keys(values)), absent: absent})
+	}
+	var zones, cts []string
+	for _, t := range types {
+		zones = append(zones, offeringValues(t.offerings, true)...)
+		cts = append(cts, offeringValues(t.offerings, false)...)
+	}
+	base.addSet(apiv1.ZoneLabelKey, &valueSet{values: sortedUnique(zones)})
+	base.addSet(apiv1.CapacityTypeLabelKey, &valueSet{values: sortedUnique(cts)})
 }
 
 func offeringValues(offs []cloudprovider.Offering, zone bool) []string {
@@ -361,19 +378,42 @@ func (f *typeFilter) ok(t *typeInfo) bool {
 	return false
 }
 
+// existingPod is a pod already bound to an existing node.
+type existingPod struct {
+	p *corev1.Pod
+	n *node
+}
+
 func (s *solver) buildPods(snap *Snapshot, pods []*corev1.Pod) ([]*podInfo, error) {
 	// Existing pods: their anti-affinity terms bind new pods, and they count for every group.
-	type existingPod struct {
-		p *corev1.Pod
-		n *node
-	}
 	var existingPods []existingPod
 	for _, n := range s.existing {
 		for _, p := range n.existing.Pods {
 			existingPods = append(existingPods, existingPod{p, n})
 		}
 	}
-	existingOwned := make([][]*term, len(existingPods))
+	existingOwned, err := s.existingAntiTerms(existingPods)
+	if err != nil {
+		return nil, err
+	}
+	infos := make([]*podInfo, 0, len(pods))
+	for _, pod := range pods {
+		p, err := s.compilePod(pod)
+		if err != nil {
+			return nil, fmt.Errorf("pod %s: %w", p.key, err)
+		}
+		infos = append(infos, p)
+	}
+	s.countGroups(existingPods, existingOwned, infos)
+	for _, p := range infos {
+		s.finishPod(p)
+	}
+	return infos, nil
+}
+
+// existingAntiTerms compiles the required anti-affinity terms of existing pods, which new pods must respect.
+func (s *solver) existingAntiTerms(existingPods []existingPod) ([][]*term, error) {
+	owned := make([][]*term, len(existingPods))
 	for i, ep := range existingPods {
 		if ep.p.Spec.Affinity == nil || ep.p.Spec.Affinity.PodAntiAffinity == nil {
 			continue
@@ -381,38 +421,40 @@ func (s *solver) buildPods(snap *Snapshot, pods []*corev1.Pod) ([]*podInfo, erro
 		anti := &corev1.Pod{ObjectMeta: ep.p.ObjectMeta, Spec: corev1.PodSpec{Affinity: &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
 			RequiredDuringSchedulingIgnoredDuringExecution: ep.p.Spec.Affinity.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution,
 		}}}}
-		owned, _, err := s.terms.podTerms(anti, nil)
+		terms, _, err := s.terms.podTerms(anti, nil)
 		if err != nil {
 			return nil, fmt.Errorf("existing pod %s: %w", podKey(ep.p), err)
 		}
-		existingOwned[i] = owned
+		owned[i] = terms
 	}
-	infos := make([]*podInfo, 0, len(pods))
-	for _, pod := range pods {
-		p := &podInfo{pod: pod, key: podKey(pod), labels: labels.Set(pod.Labels), requests: PodRequests(pod), tolerations: pod.Spec.Tolerations, ports: podHostPorts(pod)}
-		var err error
-		p.selector, p.affinity, p.alts, p.volumeErr, err = compileNodeRequirements(pod, s.vols)
-		if err != nil {
-			return nil, fmt.Errorf("pod %s: %w", p.key, err)
-		}
-		p.owned, p.prefs, err = s.terms.podTerms(pod, p.alts)
-		if err != nil {
-			return nil, fmt.Errorf("pod %s: %w", p.key, err)
-		}
-		if err := addNodePreferences(p); err != nil {
-			return nil, fmt.Errorf("pod %s: %w", p.key, err)
-		}
-		infos = append(infos, p)
+	return owned, nil
+}
+
+// compilePod turns a pending pod into what the constraints need.
+func (s *solver) compilePod(pod *corev1.Pod) (*podInfo, error) {
+	p := &podInfo{pod: pod, key: podKey(pod), labels: labels.Set(pod.Labels), requests: PodRequests(pod), tolerations: pod.Spec.Tolerations, ports: podHostPorts(pod)}
+	var err error
+	p.selector, p.affinity, p.alts, p.volumeErr, err = compileNodeRequirements(pod, s.vols)
+	if err != nil {
+		return p, err
 	}
-	// Match every pod against every group, then count the existing pods.
+	if p.owned, p.prefs, err = s.terms.podTerms(pod, p.alts); err != nil {
+		return p, err
+	}
+	return p, addNodePreferences(p)
+}
+
+// countGroups matches every pending pod against every group, counts the existing pods per domain and records the
+// domains where existing pods' anti-affinity owns the group; then fixes each spread group's universe of domains.
+func (s *solver) countGroups(existingPods []existingPod, existingOwned [][]*term, infos []*podInfo) {
 	for _, g := range s.terms.list {
-		for i, ep := range existingPods {
-			_ = i
-			if g.matchesPod(ep.p.Namespace, labels.Set(ep.p.Labels)) {
-				if d, ok := ep.n.domain(g.key); ok && g.eligible(ep.n.reqs, ep.n.taints) {
-					g.counts[d]++
-					g.total++
-				}
+		for _, ep := range existingPods {
+			if !g.matchesPod(ep.p.Namespace, labels.Set(ep.p.Labels)) {
+				continue
+			}
+			if d, ok := ep.n.domain(g.key); ok && g.eligible(ep.n.reqs, ep.n.taints) {
+				g.counts[d]++
+				g.total++
 			}
 		}
 		for _, p := range infos {
@@ -433,10 +475,6 @@ func (s *solver) buildPods(snap *Snapshot, pods []*corev1.Pod) ([]*podInfo, erro
 			g.universe = s.universe(g)
 		}
 	}
-	for _, p := range infos {
-		s.finishPod(p)
-	}
-	return infos, nil
 }
 
 func addNodePreferences(p *podInfo) error {

@@ -120,75 +120,98 @@ func (b *termBuilder) group(key string, sel labels.Selector, selString string, a
 
 // podTerms compiles the inter-pod terms of a pod: required ones and preferred ones (as preferences).
 func (b *termBuilder) podTerms(pod *corev1.Pod, alts []Requirements) (owned []*term, prefs []preference, err error) {
+	c := &termCollector{b: b, pod: pod}
+	if err := c.spread(alts); err != nil {
+		return nil, nil, err
+	}
+	if err := c.affinities(); err != nil {
+		return nil, nil, err
+	}
+	return c.owned, c.prefs, nil
+}
+
+// termCollector gathers one pod's terms.
+type termCollector struct {
+	b     *termBuilder
+	pod   *corev1.Pod
+	owned []*term
+	prefs []preference
+}
+
+func (c *termCollector) spread(alts []Requirements) error {
+	pod := c.pod
 	for i := range pod.Spec.TopologySpreadConstraints {
-		c := &pod.Spec.TopologySpreadConstraints[i]
-		sel, selStr, err := labelSelector(c.LabelSelector, pod, c.MatchLabelKeys)
+		tsc := &pod.Spec.TopologySpreadConstraints[i]
+		sel, selStr, err := labelSelector(tsc.LabelSelector, pod, tsc.MatchLabelKeys)
 		if err != nil {
-			return nil, nil, fmt.Errorf("topologySpreadConstraints[%d].labelSelector: %w", i, err)
+			return fmt.Errorf("topologySpreadConstraints[%d].labelSelector: %w", i, err)
 		}
-		if c.MaxSkew < 1 {
-			return nil, nil, fmt.Errorf("topologySpreadConstraints[%d].maxSkew must be at least 1, got %d", i, c.MaxSkew)
+		if tsc.MaxSkew < 1 {
+			return fmt.Errorf("topologySpreadConstraints[%d].maxSkew must be at least 1, got %d", i, tsc.MaxSkew)
 		}
-		honorAff := c.NodeAffinityPolicy == nil || *c.NodeAffinityPolicy == corev1.NodeInclusionPolicyHonor
-		honorTaints := c.NodeTaintsPolicy != nil && *c.NodeTaintsPolicy == corev1.NodeInclusionPolicyHonor
-		g := b.group(c.TopologyKey, sel, selStr, false, []string{pod.Namespace}, honorAff, honorTaints, alts, pod.Spec.Tolerations)
-		t := &term{group: g, kind: kindSpread, maxSkew: c.MaxSkew, minDomains: int32Or(c.MinDomains, 1)}
-		if c.WhenUnsatisfiable == corev1.ScheduleAnyway {
-			prefs = append(prefs, preference{weight: 0, term: t})
+		honorAff := tsc.NodeAffinityPolicy == nil || *tsc.NodeAffinityPolicy == corev1.NodeInclusionPolicyHonor
+		honorTaints := tsc.NodeTaintsPolicy != nil && *tsc.NodeTaintsPolicy == corev1.NodeInclusionPolicyHonor
+		g := c.b.group(tsc.TopologyKey, sel, selStr, false, []string{pod.Namespace}, honorAff, honorTaints, alts, pod.Spec.Tolerations)
+		t := &term{group: g, kind: kindSpread, maxSkew: tsc.MaxSkew, minDomains: int32Or(tsc.MinDomains, 1)}
+		if tsc.WhenUnsatisfiable == corev1.ScheduleAnyway {
+			c.prefs = append(c.prefs, preference{weight: 0, term: t})
 			continue
 		}
 		t.required = true
-		owned = append(owned, t)
+		c.owned = append(c.owned, t)
 	}
-	a := pod.Spec.Affinity
+	return nil
+}
+
+func (c *termCollector) affinities() error {
+	a := c.pod.Spec.Affinity
 	if a == nil {
-		return owned, prefs, nil
-	}
-	add := func(kind termKind, pa *corev1.PodAffinityTerm, required bool, weight int32) error {
-		sel, selStr, err := labelSelector(pa.LabelSelector, pod, pa.MatchLabelKeys)
-		if err != nil {
-			return fmt.Errorf("%s labelSelector: %w", kind, err)
-		}
-		if pa.TopologyKey == "" {
-			return fmt.Errorf("%s term has an empty topologyKey", kind)
-		}
-		allNS, ns := termNamespaces(pod, pa)
-		g := b.group(pa.TopologyKey, sel, selStr, allNS, ns, false, false, nil, nil)
-		t := &term{group: g, kind: kind, required: required, weight: weight}
-		if required {
-			owned = append(owned, t)
-		} else {
-			prefs = append(prefs, preference{weight: weight, term: t})
-		}
 		return nil
 	}
 	if pa := a.PodAffinity; pa != nil {
-		for i := range pa.RequiredDuringSchedulingIgnoredDuringExecution {
-			if err := add(kindAffinity, &pa.RequiredDuringSchedulingIgnoredDuringExecution[i], true, 0); err != nil {
-				return nil, nil, err
-			}
-		}
-		for i := range pa.PreferredDuringSchedulingIgnoredDuringExecution {
-			w := &pa.PreferredDuringSchedulingIgnoredDuringExecution[i]
-			if err := add(kindAffinity, &w.PodAffinityTerm, false, w.Weight); err != nil {
-				return nil, nil, err
-			}
+		if err := c.addAll(kindAffinity, pa.RequiredDuringSchedulingIgnoredDuringExecution, pa.PreferredDuringSchedulingIgnoredDuringExecution); err != nil {
+			return err
 		}
 	}
 	if pa := a.PodAntiAffinity; pa != nil {
-		for i := range pa.RequiredDuringSchedulingIgnoredDuringExecution {
-			if err := add(kindAntiAffinity, &pa.RequiredDuringSchedulingIgnoredDuringExecution[i], true, 0); err != nil {
-				return nil, nil, err
-			}
-		}
-		for i := range pa.PreferredDuringSchedulingIgnoredDuringExecution {
-			w := &pa.PreferredDuringSchedulingIgnoredDuringExecution[i]
-			if err := add(kindAntiAffinity, &w.PodAffinityTerm, false, w.Weight); err != nil {
-				return nil, nil, err
-			}
+		if err := c.addAll(kindAntiAffinity, pa.RequiredDuringSchedulingIgnoredDuringExecution, pa.PreferredDuringSchedulingIgnoredDuringExecution); err != nil {
+			return err
 		}
 	}
-	return owned, prefs, nil
+	return nil
+}
+
+func (c *termCollector) addAll(kind termKind, required []corev1.PodAffinityTerm, preferred []corev1.WeightedPodAffinityTerm) error {
+	for i := range required {
+		if err := c.add(kind, &required[i], true, 0); err != nil {
+			return err
+		}
+	}
+	for i := range preferred {
+		if err := c.add(kind, &preferred[i].PodAffinityTerm, false, preferred[i].Weight); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *termCollector) add(kind termKind, pa *corev1.PodAffinityTerm, required bool, weight int32) error {
+	sel, selStr, err := labelSelector(pa.LabelSelector, c.pod, pa.MatchLabelKeys)
+	if err != nil {
+		return fmt.Errorf("%s labelSelector: %w", kind, err)
+	}
+	if pa.TopologyKey == "" {
+		return fmt.Errorf("%s term has an empty topologyKey", kind)
+	}
+	allNS, ns := termNamespaces(c.pod, pa)
+	g := c.b.group(pa.TopologyKey, sel, selStr, allNS, ns, false, false, nil, nil)
+	t := &term{group: g, kind: kind, required: required, weight: weight}
+	if required {
+		c.owned = append(c.owned, t)
+	} else {
+		c.prefs = append(c.prefs, preference{weight: weight, term: t})
+	}
+	return nil
 }
 
 // preference is something a pod would like: a preferred node affinity term, a preferred inter-pod term, or (for

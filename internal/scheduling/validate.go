@@ -168,6 +168,25 @@ func add(m map[string]corev1.ResourceList, key string, rl corev1.ResourceList) {
 
 func (v Validator) claimNode(c *NodeClaim, np *NodePool, addf func(string, ...any)) *vNode {
 	opt := c.Cheapest()
+	checkOption(c, np, opt, addf)
+	checkClaimLabels(c, np, opt, addf)
+	checkMinValues(c, np, addf)
+	n := &vNode{name: c.Hostname, labels: c.Labels, taints: np.Taints, alloc: opt.InstanceType.Allocatable(), newPods: map[*corev1.Pod]bool{}, isNewNode: true}
+	for _, ds := range v.Snapshot.DaemonSetPods {
+		if v.taintsOK(ds, np.Taints) == nil && nodeAffinityMatches(ds, c.Labels) {
+			n.pods = append(n.pods, ds)
+		}
+	}
+	for _, p := range c.Pods {
+		n.pods = append(n.pods, p)
+		n.newPods[p] = true
+	}
+	return n
+}
+
+// checkOption checks the claim launches one of the NodePool's types on one of its available offerings, and that its
+// options are ordered by price.
+func checkOption(c *NodeClaim, np *NodePool, opt InstanceTypeOption, addf func(string, ...any)) {
 	if !slices.Contains(np.InstanceTypes, opt.InstanceType) {
 		addf("nodeclaim %s: instance type %s is not one of nodepool %q's", c.Hostname, opt.InstanceType.Name, np.Name)
 	}
@@ -180,6 +199,10 @@ func (v Validator) claimNode(c *NodeClaim, np *NodePool, addf func(string, ...an
 			break
 		}
 	}
+}
+
+// checkClaimLabels checks the claim's labels agree with its instance type, NodePool and offering.
+func checkClaimLabels(c *NodeClaim, np *NodePool, opt InstanceTypeOption, addf func(string, ...any)) {
 	lbls := c.Labels
 	for k, val := range opt.InstanceType.Labels {
 		if lbls[k] != val {
@@ -197,6 +220,10 @@ func (v Validator) claimNode(c *NodeClaim, np *NodePool, addf func(string, ...an
 	if !np.Requirements.Matches(lbls) {
 		addf("nodeclaim %s: labels %v do not satisfy nodepool %q requirements %s", c.Hostname, lbls, np.Name, np.Requirements)
 	}
+}
+
+// checkMinValues checks the claim's options span every minValues of the NodePool.
+func checkMinValues(c *NodeClaim, np *NodePool, addf func(string, ...any)) {
 	for _, k := range np.Requirements.MinValuesKeys() {
 		vals := map[string]bool{}
 		for _, o := range c.InstanceTypeOptions {
@@ -215,17 +242,6 @@ func (v Validator) claimNode(c *NodeClaim, np *NodePool, addf func(string, ...an
 			addf("nodeclaim %s: %d values of %s among its options, minValues is %d", c.Hostname, len(vals), k, np.Requirements.MinValues(k))
 		}
 	}
-	n := &vNode{name: c.Hostname, labels: lbls, taints: np.Taints, alloc: opt.InstanceType.Allocatable(), newPods: map[*corev1.Pod]bool{}, isNewNode: true}
-	for _, ds := range v.Snapshot.DaemonSetPods {
-		if v.taintsOK(ds, np.Taints) == nil && nodeAffinityMatches(ds, lbls) {
-			n.pods = append(n.pods, ds)
-		}
-	}
-	for _, p := range c.Pods {
-		n.pods = append(n.pods, p)
-		n.newPods[p] = true
-	}
-	return n
 }
 
 // taintsOK returns the first NoSchedule/NoExecute taint the pod does not tolerate, using the API's own matcher.
@@ -304,22 +320,7 @@ func (v Validator) checkPod(pp placedPod, nodes []*vNode, all map[*corev1.Pod]*v
 			addf("%s: %v", where, err)
 		}
 	}
-	if a := p.Spec.Affinity; a != nil {
-		if a.PodAffinity != nil {
-			for _, t := range a.PodAffinity.RequiredDuringSchedulingIgnoredDuringExecution {
-				if !v.affinityHolds(p, n, &t, all) {
-					addf("%s: required pod affinity on %s not met", where, t.TopologyKey)
-				}
-			}
-		}
-		if a.PodAntiAffinity != nil {
-			for _, t := range a.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution {
-				if q := v.antiViolator(p, n, &t, all); q != nil {
-					addf("%s: required pod anti-affinity on %s violated by %s", where, t.TopologyKey, podKey(q))
-				}
-			}
-		}
-	}
+	v.checkPodAffinity(p, n, all, func(format string, args ...any) { addf("%s: "+format, append([]any{where}, args...)...) })
 	// Symmetry: no pod in the same domain has a required anti-affinity term matching p.
 	for q, qn := range all {
 		if q == p || q.Spec.Affinity == nil || q.Spec.Affinity.PodAntiAffinity == nil {
@@ -328,6 +329,28 @@ func (v Validator) checkPod(pp placedPod, nodes []*vNode, all map[*corev1.Pod]*v
 		for _, t := range q.Spec.Affinity.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution {
 			if sameDomain(n, qn, t.TopologyKey) && termMatches(q, &t, p) {
 				addf("%s: pod %s's anti-affinity on %s rejects it", where, podKey(q), t.TopologyKey)
+			}
+		}
+	}
+}
+
+// checkPodAffinity checks p's own required pod affinity and anti-affinity terms on n.
+func (v Validator) checkPodAffinity(p *corev1.Pod, n *vNode, all map[*corev1.Pod]*vNode, addf func(string, ...any)) {
+	a := p.Spec.Affinity
+	if a == nil {
+		return
+	}
+	if a.PodAffinity != nil {
+		for _, t := range a.PodAffinity.RequiredDuringSchedulingIgnoredDuringExecution {
+			if !v.affinityHolds(p, n, &t, all) {
+				addf("required pod affinity on %s not met", t.TopologyKey)
+			}
+		}
+	}
+	if a.PodAntiAffinity != nil {
+		for _, t := range a.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution {
+			if q := v.antiViolator(p, n, &t, all); q != nil {
+				addf("required pod anti-affinity on %s violated by %s", t.TopologyKey, podKey(q))
 			}
 		}
 	}
@@ -403,27 +426,7 @@ func (v Validator) checkSpread(p *corev1.Pod, n *vNode, c *corev1.TopologySpread
 	if err != nil {
 		return err
 	}
-	counts := map[string]int{}
-	for _, m := range nodes {
-		d, ok := m.labels[c.TopologyKey]
-		if !ok {
-			continue
-		}
-		if c.NodeAffinityPolicy == nil || *c.NodeAffinityPolicy == corev1.NodeInclusionPolicyHonor {
-			if !nodeAffinityMatches(p, m.labels) {
-				continue
-			}
-		}
-		if c.NodeTaintsPolicy != nil && *c.NodeTaintsPolicy == corev1.NodeInclusionPolicyHonor && v.taintsOK(p, m.taints) != nil {
-			continue
-		}
-		counts[d] += 0
-		for _, q := range m.pods {
-			if q.Namespace == p.Namespace && s.Matches(labels.Set(q.Labels)) {
-				counts[d]++
-			}
-		}
-	}
+	counts := v.spreadCounts(p, c, s, nodes)
 	d, ok := n.labels[c.TopologyKey]
 	if !ok {
 		return fmt.Errorf("topology spread: node has no %s label", c.TopologyKey)
@@ -441,6 +444,32 @@ func (v Validator) checkSpread(p *corev1.Pod, n *vNode, c *corev1.TopologySpread
 		return fmt.Errorf("topology spread on %s: domain %s has %d matching pods, minimum is %d, maxSkew %d", c.TopologyKey, d, counts[d], minCount, c.MaxSkew)
 	}
 	return nil
+}
+
+// spreadCounts counts the pods sel matches in p's namespace per domain of the constraint's key, over the nodes
+// eligible under its nodeAffinityPolicy and nodeTaintsPolicy (every eligible domain appears, possibly with 0).
+func (v Validator) spreadCounts(p *corev1.Pod, c *corev1.TopologySpreadConstraint, sel labels.Selector, nodes []*vNode) map[string]int {
+	counts := map[string]int{}
+	for _, m := range nodes {
+		d, ok := m.labels[c.TopologyKey]
+		if !ok || !v.spreadEligible(p, c, m) {
+			continue
+		}
+		counts[d] += 0
+		for _, q := range m.pods {
+			if q.Namespace == p.Namespace && sel.Matches(labels.Set(q.Labels)) {
+				counts[d]++
+			}
+		}
+	}
+	return counts
+}
+
+func (v Validator) spreadEligible(p *corev1.Pod, c *corev1.TopologySpreadConstraint, m *vNode) bool {
+	if (c.NodeAffinityPolicy == nil || *c.NodeAffinityPolicy == corev1.NodeInclusionPolicyHonor) && !nodeAffinityMatches(p, m.labels) {
+		return false
+	}
+	return c.NodeTaintsPolicy == nil || *c.NodeTaintsPolicy != corev1.NodeInclusionPolicyHonor || v.taintsOK(p, m.taints) == nil
 }
 
 // checkNode checks resources and host ports over everything the node runs.
