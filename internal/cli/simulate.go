@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/utils/clock"
 
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
@@ -152,6 +153,9 @@ func buildSnapshot(m *manifests, types []*cloudprovider.InstanceType) (*scheduli
 				sum.Add(q)
 				usage[pool][name] = sum
 			}
+			nodes := usage[pool][scheduling.ResourceNodes]
+			nodes.Add(*resource.NewQuantity(1, resource.DecimalSI))
+			usage[pool][scheduling.ResourceNodes] = nodes
 		}
 		delete(bound, n.Name)
 	}

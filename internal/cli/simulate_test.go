@@ -94,3 +94,63 @@ func TestSimulateTableAndErrors(t *testing.T) {
 }
 
 var fakeNow = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// TestSimulateNodesLimit: a NodePool's nodes limit counts the nodes labelled with it, and new nodes stop there.
+func TestSimulateNodesLimit(t *testing.T) {
+	dir := t.TempDir()
+	manifest := `apiVersion: tailor.sh/v1
+kind: NodePool
+metadata: {name: small}
+spec:
+  limits: {nodes: "2"}
+  template:
+    spec:
+      nodeClassRef: {group: tailor.sh, kind: EC2NodeClass, name: default}
+---
+apiVersion: v1
+kind: Node
+metadata:
+  name: full
+  labels: {kubernetes.io/hostname: full, tailor.sh/nodepool: small}
+status:
+  capacity: {cpu: "2", memory: 4Gi, pods: "10"}
+  allocatable: {cpu: "0", memory: 4Gi, pods: "10"}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: solo, namespace: default}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: solo}}
+  template:
+    metadata: {labels: {app: solo}}
+    spec:
+      affinity:
+        podAntiAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+            - {topologyKey: kubernetes.io/hostname, labelSelector: {matchLabels: {app: solo}}}
+      containers:
+        - {name: c, image: pause, resources: {requests: {cpu: 500m, memory: 1Gi}}}
+`
+	if err := os.WriteFile(filepath.Join(dir, "m.yaml"), []byte(manifest), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := Simulate(SimulateOptions{Paths: []string{dir}, Output: OutputJSON, Clock: clocktesting.NewFakePassiveClock(fakeNow)}, &out); err != nil {
+		t.Fatal(err)
+	}
+	var got SimulateResult
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.NodeClaims) != 1 {
+		t.Errorf("want one new node (limit 2, one existing), got %d", len(got.NodeClaims))
+	}
+	want := []SimulatedUnschedulable{{Pod: "default/solo-1", Reasons: []string{
+		`existing nodes: none of 1 fits (first: node "full": insufficient cpu)`,
+		`nodepool "small" nodes limit 2 would be exceeded`,
+	}}}
+	if diff := cmp.Diff(want, got.Unschedulable); diff != "" {
+		t.Errorf("unschedulable (-want +got):\n%s", diff)
+	}
+}

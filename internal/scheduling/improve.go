@@ -102,6 +102,7 @@ func (s *solver) tryMerge(a, b *node) bool {
 	b.sigOK = map[string]bool{}
 	b.domains, b.pins = nil, nil
 	a.merged, a.pods, a.used = true, nil, Resources{}
+	a.pool.nodesLeft++
 	s.finalize(b)
 	return true
 }

@@ -37,13 +37,18 @@ type NodePool struct {
 	Taints []corev1.Taint
 	// StartupTaints are removed once the node is ready; pods need not tolerate them.
 	StartupTaints []corev1.Taint
-	// Limits cap the total capacity of the pool's nodes; resources not listed are unlimited.
+	// Limits cap the total capacity of the pool's nodes; resources not listed are unlimited. ResourceNodes caps the
+	// number of nodes: every new NodeClaim counts one.
 	Limits corev1.ResourceList
-	// Usage is the capacity the pool's nodes and in-flight NodeClaims already have.
+	// Usage is the capacity the pool's nodes and in-flight NodeClaims already have; under ResourceNodes, how many
+	// NodeClaims the pool has.
 	Usage corev1.ResourceList
 	// InstanceTypes the pool may launch, before Requirements narrow them.
 	InstanceTypes []*cloudprovider.InstanceType
 }
+
+// ResourceNodes is the NodePool limit (and usage) that counts nodes rather than capacity.
+const ResourceNodes corev1.ResourceName = "nodes"
 
 // ExistingNode is a node that exists or a NodeClaim that is being launched.
 type ExistingNode struct {

@@ -44,6 +44,9 @@ type poolState struct {
 	claims    int
 	// bound is the per-resource maximum allocatable of types.
 	bound Resources
+	// nodesLimited says the NodePool limits its number of nodes; nodesLeft is how many more it may launch.
+	nodesLimited bool
+	nodesLeft    int64
 }
 
 // node is a place a pod can go: an existing node or a NodeClaim being planned.
@@ -210,13 +213,30 @@ func (s *solver) buildPool(np *NodePool) (*poolState, error) {
 	ps.bound = maxAlloc(ps.types)
 	s.closeRequirements(&base, ps.types)
 	ps.reqs = base
-	limits, usage := ResourcesFrom(np.Limits), ResourcesFrom(np.Usage)
-	ps.remaining = limits.Sub(usage)
-	for name := range np.Limits {
+	ps.setLimits()
+	return ps, nil
+}
+
+// setLimits prepares the NodePool's limits: the capacity each resource has left, and how many nodes.
+func (ps *poolState) setLimits() {
+	limits, usage := corev1.ResourceList{}, corev1.ResourceList{}
+	for name, q := range ps.np.Limits {
+		if name == ResourceNodes {
+			used := ps.np.Usage[ResourceNodes]
+			ps.nodesLeft = max(0, q.Value()-used.Value())
+			ps.nodesLimited = true
+			continue
+		}
+		limits[name] = q
 		ps.limited = append(ps.limited, name)
 	}
+	for name, q := range ps.np.Usage {
+		if name != ResourceNodes {
+			usage[name] = q
+		}
+	}
 	slices.Sort(ps.limited)
-	return ps, nil
+	ps.remaining = ResourcesFrom(limits).Sub(ResourcesFrom(usage))
 }
 
 // poolBase is a NodePool's requirements with its labels and the nodepool label added as In requirements.
@@ -665,6 +685,12 @@ func (s *solver) placeClaims(p *podInfo, level int) bool {
 // explains: it records one reason per NodePool and opens nothing.
 func (s *solver) placeNew(p *podInfo, level int, reasons *[]string) bool {
 	for _, ps := range s.pools {
+		if ps.nodesLimited && ps.nodesLeft <= 0 {
+			if reasons != nil {
+				*reasons = append(*reasons, reasonLimit(ps.np.Name, ResourceNodes, ps.np.Limits))
+			}
+			continue
+		}
 		n := &node{name: fmt.Sprintf("%s-%d", ps.np.Name, ps.claims+1), pool: ps, taints: ps.np.Taints, sigOK: map[string]bool{}, allFree: true}
 		n.reqs = ps.reqs.Clone()
 		n.reqs.addSet(apiv1.HostnameLabelKey, &valueSet{values: []string{n.name}})
@@ -676,6 +702,7 @@ func (s *solver) placeNew(p *podInfo, level int, reasons *[]string) bool {
 				continue
 			}
 			ps.claims++
+			ps.nodesLeft--
 			n.index = len(s.claims)
 			s.claims = append(s.claims, n)
 			s.commit(p, n)

@@ -360,3 +360,67 @@ func TestSolveIsDeterministic(t *testing.T) {
 		t.Errorf("two runs differ (-first +second):\n%s", diff)
 	}
 }
+
+func TestSolveNodesLimit(t *testing.T) {
+	sel := map[string]string{"app": "a"}
+	// Hostname anti-affinity: every pod needs a node of its own.
+	solo := replicas(3, "solo", func(n string) *podBuilder {
+		return pod(n).req("500m", "1Gi").label("app", "a").antiAffinity(apiv1.HostnameLabelKey, sel)
+	})
+	withUsage := func(np *NodePool, nodes string) *NodePool {
+		np.Usage = corev1.ResourceList{ResourceNodes: resource.MustParse(nodes)}
+		return np
+	}
+	tests := []struct {
+		name      string
+		pools     []*NodePool
+		wantPools map[string]int
+		want      map[string][]string
+	}{
+		{
+			name:      "the limit caps new nodes",
+			pools:     []*NodePool{nodePool("default", smallCatalog()...).limit(ResourceNodes, "2").obj()},
+			wantPools: map[string]int{"default": 2},
+			want:      map[string][]string{"solo-2": {`nodepool "default" nodes limit 2 would be exceeded`}},
+		},
+		{
+			name:      "existing nodes count",
+			pools:     []*NodePool{withUsage(nodePool("default", smallCatalog()...).limit(ResourceNodes, "2").obj(), "1")},
+			wantPools: map[string]int{"default": 1},
+			want: map[string][]string{
+				"solo-1": {`nodepool "default" nodes limit 2 would be exceeded`},
+				"solo-2": {`nodepool "default" nodes limit 2 would be exceeded`},
+			},
+		},
+		{
+			name: "the next nodepool takes the rest",
+			pools: []*NodePool{
+				nodePool("first", smallCatalog()...).weight(10).limit(ResourceNodes, "1").obj(),
+				nodePool("second", smallCatalog()...).obj(),
+			},
+			wantPools: map[string]int{"first": 1, "second": 2},
+			want:      map[string][]string{},
+		},
+		{
+			name:      "usage of nodes without a limit is ignored",
+			pools:     []*NodePool{withUsage(nodePool("default", smallCatalog()...).obj(), "50")},
+			wantPools: map[string]int{"default": 3},
+			want:      map[string][]string{},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := solve(t, &Snapshot{NodePools: tt.pools}, solo, Options{})
+			perPool := map[string]int{}
+			for _, c := range r.NodeClaims {
+				perPool[c.NodePool]++
+			}
+			if diff := cmp.Diff(tt.wantPools, perPool); diff != "" {
+				t.Errorf("nodeclaims per nodepool (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.want, reasonsOf(r)); diff != "" {
+				t.Errorf("unschedulable (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

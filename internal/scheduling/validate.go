@@ -7,6 +7,7 @@ import (
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
@@ -124,7 +125,9 @@ func (v Validator) buildNodes(r *Results, addf func(string, ...any)) ([]*vNode, 
 		pools[np.Name] = np
 	}
 	capacity := map[string]corev1.ResourceList{}
+	claims := map[string]int64{}
 	for _, c := range r.NodeClaims {
+		claims[c.NodePool]++
 		np, ok := pools[c.NodePool]
 		if !ok {
 			addf("nodeclaim %s names unknown nodepool %q", c.Hostname, c.NodePool)
@@ -146,6 +149,9 @@ func (v Validator) buildNodes(r *Results, addf func(string, ...any)) ([]*vNode, 
 			used := np.Usage[name].DeepCopy()
 			if q, ok := capacity[np.Name][name]; ok {
 				used.Add(q)
+			}
+			if name == ResourceNodes {
+				used.Add(*resource.NewQuantity(claims[np.Name], resource.DecimalSI))
 			}
 			if used.Cmp(limit) > 0 {
 				addf("nodepool %q %s limit %s exceeded: %s", np.Name, name, limit.String(), used.String())

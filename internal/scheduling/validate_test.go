@@ -46,6 +46,7 @@ func TestValidatorCatchesViolations(t *testing.T) {
 	pool := defaultPool()
 	tainted := nodePool("gpu", smallCatalog()...).taint("gpu", "true", corev1.TaintEffectNoSchedule).obj()
 	limited := nodePool("small", smallCatalog()...).limit(corev1.ResourceCPU, "4").obj()
+	nodesLimited := nodePool("one", smallCatalog()...).limit(ResourceNodes, "1").obj()
 	anti := replicas(2, "db", func(n string) *podBuilder {
 		return pod(n).req("100m", "100Mi").label("app", "a").antiAffinity(apiv1.HostnameLabelKey, sel)
 	})
@@ -113,6 +114,16 @@ func TestValidatorCatchesViolations(t *testing.T) {
 				return &Results{NodeClaims: []*NodeClaim{claimOf(t, limited, "n1", "c6.2xlarge", "test-1a", "spot", plain)}}
 			},
 			want: "cpu limit 4 exceeded",
+		},
+		{
+			name: "nodepool nodes limit", pools: []*NodePool{nodesLimited}, pods: []*corev1.Pod{plain, big[0]},
+			plan: func(t *testing.T) *Results {
+				return &Results{NodeClaims: []*NodeClaim{
+					claimOf(t, nodesLimited, "n1", "c6.large", "test-1a", "spot", plain),
+					claimOf(t, nodesLimited, "n2", "c6.large", "test-1a", "spot", big[0]),
+				}}
+			},
+			want: "nodes limit 1 exceeded",
 		},
 	}
 	for _, tt := range tests {
