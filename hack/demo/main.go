@@ -1,12 +1,12 @@
-// Command demo runs Tailor's reference scenario on a local control plane, offline, narrating each step.
-//
-// Until the provisioning controller exists, the node that Tailor would launch is stood in for by a KWOK node created
-// here, sized as Tailor would size it; everything else (API server, scheduler, controller-manager, fake kubelets) is
-// the real thing.
+// Command demo runs Tailor's reference scenario on a local control plane, offline, and narrates it: a real
+// kube-apiserver, kube-controller-manager and kube-scheduler, KWOK for kubelets, ec2sim for AWS, and Tailor's
+// controller built from this repository.
 package main
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/signal"
@@ -16,12 +16,15 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
+	apiv1 "github.com/tailor-sh/tailor/api/v1"
+	"github.com/tailor-sh/tailor/internal/operator"
 	"github.com/tailor-sh/tailor/internal/testenv"
 )
 
@@ -32,125 +35,287 @@ func main() {
 	}
 }
 
+var begin = time.Now()
+
 func say(format string, args ...any) {
-	fmt.Printf("%s  %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+	fmt.Printf("[%6.1fs] %s\n", time.Since(begin).Seconds(), fmt.Sprintf(format, args...))
 }
+
+func detail(format string, args ...any) { fmt.Printf("          %s\n", fmt.Sprintf(format, args...)) }
 
 func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	say("starting a local control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, KWOK)")
-	opts := testenv.Options{}
-	if root, err := testenv.RepoRoot(); err == nil {
-		if entries, err := os.ReadDir(filepath.Join(root, "config", "crd")); err == nil && len(entries) > 0 {
-			opts.CRDDirectoryPaths = []string{filepath.Join(root, "config", "crd")}
-		}
+	say("building tailor and ec2sim from this repository")
+	bin, err := os.MkdirTemp("", "tailor-demo-bin-")
+	if err != nil {
+		return err
 	}
-	env, err := testenv.Start(ctx, opts)
+	defer os.RemoveAll(bin)
+	if err := testenv.BuildTailor(ctx, bin); err != nil {
+		return err
+	}
+	say("starting a local control plane: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, KWOK")
+	crds, err := testenv.CRDPath()
+	if err != nil {
+		return err
+	}
+	env, err := testenv.Start(ctx, testenv.Options{CRDDirectoryPaths: []string{crds}})
 	if err != nil {
 		return err
 	}
 	defer func() {
-		say("stopping the control plane")
+		say("stopping everything the demo started")
 		if err := env.Stop(); err != nil {
 			fmt.Fprintln(os.Stderr, "stopping:", err)
 		}
 	}()
-	say("control plane ready in %s (KUBECONFIG=%s)", env.StartupTime.Round(time.Millisecond), env.KubeconfigPath)
-	cs, err := kubernetes.NewForConfig(env.Config)
+	say("control plane ready in %s", env.StartupTime.Round(time.Millisecond))
+
+	say("starting ec2sim (a simulated AWS region on 127.0.0.1) and tailor controller")
+	stack, err := env.StartStack(ctx, testenv.StackOptions{BinDir: bin, ClusterName: "demo-cluster"})
 	if err != nil {
 		return err
 	}
-	return scenario(ctx, cs)
+	detail("ec2sim at %s; controller log %s", stack.EC2Endpoint, stack.Controller.LogPath())
+	d, err := newDemo(env, stack)
+	if err != nil {
+		return err
+	}
+	return d.scenario(ctx)
 }
 
-func scenario(ctx context.Context, cs kubernetes.Interface) error {
+type demo struct {
+	kube  client.Client
+	cs    kubernetes.Interface
+	stack *testenv.Stack
+	env   *testenv.Environment
+}
+
+func newDemo(env *testenv.Environment, stack *testenv.Stack) (*demo, error) {
+	scheme, err := operator.NewScheme()
+	if err != nil {
+		return nil, err
+	}
+	kube, err := client.New(env.Config, client.Options{Scheme: scheme})
+	if err != nil {
+		return nil, err
+	}
+	cs, err := kubernetes.NewForConfig(env.Config)
+	if err != nil {
+		return nil, err
+	}
+	return &demo{kube: kube, cs: cs, stack: stack, env: env}, nil
+}
+
+func (d *demo) scenario(ctx context.Context) error {
+	go d.followLog(ctx)
+	if err := d.apply(ctx); err != nil {
+		return err
+	}
 	const ns = metav1.NamespaceDefault
 	say("deploying inflate: pause image, 1 CPU request, 0 replicas")
-	if _, err := cs.AppsV1().Deployments(ns).Create(ctx, testenv.Inflate(ns, 0), metav1.CreateOptions{}); err != nil {
+	if _, err := d.cs.AppsV1().Deployments(ns).Create(ctx, testenv.Inflate(ns, 0), metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("creating inflate: %w", err)
 	}
-	say("scaling inflate to 4")
-	if err := scale(ctx, cs, ns, 4); err != nil {
+	say("kubectl scale deployment inflate --replicas 4")
+	scaled := time.Now()
+	if err := d.scale(ctx, ns, 4); err != nil {
 		return err
 	}
-	if err := waitPods(ctx, cs, ns, "4 pods Pending, kube-scheduler says Unschedulable", func(pods []corev1.Pod) bool {
-		return len(pods) == 4 && every(pods, func(p corev1.Pod) bool { return testenv.Unschedulable(&p) })
+	if err := d.waitPods(ctx, ns, func(pods []corev1.Pod) bool {
+		return len(pods) == 4 && every(pods, func(p corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning })
 	}); err != nil {
+		return fmt.Errorf("waiting for 4 running pods: %w", err)
+	}
+	say("4 pods Running %s after the scale", time.Since(scaled).Round(100*time.Millisecond))
+	if err := d.show(ctx, ns); err != nil {
 		return err
 	}
-	const node = "demo-node-1"
-	say("launching one node with 8 CPU, 32Gi (stand-in for Tailor's provisioning, which is not built yet)")
-	if _, err := testenv.CreateKWOKNode(ctx, cs, node, corev1.ResourceList{
-		corev1.ResourceCPU:    resource.MustParse("8"),
-		corev1.ResourceMemory: resource.MustParse("32Gi"),
-		corev1.ResourcePods:   resource.MustParse("110"),
-	}, map[string]string{"node.kubernetes.io/instance-type": "m7i.2xlarge"}); err != nil {
+
+	say("kubectl scale deployment inflate --replicas 0")
+	if err := d.scale(ctx, ns, 0); err != nil {
 		return err
 	}
-	if err := waitPods(ctx, cs, ns, "all 4 pods Running on "+node, func(pods []corev1.Pod) bool {
-		return len(pods) == 4 && every(pods, func(p corev1.Pod) bool {
-			return p.Spec.NodeName == node && p.Status.Phase == corev1.PodRunning
-		})
-	}); err != nil {
+	if err := d.waitPods(ctx, ns, func(pods []corev1.Pod) bool { return len(pods) == 0 }); err != nil {
 		return err
 	}
-	say("scaling inflate to 0")
-	if err := scale(ctx, cs, ns, 0); err != nil {
-		return err
+	emptied := time.Now()
+	say("all pods gone; the NodePool's consolidateAfter is 30s, so Tailor waits that long before removing the node")
+	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		nodes := &corev1.NodeList{}
+		if err := d.kube.List(ctx, nodes); err != nil {
+			return false, err
+		}
+		claims := &apiv1.NodeClaimList{}
+		if err := d.kube.List(ctx, claims); err != nil {
+			return false, err
+		}
+		return len(nodes.Items) == 0 && len(claims.Items) == 0, nil
+	})
+	if err != nil {
+		return fmt.Errorf("waiting for the empty node to go: %w", err)
 	}
-	if err := waitPods(ctx, cs, ns, "no pods left", func(pods []corev1.Pod) bool { return len(pods) == 0 }); err != nil {
-		return err
-	}
-	say("deleting the empty node %s (stand-in for Tailor's emptiness disruption)", node)
-	if err := cs.CoreV1().Nodes().Delete(ctx, node, metav1.DeleteOptions{}); err != nil {
-		return fmt.Errorf("deleting node: %w", err)
-	}
-	say("done")
+	time.Sleep(500 * time.Millisecond) // let the log follower print the last lines
+	say("node and nodeclaim deleted %s after the last pod left; instance terminated in ec2sim", time.Since(emptied).Round(100*time.Millisecond))
+	say("done: the reference scenario ran offline end to end")
 	return nil
 }
 
-func scale(ctx context.Context, cs kubernetes.Interface, ns string, replicas int32) error {
+// apply creates the reference NodePool and EC2NodeClass from examples/reference.yaml.
+func (d *demo) apply(ctx context.Context) error {
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		return err
+	}
+	b, err := os.ReadFile(filepath.Join(root, "examples", "reference.yaml"))
+	if err != nil {
+		return err
+	}
+	say("kubectl apply -f examples/reference.yaml: NodePool default (spot only, cpu limit 1000, consolidateAfter 30s) and EC2NodeClass default")
+	for _, doc := range strings.Split(string(b), "\n---\n") {
+		var obj client.Object
+		switch {
+		case strings.Contains(doc, "kind: NodePool"):
+			obj = &apiv1.NodePool{}
+		case strings.Contains(doc, "kind: EC2NodeClass"):
+			obj = &apiv1.EC2NodeClass{}
+		default:
+			continue
+		}
+		if err := yaml.UnmarshalStrict([]byte(doc), obj); err != nil {
+			return fmt.Errorf("parsing examples/reference.yaml: %w", err)
+		}
+		if err := d.kube.Create(ctx, obj); err != nil {
+			return fmt.Errorf("creating %s: %w", obj.GetName(), err)
+		}
+	}
+	return nil
+}
+
+func (d *demo) scale(ctx context.Context, ns string, replicas int32) error {
 	// The deployment controller updates the object too; retry on conflict as kubectl scale does.
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		s, err := cs.AppsV1().Deployments(ns).GetScale(ctx, "inflate", metav1.GetOptions{})
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		s, err := d.cs.AppsV1().Deployments(ns).GetScale(ctx, "inflate", metav1.GetOptions{})
 		if err != nil {
 			return err
 		}
 		s.Spec.Replicas = replicas
-		_, err = cs.AppsV1().Deployments(ns).UpdateScale(ctx, "inflate", s, metav1.UpdateOptions{})
+		_, err = d.cs.AppsV1().Deployments(ns).UpdateScale(ctx, "inflate", s, metav1.UpdateOptions{})
 		return err
 	})
+}
+
+func (d *demo) waitPods(ctx context.Context, ns string, ok func([]corev1.Pod) bool) error {
+	return wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		pods, err := d.cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=inflate"})
+		if err != nil {
+			return false, err
+		}
+		return ok(pods.Items), nil
+	})
+}
+
+// show prints what kubectl get nodeclaims / nodes / pods would, with the price ec2sim charges.
+func (d *demo) show(ctx context.Context, ns string) error {
+	claims := &apiv1.NodeClaimList{}
+	if err := d.kube.List(ctx, claims); err != nil {
+		return err
+	}
+	say("kubectl get nodeclaims")
+	detail("%-16s %-12s %-10s %-12s %-28s %s", "NAME", "TYPE", "CAPACITY", "ZONE", "NODE", "PRICE")
+	for _, nc := range claims.Items {
+		detail("%-16s %-12s %-10s %-12s %-28s %s", nc.Name, nc.Labels[apiv1.InstanceTypeLabelKey], nc.Labels[apiv1.CapacityTypeLabelKey],
+			nc.Labels[apiv1.ZoneLabelKey], nc.Status.NodeName, d.price(ctx, &nc))
+	}
+	pods, err := d.cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=inflate"})
 	if err != nil {
-		return fmt.Errorf("scaling inflate to %d: %w", replicas, err)
+		return err
+	}
+	say("kubectl get pods -o wide")
+	for _, p := range pods.Items {
+		detail("%-32s %-8s %s", p.Name, p.Status.Phase, p.Spec.NodeName)
 	}
 	return nil
 }
 
-func waitPods(ctx context.Context, cs kubernetes.Interface, ns, what string, ok func([]corev1.Pod) bool) error {
-	start := time.Now()
-	var last []corev1.Pod
-	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
-		list, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=inflate"})
-		if err != nil {
-			return false, err
-		}
-		last = list.Items
-		return ok(last), nil
-	})
+// price is the offering's hourly price as the provider saw it, from the NodeClaim's launch event in the log.
+func (d *demo) price(ctx context.Context, nc *apiv1.NodeClaim) string {
+	b, err := os.ReadFile(d.stack.Controller.LogPath())
 	if err != nil {
-		var b strings.Builder
-		for _, p := range last {
-			fmt.Fprintf(&b, "\n  %s %s node=%q", p.Name, p.Status.Phase, p.Spec.NodeName)
+		return "?"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		var entry map[string]any
+		if json.Unmarshal([]byte(line), &entry) != nil || entry["message"] != "launched nodeclaim" {
+			continue
 		}
-		return fmt.Errorf("waiting for %s: %w%s", what, err, b.String())
+		if n, ok := entry["nodeclaim"].(map[string]any); ok && n["name"] == nc.Name {
+			return fmt.Sprintf("$%v/h", entry["price"])
+		}
 	}
-	say("%s (%s)", what, time.Since(start).Round(time.Millisecond))
-	for _, p := range last {
-		fmt.Printf("           %-32s %-8s %s\n", p.Name, p.Status.Phase, p.Spec.NodeName)
+	_ = ctx
+	return "?"
+}
+
+// storyLines are the controller's log messages the demo shows, with the fields worth reading.
+var storyLines = map[string][]string{
+	"resolved ec2nodeclass":                        {"ready", "subnets", "securityGroups", "amis"},
+	"found provisionable pod(s)":                   {"pods"},
+	"computed new nodeclaim(s) to fit pod(s)":      {"nodeclaims", "pods", "pricePerHour", "duration"},
+	"launched nodeclaim":                           {"instance-type", "zone", "capacity-type", "price", "provider-id"},
+	"registered nodeclaim":                         {"node"},
+	"initialized nodeclaim":                        {"node"},
+	"marked node empty":                            {"node", "consolidateAfter"},
+	"disrupting node(s) via delete, reason: empty": {"nodes"},
+	"cordoned node":                                {"node"},
+	"deleted node":                                 {"node"},
+	"terminated instance":                          {"provider-id"},
+	"deleted nodeclaim":                            {"nodeclaim"},
+}
+
+// followLog prints the controller's story lines as they are written.
+func (d *demo) followLog(ctx context.Context) {
+	f, err := os.Open(d.stack.Controller.LogPath())
+	if err != nil {
+		return
 	}
-	return nil
+	defer f.Close()
+	r := bufio.NewReader(f)
+	var partial string
+	for ctx.Err() == nil {
+		line, err := r.ReadString('\n')
+		partial += line
+		if err != nil {
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		printStory(partial)
+		partial = ""
+	}
+}
+
+func printStory(line string) {
+	var entry map[string]any
+	if json.Unmarshal([]byte(line), &entry) != nil {
+		return
+	}
+	msg, _ := entry["message"].(string)
+	fields, ok := storyLines[msg]
+	if !ok {
+		return
+	}
+	var parts []string
+	for _, f := range fields {
+		if v, ok := entry[f]; ok {
+			if m, ok := v.(map[string]any); ok {
+				v = m["name"]
+			}
+			parts = append(parts, fmt.Sprintf("%s=%v", f, v))
+		}
+	}
+	fmt.Printf("          tailor: %s  %s\n", msg, strings.Join(parts, " "))
 }
 
 func every(pods []corev1.Pod, f func(corev1.Pod) bool) bool {

@@ -244,10 +244,15 @@ func (c *Controller) markEmpty(ctx context.Context, nc *apiv1.NodeClaim, pool *a
 	now := metav1.NewTime(c.clk.Now())
 	prior := nc.StatusConditions().Get(apiv1.ConditionTypeConsolidatable)
 	if c.clk.Since(since) >= after {
+		if prior == nil || prior.Status != metav1.ConditionTrue {
+			log.FromContext(ctx).Info("marked node empty", "nodeclaim", klog.KObj(nc), "node", nc.Status.NodeName,
+				"consolidateAfter", after.String(), "consolidatable", true)
+		}
 		nc.StatusConditions().Set(now, apiv1.ConditionTypeConsolidatable, metav1.ConditionTrue, conditionEmpty, "the node has had no pods for consolidateAfter")
 		return true
 	}
-	if prior == nil || prior.Reason != conditionEmptyWaiting {
+	// A node that never had a pod is not news while it waits for the pods nominated to it.
+	if (prior == nil || prior.Reason != conditionEmptyWaiting) && !nc.Status.LastPodEventTime.IsZero() {
 		log.FromContext(ctx).Info("marked node empty", "nodeclaim", klog.KObj(nc), "node", nc.Status.NodeName,
 			"consolidateAfter", after.String())
 	}

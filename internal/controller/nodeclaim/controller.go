@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -48,6 +49,11 @@ type Controller struct {
 	kube     client.Client
 	cloud    cloudprovider.CloudProvider
 	recorder events.EventRecorder
+	// launched remembers, by NodeClaim UID, the instances launched but possibly not yet visible in the informer
+	// cache, so a reconcile on a stale read neither launches (Create is idempotent anyway) nor reports it twice.
+	launched sync.Map
+	// initialized remembers, by UID, the claims already reported initialized, for the same reason.
+	initialized sync.Map
 }
 
 // New returns the lifecycle controller; every dependency is required.
@@ -129,7 +135,12 @@ func (c *Controller) patch(ctx context.Context, s *scope) error {
 func (c *Controller) launch(ctx context.Context, s *scope) (ctrl.Result, error) {
 	nc := s.claim
 	if nc.Status.ProviderID != "" {
+		c.launched.Delete(nc.UID)
 		return ctrl.Result{}, nil
+	}
+	if _, ok := c.launched.Load(nc.UID); ok {
+		// Our own status write has not reached the cache yet.
+		return ctrl.Result{RequeueAfter: time.Second}, nil
 	}
 	launched, err := c.cloud.Create(ctx, nc)
 	switch {
@@ -162,6 +173,7 @@ func (c *Controller) launch(ctx context.Context, s *scope) (ctrl.Result, error) 
 	nc.Status.Capacity = launched.Status.Capacity
 	nc.Status.Allocatable = launched.Status.Allocatable
 	nc.StatusConditions().Set(c.now(), apiv1.ConditionTypeLaunched, metav1.ConditionTrue, ReasonLaunched, "")
+	c.launched.Store(nc.UID, nc.Status.ProviderID)
 	nodeClaimsLaunched.WithLabelValues(nc.Labels[apiv1.NodePoolLabelKey]).Inc()
 	log.FromContext(ctx).Info("launched nodeclaim",
 		"instance-type", nc.Labels[apiv1.InstanceTypeLabelKey], "zone", nc.Labels[apiv1.ZoneLabelKey],
@@ -282,9 +294,10 @@ func (c *Controller) initialize(ctx context.Context, s *scope) (ctrl.Result, err
 		return ctrl.Result{}, fmt.Errorf("labelling node %s initialized: %w", node.Name, err)
 	}
 	nc.StatusConditions().Set(c.now(), apiv1.ConditionTypeInitialized, metav1.ConditionTrue, ReasonInitialized, "")
-	log.FromContext(ctx).Info("initialized nodeclaim", "node", klog.KObj(node),
-		"allocatable", node.Status.Allocatable)
-	c.recorder.Eventf(nc, node, corev1.EventTypeNormal, ReasonInitialized, "Initialize", "node %s is ready for pods", node.Name)
+	if _, reported := c.initialized.LoadOrStore(nc.UID, true); !reported {
+		log.FromContext(ctx).Info("initialized nodeclaim", "node", klog.KObj(node), "allocatable", node.Status.Allocatable)
+		c.recorder.Eventf(nc, node, corev1.EventTypeNormal, ReasonInitialized, "Initialize", "node %s is ready for pods", node.Name)
+	}
 	return ctrl.Result{}, nil
 }
 
@@ -372,6 +385,8 @@ func (c *Controller) finalize(ctx context.Context, nc *apiv1.NodeClaim) (ctrl.Re
 	if err := c.kube.Patch(ctx, nc, patch); client.IgnoreNotFound(err) != nil {
 		return ctrl.Result{}, err
 	}
+	c.launched.Delete(nc.UID)
+	c.initialized.Delete(nc.UID)
 	log.FromContext(ctx).Info("deleted nodeclaim")
 	return ctrl.Result{}, nil
 }
