@@ -14,6 +14,7 @@ import (
 	"github.com/tailor-sh/tailor/internal/cloudprovider"
 	"github.com/tailor-sh/tailor/internal/cloudprovider/aws"
 	"github.com/tailor-sh/tailor/internal/controller/disruption"
+	"github.com/tailor-sh/tailor/internal/controller/interruption"
 	"github.com/tailor-sh/tailor/internal/controller/nodeclaim"
 	"github.com/tailor-sh/tailor/internal/controller/nodeclass"
 	"github.com/tailor-sh/tailor/internal/controller/provisioning"
@@ -50,6 +51,7 @@ type deps struct {
 	clk      clock.Clock
 	kube     client.Client
 	cloud    *aws.Provider
+	sqs      aws.SQSAPI // for the interruption queue
 	cluster  *state.Cluster
 	recorder events.EventRecorder
 }
@@ -79,7 +81,7 @@ func runController(cmd *cobra.Command, opts *operator.Options) error {
 			return fmt.Errorf("indexing: %w", err)
 		}
 	}
-	for _, register := range []func(*deps) error{registerProvisioning, registerLifecycle, registerTermination, registerDisruption, registerNodeClasses} {
+	for _, register := range []func(*deps) error{registerProvisioning, registerLifecycle, registerTermination, registerDisruption, registerNodeClasses, registerInterruption} {
 		if err := register(d); err != nil {
 			return err
 		}
@@ -101,6 +103,7 @@ func newAWSProvider(ctx context.Context, d *deps) (*aws.Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("configuring AWS: %w", err)
 	}
+	d.sqs = clients.SQS
 	return aws.New(awsOpts, clients, d.kube, d.clk)
 }
 
@@ -165,6 +168,25 @@ func registerNodeClasses(d *deps) error {
 	}
 	if err := c.Register(d.mgr); err != nil {
 		return fmt.Errorf("registering the node class controller: %w", err)
+	}
+	return nil
+}
+
+// registerInterruption adds the interruption controller when --interruption-queue names a queue.
+func registerInterruption(d *deps) error {
+	if d.opts.InterruptionQueue == "" {
+		return nil
+	}
+	queue, err := aws.NewInterruptionQueue(d.sqs, d.opts.InterruptionQueue, d.clk)
+	if err != nil {
+		return err
+	}
+	c, err := interruption.New(d.clk, d.kube, queue, d.recorder)
+	if err != nil {
+		return err
+	}
+	if err := d.mgr.Add(c); err != nil {
+		return fmt.Errorf("registering the interruption controller: %w", err)
 	}
 	return nil
 }
