@@ -1,0 +1,259 @@
+package disruption
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	clocktesting "k8s.io/utils/clock/testing"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	apiv1 "github.com/tailor-sh/tailor/api/v1"
+	"github.com/tailor-sh/tailor/internal/cloudprovider/fake"
+	"github.com/tailor-sh/tailor/internal/operator"
+	"github.com/tailor-sh/tailor/internal/state"
+)
+
+type fixture struct {
+	t     *testing.T
+	kube  client.Client
+	clk   *clocktesting.FakeClock
+	cloud *fake.CloudProvider
+	c     *Controller
+	ns    string
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	scheme, err := operator.NewScheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kube, err := client.New(env.Config, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "disrupt-"}}
+	if err := kube.Create(t.Context(), ns); err != nil {
+		t.Fatal(err)
+	}
+	if err := kube.Create(t.Context(), &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default", Namespace: ns.Name}}); err != nil {
+		t.Fatal(err)
+	}
+	clk := clocktesting.NewFakeClock(time.Now())
+	cloud := fake.New()
+	c, err := New(clk, kube, kube, cloud, events.NewFakeRecorder(1000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{t: t, kube: kube, clk: clk, cloud: cloud, c: c, ns: ns.Name}
+	t.Cleanup(func() {
+		ctx := context.WithoutCancel(t.Context())
+		_ = kube.DeleteAllOf(ctx, &apiv1.NodeClaim{})
+		_ = kube.DeleteAllOf(ctx, &corev1.Node{})
+		_ = kube.DeleteAllOf(ctx, &apiv1.NodePool{})
+	})
+	return f
+}
+
+func (f *fixture) pool(mutate func(*apiv1.NodePool)) *apiv1.NodePool {
+	f.t.Helper()
+	np := &apiv1.NodePool{
+		ObjectMeta: metav1.ObjectMeta{Name: "default"},
+		Spec: apiv1.NodePoolSpec{Template: apiv1.NodeClaimTemplate{Spec: apiv1.NodeClaimTemplateSpec{
+			NodeClassRef: apiv1.NodeClassReference{Group: apiv1.Group, Kind: apiv1.EC2NodeClassKind, Name: "default"},
+		}}},
+	}
+	np.Spec.Disruption.ConsolidationPolicy = apiv1.ConsolidationPolicyWhenEmpty
+	np.Spec.Disruption.ConsolidateAfter = "30s"
+	if mutate != nil {
+		mutate(np)
+	}
+	if err := f.kube.Create(f.t.Context(), np); err != nil {
+		f.t.Fatal(err)
+	}
+	return np
+}
+
+// claim makes an initialized NodeClaim of the pool with its node and machine; it was initialized "now" on the fake
+// clock.
+func (f *fixture) claim(name string, np *apiv1.NodePool, mutate func(*apiv1.NodeClaim)) *apiv1.NodeClaim {
+	f.t.Helper()
+	providerID := "fake:///us-east-1a/" + name
+	nc := &apiv1.NodeClaim{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:        name,
+			Labels:      map[string]string{apiv1.NodePoolLabelKey: np.Name},
+			Annotations: map[string]string{apiv1.NodePoolHashAnnotationKey: state.NodePoolHash(np)},
+		},
+		Spec: apiv1.NodeClaimSpec{NodeClassRef: np.Spec.Template.Spec.NodeClassRef, ExpireAfter: apiv1.Never},
+	}
+	if mutate != nil {
+		mutate(nc)
+	}
+	if err := f.kube.Create(f.t.Context(), nc); err != nil {
+		f.t.Fatal(err)
+	}
+	nc.Status.ProviderID = providerID
+	nc.Status.NodeName = name
+	nc.StatusConditions().Set(metav1.NewTime(f.clk.Now()), apiv1.ConditionTypeInitialized, metav1.ConditionTrue, "Initialized", "")
+	if err := f.kube.Status().Update(f.t.Context(), nc); err != nil {
+		f.t.Fatal(err)
+	}
+	f.cloud.AddMachine(nc)
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{apiv1.NodePoolLabelKey: np.Name}}, Spec: corev1.NodeSpec{ProviderID: providerID}}
+	if err := f.kube.Create(f.t.Context(), node); err != nil {
+		f.t.Fatal(err)
+	}
+	return nc
+}
+
+func (f *fixture) pod(node string, annotations map[string]string) {
+	f.t.Helper()
+	p := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: "app-", Namespace: f.ns, Annotations: annotations},
+		Spec:       corev1.PodSpec{NodeName: node, Containers: []corev1.Container{{Name: "app", Image: "pause"}}},
+	}
+	if err := f.kube.Create(f.t.Context(), p); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func (f *fixture) disrupt() []string {
+	f.t.Helper()
+	got, err := f.c.Disrupt(f.t.Context())
+	if err != nil {
+		f.t.Fatalf("Disrupt: %v", err)
+	}
+	return got
+}
+
+func (f *fixture) exists(name string) *apiv1.NodeClaim {
+	nc := &apiv1.NodeClaim{}
+	err := f.kube.Get(f.t.Context(), client.ObjectKey{Name: name}, nc)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return nc
+}
+
+// TestEmptyNodeRemovedAfterConsolidateAfter: an empty node is marked at once and removed only once consolidateAfter
+// has passed; a node with a pod is left alone.
+func TestEmptyNodeRemovedAfterConsolidateAfter(t *testing.T) {
+	f := newFixture(t)
+	np := f.pool(nil)
+	f.claim("empty", np, nil)
+	f.claim("busy", np, nil)
+	f.pod("busy", nil)
+
+	f.clk.Step(10 * time.Second)
+	if got := f.disrupt(); len(got) != 0 {
+		t.Fatalf("disrupted %v before consolidateAfter", got)
+	}
+	nc := f.exists("empty")
+	cond := nc.StatusConditions().Get(apiv1.ConditionTypeConsolidatable)
+	if cond == nil || cond.Status != metav1.ConditionFalse || cond.Reason != conditionEmptyWaiting {
+		t.Errorf("empty node not marked while waiting: %+v", cond)
+	}
+	f.clk.Step(25 * time.Second)
+	if got := f.disrupt(); len(got) != 1 || got[0] != "empty" {
+		t.Fatalf("disrupted %v, want [empty]", got)
+	}
+	if f.exists("empty") != nil {
+		t.Errorf("empty nodeclaim not deleted")
+	}
+	if f.exists("busy") == nil {
+		t.Errorf("busy nodeclaim deleted")
+	}
+}
+
+// TestBudgetZeroBlocks: a budget of 0 nodes blocks all voluntary disruption.
+func TestBudgetZeroBlocks(t *testing.T) {
+	f := newFixture(t)
+	np := f.pool(func(np *apiv1.NodePool) { np.Spec.Disruption.Budgets = []apiv1.Budget{{Nodes: "0"}} })
+	f.claim("empty", np, nil)
+	f.clk.Step(time.Minute)
+	if got := f.disrupt(); len(got) != 0 {
+		t.Fatalf("disrupted %v despite a budget of 0", got)
+	}
+}
+
+// TestDoNotDisrupt: the annotation on a pod or on the node keeps an expired node.
+func TestDoNotDisrupt(t *testing.T) {
+	f := newFixture(t)
+	np := f.pool(nil)
+	f.claim("guarded", np, func(nc *apiv1.NodeClaim) { nc.Spec.ExpireAfter = "1m" })
+	f.pod("guarded", map[string]string{apiv1.DoNotDisruptAnnotationKey: "true"})
+	f.clk.Step(5 * time.Minute)
+	if got := f.disrupt(); len(got) != 0 {
+		t.Fatalf("disrupted %v despite a do-not-disrupt pod", got)
+	}
+}
+
+// TestExpiration: a node older than expireAfter is replaced even with pods on it.
+func TestExpiration(t *testing.T) {
+	f := newFixture(t)
+	np := f.pool(nil)
+	f.claim("old", np, func(nc *apiv1.NodeClaim) { nc.Spec.ExpireAfter = "2m" })
+	f.pod("old", nil)
+	f.clk.Step(time.Minute)
+	if got := f.disrupt(); len(got) != 0 {
+		t.Fatalf("disrupted %v before expiry", got)
+	}
+	f.clk.Step(2 * time.Minute)
+	if got := f.disrupt(); len(got) != 1 {
+		t.Fatalf("disrupted %v, want the expired node", got)
+	}
+}
+
+// TestDriftOneBudgetAtATime: changing the NodePool's template drifts its nodes; a budget of 1 replaces one per pass
+// while the first is still being removed.
+func TestDriftOneBudgetAtATime(t *testing.T) {
+	f := newFixture(t)
+	np := f.pool(func(np *apiv1.NodePool) { np.Spec.Disruption.Budgets = []apiv1.Budget{{Nodes: "1"}} })
+	for _, name := range []string{"a", "b", "c"} {
+		f.claim(name, np, func(nc *apiv1.NodeClaim) { nc.Finalizers = []string{apiv1.TerminationFinalizer} })
+		f.pod(name, nil)
+	}
+	t.Cleanup(func() {
+		ctx := context.WithoutCancel(t.Context())
+		for _, name := range []string{"a", "b", "c"} {
+			nc := &apiv1.NodeClaim{}
+			if err := f.kube.Get(ctx, client.ObjectKey{Name: name}, nc); err == nil {
+				nc.Finalizers = nil
+				_ = f.kube.Update(ctx, nc)
+			}
+		}
+	})
+	if err := f.kube.Get(t.Context(), client.ObjectKeyFromObject(np), np); err != nil {
+		t.Fatal(err)
+	}
+	np.Spec.Template.ObjectMeta.Labels = map[string]string{"team": "new"}
+	if err := f.kube.Update(t.Context(), np); err != nil {
+		t.Fatal(err)
+	}
+	first := f.disrupt()
+	if len(first) != 1 {
+		t.Fatalf("first pass disrupted %v, want one node", first)
+	}
+	// The first is still terminating (its finalizer holds it): the budget is used up.
+	if got := f.disrupt(); len(got) != 0 {
+		t.Fatalf("second pass disrupted %v while the budget is used", got)
+	}
+	for _, name := range []string{"a", "b", "c"} {
+		nc := f.exists(name)
+		if nc == nil {
+			t.Fatalf("%s is gone", name)
+		}
+		if name != first[0] && !nc.StatusConditions().IsTrue(apiv1.ConditionTypeDrifted) {
+			t.Errorf("%s not marked Drifted", name)
+		}
+	}
+}

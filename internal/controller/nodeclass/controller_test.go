@@ -1,0 +1,81 @@
+package nodeclass
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	apiv1 "github.com/tailor-sh/tailor/api/v1"
+	"github.com/tailor-sh/tailor/internal/operator"
+)
+
+// resolverFunc adapts a function to Resolver.
+type resolverFunc func(context.Context, *apiv1.EC2NodeClass) error
+
+func (f resolverFunc) ResolveNodeClass(ctx context.Context, nc *apiv1.EC2NodeClass) error { return f(ctx, nc) }
+
+func TestReconcileWritesResolvedStatus(t *testing.T) {
+	scheme, err := operator.NewScheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kube, err := client.New(env.Config, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc := &apiv1.EC2NodeClass{
+		ObjectMeta: metav1.ObjectMeta{Name: "default"},
+		Spec: apiv1.EC2NodeClassSpec{
+			SubnetSelectorTerms:        []apiv1.SubnetSelectorTerm{{Tags: map[string]string{"tailor.sh/discovery": "demo"}}},
+			SecurityGroupSelectorTerms: []apiv1.SecurityGroupSelectorTerm{{Tags: map[string]string{"tailor.sh/discovery": "demo"}}},
+			AMISelectorTerms:           []apiv1.AMISelectorTerm{{Alias: "al2023@latest"}},
+			Role:                       "TailorNodeRole",
+		},
+	}
+	if err := kube.Create(t.Context(), nc); err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	fail := false
+	c, err := New(kube, resolverFunc(func(_ context.Context, nc *apiv1.EC2NodeClass) error {
+		calls++
+		if fail {
+			return errors.New("DescribeSubnets: throttled")
+		}
+		nc.Status.Subnets = []apiv1.Subnet{{ID: "subnet-1", Zone: "us-east-1a"}}
+		nc.StatusConditions().Set(metav1.Now(), apiv1.ConditionTypeReady, metav1.ConditionTrue, "Resolved", "")
+		return nil
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.Reconcile(t.Context(), ctrl.Request{NamespacedName: client.ObjectKey{Name: "default"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.RequeueAfter != ResyncInterval {
+		t.Errorf("requeue after %s, want %s", res.RequeueAfter, ResyncInterval)
+	}
+	got := &apiv1.EC2NodeClass{}
+	if err := kube.Get(t.Context(), client.ObjectKey{Name: "default"}, got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Status.Subnets) != 1 || !got.StatusConditions().IsTrue(apiv1.ConditionTypeReady) {
+		t.Errorf("status not written: %+v", got.Status)
+	}
+	// A cloud error is returned for retry and leaves the status as it was.
+	fail = true
+	if _, err := c.Reconcile(t.Context(), ctrl.Request{NamespacedName: client.ObjectKey{Name: "default"}}); err == nil {
+		t.Errorf("a resolver error was swallowed")
+	}
+	if err := kube.Get(t.Context(), client.ObjectKey{Name: "default"}, got); err != nil {
+		t.Fatal(err)
+	}
+	if !got.StatusConditions().IsTrue(apiv1.ConditionTypeReady) || calls != 2 {
+		t.Errorf("status changed by a failed resolution (calls %d): %+v", calls, got.Status)
+	}
+}
