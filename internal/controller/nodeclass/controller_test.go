@@ -16,7 +16,9 @@ import (
 // resolverFunc adapts a function to Resolver.
 type resolverFunc func(context.Context, *apiv1.EC2NodeClass) error
 
-func (f resolverFunc) ResolveNodeClass(ctx context.Context, nc *apiv1.EC2NodeClass) error { return f(ctx, nc) }
+func (f resolverFunc) ResolveNodeClass(ctx context.Context, nc *apiv1.EC2NodeClass) error {
+	return f(ctx, nc)
+}
 
 func TestReconcileWritesResolvedStatus(t *testing.T) {
 	scheme, err := operator.NewScheme()
