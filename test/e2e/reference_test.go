@@ -132,9 +132,14 @@ func scaleInflate(t *testing.T, cs kubernetes.Interface, ns string, replicas int
 // one right-sized spot node runs all four; scale to 0 → the node is marked empty, cordoned, drained and deleted
 // consolidateAfter (30 s) after its last pod left, and its instance terminated.
 func TestReferenceScenario(t *testing.T) {
+	stack := startStack(t, testenv.StackOptions{ClusterName: "demo-cluster"})
+	referenceScenario(t, stack)
+}
+
+// referenceScenario runs the tutorial against a running stack.
+func referenceScenario(t *testing.T, stack *testenv.Stack) {
 	kube := tailorClient(t)
 	cs := kubernetes.NewForConfigOrDie(env.Config)
-	stack := startStack(t, testenv.StackOptions{ClusterName: "demo-cluster"})
 	applyExample(t, kube, "reference.yaml")
 	t.Cleanup(func() { waitNoNodeClaims(t, kube) })
 

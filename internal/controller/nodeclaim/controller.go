@@ -288,7 +288,9 @@ func (c *Controller) initialize(ctx context.Context, s *scope) (ctrl.Result, err
 		nc.StatusConditions().Set(c.now(), apiv1.ConditionTypeInitialized, metav1.ConditionFalse, "NotReady", why)
 		return ctrl.Result{}, nil
 	}
-	patch := client.MergeFromWithOptions(node.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	// A label alone: a plain merge patch cannot clobber anyone else's change, so no optimistic lock (the kubelet and
+	// KWOK update nodes all the time).
+	patch := client.MergeFrom(node.DeepCopy())
 	node.Labels[apiv1.InitializedLabelKey] = "true"
 	if err := c.kube.Patch(ctx, node, patch); err != nil {
 		return ctrl.Result{}, fmt.Errorf("labelling node %s initialized: %w", node.Name, err)
