@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
+	"github.com/tailor-sh/tailor/internal/awshttp"
 	"github.com/tailor-sh/tailor/internal/catalog"
 )
 
@@ -168,9 +169,11 @@ func NewClients(ctx context.Context, opts Options) (Clients, error) {
 			})
 		}),
 	}
-	if opts.HTTPClient != nil {
-		loadOpts = append(loadOpts, config.WithHTTPClient(opts.HTTPClient))
+	httpClient := opts.HTTPClient
+	if httpClient == nil {
+		httpClient = awshttp.Client()
 	}
+	loadOpts = append(loadOpts, config.WithHTTPClient(httpClient))
 	cfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
 	if err != nil {
 		return Clients{}, fmt.Errorf("loading aws configuration: %w", err)

@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
+	"github.com/tailor-sh/tailor/internal/awshttp"
 	"github.com/tailor-sh/tailor/internal/ec2sim"
 )
 
@@ -57,6 +58,7 @@ func simTypes() []ec2sim.InstanceType {
 
 // countingTransport counts the AWS actions sent and the throttled answers, to show retries happened.
 type countingTransport struct {
+	next      http.RoundTripper
 	mu        sync.Mutex
 	requests  map[string]int
 	throttled map[string]int
@@ -73,7 +75,7 @@ func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		values, _ := url.ParseQuery(string(body))
 		action = values.Get("Action")
 	}
-	resp, err := http.DefaultTransport.RoundTrip(r)
+	resp, err := c.next.RoundTrip(r)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.requests[action]++
@@ -150,7 +152,7 @@ func newSimEnvWith(t *testing.T, types []ec2sim.InstanceType, nodes kubernetes.I
 		}
 	})
 
-	transport := &countingTransport{requests: map[string]int{}, throttled: map[string]int{}}
+	transport := &countingTransport{next: awshttp.Wrap(http.DefaultTransport), requests: map[string]int{}, throttled: map[string]int{}}
 	opts := Options{
 		Region: testRegion, ClusterName: testCluster, EndpointURL: "http://" + ln.Addr().String(),
 		MaxBackoff: 5 * time.Millisecond, HTTPClient: &http.Client{Transport: transport},
