@@ -148,7 +148,7 @@ func registerTermination(d *deps) error {
 }
 
 func registerDisruption(d *deps) error {
-	c, err := disruption.New(d.clk, d.kube, d.mgr.GetAPIReader(), d.cloud, d.recorder)
+	c, err := disruption.New(d.clk, d.kube, d.mgr.GetAPIReader(), d.cloud, d.recorder, d.cluster)
 	if err != nil {
 		return err
 	}

@@ -37,12 +37,13 @@ const (
 	ReasonEmpty   = string(apiv1.DisruptionReasonEmpty)
 )
 
-var methods = []string{ReasonExpired, ReasonDrifted, ReasonEmpty}
+var methods = []string{ReasonExpired, ReasonDrifted, ReasonEmpty, ReasonUnderutilized}
 
 // Condition reasons on NodeClaims.
 const (
 	conditionEmptyWaiting = "EmptyWaiting"
 	conditionEmpty        = "Empty"
+	conditionQuiet        = "ConsolidateAfterElapsed"
 	conditionNodePoolHash = "NodePoolDrifted"
 )
 
@@ -53,14 +54,16 @@ type Controller struct {
 	fresh    client.Reader // the API server, to re-validate a decision before acting
 	cloud    cloudprovider.CloudProvider
 	recorder events.EventRecorder
+	cluster  *state.Cluster // the simulator's view, for consolidation
+	pending  *pendingCommand
 }
 
 // New returns the disruption controller; every dependency is required.
-func New(clk clock.Clock, kube client.Client, fresh client.Reader, cloud cloudprovider.CloudProvider, recorder events.EventRecorder) (*Controller, error) {
-	if clk == nil || kube == nil || fresh == nil || cloud == nil || recorder == nil {
-		return nil, errors.New("disruption: every dependency (clock, client, API reader, cloud provider, recorder) is required")
+func New(clk clock.Clock, kube client.Client, fresh client.Reader, cloud cloudprovider.CloudProvider, recorder events.EventRecorder, cluster *state.Cluster) (*Controller, error) {
+	if clk == nil || kube == nil || fresh == nil || cloud == nil || recorder == nil || cluster == nil {
+		return nil, errors.New("disruption: every dependency (clock, client, API reader, cloud provider, recorder, cluster state) is required")
 	}
-	return &Controller{clk: clk, kube: kube, fresh: fresh, cloud: cloud, recorder: recorder}, nil
+	return &Controller{clk: clk, kube: kube, fresh: fresh, cloud: cloud, recorder: recorder, cluster: cluster}, nil
 }
 
 // Start runs the loop until ctx ends (manager.Runnable).
@@ -122,6 +125,11 @@ func (c *Controller) Disrupt(ctx context.Context) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
+		if reason == ReasonUnderutilized {
+			if chosen, err = c.consolidate(ctx, chosen); err != nil {
+				return nil, err
+			}
+		}
 		if len(chosen) == 0 {
 			continue
 		}
@@ -179,7 +187,8 @@ func (c *Controller) evaluate(ctx context.Context, w *world, nc *apiv1.NodeClaim
 	if err != nil {
 		return nil, err
 	}
-	empty := c.markEmpty(ctx, nc, pool, len(cand.pods) == 0)
+	empty := len(cand.pods) == 0
+	consolidatable := c.markConsolidatable(ctx, nc, pool, empty)
 	if !equality.Semantic.DeepEqual(original.Status, nc.Status) {
 		if err := c.kube.Status().Patch(ctx, nc, client.MergeFrom(original)); client.IgnoreNotFound(err) != nil {
 			return nil, fmt.Errorf("updating nodeclaim %s conditions: %w", nc.Name, err)
@@ -190,8 +199,10 @@ func (c *Controller) evaluate(ctx context.Context, w *world, nc *apiv1.NodeClaim
 		cand.reason = ReasonExpired
 	case drifted:
 		cand.reason = ReasonDrifted
-	case empty:
+	case empty && consolidatable:
 		cand.reason = ReasonEmpty
+	case consolidatable && underutilized(pool, nc):
+		cand.reason = ReasonUnderutilized
 	default:
 		return nil, nil
 	}
@@ -229,11 +240,12 @@ func (c *Controller) markDrifted(ctx context.Context, nc *apiv1.NodeClaim, pool 
 	return false, nil
 }
 
-// markEmpty keeps the Consolidatable condition: an empty node is marked at once and becomes consolidatable once
-// consolidateAfter has passed since its last pod event (or since it became usable, if no pod ever came).
-func (c *Controller) markEmpty(ctx context.Context, nc *apiv1.NodeClaim, pool *apiv1.NodePool, empty bool) bool {
+// markConsolidatable keeps the Consolidatable condition: a node becomes consolidatable once consolidateAfter has
+// passed since its last pod event (or since it became usable, if no pod ever came); an empty node is marked at once,
+// while it waits.
+func (c *Controller) markConsolidatable(ctx context.Context, nc *apiv1.NodeClaim, pool *apiv1.NodePool, empty bool) bool {
 	after, ok, err := pool.Spec.Disruption.ConsolidateAfter.Duration()
-	if !empty || err != nil || (!ok && pool.Spec.Disruption.ConsolidateAfter.IsNever()) {
+	if err != nil || (!ok && pool.Spec.Disruption.ConsolidateAfter.IsNever()) {
 		nc.StatusConditions().Clear(apiv1.ConditionTypeConsolidatable)
 		return false
 	}
@@ -244,12 +256,20 @@ func (c *Controller) markEmpty(ctx context.Context, nc *apiv1.NodeClaim, pool *a
 	now := metav1.NewTime(c.clk.Now())
 	prior := nc.StatusConditions().Get(apiv1.ConditionTypeConsolidatable)
 	if c.clk.Since(since) >= after {
-		if prior == nil || prior.Status != metav1.ConditionTrue {
+		if !empty {
+			nc.StatusConditions().Set(now, apiv1.ConditionTypeConsolidatable, metav1.ConditionTrue, conditionQuiet, "no pod arrived or left for consolidateAfter")
+			return true
+		}
+		if prior == nil || prior.Status != metav1.ConditionTrue || prior.Reason != conditionEmpty {
 			log.FromContext(ctx).Info("marked node empty", "nodeclaim", klog.KObj(nc), "node", nc.Status.NodeName,
 				"consolidateAfter", after.String(), "consolidatable", true)
 		}
 		nc.StatusConditions().Set(now, apiv1.ConditionTypeConsolidatable, metav1.ConditionTrue, conditionEmpty, "the node has had no pods for consolidateAfter")
 		return true
+	}
+	if !empty {
+		nc.StatusConditions().Clear(apiv1.ConditionTypeConsolidatable)
+		return false
 	}
 	// A node that never had a pod is not news while it waits for the pods nominated to it.
 	if (prior == nil || prior.Reason != conditionEmptyWaiting) && !nc.Status.LastPodEventTime.IsZero() {

@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	clocktesting "k8s.io/utils/clock/testing"
@@ -46,13 +47,16 @@ func newFixture(t *testing.T) *fixture {
 	}
 	clk := clocktesting.NewFakeClock(time.Now())
 	cloud := fake.New()
-	c, err := New(clk, kube, kube, cloud, events.NewFakeRecorder(1000))
+	c, err := New(clk, kube, kube, cloud, events.NewFakeRecorder(1000), state.NewCluster(clk, kube))
 	if err != nil {
 		t.Fatal(err)
 	}
 	f := &fixture{t: t, kube: kube, clk: clk, cloud: cloud, c: c, ns: ns.Name}
 	t.Cleanup(func() {
 		ctx := context.WithoutCancel(t.Context())
+		// No kubelet or namespace controller runs here: remove the pods outright so the next test's nodes of the
+		// same names start empty.
+		_ = kube.DeleteAllOf(ctx, &corev1.Pod{}, client.InNamespace(ns.Name), client.GracePeriodSeconds(0))
 		_ = kube.DeleteAllOf(ctx, &apiv1.NodeClaim{})
 		_ = kube.DeleteAllOf(ctx, &corev1.Node{})
 		_ = kube.DeleteAllOf(ctx, &apiv1.NodePool{})
@@ -105,8 +109,19 @@ func (f *fixture) claim(name string, np *apiv1.NodePool, mutate func(*apiv1.Node
 		f.t.Fatal(err)
 	}
 	f.cloud.AddMachine(nc)
-	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{apiv1.NodePoolLabelKey: np.Name}}, Spec: corev1.NodeSpec{ProviderID: providerID}}
+	node := &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{apiv1.NodePoolLabelKey: np.Name, corev1.LabelHostname: name}},
+		Spec:       corev1.NodeSpec{ProviderID: providerID},
+		Status: corev1.NodeStatus{Allocatable: corev1.ResourceList{
+			corev1.ResourceCPU: resource.MustParse("4"), corev1.ResourceMemory: resource.MustParse("16Gi"), corev1.ResourcePods: resource.MustParse("110"),
+		}},
+	}
 	if err := f.kube.Create(f.t.Context(), node); err != nil {
+		f.t.Fatal(err)
+	}
+	// The API server taints new nodes not-ready; only kube-controller-manager (not running here) lifts it.
+	node.Spec.Taints = nil
+	if err := f.kube.Update(f.t.Context(), node); err != nil {
 		f.t.Fatal(err)
 	}
 	return nc
@@ -116,7 +131,8 @@ func (f *fixture) pod(node string, annotations map[string]string) {
 	f.t.Helper()
 	p := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{GenerateName: "app-", Namespace: f.ns, Annotations: annotations},
-		Spec:       corev1.PodSpec{NodeName: node, Containers: []corev1.Container{{Name: "app", Image: "pause"}}},
+		Spec: corev1.PodSpec{NodeName: node, Containers: []corev1.Container{{Name: "app", Image: "pause",
+			Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")}}}}},
 	}
 	if err := f.kube.Create(f.t.Context(), p); err != nil {
 		f.t.Fatal(err)
@@ -254,6 +270,49 @@ func TestDriftOneBudgetAtATime(t *testing.T) {
 		}
 		if name != first[0] && !nc.StatusConditions().IsTrue(apiv1.ConditionTypeDrifted) {
 			t.Errorf("%s not marked Drifted", name)
+		}
+	}
+}
+
+// TestConsolidationDeletesNodeWhosePodsFitElsewhere: two quiet, half-used nodes → the one whose pods fit on the other
+// is removed after the validation window; the other stays, since its pods would fit nowhere.
+func TestConsolidationDeletesNodeWhosePodsFitElsewhere(t *testing.T) {
+	f := newFixture(t)
+	np := f.pool(func(np *apiv1.NodePool) {
+		np.Spec.Disruption.ConsolidationPolicy = apiv1.ConsolidationPolicyWhenEmptyOrUnderutilized
+		np.Spec.Disruption.Budgets = []apiv1.Budget{{Nodes: "100%"}}
+	})
+	f.claim("a", np, nil)
+	f.claim("b", np, nil)
+	f.pod("a", nil)
+	f.pod("b", nil)
+	f.pod("b", nil)
+	f.clk.Step(31 * time.Second)
+	if got := f.disrupt(); len(got) != 0 {
+		t.Fatalf("acted at once on %v; want a validation window first", got)
+	}
+	f.clk.Step(ValidationWindow)
+	got := f.disrupt()
+	if len(got) != 1 || got[0] != "a" {
+		t.Fatalf("consolidated %v, want [a] (its one pod fits on b; b's two would not fit on a after)", got)
+	}
+	if f.exists("b") == nil {
+		t.Errorf("b deleted too")
+	}
+}
+
+// TestConsolidationRespectsWhenEmpty: with policy WhenEmpty, a quiet half-used node stays.
+func TestConsolidationRespectsWhenEmpty(t *testing.T) {
+	f := newFixture(t)
+	np := f.pool(func(np *apiv1.NodePool) { np.Spec.Disruption.Budgets = []apiv1.Budget{{Nodes: "100%"}} })
+	f.claim("a", np, nil)
+	f.claim("b", np, nil)
+	f.pod("a", nil)
+	f.pod("b", nil)
+	for range 3 {
+		f.clk.Step(ValidationWindow + 31*time.Second)
+		if got := f.disrupt(); len(got) != 0 {
+			t.Fatalf("consolidated %v under policy WhenEmpty", got)
 		}
 	}
 }
