@@ -30,6 +30,7 @@ func newRootCommand() *cobra.Command {
 		newCatalogCommand(),
 		newMigrateCommand(),
 		newSimulateCommand(),
+		newExplainCommand(),
 	)
 	return root
 }

@@ -1,0 +1,87 @@
+package cli
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	apiv1 "github.com/tailor-sh/tailor/api/v1"
+)
+
+// The disruption budget rules, as internal/controller/disruption applies them. cli does not import the controller
+// (controllers stay free to change their internals); this small copy must follow it: the smallest count among the
+// active budgets that apply to the reason, a budget without reasons applying to all, a percentage of the NodePool's
+// nodes rounded up, no budget at all meaning 10%, and a scheduled budget active for duration after each cron time.
+
+// budgetCron reads budget schedules: five fields (minute hour day-of-month month day-of-week, UTC) or a macro.
+var budgetCron = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// budgetAllowed is how many of the NodePool's total nodes may be disrupted at once for reason at now.
+func budgetAllowed(np *apiv1.NodePool, reason string, total int, now time.Time) (int, error) {
+	budgets := np.Spec.Disruption.Budgets
+	if len(budgets) == 0 {
+		budgets = []apiv1.Budget{{Nodes: "10%"}}
+	}
+	allowed := math.MaxInt
+	for _, b := range budgets {
+		if len(b.Reasons) > 0 && !slices.Contains(b.Reasons, apiv1.DisruptionReason(reason)) {
+			continue
+		}
+		active, err := budgetActive(b, now)
+		if err != nil {
+			return 0, fmt.Errorf("nodepool %q budget %q: %w", np.Name, b.Nodes, err)
+		}
+		if !active {
+			continue
+		}
+		n, err := budgetNodes(b.Nodes, total)
+		if err != nil {
+			return 0, fmt.Errorf("nodepool %q: %w", np.Name, err)
+		}
+		allowed = min(allowed, n)
+	}
+	if allowed == math.MaxInt {
+		return total, nil
+	}
+	return allowed, nil
+}
+
+// budgetActive tells whether a scheduled budget's window covers now; a budget without a schedule always is.
+func budgetActive(b apiv1.Budget, now time.Time) (bool, error) {
+	if b.Schedule == nil {
+		return true, nil
+	}
+	if b.Duration == nil {
+		return false, fmt.Errorf("schedule %q has no duration", *b.Schedule)
+	}
+	sched, err := budgetCron.Parse(*b.Schedule)
+	if err != nil {
+		return false, fmt.Errorf("schedule %q: %w", *b.Schedule, err)
+	}
+	// The window that could cover now started at most duration ago.
+	start := sched.Next(now.UTC().Add(-b.Duration.Duration - time.Second))
+	return !start.After(now), nil
+}
+
+func budgetNodes(nodes string, total int) (int, error) {
+	if nodes == "" {
+		nodes = "10%"
+	}
+	if p, ok := strings.CutSuffix(nodes, "%"); ok {
+		pct, err := strconv.Atoi(p)
+		if err != nil || pct < 0 || pct > 100 {
+			return 0, fmt.Errorf("budget nodes %q: want a percentage from 0%% to 100%%", nodes)
+		}
+		return int(math.Ceil(float64(total) * float64(pct) / 100)), nil
+	}
+	n, err := strconv.Atoi(nodes)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("budget nodes %q: want a count or a percentage", nodes)
+	}
+	return n, nil
+}
