@@ -198,3 +198,43 @@ func TestLowerBound(t *testing.T) {
 		t.Errorf("on-demand LowerBound = %v, want %v", got, want)
 	}
 }
+
+// TestLowerBoundIsRobust solves the bound on inputs where gonum's simplex used to report a singular basis (the
+// diverse mix at 100 pods in the order the plan lists them, hostname anti-affinity at 500) and on random plans.
+func TestLowerBoundIsRobust(t *testing.T) {
+	types := catalogTypes(t)
+	for _, tc := range []struct {
+		sc scenario
+		n  int
+	}{{scenarios[4], 100}, {scenarios[2], 500}, {scenarios[4], 300}, {scenarios[1], 200}} {
+		t.Run(fmt.Sprintf("%s/%d", tc.sc.name, tc.n), func(t *testing.T) {
+			snap := &Snapshot{NodePools: []*NodePool{nodePool("default", types...).obj()}}
+			pods := tc.sc.pods(tc.n)
+			res := solve(t, snap, pods, Options{})
+			for _, order := range [][]*corev1.Pod{pods, res.PlacedOnNewCapacity()} {
+				bound, err := LowerBound(snap, order)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if cost := res.TotalPricePerHour(); bound <= 0 || bound > cost+1e-9 {
+					t.Errorf("bound %v must be positive and at most the plan's cost %v", bound, cost)
+				}
+			}
+		})
+	}
+	// A few random plans: their many pod classes and zone-specific offerings make LPs of a few hundred rows, which
+	// gonum's dense simplex takes a second or more to solve.
+	for seed := range uint64(3) {
+		r := newRand(100 + seed)
+		snap := randomSnapshot(r)
+		pods := randomPods(r, 20+int(seed)*3)
+		res := solve(t, snap, pods, Options{})
+		bound, err := LowerBound(snap, res.PlacedOnNewCapacity())
+		if err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+		if cost := res.TotalPricePerHour(); bound > cost+1e-9 {
+			t.Errorf("seed %d: bound %v above the plan's cost %v", seed, bound, cost)
+		}
+	}
+}

@@ -56,11 +56,11 @@ func (s *solver) packingLP(pods []*corev1.Pod) (float64, error) {
 		return 0, err
 	}
 	cols := pruneDominated(s.lpColumns(classes))
-	lpp, err := newPackingProblem(groups, cols)
+	rows, err := mergeGroups(groups, cols)
 	if err != nil {
 		return 0, err
 	}
-	return lpp.solve()
+	return newPackingProblem(rows, cols).solve()
 }
 
 // lpGroups sorts pods into classes (pods with the same node requirements and tolerations share the offerings they
@@ -160,105 +160,152 @@ func pruneDominated(cols []lpColumn) []lpColumn {
 	return kept
 }
 
-// packingProblem is the LP in gonum's standard form (minimize cᵀx subject to Ax = b, x ≥ 0) with a feasible
-// starting basis.
-type packingProblem struct {
-	groups []*lpGroup
-	cols   []lpColumn
-	ys     []lpPlacement
-	c      []float64
-	a      *mat.Dense
-	b      []float64
-	basis  []int
+// lpDemand is one row of the LP: identical pods that may use the same columns (groups of different classes merge
+// when their classes may use exactly the same columns).
+type lpDemand struct {
+	cols     []int // the columns these pods may use, ascending
+	cpu, mem float64
+	count    float64
 }
 
-// lpPlacement is a variable y_go: pods of group g on column o.
-type lpPlacement struct{ g, o int }
-
-// newPackingProblem lays out the LP. Variables: x_o (instances of column o), y_go (pods of group g on column o, where
-// its class may go), slack s_or. Rows: Σ_o y_go = n_g per group; Σ_g y_go·req_gr + s_or − x_o·alloc_or = 0 per column
-// and resource (cpu, memory, pod slots).
-func newPackingProblem(groups []*lpGroup, cols []lpColumn) (*packingProblem, error) {
-	lpp := &packingProblem{groups: groups, cols: cols}
-	for gi, g := range groups {
-		placeable := false
+// mergeGroups turns groups into demands, merging groups of the same shape whose classes may use the same columns:
+// fewer, distinct rows make the LP smaller and less degenerate.
+func mergeGroups(groups []*lpGroup, cols []lpColumn) ([]*lpDemand, error) {
+	index := map[string]*lpDemand{}
+	var out []*lpDemand
+	for _, g := range groups {
+		var allowed []int
 		for oi, c := range cols {
 			if c.mask&(1<<g.class) != 0 {
-				lpp.ys = append(lpp.ys, lpPlacement{gi, oi})
-				placeable = true
+				allowed = append(allowed, oi)
 			}
 		}
-		if !placeable {
+		if len(allowed) == 0 {
 			return nil, fmt.Errorf("a group of %v pods has no offering it may use", g.count)
 		}
+		key := fmt.Sprint(allowed, g.cpu, g.mem)
+		d, ok := index[key]
+		if !ok {
+			d = &lpDemand{cols: allowed, cpu: g.cpu, mem: g.mem}
+			index[key] = d
+			out = append(out, d)
+		}
+		d.count += g.count
 	}
-	m, nG := len(cols), len(groups)
-	nVars := m + len(lpp.ys) + 3*m
-	nRows := nG + 3*m
+	return out, nil
+}
+
+// lpResources are the resources the LP covers, in order: cpu, memory, pod slots.
+const lpResources = 3
+
+func (d *lpDemand) req() [lpResources]float64   { return [lpResources]float64{d.cpu, d.mem, 1} }
+func (c *lpColumn) alloc() [lpResources]float64 { return [lpResources]float64{c.cpu, c.mem, c.pod} }
+
+// packingProblem is the LP in gonum's standard form (minimize cᵀx subject to Ax = b, x ≥ 0) with a feasible
+// starting basis. It is scaled so every coefficient is about 1 in size, and the rows that would be degenerate get
+// a tiny positive right-hand side: gonum's dense simplex otherwise pivots on numerical noise on this structure and
+// reports a singular basis.
+//
+// Variables: x_o, instances of column o; y_do, the share of demand d placed on column o (where it may go); s_or, the
+// unused part of column o's resource r, in instances. Rows: Σ_o y_do = 1 per demand; per column and resource,
+// Σ_d y_do·n_d·req_dr/alloc_or + s_or − x_o = ε_or. A positive ε_or lets a column hold ε_or instances' worth of
+// resource for free, which can only lower the optimum: the result stays a lower bound (lower by at most
+// Σ ε_or·price_o, well under a millionth of a cent per hour).
+type packingProblem struct {
+	demands []*lpDemand
+	cols    []lpColumn
+	ys      []lpPlacement
+	c       []float64
+	a       *mat.Dense
+	b       []float64
+	basis   []int
+}
+
+// lpPlacement is a variable y_do: the share of demand d on column o.
+type lpPlacement struct{ d, o int }
+
+// lpEpsilon is the right-hand side perturbation of the resource rows, in instances.
+const lpEpsilon = 1e-9
+
+func newPackingProblem(demands []*lpDemand, cols []lpColumn) *packingProblem {
+	lpp := &packingProblem{demands: demands, cols: cols}
+	for di, d := range demands {
+		for _, oi := range d.cols {
+			lpp.ys = append(lpp.ys, lpPlacement{di, oi})
+		}
+	}
+	m, nD := len(cols), len(demands)
+	nVars := m + len(lpp.ys) + lpResources*m
+	nRows := nD + lpResources*m
 	lpp.a = mat.NewDense(nRows, nVars, nil)
 	lpp.b = make([]float64, nRows)
 	lpp.c = make([]float64, nVars)
 	for oi, col := range cols {
 		lpp.c[oi] = col.price
-		for r, alloc := range [3]float64{col.cpu, col.mem, col.pod} {
-			lpp.a.Set(nG+3*oi+r, oi, -alloc)
-			lpp.a.Set(nG+3*oi+r, lpp.slack(oi, r), 1)
+		for r := range lpResources {
+			row := lpp.resourceRow(oi, r)
+			lpp.a.Set(row, oi, -1)
+			lpp.a.Set(row, lpp.slack(oi, r), 1)
+			// Distinct, deterministic perturbations break ties between rows as well as degeneracy.
+			lpp.b[row] = lpEpsilon * (1 + float64((row*7919)%1000)/1000)
 		}
 	}
-	for gi, g := range groups {
-		lpp.b[gi] = g.count
+	for di := range demands {
+		lpp.b[di] = 1
 	}
 	for vi, y := range lpp.ys {
-		g := groups[y.g]
-		lpp.a.Set(y.g, m+vi, 1)
-		for r, req := range [3]float64{g.cpu, g.mem, 1} {
-			lpp.a.Set(nG+3*y.o+r, m+vi, req)
+		d, alloc := demands[y.d], cols[y.o].alloc()
+		lpp.a.Set(y.d, m+vi, 1)
+		for r, req := range d.req() {
+			lpp.a.Set(lpp.resourceRow(y.o, r), m+vi, d.count*req/alloc[r])
 		}
 	}
 	lpp.basis = lpp.feasibleBasis()
-	return lpp, nil
+	return lpp
 }
 
-// slack is the index of the slack variable of column o's resource r.
-func (lpp *packingProblem) slack(o, r int) int { return len(lpp.cols) + len(lpp.ys) + 3*o + r }
+// resourceRow is the row of column o's resource r; slack the index of its slack variable.
+func (lpp *packingProblem) resourceRow(o, r int) int { return len(lpp.demands) + lpResources*o + r }
+func (lpp *packingProblem) slack(o, r int) int {
+	return len(lpp.cols) + len(lpp.ys) + lpResources*o + r
+}
 
-// feasibleBasis starts from a feasible basis instead of gonum's phase one (which is fragile on this degenerate
-// structure): each group entirely on its cheapest allowed column, each used column bought exactly to cover its
-// binding resource, every other slack basic.
+// feasibleBasis starts from a feasible basis instead of gonum's phase one: each demand entirely on its cheapest
+// allowed column, each used column bought exactly to cover its binding resource, every other slack basic.
 func (lpp *packingProblem) feasibleBasis() []int {
 	m := len(lpp.cols)
-	load := make([][3]float64, m)
+	load := make([][lpResources]float64, m) // in instances
 	basis := make([]int, 0, len(lpp.b))
-	for gi, g := range lpp.groups {
+	for di, d := range lpp.demands {
 		bestV, bestCost := -1, 0.0
 		for vi, y := range lpp.ys {
-			if y.g != gi {
+			if y.d != di {
 				continue
 			}
 			col := lpp.cols[y.o]
-			cost := col.price * max(g.cpu/col.cpu, g.mem/col.mem, 1/col.pod)
+			cost := col.price * max(d.cpu/col.cpu, d.mem/col.mem, 1/col.pod)
 			if bestV < 0 || cost < bestCost {
 				bestV, bestCost = vi, cost
 			}
 		}
 		basis = append(basis, m+bestV)
-		o := lpp.ys[bestV].o
-		load[o][0] += g.count * g.cpu
-		load[o][1] += g.count * g.mem
-		load[o][2] += g.count
+		o, alloc := lpp.ys[bestV].o, lpp.cols[lpp.ys[bestV].o].alloc()
+		for r, req := range d.req() {
+			load[o][r] += d.count * req / alloc[r]
+		}
 	}
-	for oi, col := range lpp.cols {
-		alloc := [3]float64{col.cpu, col.mem, col.pod}
+	for oi := range lpp.cols {
+		// x_o = load − ε on the binding row (the largest), so every other slack, ε + x_o − load, stays ≥ 0.
 		binding, most := -1, 0.0
-		for r := range 3 {
-			if load[oi][r] > 0 && load[oi][r]/alloc[r] > most {
-				binding, most = r, load[oi][r]/alloc[r]
+		for r := range lpResources {
+			if v := load[oi][r] - lpp.b[lpp.resourceRow(oi, r)]; load[oi][r] > 0 && (binding < 0 || v > most) {
+				binding, most = r, v
 			}
 		}
 		if binding >= 0 {
 			basis = append(basis, oi)
 		}
-		for r := range 3 {
+		for r := range lpResources {
 			if r != binding {
 				basis = append(basis, lpp.slack(oi, r))
 			}
@@ -268,15 +315,15 @@ func (lpp *packingProblem) feasibleBasis() []int {
 }
 
 func (lpp *packingProblem) solve() (float64, error) {
-	opt, _, err := lp.Simplex(lpp.c, lpp.a, lpp.b, 1e-9, lpp.basis)
+	opt, _, err := lp.Simplex(lpp.c, lpp.a, lpp.b, 1e-10, lpp.basis)
 	if err != nil {
-		// Degenerate pivots can make gonum's simplex give up; perturb the prices by a relative 1e-9 (undone on
-		// the result, so it stays a lower bound) and try once more.
+		// Should pivoting still fail, perturb the prices by a relative 1e-9 (undone on the result, so it stays a
+		// lower bound) and try once more.
 		pc := slices.Clone(lpp.c)
 		for i := range pc {
 			pc[i] *= 1 + 1e-9*float64(i%7+1)
 		}
-		opt, _, err = lp.Simplex(pc, lpp.a, lpp.b, 1e-9, lpp.basis)
+		opt, _, err = lp.Simplex(pc, lpp.a, lpp.b, 1e-10, lpp.basis)
 		opt /= 1 + 8e-9
 	}
 	if err != nil {
