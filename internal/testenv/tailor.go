@@ -107,7 +107,8 @@ func (s *Stack) StartController() error {
 		"--log-level=debug",
 	}, s.opts.ControllerArgs...)
 	// Static credentials and no instance metadata: the SDK's default chain must not look beyond this process.
-	env := []string{"AWS_ACCESS_KEY_ID=tailor-test", "AWS_SECRET_ACCESS_KEY=tailor-test", "AWS_EC2_METADATA_DISABLED=true"}
+	// No custom CA bundle either: ec2sim speaks plain HTTP, and a bundle would keep the SDK on its own HTTP client.
+	env := []string{"AWS_ACCESS_KEY_ID=tailor-test", "AWS_SECRET_ACCESS_KEY=tailor-test", "AWS_EC2_METADATA_DISABLED=true", "AWS_CA_BUNDLE="}
 	p, err := s.env.StartProcess("tailor-controller", filepath.Join(s.opts.BinDir, "tailor"), args, env)
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"os"
 	"regexp"
 	"time"
 
@@ -169,11 +170,14 @@ func NewClients(ctx context.Context, opts Options) (Clients, error) {
 			})
 		}),
 	}
-	httpClient := opts.HTTPClient
-	if httpClient == nil {
-		httpClient = awshttp.Client()
+	switch {
+	case opts.HTTPClient != nil:
+		loadOpts = append(loadOpts, config.WithHTTPClient(opts.HTTPClient))
+	case os.Getenv("AWS_CA_BUNDLE") == "":
+		// The SDK can add a custom CA bundle only to its own buildable client, which cannot carry awshttp's body
+		// wrapper; without a bundle, take the wrapper (see package awshttp).
+		loadOpts = append(loadOpts, config.WithHTTPClient(awshttp.Client()))
 	}
-	loadOpts = append(loadOpts, config.WithHTTPClient(httpClient))
 	cfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
 	if err != nil {
 		return Clients{}, fmt.Errorf("loading aws configuration: %w", err)

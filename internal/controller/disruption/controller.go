@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/tools/events"
@@ -190,7 +191,12 @@ func (c *Controller) evaluate(ctx context.Context, w *world, nc *apiv1.NodeClaim
 	empty := len(cand.pods) == 0
 	consolidatable := c.markConsolidatable(ctx, nc, pool, empty)
 	if !equality.Semantic.DeepEqual(original.Status, nc.Status) {
-		if err := c.kube.Status().Patch(ctx, nc, client.MergeFrom(original)); client.IgnoreNotFound(err) != nil {
+		// Optimistic lock: the merge patch replaces the conditions list, so a stale read must not win.
+		err := c.kube.Status().Patch(ctx, nc, client.MergeFromWithOptions(original, client.MergeFromWithOptimisticLock{}))
+		if apierrors.IsConflict(err) {
+			return nil, nil // decided on a stale read; the next pass sees the fresh one
+		}
+		if client.IgnoreNotFound(err) != nil {
 			return nil, fmt.Errorf("updating nodeclaim %s conditions: %w", nc.Name, err)
 		}
 	}
@@ -395,7 +401,7 @@ func (c *Controller) revalidate(ctx context.Context, cand *candidate) (string, e
 
 func (c *Controller) disrupt(ctx context.Context, cand *candidate) error {
 	nc := cand.claim
-	patch := client.MergeFrom(nc.DeepCopy())
+	patch := client.MergeFromWithOptions(nc.DeepCopy(), client.MergeFromWithOptimisticLock{})
 	nc.StatusConditions().Set(metav1.NewTime(c.clk.Now()), apiv1.ConditionTypeDisrupting, metav1.ConditionTrue, cand.reason,
 		fmt.Sprintf("removing the node: %s", strings.ToLower(cand.reason)))
 	if err := c.kube.Status().Patch(ctx, nc, patch); client.IgnoreNotFound(err) != nil {

@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/client-go/tools/events"
@@ -74,7 +75,7 @@ type scope struct {
 type phase func(ctx context.Context, s *scope) (ctrl.Result, error)
 
 // Reconcile moves one NodeClaim forward and patches it once at the end.
-func (c *Controller) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, reterr error) {
+func (c *Controller) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, reterr error) {
 	nc := &apiv1.NodeClaim{}
 	if err := c.kube.Get(ctx, req.NamespacedName, nc); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
@@ -91,7 +92,14 @@ func (c *Controller) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		}
 	}
 	s := &scope{original: nc.DeepCopy(), claim: nc}
-	defer func() { reterr = kerrors.NewAggregate([]error{reterr, c.patch(ctx, s)}) }()
+	defer func() {
+		err := c.patch(ctx, s)
+		if apierrors.IsConflict(err) {
+			// Worked from a stale read: do it again on a fresh one rather than overwrite someone's conditions.
+			res, err = ctrl.Result{RequeueAfter: 100 * time.Millisecond}, nil
+		}
+		reterr = kerrors.NewAggregate([]error{reterr, err})
+	}()
 
 	var result ctrl.Result
 	for _, p := range []phase{c.launch, c.register, c.initialize, c.liveness} {
@@ -113,7 +121,8 @@ func (c *Controller) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	return result, nil
 }
 
-// patch writes what the phases changed: metadata (labels) with an optimistic lock, then status.
+// patch writes what the phases changed: metadata (labels), then status, each with an optimistic lock — a merge
+// patch replaces the whole conditions list, so a patch computed from a stale read must fail, not win.
 func (c *Controller) patch(ctx context.Context, s *scope) error {
 	if s.claim.DeletionTimestamp != nil {
 		return nil
@@ -124,11 +133,14 @@ func (c *Controller) patch(ctx context.Context, s *scope) error {
 			return client.IgnoreNotFound(err)
 		}
 		s.claim.Status = *status
+		// The status patch builds on our own metadata write.
+		s.original.ResourceVersion = s.claim.ResourceVersion
+		s.original.Labels = s.claim.Labels
 	}
 	if equality.Semantic.DeepEqual(s.original.Status, s.claim.Status) {
 		return nil
 	}
-	return client.IgnoreNotFound(c.kube.Status().Patch(ctx, s.claim, client.MergeFrom(s.original)))
+	return client.IgnoreNotFound(c.kube.Status().Patch(ctx, s.claim, client.MergeFromWithOptions(s.original, client.MergeFromWithOptimisticLock{})))
 }
 
 // launch asks the cloud for the instance, once.
