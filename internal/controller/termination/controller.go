@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -11,6 +12,7 @@ import (
 	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
@@ -49,12 +51,25 @@ const (
 	ReasonTerminated      = "Terminated"
 )
 
+// interruptedReason is the Disrupting condition reason the interruption controller sets: the cloud is taking the
+// instance back anyway, so it is kept until its pods run elsewhere (bounded by interruptedHold).
+const interruptedReason = "Interrupted"
+
+// interruptedHold bounds how long an interrupted instance is kept after the interruption for its pods to come up
+// elsewhere: well inside the two minutes' notice EC2 gives before it reclaims a spot instance.
+const interruptedHold = 90 * time.Second
+
 // Controller drains and releases Nodes being deleted that carry Tailor's termination finalizer.
 type Controller struct {
 	clk      clock.Clock
 	kube     client.Client
 	cloud    cloudprovider.CloudProvider
 	recorder events.EventRecorder
+
+	mu sync.Mutex
+	// evictedOwners are, per node, the owners (ReplicaSets, StatefulSets, …) of the pods its drain evicted. In memory
+	// only: after a restart an interrupted node is not held.
+	evictedOwners map[string]map[types.UID]bool
 }
 
 // New returns the termination controller; every dependency is required.
@@ -62,7 +77,7 @@ func New(clk clock.Clock, kube client.Client, cloud cloudprovider.CloudProvider,
 	if clk == nil || kube == nil || cloud == nil || recorder == nil {
 		return nil, errors.New("termination: every dependency (clock, client, cloud provider, recorder) is required")
 	}
-	return &Controller{clk: clk, kube: kube, cloud: cloud, recorder: recorder}, nil
+	return &Controller{clk: clk, kube: kube, cloud: cloud, recorder: recorder, evictedOwners: map[string]map[types.UID]bool{}}, nil
 }
 
 // Reconcile moves a deleted node one step through cordon → drain → volumes detached → instance terminated →
@@ -104,6 +119,9 @@ func (c *Controller) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			return ctrl.Result{RequeueAfter: drainPoll}, nil
 		}
 	}
+	if wait, err := c.holdInterrupted(ctx, node, claim); err != nil || wait {
+		return ctrl.Result{RequeueAfter: drainPoll}, err
+	}
 	if claim != nil {
 		if err := c.cloud.Delete(ctx, claim); cloudprovider.IgnoreNodeClaimNotFoundError(err) != nil {
 			return ctrl.Result{}, fmt.Errorf("terminating instance %s: %w", claim.Status.ProviderID, err)
@@ -114,6 +132,9 @@ func (c *Controller) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := c.kube.Patch(ctx, node, patch); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	c.mu.Lock()
+	delete(c.evictedOwners, node.Name)
+	c.mu.Unlock()
 	nodesTerminated.WithLabelValues(node.Labels[apiv1.NodePoolLabelKey]).Inc()
 	log.FromContext(ctx).Info("deleted node")
 	if claim != nil {
@@ -186,6 +207,7 @@ func (c *Controller) drain(ctx context.Context, node *corev1.Node, graceExpired 
 	if len(ordinary) == 0 {
 		batch = critical
 	}
+	c.rememberOwners(node.Name, batch)
 	var errs []error
 	for _, p := range batch {
 		if !p.DeletionTimestamp.IsZero() && !graceExpired {
@@ -233,6 +255,57 @@ func (c *Controller) forceDelete(ctx context.Context, node *corev1.Node, p *core
 	log.FromContext(ctx).Info("deleted pod past the termination grace period", "pod", klog.KObj(p))
 	c.recorder.Eventf(p, node, corev1.EventTypeWarning, ReasonForceDeleted, "Drain", "deleted: node %s's terminationGracePeriod is over", node.Name)
 	return nil
+}
+
+func (c *Controller) rememberOwners(node string, pods []*corev1.Pod) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	owners := c.evictedOwners[node]
+	if owners == nil {
+		owners = map[types.UID]bool{}
+		c.evictedOwners[node] = owners
+	}
+	for _, p := range pods {
+		for _, o := range p.OwnerReferences {
+			if o.Controller != nil && *o.Controller {
+				owners[o.UID] = true
+			}
+		}
+	}
+}
+
+// holdInterrupted tells whether an interrupted node's instance should be kept a little longer: some pod of a
+// workload its drain evicted is not Running yet, and the hold has not run out.
+func (c *Controller) holdInterrupted(ctx context.Context, node *corev1.Node, claim *apiv1.NodeClaim) (bool, error) {
+	if claim == nil {
+		return false, nil
+	}
+	cond := claim.StatusConditions().Get(apiv1.ConditionTypeDisrupting)
+	if cond == nil || cond.Reason != interruptedReason || c.clk.Since(cond.LastTransitionTime.Time) >= interruptedHold {
+		return false, nil
+	}
+	c.mu.Lock()
+	owners := c.evictedOwners[node.Name]
+	c.mu.Unlock()
+	if len(owners) == 0 {
+		return false, nil
+	}
+	pods := &corev1.PodList{}
+	if err := c.kube.List(ctx, pods); err != nil {
+		return false, fmt.Errorf("listing pods: %w", err)
+	}
+	for _, p := range pods.Items {
+		if p.Status.Phase == corev1.PodRunning || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		for _, o := range p.OwnerReferences {
+			if owners[o.UID] {
+				log.FromContext(ctx).V(1).Info("holding interrupted instance until its workloads run elsewhere", "waitingFor", klog.KObj(&p))
+				return true, nil
+			}
+		}
+	}
+	return false, nil
 }
 
 // volumesAttached counts VolumeAttachments still on the node.

@@ -326,3 +326,63 @@ func TestEvictable(t *testing.T) {
 		t.Errorf("Evictable = %v, want [plain replicaset]", got)
 	}
 }
+
+// TestInterruptedNodeHeldUntilPodsRunElsewhere: an interrupted node's instance is kept while a workload it drained
+// has a pod that is not Running yet, up to interruptedHold.
+func TestInterruptedNodeHeldUntilPodsRunElsewhere(t *testing.T) {
+	f := newFixture(t)
+	node, nc := f.node("interrupted-1", nil)
+	nc.StatusConditions().Set(metav1.NewTime(f.clk.Now()), apiv1.ConditionTypeDisrupting, metav1.ConditionTrue, interruptedReason, "spot interruption warning")
+	if err := f.direct.Status().Update(t.Context(), nc); err != nil {
+		t.Fatal(err)
+	}
+	labels := map[string]string{"app": "moving"}
+	deploy := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "moving", Namespace: f.ns},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To[int32](1),
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{
+					NodeSelector:                  map[string]string{corev1.LabelHostname: node.Name},
+					TerminationGracePeriodSeconds: ptr.To[int64](0),
+					Containers:                    []corev1.Container{{Name: "pause", Image: testenv.PauseImage}},
+				},
+			},
+		},
+	}
+	if err := f.direct.Create(t.Context(), deploy); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the deployment's pod running on the node", func(ctx context.Context) bool {
+		pods := &corev1.PodList{}
+		_ = f.direct.List(ctx, pods, client.InNamespace(f.ns), client.MatchingLabels(labels))
+		return len(pods.Items) == 1 && pods.Items[0].Status.Phase == corev1.PodRunning
+	})
+	if err := f.direct.Delete(t.Context(), node); err != nil {
+		t.Fatal(err)
+	}
+	// The replacement pod can go nowhere (its only node is cordoned): the instance is held.
+	waitFor(t, "the old pod evicted and its replacement pending", func(ctx context.Context) bool {
+		f.reconcile(node.Name)
+		pods := &corev1.PodList{}
+		_ = f.direct.List(ctx, pods, client.InNamespace(f.ns), client.MatchingLabels(labels))
+		return len(pods.Items) == 1 && pods.Items[0].Status.Phase == corev1.PodPending && pods.Items[0].DeletionTimestamp.IsZero()
+	})
+	for range 3 {
+		f.reconcile(node.Name)
+	}
+	if f.cloud.Calls(fake.MethodDelete) != 0 || f.gone(node) {
+		t.Fatalf("interrupted instance terminated while its workload's pod is still pending")
+	}
+	// The hold is bounded.
+	f.clk.Step(interruptedHold)
+	waitFor(t, "node released after the hold", func(context.Context) bool {
+		f.reconcile(node.Name)
+		return f.gone(node)
+	})
+	if f.cloud.Calls(fake.MethodDelete) != 1 {
+		t.Errorf("cloud Delete called %d times, want 1", f.cloud.Calls(fake.MethodDelete))
+	}
+}
