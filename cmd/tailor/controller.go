@@ -17,6 +17,7 @@ import (
 	"github.com/tailor-sh/tailor/internal/controller/interruption"
 	"github.com/tailor-sh/tailor/internal/controller/nodeclaim"
 	"github.com/tailor-sh/tailor/internal/controller/nodeclass"
+	"github.com/tailor-sh/tailor/internal/controller/nodepool"
 	"github.com/tailor-sh/tailor/internal/controller/provisioning"
 	"github.com/tailor-sh/tailor/internal/controller/termination"
 	"github.com/tailor-sh/tailor/internal/operator"
@@ -34,6 +35,7 @@ func newControllerCommand() *cobra.Command {
 			if err := operator.ApplyEnvironment(cmd.Flags(), operator.LookupEnv); err != nil {
 				return err
 			}
+			opts.Complete(operator.LookupEnv)
 			return opts.Validate()
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -81,7 +83,7 @@ func runController(cmd *cobra.Command, opts *operator.Options) error {
 			return fmt.Errorf("indexing: %w", err)
 		}
 	}
-	for _, register := range []func(*deps) error{registerProvisioning, registerLifecycle, registerTermination, registerDisruption, registerNodeClasses, registerInterruption} {
+	for _, register := range []func(*deps) error{registerProvisioning, registerLifecycle, registerTermination, registerDisruption, registerNodeClasses, registerNodePools, registerInterruption} {
 		if err := register(d); err != nil {
 			return err
 		}
@@ -168,6 +170,17 @@ func registerNodeClasses(d *deps) error {
 	}
 	if err := c.Register(d.mgr); err != nil {
 		return fmt.Errorf("registering the node class controller: %w", err)
+	}
+	return nil
+}
+
+func registerNodePools(d *deps) error {
+	c, err := nodepool.New(d.clk, d.kube)
+	if err != nil {
+		return err
+	}
+	if err := c.Register(d.mgr); err != nil {
+		return fmt.Errorf("registering the nodepool status controller: %w", err)
 	}
 	return nil
 }

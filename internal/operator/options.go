@@ -36,7 +36,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.ClusterName, "cluster-name", "", "name of the cluster; Tailor tags every instance with it and touches no instance without it (required)")
 	fs.StringVar(&o.ClusterEndpoint, "cluster-endpoint", "", "API server URL the nodes join, for their bootstrap configuration")
 	fs.StringVar(&o.CloudProvider, "cloud-provider", "aws", "cloud provider: aws")
-	fs.StringVar(&o.AWSRegion, "aws-region", "", "AWS region; empty uses the SDK's default chain (AWS_REGION, instance metadata)")
+	fs.StringVar(&o.AWSRegion, "aws-region", "", "AWS region, such as us-east-1; empty takes $AWS_REGION (required one way or the other)")
 	fs.StringVar(&o.AWSEndpointURL, "aws-endpoint-url", "", "override every AWS endpoint (for ec2sim); empty in production")
 	fs.StringVar(&o.InterruptionQueue, "interruption-queue", "", "SQS queue name carrying EC2 interruption events; empty turns interruption handling off")
 	fs.DurationVar(&o.BatchIdleDuration, "batch-idle-duration", time.Second, "close a batch of pending pods after this long without a new one")
@@ -69,9 +69,21 @@ func ApplyEnvironment(fs *pflag.FlagSet, lookup func(string) (string, bool)) err
 // LookupEnv is os.LookupEnv, for ApplyEnvironment.
 func LookupEnv(key string) (string, bool) { return os.LookupEnv(key) }
 
+// Complete fills in what the environment supplies: the region from $AWS_REGION when --aws-region is not given.
+func (o *Options) Complete(lookup func(string) (string, bool)) {
+	if o.AWSRegion == "" {
+		if v, ok := lookup("AWS_REGION"); ok {
+			o.AWSRegion = v
+		}
+	}
+}
+
 // Validate returns every problem with the options, each naming the flag and what it accepts.
 func (o *Options) Validate() error {
 	var errs []error
+	if o.CloudProvider == "aws" && o.AWSRegion == "" {
+		errs = append(errs, errors.New("--aws-region is required (or TAILOR_AWS_REGION, or AWS_REGION): the AWS region of the cluster, such as us-east-1"))
+	}
 	if o.ClusterName == "" {
 		errs = append(errs, errors.New("--cluster-name is required (or TAILOR_CLUSTER_NAME): the name of the cluster whose instances Tailor manages"))
 	} else if len(o.ClusterName) > 100 {

@@ -1,0 +1,152 @@
+package nodepool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	apiv1 "github.com/tailor-sh/tailor/api/v1"
+)
+
+// Controller writes NodePool status.
+type Controller struct {
+	clk  clock.Clock
+	kube client.Client
+}
+
+// New returns the NodePool status controller; both dependencies are required.
+func New(clk clock.Clock, kube client.Client) (*Controller, error) {
+	if clk == nil || kube == nil {
+		return nil, errors.New("nodepool: clock and client are required")
+	}
+	return &Controller{clk: clk, kube: kube}, nil
+}
+
+// Reconcile recomputes one NodePool's status and patches it when it changed.
+func (c *Controller) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	np := &apiv1.NodePool{}
+	if err := c.kube.Get(ctx, req.NamespacedName, np); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	original := np.DeepCopy()
+	claims := &apiv1.NodeClaimList{}
+	if err := c.kube.List(ctx, claims, client.MatchingLabels{apiv1.NodePoolLabelKey: np.Name}); err != nil {
+		return ctrl.Result{}, err
+	}
+	usage := corev1.ResourceList{}
+	for _, nc := range claims.Items {
+		capacity := nc.Status.Capacity
+		if len(capacity) == 0 {
+			capacity = nc.Spec.Resources.Requests
+		}
+		for name, q := range capacity {
+			sum := usage[name]
+			sum.Add(q)
+			usage[name] = sum
+		}
+	}
+	np.Status.Resources = usage
+	np.Status.Nodes = int64(len(claims.Items))
+	c.setConditions(ctx, np)
+	recordMetrics(np)
+	if equality.Semantic.DeepEqual(original.Status, np.Status) {
+		return ctrl.Result{}, nil
+	}
+	err := c.kube.Status().Patch(ctx, np, client.MergeFromWithOptions(original, client.MergeFromWithOptimisticLock{}))
+	return ctrl.Result{}, client.IgnoreNotFound(err)
+}
+
+func (c *Controller) setConditions(ctx context.Context, np *apiv1.NodePool) {
+	now := metav1.NewTime(c.clk.Now())
+	conds := np.StatusConditions()
+	valid := true
+	if errs := np.RuntimeValidate(); len(errs) > 0 {
+		valid = false
+		conds.Set(now, apiv1.ConditionTypeValidationSucceeded, metav1.ConditionFalse, "Invalid", errs.ToAggregate().Error())
+	} else {
+		conds.Set(now, apiv1.ConditionTypeValidationSucceeded, metav1.ConditionTrue, "Valid", "")
+	}
+	classReady, why := c.nodeClassReady(ctx, np)
+	if classReady {
+		conds.Set(now, apiv1.ConditionTypeNodeClassReady, metav1.ConditionTrue, "Ready", "")
+	} else {
+		conds.Set(now, apiv1.ConditionTypeNodeClassReady, metav1.ConditionFalse, "NotReady", why)
+	}
+	switch {
+	case !valid:
+		conds.Set(now, apiv1.ConditionTypeReady, metav1.ConditionFalse, "Invalid", "see ValidationSucceeded")
+	case !classReady:
+		conds.Set(now, apiv1.ConditionTypeReady, metav1.ConditionFalse, "NodeClassNotReady", why)
+	default:
+		conds.Set(now, apiv1.ConditionTypeReady, metav1.ConditionTrue, "Ready", "")
+	}
+}
+
+func (c *Controller) nodeClassReady(ctx context.Context, np *apiv1.NodePool) (bool, string) {
+	ref := np.Spec.Template.Spec.NodeClassRef
+	nc := &apiv1.EC2NodeClass{}
+	if err := c.kube.Get(ctx, client.ObjectKey{Name: ref.Name}, nc); err != nil {
+		return false, fmt.Sprintf("EC2NodeClass %q: %v", ref.Name, client.IgnoreNotFound(err))
+	}
+	ready := nc.StatusConditions().Get(apiv1.ConditionTypeReady)
+	if ready == nil {
+		return false, fmt.Sprintf("EC2NodeClass %q has not been resolved yet", ref.Name)
+	}
+	if ready.Status != metav1.ConditionTrue {
+		return false, fmt.Sprintf("EC2NodeClass %q: %s", ref.Name, ready.Message)
+	}
+	return true, ""
+}
+
+// Register watches NodePools, and NodeClaims and EC2NodeClasses mapped to the NodePools they concern.
+func (c *Controller) Register(mgr manager.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("nodepool.status").
+		For(&apiv1.NodePool{}).
+		Watches(&apiv1.NodeClaim{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+			if pool := o.GetLabels()[apiv1.NodePoolLabelKey]; pool != "" {
+				return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: pool}}}
+			}
+			return nil
+		})).
+		Watches(&apiv1.EC2NodeClass{}, handler.EnqueueRequestsFromMapFunc(c.poolsOfClass)).
+		Complete(c)
+}
+
+func (c *Controller) poolsOfClass(ctx context.Context, o client.Object) []reconcile.Request {
+	pools := &apiv1.NodePoolList{}
+	if err := c.kube.List(ctx, pools); err != nil {
+		return nil
+	}
+	var reqs []reconcile.Request
+	for _, np := range pools.Items {
+		if np.Spec.Template.Spec.NodeClassRef.Name == o.GetName() {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKey{Name: np.Name}})
+		}
+	}
+	return reqs
+}
+
+func recordMetrics(np *apiv1.NodePool) {
+	for name, q := range np.Status.Resources {
+		usageGauge.WithLabelValues(np.Name, string(name)).Set(asFloat(q))
+	}
+	usageGauge.WithLabelValues(np.Name, "nodes").Set(float64(np.Status.Nodes))
+	for name, q := range np.Spec.Limits {
+		limitGauge.WithLabelValues(np.Name, strings.ToLower(string(name))).Set(asFloat(q))
+	}
+}
+
+func asFloat(q resource.Quantity) float64 { return q.AsApproximateFloat64() }
