@@ -14,24 +14,29 @@ import (
 // one of those types can hold the claim's pods plus this pod, and the claim launches as the cheapest type that fits
 // everything it holds. A new claim opens only when no open claim can take the pod.
 
-// maxAlloc is the per-resource maximum allocatable over types: nothing that exceeds it fits any of them.
+// maxAlloc is the per-resource maximum allocatable over types: nothing that exceeds it fits any of them. It runs on
+// every commit that drops types, so it allocates only for extended resources.
 func maxAlloc(types []*typeInfo) Resources {
 	var out Resources
 	for _, t := range types {
-		out = out.Max(t.alloc)
+		a := &t.alloc
+		out.CPU, out.Memory, out.Pods, out.Storage = max(out.CPU, a.CPU), max(out.Memory, a.Memory), max(out.Pods, a.Pods), max(out.Storage, a.Storage)
+		for k, v := range a.Extended {
+			if out.Extended == nil {
+				out.Extended = map[corev1.ResourceName]int64{}
+			}
+			if cur, ok := out.Extended[k]; !ok || v > cur {
+				out.Extended[k] = v
+			}
+		}
 	}
 	return out
-}
-
-// offeringFilter is the part of reqs that decides a type's price: its zone and capacity-type sets.
-func offeringFilter(reqs Requirements) typeFilter {
-	return typeFilter{zone: reqs.get(apiv1.ZoneLabelKey), ct: reqs.get(apiv1.CapacityTypeLabelKey)}
 }
 
 // priceUnder is the price of t's cheapest offering the filter allows, and whether there is one.
 func (t *typeInfo) priceUnder(f *typeFilter) (float64, bool) {
 	for i := range t.offerings {
-		if f.offeringOK(&t.offerings[i]) {
+		if f.offeringOK(t, i) {
 			return t.offerings[i].PricePerHour, true
 		}
 	}
@@ -45,8 +50,8 @@ func samePrices(a, b Requirements) bool {
 }
 
 // sortByPrice orders types (in place) by their cheapest offering under reqs, then by name.
-func sortByPrice(types []*typeInfo, reqs Requirements) {
-	f := offeringFilter(reqs)
+func (s *solver) sortByPrice(types []*typeInfo, reqs Requirements) {
+	f := s.offeringFilter(reqs)
 	type priced struct {
 		t     *typeInfo
 		price float64
@@ -75,7 +80,7 @@ func (s *solver) commitClaim(p *podInfo, n *node) {
 		n.domains, n.pins = nil, nil
 		if reorder {
 			n.types, n.ownTypes = slices.Clone(n.types), true
-			sortByPrice(n.types, n.reqs)
+			s.sortByPrice(n.types, n.reqs)
 		}
 	} else {
 		n.sigOK[p.reqSig] = true
@@ -96,8 +101,26 @@ func (n *node) setTarget(t *typeInfo) {
 	n.target = t
 }
 
+// minAlloc is the per-resource minimum allocatable (cpu, memory, pods, storage) over types: what fits it fits them
+// all.
+func minAlloc(types []*typeInfo) Resources {
+	if len(types) == 0 {
+		return Resources{}
+	}
+	out := types[0].alloc
+	out.Extended = nil
+	for _, t := range types[1:] {
+		a := &t.alloc
+		out.CPU, out.Memory, out.Pods, out.Storage = min(out.CPU, a.CPU), min(out.Memory, a.Memory), min(out.Pods, a.Pods), min(out.Storage, a.Storage)
+	}
+	return out
+}
+
 // keepFitting drops the claim's types that cannot hold n.used. Types only ever leave: the claim only grows.
 func (n *node) keepFitting() {
+	if n.used.Fits(n.floor) {
+		return // every type still holds the pods: nothing to scan
+	}
 	first := slices.IndexFunc(n.types, func(t *typeInfo) bool { return !n.used.Fits(t.alloc) })
 	if first < 0 {
 		return
@@ -114,7 +137,7 @@ func (n *node) keepFitting() {
 		}
 	}
 	n.types = kept
-	n.bound = maxAlloc(kept)
+	n.bound, n.floor = maxAlloc(kept), minAlloc(kept)
 }
 
 // launchType is the type a claim would launch as with need on it under the attempt: the cheapest of the attempt's
@@ -126,7 +149,7 @@ func (s *solver) launchType(n *node, a *attempt, need Resources) (*typeInfo, str
 	}
 	var limitHit corev1.ResourceName
 	ordered := !a.changed || samePrices(n.reqs, a.reqs)
-	f := offeringFilter(a.reqs)
+	f := s.offeringFilter(a.reqs)
 	var best *typeInfo
 	bestPrice := 0.0
 	for _, t := range a.types {
@@ -163,17 +186,26 @@ func (s *solver) finalizeAll() {
 // finalize lists the claim's options: its types within the NodePool's limits, each with its cheapest offering
 // under the claim's requirements. The first is the type it launches as.
 func (s *solver) finalize(n *node) {
-	n.options = n.options[:0]
 	budget := n.pool.remaining.Add(n.target.capacity)
+	f := s.offeringFilter(n.reqs)
+	n.options = make([]InstanceTypeOption, 0, len(n.types))
+	// Every type of the claim holds its pods (commitClaim and the merge pass keep it so).
 	for _, t := range n.types {
-		if !n.used.Fits(t.alloc) || exceedsLimit(t.capacity, budget, n.pool.limited) != "" {
+		if exceedsLimit(t.capacity, budget, n.pool.limited) != "" {
 			continue
 		}
-		if o, ok := t.cheapest(n.reqs); ok {
-			n.options = append(n.options, InstanceTypeOption{InstanceType: t.it, Offering: o})
+		for i := range t.offerings {
+			if f.offeringOK(t, i) {
+				n.options = append(n.options, InstanceTypeOption{InstanceType: t.it, Offering: t.offerings[i]})
+				break
+			}
 		}
 	}
-	slices.SortStableFunc(n.options, func(a, b InstanceTypeOption) int {
+	// The claim keeps its types cheapest first under its requirements, so this is normally already in order.
+	cmpOptions := func(a, b InstanceTypeOption) int {
 		return cmp.Or(cmp.Compare(a.Offering.PricePerHour, b.Offering.PricePerHour), cmp.Compare(a.InstanceType.Name, b.InstanceType.Name))
-	})
+	}
+	if !slices.IsSortedFunc(n.options, cmpOptions) {
+		slices.SortStableFunc(n.options, cmpOptions)
+	}
 }

@@ -17,9 +17,9 @@ import (
 type Constraint interface {
 	// Name identifies the rule in messages and tests.
 	Name() string
-	// Monotone rules never accept an identical pod on a node after rejecting one there: nodes only fill up and
-	// narrow. The planner uses this to skip nodes it already knows are out.
-	Monotone() bool
+	// Monotone rules never accept an identical pod on a node after rejecting one there in this plan: nodes only
+	// fill up and narrow. The planner uses this to skip nodes it already knows are out.
+	Monotone(s *solver) bool
 	Check(s *solver, p *podInfo, n *node, a *attempt) string
 }
 
@@ -53,7 +53,19 @@ const (
 	reasonNoDomainFormat   = "the node offers no value for topology key %s"
 )
 
+// insufficientReasons are the reasons for the usual resources, built once: rejections are the planner's hot path.
+var insufficientReasons = map[corev1.ResourceName]string{}
+
+func init() {
+	for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory, corev1.ResourcePods, corev1.ResourceEphemeralStorage} {
+		insufficientReasons[name] = fmt.Sprintf(reasonInsufficientFmt, name)
+	}
+}
+
 func reasonInsufficient(name corev1.ResourceName) string {
+	if r, ok := insufficientReasons[name]; ok {
+		return r
+	}
 	return fmt.Sprintf(reasonInsufficientFmt, name)
 }
 
@@ -78,8 +90,8 @@ var (
 // NodePool are not checked: they are gone before pods bind.
 type TaintToleration struct{}
 
-func (TaintToleration) Name() string   { return "TaintToleration" }
-func (TaintToleration) Monotone() bool { return true }
+func (TaintToleration) Name() string          { return "TaintToleration" }
+func (TaintToleration) Monotone(*solver) bool { return true }
 func (TaintToleration) Check(_ *solver, p *podInfo, n *node, _ *attempt) string {
 	if t := untoleratedTaint(p.tolerations, n.taints); t != nil {
 		return fmt.Sprintf(reasonTaintFormat, t.ToString())
@@ -90,8 +102,8 @@ func (TaintToleration) Check(_ *solver, p *podInfo, n *node, _ *attempt) string 
 // HostPorts rejects nodes where a host port the pod binds is taken.
 type HostPorts struct{}
 
-func (HostPorts) Name() string   { return "HostPorts" }
-func (HostPorts) Monotone() bool { return true }
+func (HostPorts) Name() string          { return "HostPorts" }
+func (HostPorts) Monotone(*solver) bool { return true }
 func (HostPorts) Check(_ *solver, p *podInfo, n *node, _ *attempt) string {
 	for _, want := range p.ports {
 		for _, have := range n.ports {
@@ -108,8 +120,8 @@ func (HostPorts) Check(_ *solver, p *podInfo, n *node, _ *attempt) string {
 // that leaves some type.
 type NodeAffinity struct{}
 
-func (NodeAffinity) Name() string   { return "NodeAffinity" }
-func (NodeAffinity) Monotone() bool { return true }
+func (NodeAffinity) Name() string          { return "NodeAffinity" }
+func (NodeAffinity) Monotone(*solver) bool { return true }
 func (NodeAffinity) Check(s *solver, p *podInfo, n *node, a *attempt) string {
 	if !n.isClaim() {
 		for _, alt := range p.alts {
@@ -204,8 +216,11 @@ func describeNodeSide(nodeReqs Requirements, key string) string {
 // topology spread on kubernetes.io/hostname, and the symmetric anti-affinity of pods on the node.
 type HostnameTopology struct{}
 
-func (HostnameTopology) Name() string   { return "HostnameTopology" }
-func (HostnameTopology) Monotone() bool { return true }
+func (HostnameTopology) Name() string { return "HostnameTopology" }
+
+// Monotone: with a NodePool a fresh node can always be added, so the minimum a hostname spread is measured against
+// stays 0; on existing nodes alone the minimum can rise as other nodes fill, and a rejected pod may fit later.
+func (HostnameTopology) Monotone(s *solver) bool { return len(s.pools) > 0 }
 func (HostnameTopology) Check(s *solver, p *podInfo, n *node, _ *attempt) string {
 	d, ok := n.domain(apiv1.HostnameLabelKey)
 	if !ok {
@@ -215,10 +230,8 @@ func (HostnameTopology) Check(s *solver, p *podInfo, n *node, _ *attempt) string
 		if !isHostname(t.group.key) || t.kind == kindAffinity {
 			continue
 		}
-		if _, reason := s.filterDomains(p, t, []string{d}); reason != "" {
-			if out, _ := s.filterDomains(p, t, []string{d}); len(out) == 0 {
-				return reason
-			}
+		if out, reason := s.filterDomains(p, t, []string{d}); len(out) == 0 {
+			return reason
 		}
 	}
 	for _, g := range p.matches {
@@ -234,8 +247,8 @@ func (HostnameTopology) Check(s *solver, p *podInfo, n *node, _ *attempt) string
 // domain for a key is still open it pins the domain.
 type InterPod struct{}
 
-func (InterPod) Name() string   { return "InterPod" }
-func (InterPod) Monotone() bool { return false }
+func (InterPod) Name() string          { return "InterPod" }
+func (InterPod) Monotone(*solver) bool { return false }
 func (InterPod) Check(s *solver, p *podInfo, n *node, a *attempt) string {
 	return s.checkTerms(p, n, a, p.owned, true)
 }
@@ -243,8 +256,8 @@ func (InterPod) Check(s *solver, p *podInfo, n *node, a *attempt) string {
 // Preferences enforces the preferences still active at the attempt's relaxation level.
 type Preferences struct{}
 
-func (Preferences) Name() string   { return "Preferences" }
-func (Preferences) Monotone() bool { return false }
+func (Preferences) Name() string          { return "Preferences" }
+func (Preferences) Monotone(*solver) bool { return false }
 func (Preferences) Check(s *solver, p *podInfo, n *node, a *attempt) string {
 	prefs := activePrefs(p, a.level)
 	var terms []*term
@@ -445,32 +458,35 @@ func (s *solver) candidateDomains(n *node, a *attempt, key string) []string {
 
 func (s *solver) filterDomains(p *podInfo, t *term, domains []string) ([]string, string) {
 	g := t.group
-	out := make([]string, 0, len(domains))
+	var keep func(d string) bool
 	switch t.kind {
 	case kindSpread:
 		minCount := s.spreadMin(g, t)
-		for _, d := range domains {
-			if int32(g.counts[d]+1-minCount) <= t.maxSkew {
-				out = append(out, d)
-			}
-		}
-		return out, fmt.Sprintf(reasonSpreadFormat, g.key, t.maxSkew)
+		keep = func(d string) bool { return int32(g.counts[d]+1-minCount) <= t.maxSkew }
 	case kindAffinity:
 		if g.total == 0 && g.matchesPod(p.pod.Namespace, p.labels) {
 			return domains, ""
 		}
-		for _, d := range domains {
-			if g.counts[d] > 0 {
-				out = append(out, d)
-			}
+		keep = func(d string) bool { return g.counts[d] > 0 }
+	default:
+		keep = func(d string) bool { return g.counts[d] == 0 }
+	}
+	out := make([]string, 0, len(domains))
+	for _, d := range domains {
+		if keep(d) {
+			out = append(out, d)
 		}
+	}
+	if len(out) > 0 {
+		return out, ""
+	}
+	// Word the reason only when it is needed: this runs for every node a pod is tried on.
+	switch t.kind {
+	case kindSpread:
+		return out, fmt.Sprintf(reasonSpreadFormat, g.key, t.maxSkew)
+	case kindAffinity:
 		return out, fmt.Sprintf(reasonAffinityFormat, g.selString, g.key)
 	default:
-		for _, d := range domains {
-			if g.counts[d] == 0 {
-				out = append(out, d)
-			}
-		}
 		return out, fmt.Sprintf(reasonAntiFormat, g.selString, g.key)
 	}
 }
@@ -567,8 +583,8 @@ func (s *solver) pinned(n *node, a *attempt, key, d string) *pinInfo {
 // cheapest such type becomes the attempt's target.
 type NodeResources struct{}
 
-func (NodeResources) Name() string   { return "NodeResources" }
-func (NodeResources) Monotone() bool { return true }
+func (NodeResources) Name() string          { return "NodeResources" }
+func (NodeResources) Monotone(*solver) bool { return true }
 func (NodeResources) Check(s *solver, p *podInfo, n *node, a *attempt) string {
 	need := n.used.Add(p.requests)
 	if !n.isClaim() {
@@ -640,8 +656,8 @@ func fmtQuantity(r Resources, name corev1.ResourceName) string {
 // claim's pods must still span that many distinct values.
 type MinValues struct{}
 
-func (MinValues) Name() string   { return "MinValues" }
-func (MinValues) Monotone() bool { return true }
+func (MinValues) Name() string          { return "MinValues" }
+func (MinValues) Monotone(*solver) bool { return true }
 func (MinValues) Check(s *solver, p *podInfo, n *node, a *attempt) string {
 	if !n.isClaim() {
 		return ""

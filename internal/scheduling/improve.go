@@ -80,7 +80,7 @@ func (s *solver) tryMerge(a, b *node) bool {
 	}
 	types := s.mergedTypes(a, b, reqs, used)
 	budget := b.pool.remaining.Add(a.target.capacity).Add(b.target.capacity)
-	f := offeringFilter(reqs)
+	f := s.offeringFilter(reqs)
 	var best *typeInfo
 	for _, t := range types {
 		if exceedsLimit(t.capacity, budget, b.pool.limited) != "" {
@@ -95,7 +95,7 @@ func (s *solver) tryMerge(a, b *node) bool {
 		return false
 	}
 	b.pool.remaining = budget.Sub(best.capacity)
-	b.reqs, b.types, b.ownTypes, b.bound, b.target = reqs, types, true, maxAlloc(types), best
+	b.reqs, b.types, b.ownTypes, b.bound, b.floor, b.target = reqs, types, true, maxAlloc(types), minAlloc(types), best
 	b.used = used
 	b.ports = append(b.ports, a.ports...)
 	b.pods = append(b.pods, a.pods...)
@@ -145,7 +145,7 @@ func (s *solver) mergedTypes(a, b *node, reqs Requirements, used Resources) []*t
 			types = append(types, t)
 		}
 	}
-	sortByPrice(types, reqs)
+	s.sortByPrice(types, reqs)
 	return types
 }
 

@@ -1,6 +1,7 @@
 package scheduling
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -138,5 +139,34 @@ func TestPackingJoinsOpenClaims(t *testing.T) {
 				t.Errorf("plan (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestManyZones runs the planner where the offerings have more zones than the bit-mask offering filter holds, so
+// it compares zone strings instead; a zone selector must still be honoured and the cheapest zone chosen.
+func TestManyZones(t *testing.T) {
+	it := instanceType("c6.xlarge", 4, 8, 0.17).obj()
+	it.Offerings = nil
+	for z := range 70 {
+		it.Offerings = append(it.Offerings, cloudprovider.Offering{Zone: fmt.Sprintf("zone-%02d", z), CapacityType: apiv1.CapacityTypeOnDemand, PricePerHour: 1 + float64(z%7)/100, Available: true})
+	}
+	pods := []*corev1.Pod{
+		pod("pinned").req("1", "1Gi").selector(apiv1.ZoneLabelKey, "zone-66").obj(),
+		pod("free").req("1", "1Gi").obj(),
+	}
+	r := solve(t, &Snapshot{NodePools: []*NodePool{nodePool("default", it).obj()}}, pods, Options{})
+	got := map[string]string{}
+	for _, c := range r.NodeClaims {
+		for _, p := range c.Pods {
+			got[p.Name] = c.Labels[apiv1.ZoneLabelKey]
+		}
+	}
+	// Both pods share the node the pinned pod opened; zone-66 costs 1.03.
+	if diff := cmp.Diff(map[string]string{"pinned": "zone-66", "free": "zone-66"}, got); diff != "" {
+		t.Errorf("zones (-want +got):\n%s", diff)
+	}
+	r = solve(t, &Snapshot{NodePools: []*NodePool{nodePool("default", it).obj()}}, pods[1:], Options{})
+	if z := r.NodeClaims[0].Labels[apiv1.ZoneLabelKey]; z != "zone-00" {
+		t.Errorf("an unconstrained pod goes to the cheapest zone, zone-00, got %s", z)
 	}
 }

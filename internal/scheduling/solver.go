@@ -21,6 +21,7 @@ type typeInfo struct {
 	alloc     Resources
 	dsPods    []*corev1.Pod
 	offerings []cloudprovider.Offering // available ones, cheapest first
+	ids       []offeringID             // the offerings' zone and capacity type in the solver's offeringIndex
 }
 
 func (t *typeInfo) cheapest(reqs Requirements) (cloudprovider.Offering, bool) {
@@ -42,8 +43,8 @@ type poolState struct {
 	limited   []corev1.ResourceName
 	remaining Resources
 	claims    int
-	// bound is the per-resource maximum allocatable of types.
-	bound Resources
+	// bound and floor are the per-resource maximum and minimum allocatable of types.
+	bound, floor Resources
 	// nodesLimited says the NodePool limits its number of nodes; nodesLeft is how many more it may launch.
 	nodesLimited bool
 	nodesLeft    int64
@@ -67,6 +68,7 @@ type node struct {
 	types    []*typeInfo
 	ownTypes bool
 	bound    Resources
+	floor    Resources // per-resource minimum allocatable of types, without extended resources
 	target   *typeInfo
 	sigOK    map[string]bool
 	allFree  bool
@@ -95,11 +97,14 @@ type solver struct {
 	claims   []*node
 	terms    termBuilder
 	typeKeys map[string]bool
+	offers   offeringIndex
 	vols     *volumeIndex
 	dsPods   []*podInfo
-	// cursor is, per pod signature, the first open NodeClaim that might still take such a pod.
-	cursor  map[string]int
-	attempt attempt
+	// cursor is, per pod signature, the first open NodeClaim that might still take such a pod; existingCursor the
+	// same for existing nodes.
+	cursor         map[string]int
+	existingCursor map[string]int
+	attempt        attempt
 }
 
 // Solve plans pods onto the snapshot. It returns an error only for malformed input (a bad selector, an invalid
@@ -114,7 +119,7 @@ func Solve(snap *Snapshot, pods []*corev1.Pod, opts Options) (*Results, error) {
 	if opts.MaxMergeCandidates == 0 {
 		opts.MaxMergeCandidates = 64
 	}
-	s := &solver{opts: opts, vols: newVolumeIndex(snap), cursor: map[string]int{}, typeKeys: map[string]bool{}}
+	s := &solver{opts: opts, vols: newVolumeIndex(snap), cursor: map[string]int{}, existingCursor: map[string]int{}, typeKeys: map[string]bool{}}
 	if err := s.buildPools(snap); err != nil {
 		return nil, err
 	}
@@ -210,7 +215,7 @@ func (s *solver) buildPool(np *NodePool) (*poolState, error) {
 	slices.SortStableFunc(ps.types, func(a, b *typeInfo) int {
 		return cmp.Or(cmp.Compare(a.offerings[0].PricePerHour, b.offerings[0].PricePerHour), cmp.Compare(a.it.Name, b.it.Name))
 	})
-	ps.bound = maxAlloc(ps.types)
+	ps.bound, ps.floor = maxAlloc(ps.types), minAlloc(ps.types)
 	s.closeRequirements(&base, ps.types)
 	ps.reqs = base
 	ps.setLimits()
@@ -272,6 +277,10 @@ func (s *solver) poolType(np *NodePool, base Requirements, it *cloudprovider.Ins
 	slices.SortStableFunc(ti.offerings, func(a, b cloudprovider.Offering) int {
 		return cmp.Or(cmp.Compare(a.PricePerHour, b.PricePerHour), cmp.Compare(a.Zone, b.Zone), cmp.Compare(a.CapacityType, b.CapacityType))
 	})
+	ti.ids = make([]offeringID, len(ti.offerings))
+	for i, o := range ti.offerings {
+		ti.ids[i] = s.offers.id(o.Zone, o.CapacityType)
+	}
 	nodeReqs := base.Intersect(FromLabels(it.Labels))
 	nodeReqs.addSet(apiv1.ZoneLabelKey, &valueSet{values: offeringValues(ti.offerings, true)})
 	nodeReqs.addSet(apiv1.CapacityTypeLabelKey, &valueSet{values: offeringValues(ti.offerings, false)})
@@ -351,21 +360,19 @@ func typeCompatible(typeKeys map[string]bool, reqs Requirements, it *cloudprovid
 	return true
 }
 
-func (s *solver) typeFits(t *typeInfo, reqs Requirements) bool {
-	f := s.compileFilter(reqs)
-	return f.ok(t)
-}
-
 // typeFilter is reqs compiled for testing many instance types: only the keys instance types carry, plus the
 // zone and capacity type sets for offerings.
 type typeFilter struct {
 	keys     []string
 	sets     []*valueSet
 	zone, ct *valueSet
+	// masked filters test offerings by the solver's offeringIndex.
+	masked           bool
+	zoneMask, ctMask uint64
 }
 
 func (s *solver) compileFilter(reqs Requirements) typeFilter {
-	f := typeFilter{zone: reqs.get(apiv1.ZoneLabelKey), ct: reqs.get(apiv1.CapacityTypeLabelKey)}
+	f := s.offeringFilter(reqs)
 	for k, set := range reqs.sets {
 		unconstrained := set.complement && set.absent && len(set.values) == 0 && set.gt == nil && set.lt == nil
 		if s.typeKeys[k] && !unconstrained {
@@ -374,10 +381,6 @@ func (s *solver) compileFilter(reqs Requirements) typeFilter {
 		}
 	}
 	return f
-}
-
-func (f *typeFilter) offeringOK(o *cloudprovider.Offering) bool {
-	return (f.zone == nil || f.zone.allows(o.Zone)) && (f.ct == nil || f.ct.allows(o.CapacityType))
 }
 
 func (f *typeFilter) ok(t *typeInfo) bool {
@@ -391,7 +394,7 @@ func (f *typeFilter) ok(t *typeInfo) bool {
 		}
 	}
 	for i := range t.offerings {
-		if f.offeringOK(&t.offerings[i]) {
+		if f.offeringOK(t, i) {
 			return true
 		}
 	}
@@ -467,9 +470,19 @@ func (s *solver) compilePod(pod *corev1.Pod) (*podInfo, error) {
 // countGroups matches every pending pod against every group, counts the existing pods per domain and records the
 // domains where existing pods' anti-affinity owns the group; then fixes each spread group's universe of domains.
 func (s *solver) countGroups(existingPods []existingPod, existingOwned [][]*term, infos []*podInfo) {
+	existingLabels := make([]labels.Set, len(existingPods))
+	for i, ep := range existingPods {
+		existingLabels[i] = labels.Set(ep.p.Labels)
+	}
+	pendingLabels := make([]labels.Set, len(infos))
+	for i, p := range infos {
+		pendingLabels[i] = p.labels
+	}
+	existingIndex, pendingIndex := newPodIndex(existingLabels), newPodIndex(pendingLabels)
 	for _, g := range s.terms.list {
-		for _, ep := range existingPods {
-			if !g.matchesPod(ep.p.Namespace, labels.Set(ep.p.Labels)) {
+		for _, i := range existingIndex.candidates(g.selector) {
+			ep := existingPods[i]
+			if !g.matchesPod(ep.p.Namespace, existingLabels[i]) {
 				continue
 			}
 			if d, ok := ep.n.domain(g.key); ok && g.eligible(ep.n.reqs, ep.n.taints) {
@@ -477,8 +490,8 @@ func (s *solver) countGroups(existingPods []existingPod, existingOwned [][]*term
 				g.total++
 			}
 		}
-		for _, p := range infos {
-			if g.matchesPod(p.pod.Namespace, p.labels) {
+		for _, i := range pendingIndex.candidates(g.selector) {
+			if p := infos[i]; g.matchesPod(p.pod.Namespace, p.labels) {
 				p.matches = append(p.matches, g)
 			}
 		}
@@ -570,13 +583,7 @@ func (s *solver) universe(g *topoGroup) []string {
 				continue
 			}
 			reqs := ps.reqs.Intersect(a)
-			var types []*typeInfo
-			for _, t := range ps.types {
-				if s.typeFits(t, reqs) {
-					types = append(types, t)
-				}
-			}
-			for _, v := range s.possibleValues(reqs, types, g.key) {
+			for _, v := range s.possibleValues(reqs, s.filterTypes(ps.types, reqs), g.key) {
 				vals[v] = true
 			}
 		}
@@ -589,7 +596,7 @@ func (s *solver) possibleValues(reqs Requirements, types []*typeInfo, key string
 	vals := map[string]bool{}
 	switch {
 	case offeringKey(key):
-		f := typeFilter{zone: reqs.get(apiv1.ZoneLabelKey), ct: reqs.get(apiv1.CapacityTypeLabelKey)}
+		f := s.offeringFilter(reqs)
 		for _, t := range types {
 			for i := range t.offerings {
 				o := &t.offerings[i]
@@ -597,7 +604,7 @@ func (s *solver) possibleValues(reqs Requirements, types []*typeInfo, key string
 				if key == apiv1.CapacityTypeLabelKey {
 					v = o.CapacityType
 				}
-				if !vals[v] && f.offeringOK(o) {
+				if !vals[v] && f.offeringOK(t, i) {
 					vals[v] = true
 				}
 			}
@@ -649,33 +656,32 @@ func (s *solver) place(p *podInfo) bool {
 }
 
 func (s *solver) placeExisting(p *podInfo, level int) bool {
-	for _, n := range s.existing {
-		if n.existing.Unschedulable {
-			continue
-		}
-		if r, _ := s.check(p, n, level); r == "" {
-			s.commit(p, n)
-			return true
-		}
-	}
-	return false
+	return s.firstFit(p, level, s.existing, s.existingCursor)
 }
 
 func (s *solver) placeClaims(p *podInfo, level int) bool {
+	return s.firstFit(p, level, s.claims, s.cursor)
+}
+
+// firstFit places p on the first of nodes that takes it. cursor remembers, per pod signature and relaxation level,
+// how many leading nodes are known to reject such a pod for good, so a batch of identical pods does not re-test
+// full nodes.
+func (s *solver) firstFit(p *podInfo, level int, nodes []*node, cursor map[string]int) bool {
 	sig := p.sig
 	if level > 0 {
 		sig += "#" + itoa(level)
 	}
-	start := s.cursor[sig]
-	for i := start; i < len(s.claims); i++ {
-		n := s.claims[i]
-		reason, monotone := s.check(p, n, level)
-		if reason == "" {
-			s.commit(p, n)
-			return true
+	for i := cursor[sig]; i < len(nodes); i++ {
+		n := nodes[i]
+		reason, monotone := "", true
+		if n.existing == nil || !n.existing.Unschedulable {
+			if reason, monotone = s.check(p, n, level); reason == "" {
+				s.commit(p, n)
+				return true
+			}
 		}
-		if monotone && i == s.cursor[sig] {
-			s.cursor[sig] = i + 1
+		if monotone && i == cursor[sig] {
+			cursor[sig] = i + 1
 		}
 	}
 	return false
@@ -691,10 +697,10 @@ func (s *solver) placeNew(p *podInfo, level int, reasons *[]string) bool {
 			}
 			continue
 		}
-		n := &node{name: fmt.Sprintf("%s-%d", ps.np.Name, ps.claims+1), pool: ps, taints: ps.np.Taints, sigOK: map[string]bool{}, allFree: true}
+		n := &node{name: ps.np.Name + "-" + itoa(ps.claims+1), pool: ps, taints: ps.np.Taints, sigOK: map[string]bool{}, allFree: true}
 		n.reqs = ps.reqs.Clone()
 		n.reqs.addSet(apiv1.HostnameLabelKey, &valueSet{values: []string{n.name}})
-		n.types, n.bound = ps.types, ps.bound
+		n.types, n.bound, n.floor = ps.types, ps.bound, ps.floor
 		reason, _ := s.check(p, n, level)
 		if reason == "" {
 			if reasons != nil {
@@ -750,7 +756,7 @@ func (s *solver) check(p *podInfo, n *node, level int) (string, bool) {
 	}
 	for _, c := range constraints {
 		if r := c.Check(s, p, n, a); r != "" {
-			return r, c.Monotone()
+			return r, c.Monotone(s)
 		}
 	}
 	return "", false
