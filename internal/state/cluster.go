@@ -9,6 +9,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
@@ -171,7 +172,8 @@ func (c *Cluster) addNodes(v *View, nodes []corev1.Node, podsByNode map[string][
 	inFlight := map[string]*scheduling.ExistingNode{}
 	for _, nc := range sortedClaims(v.NodeClaims) {
 		if pool := nc.Labels[apiv1.NodePoolLabelKey]; pool != "" {
-			usage[pool] = add(usage[pool], claimCapacity(nc))
+			// Each NodeClaim is one node toward a limit on nodes.
+			usage[pool] = add(usage[pool], claimCapacity(nc), corev1.ResourceList{"nodes": resource.MustParse("1")})
 		}
 		if (nc.Status.ProviderID != "" && registered[nc.Status.ProviderID]) || !nc.DeletionTimestamp.IsZero() {
 			continue
@@ -313,9 +315,9 @@ func claimAllocatable(nc *apiv1.NodeClaim) corev1.ResourceList {
 	return nc.Spec.Resources.Requests
 }
 
-func add(a, b corev1.ResourceList) corev1.ResourceList {
+func add(lists ...corev1.ResourceList) corev1.ResourceList {
 	out := corev1.ResourceList{}
-	for _, rl := range []corev1.ResourceList{a, b} {
+	for _, rl := range lists {
 		for k, q := range rl {
 			sum := out[k]
 			sum.Add(q)
