@@ -464,7 +464,7 @@ func (e *explainer) budgets(w *claimWorld) []BudgetNow {
 	}
 	var out []BudgetNow
 	for _, reason := range []string{reasonExpired, reasonDrifted, reasonEmpty} {
-		allowed, err := budgetAllowed(w.pool, reason, total, e.clk.Now())
+		allowed, err := state.AllowedDisruptions(w.pool, reason, total, e.clk.Now())
 		if err != nil {
 			// The API server validates budgets; a budget that still fails here blocks disruption in the controller too.
 			allowed = 0

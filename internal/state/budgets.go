@@ -1,4 +1,4 @@
-package disruption
+package state
 
 import (
 	"fmt"
@@ -12,13 +12,15 @@ import (
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
 )
 
+// The disruption budget rules, shared by the disruption controller and `tailor explain`.
+
 // cronParser reads budget schedules: five fields (minute hour day-of-month month day-of-week) or a macro.
 var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 
-// Allowed is how many of a NodePool's nodes may be disrupted at once for reason at now: the smallest count among
+// AllowedDisruptions is how many of a NodePool's nodes may be disrupted at once for reason at now: the smallest count among
 // its active budgets that apply to the reason (a budget without reasons applies to all). total is the pool's node
 // count; a percentage rounds up. With no budget at all the default is 10%.
-func Allowed(np *apiv1.NodePool, reason string, total int, now time.Time) (int, error) {
+func AllowedDisruptions(np *apiv1.NodePool, reason string, total int, now time.Time) (int, error) {
 	budgets := np.Spec.Disruption.Budgets
 	if len(budgets) == 0 {
 		budgets = []apiv1.Budget{{Nodes: "10%"}}

@@ -324,7 +324,7 @@ func (c *Controller) withinBudgets(ctx context.Context, w *world, cands []*candi
 	taken := map[string]int{}
 	for _, cand := range cands {
 		pool := cand.pool.Name
-		allowed, err := Allowed(cand.pool, cand.reason, total[pool], c.clk.Now())
+		allowed, err := state.AllowedDisruptions(cand.pool, cand.reason, total[pool], c.clk.Now())
 		if err != nil {
 			return nil, err
 		}
