@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -21,7 +20,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
 	"github.com/tailor-sh/tailor/internal/operator"
@@ -165,33 +163,9 @@ func (d *demo) scenario(ctx context.Context) error {
 
 // apply creates the reference NodePool and EC2NodeClass from examples/reference.yaml.
 func (d *demo) apply(ctx context.Context) error {
-	root, err := testenv.RepoRoot()
-	if err != nil {
-		return err
-	}
-	b, err := os.ReadFile(filepath.Join(root, "examples", "reference.yaml"))
-	if err != nil {
-		return err
-	}
 	say("kubectl apply -f examples/reference.yaml: NodePool default (spot only, cpu limit 1000, consolidateAfter 30s) and EC2NodeClass default")
-	for _, doc := range strings.Split(string(b), "\n---\n") {
-		var obj client.Object
-		switch {
-		case strings.Contains(doc, "kind: NodePool"):
-			obj = &apiv1.NodePool{}
-		case strings.Contains(doc, "kind: EC2NodeClass"):
-			obj = &apiv1.EC2NodeClass{}
-		default:
-			continue
-		}
-		if err := yaml.UnmarshalStrict([]byte(doc), obj); err != nil {
-			return fmt.Errorf("parsing examples/reference.yaml: %w", err)
-		}
-		if err := d.kube.Create(ctx, obj); err != nil {
-			return fmt.Errorf("creating %s: %w", obj.GetName(), err)
-		}
-	}
-	return nil
+	_, err := testenv.ApplyExample(ctx, d.kube, "reference.yaml")
+	return err
 }
 
 func (d *demo) scale(ctx context.Context, ns string, replicas int32) error {

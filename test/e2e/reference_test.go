@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +18,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
 	"github.com/tailor-sh/tailor/internal/catalog"
@@ -80,34 +78,15 @@ func tailorClient(t *testing.T) client.Client {
 	return c
 }
 
-// applyExample creates every object of an examples/ file.
+// applyExample creates the objects of an examples/ file and deletes them when the test ends.
 func applyExample(t *testing.T, kube client.Client, name string) {
 	t.Helper()
-	root, err := testenv.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(filepath.Join(root, "examples", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, doc := range strings.Split(string(b), "\n---\n") {
-		var obj client.Object
-		switch {
-		case strings.Contains(doc, "kind: NodePool"):
-			obj = &apiv1.NodePool{}
-		case strings.Contains(doc, "kind: EC2NodeClass"):
-			obj = &apiv1.EC2NodeClass{}
-		default:
-			continue
-		}
-		if err := yaml.UnmarshalStrict([]byte(doc), obj); err != nil {
-			t.Fatalf("parsing %s: %v", name, err)
-		}
-		if err := kube.Create(t.Context(), obj); err != nil {
-			t.Fatalf("creating %s %s: %v", obj.GetObjectKind().GroupVersionKind().Kind, obj.GetName(), err)
-		}
+	created, err := testenv.ApplyExample(t.Context(), kube, name)
+	for _, obj := range created {
 		t.Cleanup(func() { _ = kube.Delete(context.WithoutCancel(t.Context()), obj) })
+	}
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
