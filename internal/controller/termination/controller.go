@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -238,6 +239,9 @@ func (c *Controller) evict(ctx context.Context, node *corev1.Node, p *corev1.Pod
 		return true, nil
 	case apierrors.IsNotFound(err):
 		return true, nil
+	case apierrors.IsForbidden(err) && strings.Contains(err.Error(), "being terminated"):
+		// The pod's namespace is being deleted, which refuses evictions; the pod goes with its namespace anyway.
+		return true, c.forceDelete(ctx, node, p)
 	case apierrors.IsTooManyRequests(err):
 		log.FromContext(ctx).V(1).Info("eviction refused by a PodDisruptionBudget; will retry", "pod", klog.KObj(p))
 		c.recorder.Eventf(p, node, corev1.EventTypeWarning, ReasonEvictionBlocked, "Drain", "eviction refused by a PodDisruptionBudget: %v", err)
