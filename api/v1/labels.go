@@ -61,6 +61,10 @@ const (
 // later means the NodePool changed and the node drifted.
 const NodePoolHashAnnotationKey = Group + "/nodepool-hash"
 
+// PricePerHourAnnotationKey on a NodeClaim records the hourly price (USD, decimal) of the offering launched for it,
+// so the fleet's cost can be summed without asking the cloud again.
+const PricePerHourAnnotationKey = Group + "/price-per-hour"
+
 // TerminationFinalizer holds a NodeClaim (and its Node) until Tailor has drained the node and deleted the instance.
 const TerminationFinalizer = Group + "/termination"
 

@@ -127,7 +127,7 @@ func (c *Controller) patch(ctx context.Context, s *scope) error {
 	if s.claim.DeletionTimestamp != nil {
 		return nil
 	}
-	if !equality.Semantic.DeepEqual(s.original.Labels, s.claim.Labels) {
+	if !equality.Semantic.DeepEqual(s.original.Labels, s.claim.Labels) || !equality.Semantic.DeepEqual(s.original.Annotations, s.claim.Annotations) {
 		status := s.claim.Status.DeepCopy()
 		if err := c.kube.Patch(ctx, s.claim, client.MergeFromWithOptions(s.original, client.MergeFromWithOptimisticLock{})); err != nil {
 			return client.IgnoreNotFound(err)
@@ -136,6 +136,7 @@ func (c *Controller) patch(ctx context.Context, s *scope) error {
 		// The status patch builds on our own metadata write.
 		s.original.ResourceVersion = s.claim.ResourceVersion
 		s.original.Labels = s.claim.Labels
+		s.original.Annotations = s.claim.Annotations
 	}
 	if equality.Semantic.DeepEqual(s.original.Status, s.claim.Status) {
 		return nil
@@ -187,9 +188,16 @@ func (c *Controller) launch(ctx context.Context, s *scope) (ctrl.Result, error) 
 	nc.StatusConditions().Set(c.now(), apiv1.ConditionTypeLaunched, metav1.ConditionTrue, ReasonLaunched, "")
 	c.launched.Store(nc.UID, nc.Status.ProviderID)
 	nodeClaimsLaunched.WithLabelValues(nc.Labels[apiv1.NodePoolLabelKey]).Inc()
+	price := c.price(ctx, nc)
+	if price != "" {
+		if nc.Annotations == nil {
+			nc.Annotations = map[string]string{}
+		}
+		nc.Annotations[apiv1.PricePerHourAnnotationKey] = price
+	}
 	log.FromContext(ctx).Info("launched nodeclaim",
 		"instance-type", nc.Labels[apiv1.InstanceTypeLabelKey], "zone", nc.Labels[apiv1.ZoneLabelKey],
-		"capacity-type", nc.Labels[apiv1.CapacityTypeLabelKey], "price", c.price(ctx, nc), "provider-id", nc.Status.ProviderID)
+		"capacity-type", nc.Labels[apiv1.CapacityTypeLabelKey], "price", price, "provider-id", nc.Status.ProviderID)
 	c.recorder.Eventf(nc, nil, corev1.EventTypeNormal, ReasonLaunched, "Launch", "launched %s %s in %s as %s",
 		nc.Labels[apiv1.CapacityTypeLabelKey], nc.Labels[apiv1.InstanceTypeLabelKey], nc.Labels[apiv1.ZoneLabelKey], nc.Status.ProviderID)
 	return ctrl.Result{}, nil

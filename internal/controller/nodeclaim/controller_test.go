@@ -377,3 +377,47 @@ func TestGarbageCollection(t *testing.T) {
 		t.Errorf("claim whose instance vanished was not deleted: %v", fmt.Sprint(err))
 	}
 }
+
+// TestLaunchRecordsPrice checks that the launch phase writes the hourly price of the launched offering into the
+// claim's price annotation, which the NodePool controller sums into tailor_cluster_price_per_hour.
+func TestLaunchRecordsPrice(t *testing.T) {
+	f := newFixture(t)
+	np := &apiv1.NodePool{
+		ObjectMeta: metav1.ObjectMeta{Name: "priced"},
+		Spec: apiv1.NodePoolSpec{Template: apiv1.NodeClaimTemplate{Spec: apiv1.NodeClaimTemplateSpec{
+			NodeClassRef: apiv1.NodeClassReference{Group: apiv1.Group, Kind: apiv1.EC2NodeClassKind, Name: "default"},
+		}}},
+	}
+	if err := f.direct.Create(t.Context(), np); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = f.direct.Delete(context.WithoutCancel(t.Context()), np) })
+	f.claim("priced-claim", func(nc *apiv1.NodeClaim) { nc.Labels[apiv1.NodePoolLabelKey] = "priced" })
+	// The cache must see the NodePool before the launch looks its instance types up.
+	err := wait.PollUntilContextTimeout(t.Context(), 20*time.Millisecond, 5*time.Second, true, func(ctx context.Context) (bool, error) {
+		return f.kube.Get(ctx, client.ObjectKey{Name: "priced"}, &apiv1.NodePool{}) == nil, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	nc := f.reconcileUntil("priced-claim", "launched with a price", func(nc *apiv1.NodeClaim) bool {
+		return conditionTrue(nc, apiv1.ConditionTypeLaunched) && nc.Annotations[apiv1.PricePerHourAnnotationKey] != ""
+	})
+	its, err := f.cloud.GetInstanceTypes(t.Context(), np)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ""
+	for _, it := range its {
+		for _, o := range it.Offerings {
+			if it.Name == nc.Labels[apiv1.InstanceTypeLabelKey] && o.Zone == nc.Labels[apiv1.ZoneLabelKey] && o.CapacityType == nc.Labels[apiv1.CapacityTypeLabelKey] {
+				want = fmt.Sprintf("%.4f", o.PricePerHour)
+			}
+		}
+	}
+	if got := nc.Annotations[apiv1.PricePerHourAnnotationKey]; want == "" || got != want {
+		t.Errorf("price annotation = %q, want %q (the launched offering %s %s %s)", got, want,
+			nc.Labels[apiv1.InstanceTypeLabelKey], nc.Labels[apiv1.ZoneLabelKey], nc.Labels[apiv1.CapacityTypeLabelKey])
+	}
+}

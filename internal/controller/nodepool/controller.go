@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/clock"
@@ -20,10 +23,13 @@ import (
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
 )
 
-// Controller writes NodePool status.
+// Controller writes NodePool status and the cluster's hourly price.
 type Controller struct {
 	clk  clock.Clock
 	kube client.Client
+	// prices holds each NodePool's summed claim prices; their total is tailor_cluster_price_per_hour.
+	mu     sync.Mutex
+	prices map[string]float64
 }
 
 // New returns the NodePool status controller; both dependencies are required.
@@ -31,13 +37,16 @@ func New(clk clock.Clock, kube client.Client) (*Controller, error) {
 	if clk == nil || kube == nil {
 		return nil, errors.New("nodepool: clock and client are required")
 	}
-	return &Controller{clk: clk, kube: kube}, nil
+	return &Controller{clk: clk, kube: kube, prices: map[string]float64{}}, nil
 }
 
 // Reconcile recomputes one NodePool's status and patches it when it changed.
 func (c *Controller) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	np := &apiv1.NodePool{}
 	if err := c.kube.Get(ctx, req.NamespacedName, np); err != nil {
+		if apierrors.IsNotFound(err) {
+			c.setPoolPrice(req.Name, 0)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	original := np.DeepCopy()
@@ -59,6 +68,7 @@ func (c *Controller) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	np.Status.Resources = usage
 	np.Status.Nodes = int64(len(claims.Items))
+	c.setPoolPrice(np.Name, claimsPrice(claims.Items))
 	c.setConditions(ctx, np)
 	recordMetrics(np)
 	if equality.Semantic.DeepEqual(original.Status, np.Status) {
@@ -147,6 +157,34 @@ func recordMetrics(np *apiv1.NodePool) {
 	for name, q := range np.Spec.Limits {
 		limitGauge.WithLabelValues(np.Name, strings.ToLower(string(name))).Set(asFloat(q))
 	}
+}
+
+// claimsPrice sums the hourly prices recorded on claims at launch; a claim not launched yet (or with an unreadable
+// price) adds nothing.
+func claimsPrice(claims []apiv1.NodeClaim) float64 {
+	var sum float64
+	for _, nc := range claims {
+		if p, err := strconv.ParseFloat(nc.Annotations[apiv1.PricePerHourAnnotationKey], 64); err == nil && p > 0 {
+			sum += p
+		}
+	}
+	return sum
+}
+
+// setPoolPrice records one NodePool's price (0 drops it) and publishes the cluster's total.
+func (c *Controller) setPoolPrice(pool string, price float64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if price == 0 {
+		delete(c.prices, pool)
+	} else {
+		c.prices[pool] = price
+	}
+	var total float64
+	for _, p := range c.prices {
+		total += p
+	}
+	clusterPriceGauge.Set(total)
 }
 
 func asFloat(q resource.Quantity) float64 { return q.AsApproximateFloat64() }

@@ -14,8 +14,12 @@ var (
 		Name: "tailor_nodepool_limit",
 		Help: "A NodePool's limit, by resource; absent when unlimited.",
 	}, []string{"nodepool", "resource"})
+	clusterPriceGauge = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "tailor_cluster_price_per_hour",
+		Help: "What the NodeClaims Tailor launched cost per hour (USD), summed over every NodePool from the price recorded on each claim at launch.",
+	})
 )
 
 func init() {
-	metrics.Registry.MustRegister(usageGauge, limitGauge)
+	metrics.Registry.MustRegister(usageGauge, limitGauge, clusterPriceGauge)
 }
