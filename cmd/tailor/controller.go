@@ -120,6 +120,13 @@ func registerProvisioning(d *deps) error {
 	if err := p.Register(d.mgr); err != nil {
 		return fmt.Errorf("registering provisioning: %w", err)
 	}
+	startup, err := provisioning.NewStartupRecorder(d.clk, d.kube)
+	if err != nil {
+		return err
+	}
+	if err := startup.Register(d.mgr); err != nil {
+		return fmt.Errorf("registering the pod startup recorder: %w", err)
+	}
 	return nil
 }
 

@@ -15,8 +15,13 @@ var (
 		Help:    "How long one scheduling simulation of a batch of pending pods took.",
 		Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
 	})
+	podStartupDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "tailor_pods_startup_duration_seconds",
+		Help:    "From a pod's creation to Running, for pods that started on nodes Tailor launched.",
+		Buckets: prometheus.ExponentialBuckets(0.5, 2, 12),
+	})
 )
 
 func init() {
-	metrics.Registry.MustRegister(nodeClaimsCreated, simulationDuration)
+	metrics.Registry.MustRegister(nodeClaimsCreated, simulationDuration, podStartupDuration)
 }
