@@ -44,9 +44,13 @@ func (p *PodEvents) Reconcile(ctx context.Context, req reconcile.Request) (recon
 		return reconcile.Result{}, err
 	}
 	now := p.clk.Now()
+	var result reconcile.Result
 	for i := range claims.Items {
 		nc := &claims.Items[i]
-		if now.Sub(nc.Status.LastPodEventTime.Time) < podEventDedupe {
+		if since := now.Sub(nc.Status.LastPodEventTime.Time); since < podEventDedupe {
+			// Stamped moments ago: stamp again when the window is over, so a later event is never lost (the time
+			// recorded is then a little late, which only delays consolidation, never hastens it).
+			result.RequeueAfter = podEventDedupe - since
 			continue
 		}
 		patch := client.MergeFrom(nc.DeepCopy())
@@ -55,7 +59,7 @@ func (p *PodEvents) Reconcile(ctx context.Context, req reconcile.Request) (recon
 			return reconcile.Result{}, err
 		}
 	}
-	return reconcile.Result{}, nil
+	return result, nil
 }
 
 // Register watches pods: a pod bound to a node, finished, or deleted counts as an event on that node.
