@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -131,9 +132,10 @@ func disrupting(nc *apiv1.NodeClaim) bool {
 	return !nc.DeletionTimestamp.IsZero() || nc.StatusConditions().IsTrue(apiv1.ConditionTypeDisrupting)
 }
 
-// follow calls observe with every object state a watch reports until ctx ends, restarting the watch (which starts
-// with an ADDED event for every existing object) when the server closes it; reset is called before each start.
-// Watching, not polling, sees every transition the API server records, however short it lasted.
+// follow calls observe with every object state a watch reports until ctx ends, restarting the watch when the server
+// closes it. reset is called before each start, which lists the objects (recording them as the initial state) and
+// watches from the list's resource version. Watching, not polling, sees every transition the API server records,
+// however short it lasted.
 func follow(ctx context.Context, t *testing.T, start func(context.Context) (watch.Interface, error), reset func(), observe func(watch.Event)) *sync.WaitGroup {
 	t.Helper()
 	var wg sync.WaitGroup
@@ -141,6 +143,7 @@ func follow(ctx context.Context, t *testing.T, start func(context.Context) (watc
 	go func() {
 		defer wg.Done()
 		for ctx.Err() == nil {
+			reset()
 			w, err := start(ctx)
 			if err != nil {
 				if ctx.Err() == nil {
@@ -148,7 +151,6 @@ func follow(ctx context.Context, t *testing.T, start func(context.Context) (watc
 				}
 				return
 			}
-			reset()
 			for ev := range w.ResultChan() {
 				if ev.Type == watch.Error {
 					break
@@ -184,7 +186,17 @@ func watchClaims(t *testing.T, pool string) *claimWatch {
 	cw := &claimWatch{deleted: map[string]bool{}}
 	ctx, cancel := context.WithCancel(t.Context())
 	wg := follow(ctx, t, func(ctx context.Context) (watch.Interface, error) {
-		return wc.Watch(ctx, &apiv1.NodeClaimList{}, client.MatchingLabels{apiv1.NodePoolLabelKey: pool})
+		list := &apiv1.NodeClaimList{}
+		if err := wc.List(ctx, list, client.MatchingLabels{apiv1.NodePoolLabelKey: pool}); err != nil {
+			return nil, err
+		}
+		cw.mu.Lock()
+		for i := range list.Items {
+			cw.state[list.Items[i].Name] = disrupting(&list.Items[i])
+		}
+		cw.mu.Unlock()
+		return wc.Watch(ctx, &apiv1.NodeClaimList{}, client.MatchingLabels{apiv1.NodePoolLabelKey: pool},
+			&client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: list.ResourceVersion}})
 	}, func() {
 		cw.mu.Lock()
 		cw.state = map[string]bool{}
@@ -241,7 +253,16 @@ func watchAvailability(t *testing.T, cs kubernetes.Interface, ns, app string) *a
 	aw := &availabilityWatch{min: -1}
 	ctx, cancel := context.WithCancel(t.Context())
 	wg := follow(ctx, t, func(ctx context.Context) (watch.Interface, error) {
-		return cs.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{LabelSelector: "app=" + app})
+		list, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=" + app})
+		if err != nil {
+			return nil, err
+		}
+		aw.mu.Lock()
+		for _, p := range list.Items {
+			aw.pods[p.Name] = p
+		}
+		aw.mu.Unlock()
+		return cs.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{LabelSelector: "app=" + app, ResourceVersion: list.ResourceVersion})
 	}, func() {
 		aw.mu.Lock()
 		aw.pods = map[string]corev1.Pod{}
@@ -273,6 +294,13 @@ func watchAvailability(t *testing.T, cs kubernetes.Interface, ns, app string) *a
 	})
 	t.Cleanup(func() { cancel(); wg.Wait() })
 	return aw
+}
+
+// started tells whether the watch has its initial list of n pods.
+func (aw *availabilityWatch) started(n int) bool {
+	aw.mu.Lock()
+	defer aw.mu.Unlock()
+	return len(aw.pods) == n
 }
 
 func (aw *availabilityWatch) result() (int, string, int) {
@@ -545,5 +573,172 @@ func onOtherInstance(ctx context.Context, cs kubernetes.Interface, p corev1.Pod,
 	return err == nil && node.Spec.ProviderID != providerID
 }
 
-var _ = policyv1.PodDisruptionBudget{}
-var _ = intstr.FromInt32
+// TestDisruptionConsolidation: a NodePool of m5.large nodes (WhenEmptyOrUnderutilized, consolidateAfter 5s) whose
+// workload is scaled down to one pod on one node and two on the other; the two fit beside the one. The lone pod is
+// annotated tailor.sh/do-not-disrupt, so the node with two pods is the one to go, and a PodDisruptionBudget on the
+// workload then decides:
+//   - minAvailable 3 of 3 allows no eviction: the node stays, past consolidateAfter and the validation window;
+//   - minAvailable 2 allows one at a time: the node is removed and its two pods move onto the other node, while a
+//     watch on the workload's pods checks, at every change the API server records, that at least 2 are available
+//     (Running, Ready, not terminating). KWOK makes a moved pod Running and Ready within about a second, so the check
+//     cannot catch slowness; it does catch a drain that takes both pods down at once (deleting instead of evicting,
+//     or evicting in parallel past the budget).
+func TestDisruptionConsolidation(t *testing.T) {
+	kube := tailorClient(t)
+	cs := kubernetes.NewForConfigOrDie(env.Config)
+	stack := startStack(t, testenv.StackOptions{ClusterName: "demo-cluster"})
+	disruptionNodeClass(t, kube)
+	t.Cleanup(func() { waitNoNodeClaims(t, kube) })
+	createNodePool(t, kube, `
+metadata: {name: consolidate}
+spec:
+  template:
+    metadata: {labels: {example.com/pool: consolidate}}
+    spec:
+      expireAfter: Never
+      requirements:
+        - {key: node.kubernetes.io/instance-type, operator: In, values: [m5.large]}
+        - {key: tailor.sh/capacity-type, operator: In, values: [on-demand]}
+  disruption:
+    consolidationPolicy: WhenEmptyOrUnderutilized
+    consolidateAfter: 5s
+    budgets: [{nodes: "1"}]
+`)
+	ns := createNamespace(t, cs, "consolidation")
+	// 600m pods: three fit on an m5.large (2 vCPU), four do not.
+	createDeployment(t, cs, workload(ns, "work", "consolidate", 6, "600m"))
+	byNode := map[string][]corev1.Pod{}
+	waitForPods(t, cs, ns, "6 pods Running, 3 on each of 2 nodes", func(pods []corev1.Pod) bool {
+		live := livePods(pods, "")
+		byNode = map[string][]corev1.Pod{}
+		for _, p := range live {
+			byNode[p.Spec.NodeName] = append(byNode[p.Spec.NodeName], p)
+		}
+		return len(live) == 6 && len(byNode) == 2 && all(live, running)
+	})
+	claims := poolClaims(t, kube, "consolidate")
+	if len(claims) != 2 {
+		t.Fatalf("%d nodeclaims, want 2: %v", len(claims), claimNames(claims))
+	}
+	var keep, drain string // node names
+	for n := range byNode {
+		if keep == "" || n < keep {
+			keep = n
+		}
+	}
+	for n := range byNode {
+		if n != keep {
+			drain = n
+		}
+	}
+	// The scale-down removes the cheapest pods to delete first: keep one pod on keep (pinned with do-not-disrupt)
+	// and two on drain.
+	annotate := func(p corev1.Pod, pin bool) {
+		a := map[string]any{"controller.kubernetes.io/pod-deletion-cost": "100"}
+		if pin {
+			a[apiv1.DoNotDisruptAnnotationKey] = "true"
+		}
+		body := fmt.Sprintf(`{"metadata":{"annotations":%s}}`, mustJSON(t, a))
+		if _, err := cs.CoreV1().Pods(ns).Patch(t.Context(), p.Name, types.MergePatchType, []byte(body), metav1.PatchOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	annotate(byNode[keep][0], true)
+	annotate(byNode[drain][0], false)
+	annotate(byNode[drain][1], false)
+	pdb := &policyv1.PodDisruptionBudget{
+		ObjectMeta: metav1.ObjectMeta{Name: "work", Namespace: ns},
+		Spec: policyv1.PodDisruptionBudgetSpec{
+			MinAvailable: ptr.To(intstr.FromInt32(3)),
+			Selector:     &metav1.LabelSelector{MatchLabels: map[string]string{"app": "work"}},
+		},
+	}
+	if _, err := cs.PolicyV1().PodDisruptionBudgets(ns).Create(t.Context(), pdb, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	scaleDeployment(t, cs, ns, "work", 3)
+	waitForPods(t, cs, ns, "3 pods left: 1 on "+keep+", 2 on "+drain, func(pods []corev1.Pod) bool {
+		live := livePods(pods, "")
+		on := map[string]int{}
+		for _, p := range live {
+			on[p.Spec.NodeName]++
+		}
+		return len(pods) == 3 && all(live, running) && on[keep] == 1 && on[drain] == 2
+	})
+	waitFor(t, 30*time.Second, "the PodDisruptionBudget allowing no disruption of 3 healthy pods", func(ctx context.Context) bool {
+		got, err := cs.PolicyV1().PodDisruptionBudgets(ns).Get(ctx, "work", metav1.GetOptions{})
+		return err == nil && got.Status.ObservedGeneration == got.Generation && got.Status.CurrentHealthy == 3 && got.Status.DisruptionsAllowed == 0
+	})
+
+	// Blocked: the controller sees the drain node as a candidate and the PDB stops it.
+	blocked := fmt.Sprintf("PodDisruptionBudget %s/work allows no disruption", ns)
+	waitFor(t, time.Minute, "the controller logging the PDB block", func(context.Context) bool {
+		b, err := os.ReadFile(stack.Controller.LogPath())
+		return err == nil && strings.Contains(string(b), blocked)
+	})
+	hold := time.Now()
+	waitFor(t, time.Minute, "the validation window and two decision passes", func(context.Context) bool {
+		return time.Since(hold) > 20*time.Second
+	})
+	for _, nc := range poolClaims(t, kube, "consolidate") {
+		if disrupting(&nc) {
+			t.Errorf("nodeclaim %s disrupted while the PodDisruptionBudget allows no disruption", nc.Name)
+		}
+	}
+
+	// Allowed one at a time: the drain node goes and its pods move.
+	aw := watchAvailability(t, cs, ns, "work")
+	waitFor(t, 10*time.Second, "the availability watch started on the 3 pods", func(context.Context) bool {
+		return aw.started(3)
+	})
+	patch := []byte(`{"spec":{"minAvailable":2}}`)
+	if _, err := cs.PolicyV1().PodDisruptionBudgets(ns).Patch(t.Context(), "work", types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	var drainClaim apiv1.NodeClaim
+	for _, nc := range claims {
+		if nc.Status.NodeName == drain {
+			drainClaim = nc
+		}
+	}
+	waitFor(t, 2*time.Minute, "the drain node's nodeclaim gone and 3 pods Running on "+keep, func(ctx context.Context) bool {
+		if err := kube.Get(ctx, client.ObjectKeyFromObject(&drainClaim), &apiv1.NodeClaim{}); !apierrors.IsNotFound(err) {
+			return false
+		}
+		list, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false
+		}
+		live := livePods(list.Items, "")
+		return len(list.Items) == 3 && all(live, func(p corev1.Pod) bool { return running(p) && p.Spec.NodeName == keep })
+	})
+	t.Logf("PDB relaxed → node %s consolidated away, its pods Running on %s after %s", drain, keep, time.Since(start).Round(time.Millisecond))
+	least, at, events := aw.result()
+	t.Logf("fewest available work pods over %d pod events: %d (%s)", events, least, at)
+	if least < 2 {
+		t.Errorf("only %d work pods available (minAvailable 2) %s", least, at)
+	}
+	if left := poolClaims(t, kube, "consolidate"); len(left) != 1 {
+		t.Errorf("nodeclaims after consolidation: %v, want 1", claimNames(left))
+	}
+	// The budget bit: both pods were up for eviction at once, and the second was refused until the first was back.
+	checkLog(t, stack, "disrupting node(s) via delete, reason: underutilized", "eviction refused by a PodDisruptionBudget; will retry")
+}
+
+func scaleDeployment(t *testing.T, cs kubernetes.Interface, ns, name string, replicas int32) {
+	t.Helper()
+	patch := fmt.Appendf(nil, `{"spec":{"replicas":%d}}`, replicas)
+	if _, err := cs.AppsV1().Deployments(ns).Patch(t.Context(), name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		t.Fatalf("scaling %s to %d: %v", name, replicas, err)
+	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
