@@ -10,39 +10,16 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/cluster"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
-	"github.com/tailor-sh/tailor/internal/operator"
+	"github.com/tailor-sh/tailor/internal/testenv"
 )
 
 // TestPodEventsStampsLastPodEventTime: a pod event stamps the node's NodeClaim; a second event inside the dedupe
 // window is not lost but stamped once the window is over.
 func TestPodEventsStampsLastPodEventTime(t *testing.T) {
-	scheme, err := operator.NewScheme()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl, err := cluster.New(env.Config, func(o *cluster.Options) { o.Scheme = scheme })
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cl.GetFieldIndexer().IndexField(t.Context(), &apiv1.NodeClaim{}, ProviderIDIndex, func(o client.Object) []string {
-		return []string{o.(*apiv1.NodeClaim).Status.ProviderID}
-	}); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	t.Cleanup(cancel)
-	go func() { _ = cl.Start(ctx) }()
-	if !cl.GetCache().WaitForCacheSync(ctx) {
-		t.Fatal("cache did not sync")
-	}
-	direct, err := client.New(env.Config, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cached, direct := env.Clients(t, testenv.NodeClaimProviderIDIndex)
 	nc := &apiv1.NodeClaim{
 		ObjectMeta: metav1.ObjectMeta{Name: "stamped"},
 		Spec:       apiv1.NodeClaimSpec{NodeClassRef: apiv1.NodeClassReference{Group: apiv1.Group, Kind: apiv1.EC2NodeClassKind, Name: "default"}},
@@ -63,12 +40,12 @@ func TestPodEventsStampsLastPodEventTime(t *testing.T) {
 		_ = direct.Delete(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "stamped"}})
 	})
 	clk := clocktesting.NewFakeClock(time.Date(2026, 11, 27, 1, 0, 0, 0, time.UTC))
-	p := NewPodEvents(clk, cl.GetClient())
+	p := NewPodEvents(clk, cached)
 	stampedAt := func(want time.Time) {
 		t.Helper()
 		err := wait.PollUntilContextTimeout(t.Context(), 20*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
 			got := &apiv1.NodeClaim{}
-			if err := cl.GetClient().Get(ctx, client.ObjectKey{Name: "stamped"}, got); err != nil {
+			if err := cached.Get(ctx, client.ObjectKey{Name: "stamped"}, got); err != nil {
 				return false, err
 			}
 			return got.Status.LastPodEventTime.Time.Equal(want), nil

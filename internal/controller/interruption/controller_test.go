@@ -21,11 +21,9 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/cluster"
 
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
 	"github.com/tailor-sh/tailor/internal/cloudprovider/aws"
-	"github.com/tailor-sh/tailor/internal/operator"
 )
 
 // holdFinalizer keeps a deleted NodeClaim around so a test can look at it, as the termination finalizer would.
@@ -88,30 +86,13 @@ type fixture struct {
 
 func newFixture(t *testing.T, queue Queue) *fixture {
 	t.Helper()
-	scheme, err := operator.NewScheme()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl, err := cluster.New(env.Config, func(o *cluster.Options) { o.Scheme = scheme })
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	t.Cleanup(cancel)
-	go func() { _ = cl.Start(ctx) }()
-	if !cl.GetCache().WaitForCacheSync(ctx) {
-		t.Fatal("cache did not sync")
-	}
-	direct, err := client.New(env.Config, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cached, direct := env.Clients(t)
 	if queue == nil {
 		queue = queueFunc(func(context.Context, func(context.Context, aws.Event) error) error { return nil })
 	}
-	f := &fixture{t: t, kube: cl.GetClient(), direct: direct, clk: clocktesting.NewFakeClock(time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)), recorder: &recorder{}}
-	f.c, err = New(f.clk, f.kube, queue, f.recorder)
-	if err != nil {
+	f := &fixture{t: t, kube: cached, direct: direct, clk: clocktesting.NewFakeClock(time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)), recorder: &recorder{}}
+	var err error
+	if f.c, err = New(f.clk, f.kube, queue, f.recorder); err != nil {
 		t.Fatal(err)
 	}
 	return f

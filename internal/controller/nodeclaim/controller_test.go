@@ -16,14 +16,12 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/cluster"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
 	"github.com/tailor-sh/tailor/internal/catalog"
 	"github.com/tailor-sh/tailor/internal/cloudprovider"
 	"github.com/tailor-sh/tailor/internal/cloudprovider/fake"
-	"github.com/tailor-sh/tailor/internal/operator"
 )
 
 type fixture struct {
@@ -38,27 +36,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	scheme, err := operator.NewScheme()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl, err := cluster.New(env.Config, func(o *cluster.Options) { o.Scheme = scheme })
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := IndexFields(t.Context(), cl.GetFieldIndexer()); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	t.Cleanup(cancel)
-	go func() { _ = cl.Start(ctx) }()
-	if !cl.GetCache().WaitForCacheSync(ctx) {
-		t.Fatal("cache did not sync")
-	}
-	direct, err := client.New(env.Config, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cached, direct := env.Clients(t, IndexFields)
 	c, err := catalog.Load(catalog.DefaultName)
 	if err != nil {
 		t.Fatal(err)
@@ -70,7 +48,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	clk := clocktesting.NewFakeClock(time.Now())
 	cloud := fake.New(its...)
-	f := &fixture{t: t, kube: cl.GetClient(), direct: direct, clk: clk, cloud: cloud}
+	f := &fixture{t: t, kube: cached, direct: direct, clk: clk, cloud: cloud}
 	f.c, err = New(clk, f.kube, cloud, events.NewFakeRecorder(1000))
 	if err != nil {
 		t.Fatal(err)

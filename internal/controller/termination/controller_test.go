@@ -18,11 +18,9 @@ import (
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/cluster"
 
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
 	"github.com/tailor-sh/tailor/internal/cloudprovider/fake"
-	"github.com/tailor-sh/tailor/internal/operator"
 	"github.com/tailor-sh/tailor/internal/testenv"
 )
 
@@ -37,35 +35,10 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	scheme, err := operator.NewScheme()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl, err := cluster.New(env.Config, func(o *cluster.Options) { o.Scheme = scheme })
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := IndexFields(t.Context(), cl.GetFieldIndexer()); err != nil {
-		t.Fatal(err)
-	}
-	if err := cl.GetFieldIndexer().IndexField(t.Context(), &apiv1.NodeClaim{}, ProviderIDIndex, func(o client.Object) []string {
-		return []string{o.(*apiv1.NodeClaim).Status.ProviderID}
-	}); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	t.Cleanup(cancel)
-	go func() { _ = cl.Start(ctx) }()
-	if !cl.GetCache().WaitForCacheSync(ctx) {
-		t.Fatal("cache did not sync")
-	}
-	direct, err := client.New(env.Config, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cached, direct := env.Clients(t, IndexFields, testenv.NodeClaimProviderIDIndex)
 	clk := clocktesting.NewFakeClock(time.Now())
 	cloud := fake.New()
-	c, err := New(clk, cl.GetClient(), cloud, events.NewFakeRecorder(1000))
+	c, err := New(clk, cached, cloud, events.NewFakeRecorder(1000))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,56 @@
+package testenv
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/cluster"
+
+	apiv1 "github.com/tailor-sh/tailor/api/v1"
+	"github.com/tailor-sh/tailor/internal/operator"
+)
+
+// Indexer registers field indexes on an informer cache, as the controllers' IndexFields functions do.
+type Indexer func(context.Context, client.FieldIndexer) error
+
+// NodeClaimProviderIDIndex indexes NodeClaims by status.providerID under the name the controllers use
+// ("providerID"), for tests of controllers that look claims up by it without importing the controller that owns it.
+func NodeClaimProviderIDIndex(ctx context.Context, indexer client.FieldIndexer) error {
+	return indexer.IndexField(ctx, &apiv1.NodeClaim{}, "providerID", func(o client.Object) []string {
+		return []string{o.(*apiv1.NodeClaim).Status.ProviderID}
+	})
+}
+
+// Clients returns two clients of the environment with Tailor's scheme: one reading through an informer cache with
+// the given indexes (as controllers do; started now, stopped with the test) and one reading the API server directly.
+func (e *Environment) Clients(t testing.TB, indexes ...Indexer) (cached, direct client.Client) {
+	t.Helper()
+	scheme, err := operator.NewScheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := cluster.New(e.Config, func(o *cluster.Options) { o.Scheme = scheme })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	t.Cleanup(cancel)
+	for _, index := range indexes {
+		if err := index(ctx, cl.GetFieldIndexer()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	go func() { _ = cl.Start(ctx) }()
+	syncCtx, cancelSync := context.WithTimeout(ctx, time.Minute)
+	defer cancelSync()
+	if !cl.GetCache().WaitForCacheSync(syncCtx) {
+		t.Fatal("the informer cache did not sync within a minute")
+	}
+	direct, err = client.New(e.Config, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cl.GetClient(), direct
+}
