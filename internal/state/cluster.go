@@ -195,19 +195,41 @@ func (c *Cluster) addNodes(v *View, nodes []corev1.Node, podsByNode map[string][
 // addPending keeps the pods that still need capacity. Nominated pods hold their place on the capacity coming for
 // them instead, so a batch does not plan it twice.
 func (c *Cluster) addPending(v *View, pending []*corev1.Pod, inFlight map[string]*scheduling.ExistingNode) {
+	nodes := map[string]*scheduling.ExistingNode{}
+	for _, n := range v.Snapshot.Nodes {
+		if !n.InFlight {
+			nodes[n.Name] = n
+		}
+	}
 	for _, p := range pending {
 		if n, ok := c.liveNomination(p, v.NodeClaims); ok {
 			if target := inFlight[n]; target != nil {
 				target.Pods = append(target.Pods, p)
 				continue
 			}
-			if nc := v.NodeClaims[n]; nc != nil && nc.DeletionTimestamp.IsZero() {
+			if nc := v.NodeClaims[n]; nc != nil && nc.DeletionTimestamp.IsZero() && stillFits(p, nodes[nc.Status.NodeName]) {
 				// Registered but the pod is not bound yet: the kube-scheduler will place it; do not plan again.
 				continue
 			}
+			// The node registered and the kube-scheduler filled it with other pods: the nomination is dead, plan
+			// the pod now rather than NominationTTL after the node became usable.
+			c.forget(p.UID)
 		}
 		v.Pending = append(v.Pending, p)
 	}
+}
+
+// stillFits tells whether a pod nominated to a registered node still has room there after the pods bound to it. A
+// node not in the snapshot yet, or without reported allocatable, is given the benefit of the doubt.
+func stillFits(p *corev1.Pod, node *scheduling.ExistingNode) bool {
+	if node == nil || len(node.Allocatable) == 0 {
+		return true
+	}
+	var used scheduling.Resources
+	for _, bound := range node.Pods {
+		used = used.Add(scheduling.PodRequests(bound))
+	}
+	return !node.Unschedulable && scheduling.PodRequests(p).Fits(scheduling.ResourcesFrom(node.Allocatable).Sub(used))
 }
 
 // addNodePools puts every NodePool that can launch into the snapshot, and records why the others cannot.

@@ -1,0 +1,81 @@
+package state
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	clocktesting "k8s.io/utils/clock/testing"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	apiv1 "github.com/tailor-sh/tailor/api/v1"
+	"github.com/tailor-sh/tailor/internal/cloudprovider"
+	"github.com/tailor-sh/tailor/internal/operator"
+)
+
+// TestNominationToAFullNode: a pod nominated to a NodeClaim whose node registered waits for the kube-scheduler while
+// the node has room for it, and is planned again at once when other pods took that room (narrow unit test on the
+// fake client: only Read's bookkeeping is under test).
+func TestNominationToAFullNode(t *testing.T) {
+	tests := []struct {
+		name        string
+		boundCPU    string // requests of the pod already bound to the node (allocatable 2 cpu)
+		wantPending []string
+	}{
+		{name: "room left: keep waiting", boundCPU: "500m", wantPending: nil},
+		{name: "node filled by others: plan again", boundCPU: "1500m", wantPending: []string{"waiting"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			scheme, err := operator.NewScheme()
+			if err != nil {
+				t.Fatal(err)
+			}
+			clk := clocktesting.NewFakeClock(time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC))
+			claim := &apiv1.NodeClaim{
+				ObjectMeta: metav1.ObjectMeta{Name: "default-a", Labels: map[string]string{apiv1.NodePoolLabelKey: "default"}},
+				Status:     apiv1.NodeClaimStatus{ProviderID: "aws:///us-east-1a/i-1", NodeName: "node-a"},
+			}
+			node := &corev1.Node{
+				ObjectMeta: metav1.ObjectMeta{Name: "node-a"},
+				Spec:       corev1.NodeSpec{ProviderID: "aws:///us-east-1a/i-1"},
+				Status: corev1.NodeStatus{Allocatable: corev1.ResourceList{
+					corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourcePods: resource.MustParse("110"),
+				}},
+			}
+			bound := pod("bound", tt.boundCPU)
+			bound.Spec.NodeName = "node-a"
+			waiting := pod("waiting", "1")
+			waiting.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: corev1.PodReasonUnschedulable}}
+			kube := fake.NewClientBuilder().WithScheme(scheme).WithObjects(claim, node, bound, waiting).Build()
+			c := NewCluster(clk, kube)
+			c.Nominate(waiting, claim.Name)
+
+			v, err := c.Read(t.Context(), func(context.Context, *apiv1.NodePool) ([]*cloudprovider.InstanceType, error) { return nil, nil })
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, p := range v.Pending {
+				got = append(got, p.Name)
+			}
+			if diff := cmp.Diff(tt.wantPending, got); diff != "" {
+				t.Errorf("pending pods (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func pod(name, cpu string) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", UID: types.UID(name)},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Resources: corev1.ResourceRequirements{
+			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu)},
+		}}}},
+	}
+}
