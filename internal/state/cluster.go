@@ -58,6 +58,13 @@ func (c *Cluster) Nomination(pod *corev1.Pod) (string, bool) {
 	return n.nodeClaim, ok
 }
 
+// HasNominations tells whether any pod is waiting on capacity Tailor launched for it.
+func (c *Cluster) HasNominations() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.nominations) > 0
+}
+
 // forget drops the nomination of a pod.
 func (c *Cluster) forget(uid types.UID) {
 	c.mu.Lock()

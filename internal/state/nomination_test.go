@@ -67,6 +67,11 @@ func TestNominationToAFullNode(t *testing.T) {
 			if diff := cmp.Diff(tt.wantPending, got); diff != "" {
 				t.Errorf("pending pods (-want +got):\n%s", diff)
 			}
+			// A dead nomination is dropped; a live one is kept (the provisioner re-plans on pod binds only while some
+			// nomination is outstanding).
+			if want := len(tt.wantPending) == 0; c.HasNominations() != want {
+				t.Errorf("HasNominations() = %v, want %v", c.HasNominations(), want)
+			}
 		})
 	}
 }

@@ -30,6 +30,17 @@ func (p *Provisioner) Register(mgr manager.Manager) error {
 			pod, ok := o.(*corev1.Pod)
 			return ok && state.Provisionable(pod)
 		}))).
+		// A pod bound elsewhere can take the room a nominated pod was waiting for: look again, since the
+		// kube-scheduler's retries of that pod may not change its Unschedulable condition (and so send no event).
+		Watches(&corev1.Pod{}, handler.Funcs{
+			UpdateFunc: func(_ context.Context, e event.UpdateEvent, _ workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+				old, okOld := e.ObjectOld.(*corev1.Pod)
+				pod, okNew := e.ObjectNew.(*corev1.Pod)
+				if okOld && okNew && old.Spec.NodeName == "" && pod.Spec.NodeName != "" && p.cluster.HasNominations() {
+					p.Trigger()
+				}
+			},
+		}).
 		Watches(&apiv1.NodeClaim{}, handler.Funcs{
 			DeleteFunc: func(context.Context, event.DeleteEvent, workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 				p.Trigger()
