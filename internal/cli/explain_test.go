@@ -26,7 +26,6 @@ import (
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
 	"github.com/tailor-sh/tailor/internal/catalog"
 	"github.com/tailor-sh/tailor/internal/cloudprovider"
-	"github.com/tailor-sh/tailor/internal/operator"
 	"github.com/tailor-sh/tailor/internal/state"
 	"github.com/tailor-sh/tailor/internal/testenv"
 )
@@ -282,14 +281,7 @@ func startExplainAPIServer(t *testing.T) (client.Client, kubernetes.Interface) {
 			t.Errorf("stopping the API server: %v", err)
 		}
 	})
-	scheme, err := operator.NewScheme()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kube, err := client.New(env.Config, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
+	kube := env.DirectClient(t)
 	cs, err := kubernetes.NewForConfig(env.Config)
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/cluster"
 
@@ -48,9 +50,35 @@ func (e *Environment) Clients(t testing.TB, indexes ...Indexer) (cached, direct 
 	if !cl.GetCache().WaitForCacheSync(syncCtx) {
 		t.Fatal("the informer cache did not sync within a minute")
 	}
-	direct, err = client.New(e.Config, client.Options{Scheme: scheme})
+	return cl.GetClient(), e.DirectClient(t)
+}
+
+// DirectClient is a client of the environment with Tailor's scheme that reads the API server directly.
+func (e *Environment) DirectClient(t testing.TB) client.Client {
+	t.Helper()
+	scheme, err := operator.NewScheme()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return cl.GetClient(), direct
+	c, err := client.New(e.Config, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// Namespace creates a namespace named prefix-<random> with its default ServiceAccount made by hand (with
+// APIServerOnly no controller-manager makes it, and the ServiceAccount admission plugin refuses pods without it), and
+// returns its name.
+func Namespace(t testing.TB, kube client.Client, prefix string) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: prefix + "-"}}
+	if err := kube.Create(t.Context(), ns); err != nil {
+		t.Fatal(err)
+	}
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default", Namespace: ns.Name}}
+	if err := kube.Create(t.Context(), sa); client.IgnoreAlreadyExists(err) != nil {
+		t.Fatal(err)
+	}
+	return ns.Name
 }

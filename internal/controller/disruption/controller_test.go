@@ -15,8 +15,8 @@ import (
 
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
 	"github.com/tailor-sh/tailor/internal/cloudprovider/fake"
-	"github.com/tailor-sh/tailor/internal/operator"
 	"github.com/tailor-sh/tailor/internal/state"
+	"github.com/tailor-sh/tailor/internal/testenv"
 )
 
 type fixture struct {
@@ -30,33 +30,20 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	scheme, err := operator.NewScheme()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kube, err := client.New(env.Config, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "disrupt-"}}
-	if err := kube.Create(t.Context(), ns); err != nil {
-		t.Fatal(err)
-	}
-	if err := kube.Create(t.Context(), &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default", Namespace: ns.Name}}); err != nil {
-		t.Fatal(err)
-	}
+	kube := env.DirectClient(t)
+	ns := testenv.Namespace(t, kube, "disrupt")
 	clk := clocktesting.NewFakeClock(time.Now())
 	cloud := fake.New()
-	c, err := New(clk, kube, kube, cloud, events.NewFakeRecorder(1000), state.NewCluster(clk, kube))
+	c, err := New(clk, kube, kube, cloud, &events.FakeRecorder{}, state.NewCluster(clk, kube))
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{t: t, kube: kube, clk: clk, cloud: cloud, c: c, ns: ns.Name}
+	f := &fixture{t: t, kube: kube, clk: clk, cloud: cloud, c: c, ns: ns}
 	t.Cleanup(func() {
 		ctx := context.WithoutCancel(t.Context())
 		// No kubelet or namespace controller runs here: remove the pods outright so the next test's nodes of the
 		// same names start empty.
-		_ = kube.DeleteAllOf(ctx, &corev1.Pod{}, client.InNamespace(ns.Name), client.GracePeriodSeconds(0))
+		_ = kube.DeleteAllOf(ctx, &corev1.Pod{}, client.InNamespace(ns), client.GracePeriodSeconds(0))
 		_ = kube.DeleteAllOf(ctx, &apiv1.NodeClaim{})
 		_ = kube.DeleteAllOf(ctx, &corev1.Node{})
 		_ = kube.DeleteAllOf(ctx, &apiv1.NodePool{})

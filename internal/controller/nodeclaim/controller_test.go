@@ -49,7 +49,7 @@ func newFixture(t *testing.T) *fixture {
 	clk := clocktesting.NewFakeClock(time.Now())
 	cloud := fake.New(its...)
 	f := &fixture{t: t, kube: cached, direct: direct, clk: clk, cloud: cloud}
-	f.c, err = New(clk, f.kube, cloud, events.NewFakeRecorder(1000))
+	f.c, err = New(clk, f.kube, cloud, &events.FakeRecorder{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,7 +346,12 @@ func TestGarbageCollection(t *testing.T) {
 	if _, err := f.cloud.Get(t.Context(), orphan.Status.ProviderID); !cloudprovider.IsNodeClaimNotFoundError(err) {
 		t.Errorf("orphan instance not terminated: %v", err)
 	}
+	// Collection reads claims from the informer cache, which may not hold the claim's launch yet: run it as the
+	// periodic collector would, until the claim goes.
 	err := wait.PollUntilContextTimeout(t.Context(), 50*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
+		if err := f.gc.Collect(ctx); err != nil {
+			return false, err
+		}
 		got := &apiv1.NodeClaim{}
 		err := f.direct.Get(ctx, client.ObjectKey{Name: "vanishing"}, got)
 		return apierrors.IsNotFound(err) || !got.DeletionTimestamp.IsZero(), nil

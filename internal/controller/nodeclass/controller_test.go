@@ -10,7 +10,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
-	"github.com/tailor-sh/tailor/internal/operator"
 )
 
 // resolverFunc adapts a function to Resolver.
@@ -21,14 +20,7 @@ func (f resolverFunc) ResolveNodeClass(ctx context.Context, nc *apiv1.EC2NodeCla
 }
 
 func TestReconcileWritesResolvedStatus(t *testing.T) {
-	scheme, err := operator.NewScheme()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kube, err := client.New(env.Config, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
+	kube := env.DirectClient(t)
 	nc := &apiv1.EC2NodeClass{
 		ObjectMeta: metav1.ObjectMeta{Name: "default"},
 		Spec: apiv1.EC2NodeClassSpec{

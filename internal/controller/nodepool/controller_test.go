@@ -12,18 +12,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
-	"github.com/tailor-sh/tailor/internal/operator"
 )
 
 func TestStatusSumsClaimsAndMirrorsNodeClass(t *testing.T) {
-	scheme, err := operator.NewScheme()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kube, err := client.New(env.Config, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
+	kube := env.DirectClient(t)
 	ref := apiv1.NodeClassReference{Group: apiv1.Group, Kind: apiv1.EC2NodeClassKind, Name: "default"}
 	np := &apiv1.NodePool{
 		ObjectMeta: metav1.ObjectMeta{Name: "default"},

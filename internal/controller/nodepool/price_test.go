@@ -15,20 +15,12 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
-	"github.com/tailor-sh/tailor/internal/operator"
 )
 
 // TestClusterPriceSumsLaunchedClaims checks tailor_cluster_price_per_hour: the prices recorded on launched claims,
 // summed over every NodePool; claims without a price (not launched yet) add nothing; a deleted pool drops out.
 func TestClusterPriceSumsLaunchedClaims(t *testing.T) {
-	scheme, err := operator.NewScheme()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kube, err := client.New(env.Config, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
+	kube := env.DirectClient(t)
 	ref := apiv1.NodeClassReference{Group: apiv1.Group, Kind: apiv1.EC2NodeClassKind, Name: "priced"}
 	claims := map[string][]string{ // pool → price annotations of its claims ("" = not launched yet)
 		"price-a": {"0.1234", "0.0500", ""},

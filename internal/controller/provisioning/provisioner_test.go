@@ -19,8 +19,8 @@ import (
 	"github.com/tailor-sh/tailor/internal/catalog"
 	"github.com/tailor-sh/tailor/internal/cloudprovider"
 	"github.com/tailor-sh/tailor/internal/cloudprovider/fake"
-	"github.com/tailor-sh/tailor/internal/operator"
 	"github.com/tailor-sh/tailor/internal/state"
+	"github.com/tailor-sh/tailor/internal/testenv"
 )
 
 // fixture is one test's world: a namespace, a client, a fake cloud and a Provisioner reading the real API server.
@@ -35,22 +35,8 @@ type fixture struct {
 
 func newFixture(t *testing.T, types ...string) *fixture {
 	t.Helper()
-	scheme, err := operator.NewScheme()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kube, err := client.New(env.Config, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "prov-"}}
-	if err := kube.Create(t.Context(), ns); err != nil {
-		t.Fatal(err)
-	}
-	// No controller-manager runs here: make the ServiceAccount admission plugin's default account by hand.
-	if err := kube.Create(t.Context(), &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default", Namespace: ns.Name}}); err != nil {
-		t.Fatal(err)
-	}
+	kube := env.DirectClient(t)
+	ns := testenv.Namespace(t, kube, "prov")
 	cloud := fake.New(instanceTypes(t, types...)...)
 	clk := clocktesting.NewFakeClock(time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC))
 	recorder := events.NewFakeRecorder(1000)
@@ -58,7 +44,7 @@ func newFixture(t *testing.T, types ...string) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{t: t, kube: kube, ns: ns.Name, cloud: cloud, recorder: recorder, provisioner: p}
+	f := &fixture{t: t, kube: kube, ns: ns, cloud: cloud, recorder: recorder, provisioner: p}
 	t.Cleanup(f.cleanup)
 	return f
 }

@@ -251,9 +251,10 @@ func (c *Controller) evict(ctx context.Context, node *corev1.Node, p *corev1.Pod
 	}
 }
 
-// forceDelete deletes a pod once the grace period is over, whatever its PodDisruptionBudget says.
+// forceDelete deletes a pod once the grace period is over, whatever its PodDisruptionBudget says, with no further
+// grace: the instance is about to go, and a kubelet on a node being removed may never confirm a graceful deletion.
 func (c *Controller) forceDelete(ctx context.Context, node *corev1.Node, p *corev1.Pod) error {
-	if err := c.kube.Delete(ctx, p); client.IgnoreNotFound(err) != nil {
+	if err := c.kube.Delete(ctx, p, client.GracePeriodSeconds(0)); client.IgnoreNotFound(err) != nil {
 		return fmt.Errorf("deleting pod %s/%s: %w", p.Namespace, p.Name, err)
 	}
 	log.FromContext(ctx).Info("deleted pod past the termination grace period", "pod", klog.KObj(p))

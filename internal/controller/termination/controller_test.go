@@ -38,7 +38,7 @@ func newFixture(t *testing.T) *fixture {
 	cached, direct := env.Clients(t, IndexFields, testenv.NodeClaimProviderIDIndex)
 	clk := clocktesting.NewFakeClock(time.Now())
 	cloud := fake.New()
-	c, err := New(clk, cached, cloud, events.NewFakeRecorder(1000))
+	c, err := New(clk, cached, cloud, &events.FakeRecorder{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,8 +258,9 @@ func TestPDBBlocksDrainUntilGracePeriod(t *testing.T) {
 	if f.cloud.Calls(fake.MethodDelete) != 0 || f.gone(node) {
 		t.Fatalf("instance terminated or node released while its pods were still there")
 	}
-	// The grace period runs out: the pods are deleted regardless, then the node goes.
-	f.clk.Step(grace)
+	// The grace period runs out: the pods are deleted regardless, then the node goes. (The grace counts from the
+	// node's deletionTimestamp, set by the API server some seconds after the fake clock's start: step past it.)
+	f.clk.Step(grace + time.Minute)
 	waitFor(t, "node released after the grace period", func(context.Context) bool {
 		f.reconcile(node.Name)
 		return f.gone(node)
