@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -265,14 +264,23 @@ func TestExplain(t *testing.T) {
 
 func startExplainAPIServer(t *testing.T) (client.Client, kubernetes.Interface) {
 	t.Helper()
-	root, err := testenv.RepoRoot()
+	env := startAPIServer(t)
+	cs, err := kubernetes.NewForConfig(env.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
-	env, err := testenv.Start(t.Context(), testenv.Options{
-		CRDDirectoryPaths: []string{filepath.Join(root, "config", "crd")},
-		APIServerOnly:     true,
-	})
+	return env.DirectClient(t), cs
+}
+
+// startAPIServer starts etcd and kube-apiserver with Tailor's CRDs for one test and stops them when it ends. Each
+// test that needs one gets its own, so tests creating cluster-scoped objects of the same names cannot meet.
+func startAPIServer(t *testing.T) *testenv.Environment {
+	t.Helper()
+	crds, err := testenv.CRDPath()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := testenv.Start(t.Context(), testenv.Options{CRDDirectoryPaths: []string{crds}, APIServerOnly: true})
 	if err != nil {
 		t.Fatalf("starting the API server: %v", err)
 	}
@@ -281,12 +289,7 @@ func startExplainAPIServer(t *testing.T) (client.Client, kubernetes.Interface) {
 			t.Errorf("stopping the API server: %v", err)
 		}
 	})
-	kube := env.DirectClient(t)
-	cs, err := kubernetes.NewForConfig(env.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return kube, cs
+	return env
 }
 
 type explainFixture struct {

@@ -2,36 +2,16 @@ package cli
 
 import (
 	"bytes"
-	"path/filepath"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-
-	"github.com/tailor-sh/tailor/internal/testenv"
 )
 
 // TestMigrateOutputIsAccepted converts Karpenter objects, prints them as `tailor migrate` does, and creates what it
 // printed on a real kube-apiserver with Tailor's CRDs: the CRDs' validation is the judge of the output.
-//
-// The control plane starts here rather than in TestMain because only this test in the package needs one.
 func TestMigrateOutputIsAccepted(t *testing.T) {
-	root, err := testenv.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	env, err := testenv.Start(t.Context(), testenv.Options{
-		CRDDirectoryPaths: []string{filepath.Join(root, "config", "crd")},
-		APIServerOnly:     true,
-	})
-	if err != nil {
-		t.Fatalf("starting the API server: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := env.Stop(); err != nil {
-			t.Errorf("stopping the API server: %v", err)
-		}
-	})
+	env := startAPIServer(t)
 	kube, err := client.New(env.Config, client.Options{})
 	if err != nil {
 		t.Fatal(err)
