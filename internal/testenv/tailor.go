@@ -48,6 +48,8 @@ type Stack struct {
 	Controller  *Process
 	opts        StackOptions
 	env         *Environment
+	simArgs     []string // ec2sim's arguments, so RestartEC2Sim starts it the same way
+	simEndpoint string   // the file ec2sim writes its endpoint URL to
 }
 
 // StartStack starts ec2sim (registering its instances as KWOK Nodes in the environment's cluster) and then Tailor's
@@ -72,17 +74,9 @@ func (e *Environment) StartStack(ctx context.Context, opts StackOptions) (*Stack
 	if err != nil {
 		return nil, err
 	}
-	s := &Stack{EC2Sim: sim, opts: opts, env: e}
-	err = wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
-		if err := sim.Exited(); err != nil {
-			return false, err
-		}
-		b, err := os.ReadFile(endpointFile)
-		s.EC2Endpoint = strings.TrimSpace(string(b))
-		return err == nil && s.EC2Endpoint != "", nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("waiting for ec2sim's endpoint: %w", err)
+	s := &Stack{EC2Sim: sim, opts: opts, env: e, simArgs: args, simEndpoint: endpointFile}
+	if s.EC2Endpoint, err = waitEndpoint(ctx, sim, endpointFile); err != nil {
+		return nil, err
 	}
 	if !opts.WithoutController {
 		if err := s.StartController(); err != nil {
@@ -92,8 +86,36 @@ func (e *Environment) StartStack(ctx context.Context, opts StackOptions) (*Stack
 	return s, nil
 }
 
+// waitEndpoint waits for ec2sim to write its endpoint URL to file.
+func waitEndpoint(ctx context.Context, sim *Process, file string) (string, error) {
+	var endpoint string
+	err := wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		if err := sim.Exited(); err != nil {
+			return false, err
+		}
+		b, err := os.ReadFile(file)
+		endpoint = strings.TrimSpace(string(b))
+		return err == nil && endpoint != "", nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("waiting for ec2sim's endpoint: %w", err)
+	}
+	return endpoint, nil
+}
+
 // StartController starts (or, after StopController, restarts) Tailor's controller.
 func (s *Stack) StartController() error {
+	p, err := s.StartReplica("tailor-controller")
+	if err != nil {
+		return err
+	}
+	s.Controller = p
+	return nil
+}
+
+// StartReplica starts one more controller process, its output in LogDir/<name>.log, with the stack's arguments and
+// extraArgs after them (later flags win). The caller stops it; Environment.Stop does too.
+func (s *Stack) StartReplica(name string, extraArgs ...string) (*Process, error) {
 	args := append([]string{
 		"controller",
 		"--cluster-name=" + s.opts.ClusterName,
@@ -106,15 +128,11 @@ func (s *Stack) StartController() error {
 		"--batch-max-duration=5s",
 		"--log-level=debug",
 	}, s.opts.ControllerArgs...)
+	args = append(args, extraArgs...)
 	// Static credentials and no instance metadata: the SDK's default chain must not look beyond this process.
 	// No custom CA bundle either: ec2sim speaks plain HTTP, and a bundle would keep the SDK on its own HTTP client.
 	env := []string{"AWS_ACCESS_KEY_ID=tailor-test", "AWS_SECRET_ACCESS_KEY=tailor-test", "AWS_EC2_METADATA_DISABLED=true", "AWS_CA_BUNDLE="}
-	p, err := s.env.StartProcess("tailor-controller", filepath.Join(s.opts.BinDir, "tailor"), args, env)
-	if err != nil {
-		return err
-	}
-	s.Controller = p
-	return nil
+	return s.env.StartProcess(name, filepath.Join(s.opts.BinDir, "tailor"), args, env)
 }
 
 // StopController ends the controller (SIGTERM, then SIGKILL after grace).
