@@ -31,6 +31,7 @@ type Cluster struct {
 
 	mu          sync.Mutex
 	nominations map[types.UID]nomination
+	replacing   map[string]Replacement // disruption commands waiting on their replacements, by id
 }
 
 type nomination struct {
@@ -40,7 +41,7 @@ type nomination struct {
 
 // NewCluster reads through kube (the manager's cache-backed client).
 func NewCluster(clk clock.Clock, kube client.Reader) *Cluster {
-	return &Cluster{kube: kube, clk: clk, nominations: map[types.UID]nomination{}}
+	return &Cluster{kube: kube, clk: clk, nominations: map[types.UID]nomination{}, replacing: map[string]Replacement{}}
 }
 
 // Nominate records that pod waits for the node of nodeClaim.
@@ -110,6 +111,7 @@ func (c *Cluster) Read(ctx context.Context, instanceTypes InstanceTypesFunc) (*V
 	}
 	podsByNode, pending := c.sortPods(l.pods.Items)
 	inFlight, usage := c.addNodes(v, l.nodes.Items, podsByNode)
+	c.applyReplacing(v)
 	c.addPending(v, pending, inFlight)
 	addNodePools(ctx, v, l.pools.Items, usage, instanceTypes)
 	for i := range l.daemonSets.Items {

@@ -55,8 +55,9 @@ type Controller struct {
 	fresh    client.Reader // the API server, to re-validate a decision before acting
 	cloud    cloudprovider.CloudProvider
 	recorder events.EventRecorder
-	cluster  *state.Cluster // the simulator's view, for consolidation
+	cluster  *state.Cluster // the simulator's view, for consolidation and replacements
 	pending  *pendingCommand
+	command  *command // a replace waiting for its replacements to initialize; one at a time
 }
 
 // New returns the disruption controller; every dependency is required.
@@ -101,8 +102,9 @@ type world struct {
 	pdbs       []policyv1.PodDisruptionBudget
 }
 
-// Disrupt runs one pass: it refreshes the Consolidatable and Drifted conditions, then carries out the first method
-// that has candidates within budget. It returns the NodeClaims it deleted.
+// Disrupt runs one pass: it refreshes the Consolidatable and Drifted conditions, then either moves the command in
+// flight along (a replace waiting for its replacements) or carries out the first method that has candidates within
+// budget. It returns the NodeClaims it deleted.
 func (c *Controller) Disrupt(ctx context.Context) ([]string, error) {
 	w, err := c.read(ctx)
 	if err != nil {
@@ -121,20 +123,38 @@ func (c *Controller) Disrupt(ctx context.Context) ([]string, error) {
 	for _, reason := range methods {
 		eligibleNodes.WithLabelValues(reason).Set(float64(len(candidates[reason])))
 	}
+	if c.command != nil {
+		return c.progress(ctx)
+	}
+	var view *state.View // read once, and only when a method needs the simulator
 	for _, reason := range methods {
 		chosen, err := c.withinBudgets(ctx, w, candidates[reason])
 		if err != nil {
 			return nil, err
 		}
-		if reason == ReasonUnderutilized {
-			if chosen, err = c.consolidate(ctx, chosen); err != nil {
+		if len(chosen) == 0 {
+			if reason == ReasonUnderutilized {
+				c.pending = nil
+			}
+			continue
+		}
+		if view == nil && (reason == ReasonUnderutilized || anyPods(chosen)) {
+			if view, err = c.cluster.Read(ctx, c.cloud.GetInstanceTypes); err != nil {
 				return nil, err
 			}
 		}
-		if len(chosen) == 0 {
-			continue
+		var p *plan
+		if reason == ReasonUnderutilized {
+			p, err = c.consolidate(ctx, view, chosen)
+		} else {
+			p, err = c.planReplacements(ctx, view, reason, chosen)
 		}
-		return c.execute(ctx, chosen)
+		if err != nil {
+			return nil, err
+		}
+		if p != nil {
+			return c.execute(ctx, p)
+		}
 	}
 	return nil, nil
 }
@@ -182,23 +202,17 @@ func (c *Controller) evaluate(ctx context.Context, w *world, nc *apiv1.NodeClaim
 		!nc.StatusConditions().IsTrue(apiv1.ConditionTypeInitialized) {
 		return nil, nil
 	}
-	cand := &candidate{claim: nc, node: node, pool: pool, pods: movable(w.podsByNode[node.Name])}
-	original := nc.DeepCopy()
-	drifted, err := c.markDrifted(ctx, nc, pool)
-	if err != nil {
-		return nil, err
+	if disrupting := nc.StatusConditions().Get(apiv1.ConditionTypeDisrupting); disrupting != nil && disrupting.Status == metav1.ConditionTrue {
+		if c.command == nil || !c.command.has(nc.Name) {
+			return nil, c.recover(ctx, nc, node, disrupting.Reason)
+		}
+		return nil, nil
 	}
+	cand := &candidate{claim: nc, node: node, pool: pool, pods: movable(w.podsByNode[node.Name])}
 	empty := len(cand.pods) == 0
-	consolidatable := c.markConsolidatable(ctx, nc, pool, empty)
-	if !equality.Semantic.DeepEqual(original.Status, nc.Status) {
-		// Optimistic lock: the merge patch replaces the conditions list, so a stale read must not win.
-		err := c.kube.Status().Patch(ctx, nc, client.MergeFromWithOptions(original, client.MergeFromWithOptimisticLock{}))
-		if apierrors.IsConflict(err) {
-			return nil, nil // decided on a stale read; the next pass sees the fresh one
-		}
-		if client.IgnoreNotFound(err) != nil {
-			return nil, fmt.Errorf("updating nodeclaim %s conditions: %w", nc.Name, err)
-		}
+	drifted, consolidatable, stale, err := c.refresh(ctx, nc, pool, empty)
+	if err != nil || stale {
+		return nil, err
 	}
 	switch {
 	case c.expired(nc):
@@ -217,6 +231,28 @@ func (c *Controller) evaluate(ctx context.Context, w *world, nc *apiv1.NodeClaim
 		return nil, nil
 	}
 	return cand, nil
+}
+
+// refresh updates the claim's Drifted and Consolidatable conditions; stale means the claim changed since it was
+// read, so no decision should be made on it this pass.
+func (c *Controller) refresh(ctx context.Context, nc *apiv1.NodeClaim, pool *apiv1.NodePool, empty bool) (drifted, consolidatable, stale bool, err error) {
+	original := nc.DeepCopy()
+	if drifted, err = c.markDrifted(ctx, nc, pool); err != nil {
+		return false, false, false, err
+	}
+	consolidatable = c.markConsolidatable(ctx, nc, pool, empty)
+	if equality.Semantic.DeepEqual(original.Status, nc.Status) {
+		return drifted, consolidatable, false, nil
+	}
+	// Optimistic lock: the merge patch replaces the conditions list, so a stale read must not win.
+	err = c.kube.Status().Patch(ctx, nc, client.MergeFromWithOptions(original, client.MergeFromWithOptimisticLock{}))
+	if apierrors.IsConflict(err) {
+		return false, false, true, nil // decided on a stale read; the next pass sees the fresh one
+	}
+	if client.IgnoreNotFound(err) != nil {
+		return false, false, false, fmt.Errorf("updating nodeclaim %s conditions: %w", nc.Name, err)
+	}
+	return drifted, consolidatable, false, nil
 }
 
 func (c *Controller) expired(nc *apiv1.NodeClaim) bool {
@@ -287,8 +323,14 @@ func (c *Controller) markConsolidatable(ctx context.Context, nc *apiv1.NodeClaim
 	return false
 }
 
-// blocked says why a candidate may not be disrupted now, or "".
+// blocked says why a candidate may not be disrupted now, or "". Expiry is forceful when the NodeClaim bounds its
+// drain with a terminationGracePeriod: neither do-not-disrupt nor a PodDisruptionBudget holds it back (the drain
+// still honours PodDisruptionBudgets until the grace period ends). Without that bound they hold an expired node as
+// they hold any other, since its drain could otherwise wait forever on a node already cordoned.
 func (c *Controller) blocked(w *world, cand *candidate) string {
+	if cand.reason == ReasonExpired && cand.claim.Spec.TerminationGracePeriod != nil {
+		return ""
+	}
 	if cand.node.Annotations[apiv1.DoNotDisruptAnnotationKey] == "true" || cand.claim.Annotations[apiv1.DoNotDisruptAnnotationKey] == "true" {
 		return "node annotated " + apiv1.DoNotDisruptAnnotationKey
 	}
@@ -339,12 +381,12 @@ func (c *Controller) withinBudgets(ctx context.Context, w *world, cands []*candi
 	return chosen, nil
 }
 
-// execute re-validates the command against the API server and deletes the candidates' NodeClaims.
-func (c *Controller) execute(ctx context.Context, cands []*candidate) ([]string, error) {
-	var names, nodes []string
+// execute re-validates the plan against the API server, then deletes its candidates at once (a delete) or launches
+// its replacements first (a replace; the candidates go once those are initialized, see progress).
+func (c *Controller) execute(ctx context.Context, p *plan) ([]string, error) {
+	var kept []*candidate
 	var errs []error
-	reason := cands[0].reason
-	for _, cand := range cands {
+	for _, cand := range p.candidates {
 		if why, err := c.revalidate(ctx, cand); err != nil || why != "" {
 			if err != nil {
 				errs = append(errs, err)
@@ -353,23 +395,38 @@ func (c *Controller) execute(ctx context.Context, cands []*candidate) ([]string,
 			}
 			continue
 		}
+		kept = append(kept, cand)
+	}
+	if len(kept) == 0 {
+		return nil, errors.Join(errs...)
+	}
+	if len(p.replacements) > 0 {
+		if len(kept) != len(p.candidates) {
+			// The replacements were planned for all of them; plan again on the next pass.
+			return nil, errors.Join(errs...)
+		}
+		return nil, errors.Join(append(errs, c.launch(ctx, p))...)
+	}
+	names, err := c.deleteAll(ctx, p.reason, actionDelete, kept)
+	return names, errors.Join(append(errs, err)...)
+}
+
+// deleteAll deletes the candidates' NodeClaims and counts the decision.
+func (c *Controller) deleteAll(ctx context.Context, reason, action string, cands []*candidate) ([]string, error) {
+	var names, nodes []string
+	for _, cand := range cands {
 		names = append(names, cand.claim.Name)
 		nodes = append(nodes, cand.node.Name)
 	}
-	if len(names) == 0 {
-		return nil, errors.Join(errs...)
-	}
-	log.FromContext(ctx).Info(fmt.Sprintf("disrupting node(s) via delete, reason: %s", strings.ToLower(reason)),
+	log.FromContext(ctx).Info(fmt.Sprintf("disrupting node(s) via %s, reason: %s", action, strings.ToLower(reason)),
 		"nodes", strings.Join(nodes, ","), "nodeclaims", strings.Join(names, ","))
+	var errs []error
 	for _, cand := range cands {
-		if !contains(names, cand.claim.Name) {
-			continue
-		}
-		if err := c.disrupt(ctx, cand); err != nil {
+		if err := c.disrupt(ctx, cand, action); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	decisions.WithLabelValues(reason, "delete").Add(float64(len(names)))
+	decisions.WithLabelValues(reason, action).Add(float64(len(names)))
 	return names, errors.Join(errs...)
 }
 
@@ -399,15 +456,12 @@ func (c *Controller) revalidate(ctx context.Context, cand *candidate) (string, e
 	return "", nil
 }
 
-func (c *Controller) disrupt(ctx context.Context, cand *candidate) error {
+func (c *Controller) disrupt(ctx context.Context, cand *candidate, action string) error {
 	nc := cand.claim
-	patch := client.MergeFromWithOptions(nc.DeepCopy(), client.MergeFromWithOptimisticLock{})
-	nc.StatusConditions().Set(metav1.NewTime(c.clk.Now()), apiv1.ConditionTypeDisrupting, metav1.ConditionTrue, cand.reason,
-		fmt.Sprintf("removing the node: %s", strings.ToLower(cand.reason)))
-	if err := c.kube.Status().Patch(ctx, nc, patch); client.IgnoreNotFound(err) != nil {
-		return fmt.Errorf("marking nodeclaim %s disrupting: %w", nc.Name, err)
+	if err := c.setDisrupting(ctx, nc, cand.reason, fmt.Sprintf("removing the node: %s", strings.ToLower(cand.reason))); err != nil {
+		return err
 	}
-	c.recorder.Eventf(nc, cand.node, corev1.EventTypeNormal, "DisruptionTerminating", "Disrupt", "disrupting node %s via delete, reason: %s", cand.node.Name, strings.ToLower(cand.reason))
+	c.recorder.Eventf(nc, cand.node, corev1.EventTypeNormal, "DisruptionTerminating", "Disrupt", "disrupting node %s via %s, reason: %s", cand.node.Name, action, strings.ToLower(cand.reason))
 	if err := c.kube.Delete(ctx, nc); client.IgnoreNotFound(err) != nil {
 		return fmt.Errorf("deleting nodeclaim %s: %w", nc.Name, err)
 	}
@@ -433,13 +487,4 @@ func movable(pods []*corev1.Pod) []*corev1.Pod {
 		}
 	}
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

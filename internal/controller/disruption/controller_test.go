@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
+	"github.com/tailor-sh/tailor/internal/cloudprovider"
 	"github.com/tailor-sh/tailor/internal/cloudprovider/fake"
 	"github.com/tailor-sh/tailor/internal/state"
 	"github.com/tailor-sh/tailor/internal/testenv"
@@ -28,12 +29,12 @@ type fixture struct {
 	ns    string
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T, instanceTypes ...*cloudprovider.InstanceType) *fixture {
 	t.Helper()
 	kube := env.DirectClient(t)
 	ns := testenv.Namespace(t, kube, "disrupt")
 	clk := clocktesting.NewFakeClock(time.Now())
-	cloud := fake.New()
+	cloud := fake.New(instanceTypes...)
 	c, err := New(clk, kube, kube, cloud, &events.FakeRecorder{}, state.NewCluster(clk, kube))
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,9 @@
-// Package disruption decides which of Tailor's nodes go away on purpose, one decision at a time: expired nodes
-// (expireAfter), drifted nodes (the NodePool's template or the node class changed), and empty nodes (no pods but
-// DaemonSet pods for consolidateAfter). Each decision respects the NodePool's disruption budgets, the
-// tailor.sh/do-not-disrupt annotation on nodes and pods, and PodDisruptionBudgets; it is re-validated against a fresh
-// read before it is carried out by deleting the NodeClaim, whose node the termination controller then cordons and
-// drains.
+// Package disruption decides which of Tailor's nodes go away on purpose, one command at a time: expired nodes
+// (expireAfter), drifted nodes (the NodePool's template or the node class changed), empty nodes (no pods but
+// DaemonSet pods for consolidateAfter) and underutilized ones (consolidation). Each decision respects the NodePool's
+// disruption budgets, the tailor.sh/do-not-disrupt annotation on nodes and pods, and PodDisruptionBudgets; it is
+// re-validated against a fresh read before it is carried out. When the candidates' pods fit on the remaining nodes
+// the NodeClaims are deleted at once; otherwise replacement NodeClaims planned by the scheduling simulator are
+// launched first, and the candidates are deleted only once those are initialized (or the command is abandoned and
+// the replacements deleted). The termination controller then cordons and drains the deleted nodes.
 package disruption

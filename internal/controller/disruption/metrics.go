@@ -8,7 +8,7 @@ import (
 var (
 	decisions = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tailor_disruption_decisions_total",
-		Help: "Nodes Tailor decided to disrupt, by reason (Expired, Drifted, Empty) and action (delete).",
+		Help: "Nodes Tailor decided to disrupt, by reason (Expired, Drifted, Empty, Underutilized) and action (delete: removed at once; replace: removed once replacement capacity launched and initialized).",
 	}, []string{"reason", "action"})
 	eligibleNodes = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "tailor_disruption_eligible_nodes",
