@@ -33,5 +33,7 @@ func newSimulateCommand() *cobra.Command {
 	f.StringVar(&opts.SVG, "svg", "", "also draw the fleet (cpu and memory requested per node) into this SVG file")
 	f.StringVar(&opts.Preferences, "preferences", string(scheduling.PreferenceCost),
 		"how preferred affinities weigh against cost: Cost (never open a node just for a preference) or Respect (treat them as required, relaxing only when a pod cannot be placed)")
+	f.Float64Var(&opts.PackingTolerance, "packing-tolerance", scheduling.DefaultPackingTolerance,
+		"how much dearer per unit of capacity than the most efficient instance type a node may grow into, as a fraction (0.01 = 1%); negative lets nodes grow into any type, as Karpenter's do")
 	return cmd
 }

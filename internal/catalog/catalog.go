@@ -61,6 +61,9 @@ type InstanceType struct {
 	Pods int64 `json:"pods"`
 	// Overhead, when set, is all a node of this type keeps for itself; it replaces the computed overhead.
 	Overhead *Overhead `json:"overhead,omitempty"`
+	// Burstable marks a burstable-performance type (CPU credits, a baseline below 100%). The embedded catalogue
+	// leaves it out: category "t" is burstable there. A custom file sets it for its own burstable types.
+	Burstable bool `json:"burstable,omitempty"`
 	// Labels are extra node labels for this type.
 	Labels map[string]string `json:"labels,omitempty"`
 	// Offerings are the ways to buy the type, sorted by zone then capacity type.

@@ -55,6 +55,8 @@ func (t InstanceType) ToInstanceType(region string, opts Options) *cloudprovider
 		Name:     t.Name,
 		Labels:   t.labels(region),
 		Capacity: t.capacity(opts),
+		// Every AWS type of category t (t2, t3, t3a, t4g) is burstable-performance.
+		Burstable: t.Burstable || t.Category == "t",
 	}
 	if t.Overhead != nil {
 		it.Overhead = cloudprovider.Overhead{KubeReserved: corev1.ResourceList{

@@ -147,3 +147,21 @@ func TestCustomOverheadReplacesComputed(t *testing.T) {
 		t.Error("offering without \"available\" must default to available")
 	}
 }
+
+// TestBurstable: category t of the embedded catalogue is burstable and nothing else is; a custom file marks its own.
+func TestBurstable(t *testing.T) {
+	c := MustLoad(DefaultName)
+	for _, it := range c.ToInstanceTypes(Options{}) {
+		if want := strings.HasPrefix(it.Name, "t"); it.Burstable != want {
+			t.Errorf("%s: Burstable = %v, want %v", it.Name, it.Burstable, want)
+		}
+	}
+	custom, err := Parse(strings.NewReader(`[{"name": "burst.small", "cpu": 2, "memoryMiB": 2048, "pods": 8, "arch": "amd64", "gpus": 0, "burstable": true,
+	  "offerings": [{"zone": "z1", "capacityType": "on-demand", "pricePerHour": 0.01, "available": true}]}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if it := custom.ToInstanceTypes(Options{}); !it[0].Burstable {
+		t.Errorf("burst.small from a custom file with \"burstable\": true is not burstable")
+	}
+}

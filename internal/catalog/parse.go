@@ -42,6 +42,7 @@ type wireInstanceType struct {
 	ENIs            int64             `json:"enis"`
 	IPsPerENI       int64             `json:"ipsPerEni"`
 	Pods            int64             `json:"pods"`
+	Burstable       bool              `json:"burstable"`
 	Overhead        *wireOverhead     `json:"overhead"`
 	Labels          map[string]string `json:"labels"`
 	Offerings       []wireOffering    `json:"offerings"`
@@ -324,7 +325,7 @@ func normalize(w wireInstanceType) InstanceType {
 		Name: w.Name, Family: w.Family, Category: w.Category, Generation: w.Generation, Size: w.Size,
 		Arch: w.Arch, CPU: w.CPU, MemoryMiB: w.MemoryMiB,
 		GPUs: w.GPUs, GPUName: w.GPUName, GPUManufacturer: w.GPUManufacturer, GPUMemoryMiB: w.GPUMemoryMiB,
-		ENIs: w.ENIs, IPsPerENI: w.IPsPerENI, Pods: w.Pods, Labels: w.Labels,
+		ENIs: w.ENIs, IPsPerENI: w.IPsPerENI, Pods: w.Pods, Burstable: w.Burstable, Labels: w.Labels,
 	}
 	family, size, category, generation := SplitName(w.Name)
 	t.Family = cmp.Or(t.Family, family)

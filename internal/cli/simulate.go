@@ -30,6 +30,8 @@ type SimulateOptions struct {
 	SVG string
 	// Preferences is the preference policy (scheduling.PreferenceCost or PreferenceRespect).
 	Preferences string
+	// PackingTolerance is scheduling.Options.PackingTolerance; 0 means the default.
+	PackingTolerance float64
 	// Clock measures how long planning took; nil means the real clock.
 	Clock clock.PassiveClock
 }
@@ -99,7 +101,7 @@ func Simulate(opts SimulateOptions, w io.Writer) error {
 		return err
 	}
 	start := clk.Now()
-	res, err := scheduling.Solve(snap, pending, scheduling.Options{Preferences: scheduling.PreferencePolicy(opts.Preferences)})
+	res, err := scheduling.Solve(snap, pending, scheduling.Options{Preferences: scheduling.PreferencePolicy(opts.Preferences), PackingTolerance: opts.PackingTolerance})
 	if err != nil {
 		return fmt.Errorf("planning: %w", err)
 	}

@@ -17,6 +17,10 @@ type InstanceType struct {
 	Overhead Overhead
 	// Offerings are the zone × capacity type combinations in which the shape can be bought.
 	Offerings []Offering
+	// Burstable says the shape's vCPUs run at a baseline below 100% and burst on CPU credits (AWS t2, t3, t3a,
+	// t4g). Pod CPU requests are not a baseline, so the scheduler launches such shapes only for NodePools that name
+	// them (see docs/simulate.md).
+	Burstable bool
 }
 
 // Overhead is the capacity a node reserves and never gives to pods.

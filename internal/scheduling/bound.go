@@ -26,7 +26,7 @@ func LowerBound(snap *Snapshot, pods []*corev1.Pod) (float64, error) {
 	if len(pods) == 0 {
 		return 0, nil
 	}
-	s := &solver{vols: newVolumeIndex(snap), typeKeys: map[string]bool{}}
+	s := &solver{vols: newVolumeIndex(snap), typeKeys: map[string]bool{}, burstables: map[*NodePool][]*cloudprovider.InstanceType{}}
 	if err := s.buildPools(&Snapshot{NodePools: snap.NodePools, DaemonSetPods: snap.DaemonSetPods}); err != nil {
 		return 0, err
 	}

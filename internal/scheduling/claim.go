@@ -186,6 +186,7 @@ func (s *solver) finalizeAll() {
 // finalize lists the claim's options: its types within the NodePool's limits, each with its cheapest offering
 // under the claim's requirements. The first is the type it launches as.
 func (s *solver) finalize(n *node) {
+	s.widen(n)
 	budget := n.pool.remaining.Add(n.target.capacity)
 	f := s.offeringFilter(n.reqs)
 	n.options = make([]InstanceTypeOption, 0, len(n.types))
@@ -207,5 +208,14 @@ func (s *solver) finalize(n *node) {
 	}
 	if !slices.IsSortedFunc(n.options, cmpOptions) {
 		slices.SortStableFunc(n.options, cmpOptions)
+	}
+	// A widened claim may launch as a smaller type than the one its limits were counted for.
+	if len(n.options) > 0 && n.target != nil && n.options[0].InstanceType != n.target.it {
+		for _, t := range n.types {
+			if t.it == n.options[0].InstanceType {
+				n.setTarget(t)
+				break
+			}
+		}
 	}
 }

@@ -209,8 +209,19 @@ func describeNodeSide(nodeReqs Requirements, key string) string {
 	if len(reqs) == 0 {
 		return fmt.Sprintf("label %s (not set on the node)", key)
 	}
-	return "requirement " + joinRequirements(reqs)
+	short := make([]Requirement, len(reqs))
+	for i, r := range reqs {
+		short[i] = r
+		if len(r.Values) > maxReasonValues {
+			short[i].Values = append(slices.Clone(r.Values[:maxReasonValues]), fmt.Sprintf("… %d more", len(r.Values)-maxReasonValues))
+		}
+	}
+	return "requirement " + joinRequirements(short)
 }
+
+// maxReasonValues is how many values of a requirement a reason lists: a NodePool's closed instance-type requirement
+// can have a thousand.
+const maxReasonValues = 8
 
 // HostnameTopology enforces the per-node terms that only get harder as a node fills: required anti-affinity and
 // topology spread on kubernetes.io/hostname, and the symmetric anti-affinity of pods on the node.

@@ -166,3 +166,135 @@ func (s *solver) minValuesHold(ps *poolState, reqs Requirements, types []*typeIn
 	}
 	return true
 }
+
+// splitThreshold is the utilization under which split tries to re-pack a claim onto smaller nodes.
+const splitThreshold = 0.8
+
+// split re-packs the pods of poorly used claims onto smaller nodes when those cost less in total. The last claim of
+// a batch is typically one: it grew while pods were left and launches as the one type that holds them, used in
+// part, where two or three smaller nodes of efficient types would hold the same pods for less. Only claims whose pods
+// are free (no inter-pod term, no host port) are split, so no topology count changes; it never adds cost.
+//
+// A NodePool's only claim is never split: a batch that fits on one node gets one node (the reference scale-up's four
+// 1-CPU pods go to one right-sized node, not a 3-pod and a 1-pod node that cost a quarter less). Once a batch needs
+// several nodes anyway, their number is no longer the point and the tail is sized for price.
+func (s *solver) split() {
+	claimsPerPool := map[*poolState]int{}
+	for _, n := range s.claims {
+		if !n.merged && len(n.pods) > 0 {
+			claimsPerPool[n.pool]++
+		}
+	}
+	for _, n := range slices.Clone(s.claims) {
+		if claimsPerPool[n.pool] < 2 || n.merged || !n.allFree || len(n.pods) < 2 || len(n.ports) > 0 || len(n.options) == 0 || utilization(n) > splitThreshold {
+			continue
+		}
+		s.trySplit(n)
+	}
+}
+
+// splitBin is one smaller node being packed by trySplit.
+type splitBin struct {
+	pods []*podInfo
+	used Resources
+	t    *typeInfo // the cheapest type that holds used
+}
+
+func (s *solver) trySplit(n *node) {
+	allowed := s.allowedTypes(n.pool, n.reqs)
+	// Bins grow within the types of at most half the claim's cpu and memory: otherwise the first bin would grow back
+	// into the claim's own type.
+	var small []*typeInfo
+	for _, t := range allowed {
+		if t.alloc.CPU*2 <= n.target.alloc.CPU && t.alloc.Memory*2 <= n.target.alloc.Memory {
+			small = append(small, t)
+		}
+	}
+	if len(small) == 0 {
+		return
+	}
+	smallBound := maxAlloc(small)
+	var bins []*splitBin
+	for _, p := range balancedOrder(n.pods) {
+		placed := false
+		for _, b := range bins {
+			if need := b.used.Add(p.requests); need.Fits(smallBound) && fitsAny(small, need) {
+				b.pods, b.used = append(b.pods, p), need
+				placed = true
+				break
+			}
+		}
+		if !placed {
+			if !fitsAny(small, p.requests) {
+				return
+			}
+			bins = append(bins, &splitBin{pods: []*podInfo{p}, used: p.requests})
+		}
+	}
+	if len(bins) < 2 || n.pool.nodesLimited && int64(len(bins)-1) > n.pool.nodesLeft {
+		return
+	}
+	// Price the bins at the cheapest type that holds each (any size), within the NodePool's limits.
+	f := s.offeringFilter(n.reqs)
+	budget := n.pool.remaining.Add(n.target.capacity)
+	total := 0.0
+	for _, b := range bins {
+		for _, t := range allowed {
+			if b.used.Fits(t.alloc) {
+				b.t = t
+				break
+			}
+		}
+		price, ok := b.t.priceUnder(&f)
+		if !ok {
+			return
+		}
+		total += price
+		budget = budget.Sub(b.t.capacity)
+	}
+	if exceedsLimit(Resources{}, budget, n.pool.limited) != "" || total >= n.price()*(1-1e-6) {
+		return
+	}
+	s.applySplit(n, bins, allowed)
+}
+
+// fitsAny reports whether one of types holds need.
+func fitsAny(types []*typeInfo, need Resources) bool {
+	for _, t := range types {
+		if need.Fits(t.alloc) {
+			return true
+		}
+	}
+	return false
+}
+
+// applySplit makes n the first bin and opens a claim for each other bin.
+func (s *solver) applySplit(n *node, bins []*splitBin, allowed []*typeInfo) {
+	fill := func(c *node, b *splitBin) {
+		c.pods, c.used = b.pods, b.used
+		c.types = make([]*typeInfo, 0, len(allowed))
+		for _, t := range allowed {
+			if b.used.Fits(t.alloc) {
+				c.types = append(c.types, t)
+			}
+		}
+		c.ownTypes, c.capped = true, false
+		c.bound, c.floor = maxAlloc(c.types), minAlloc(c.types)
+		c.domains, c.pins = nil, nil
+		c.setTarget(b.t)
+		s.finalize(c)
+	}
+	fill(n, bins[0])
+	ps := n.pool
+	for _, b := range bins[1:] {
+		c := &node{name: ps.np.Name + "-" + itoa(ps.claims+1), pool: ps, taints: n.taints, sigOK: map[string]bool{}, allFree: true}
+		c.reqs = n.reqs.Clone()
+		delete(c.reqs.sets, apiv1.HostnameLabelKey)
+		c.reqs.addSet(apiv1.HostnameLabelKey, &valueSet{values: []string{c.name}})
+		ps.claims++
+		ps.nodesLeft--
+		c.index = len(s.claims)
+		s.claims = append(s.claims, c)
+		fill(c, b)
+	}
+}

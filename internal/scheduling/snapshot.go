@@ -84,4 +84,9 @@ type Options struct {
 	Preferences PreferencePolicy
 	// MaxMergeCandidates bounds the improvement pass; 0 means 64.
 	MaxMergeCandidates int
+	// PackingTolerance is how much dearer per unit of capacity than the most efficient instance type (for the
+	// batch's demand) a NodeClaim may grow into, as a fraction: 0.05 lets a claim take pods while some type within
+	// 5% of the best can hold them all. 0 means DefaultPackingTolerance; a negative value turns the cap off (claims
+	// grow into any type, as Karpenter's do).
+	PackingTolerance float64
 }

@@ -70,11 +70,13 @@ type node struct {
 	bound    Resources
 	floor    Resources // per-resource minimum allocatable of types, without extended resources
 	target   *typeInfo
-	sigOK    map[string]bool
-	allFree  bool
-	index    int
-	merged   bool
-	options  []InstanceTypeOption
+	// capped says types were limited to the efficient ones when the claim opened (efficiency.go).
+	capped  bool
+	sigOK   map[string]bool
+	allFree bool
+	index   int
+	merged  bool
+	options []InstanceTypeOption
 	// domains caches possibleValues per topology key for the claim's current requirements.
 	domains map[string][]string
 	pins    map[string]*pinInfo
@@ -105,6 +107,13 @@ type solver struct {
 	cursor         map[string]int
 	existingCursor map[string]int
 	attempt        attempt
+	// demand is the summed requests of the batch per pod class (reqSig), efficient the types a claim opened for a
+	// class may grow into (efficiency.go); demand is nil when the packing tolerance is off.
+	demand    map[string]Resources
+	efficient map[effKey]*effTypes
+	allowed   map[widenKey][]*typeInfo
+	// burstables are, per NodePool, the burstable types it could launch but does not name (efficiency.go).
+	burstables map[*NodePool][]*cloudprovider.InstanceType
 }
 
 // Solve plans pods onto the snapshot. It returns an error only for malformed input (a bad selector, an invalid
@@ -119,7 +128,10 @@ func Solve(snap *Snapshot, pods []*corev1.Pod, opts Options) (*Results, error) {
 	if opts.MaxMergeCandidates == 0 {
 		opts.MaxMergeCandidates = 64
 	}
-	s := &solver{opts: opts, vols: newVolumeIndex(snap), cursor: map[string]int{}, existingCursor: map[string]int{}, typeKeys: map[string]bool{}}
+	if opts.PackingTolerance == 0 {
+		opts.PackingTolerance = DefaultPackingTolerance
+	}
+	s := &solver{opts: opts, vols: newVolumeIndex(snap), cursor: map[string]int{}, existingCursor: map[string]int{}, typeKeys: map[string]bool{}, efficient: map[effKey]*effTypes{}, allowed: map[widenKey][]*typeInfo{}, burstables: map[*NodePool][]*cloudprovider.InstanceType{}}
 	if err := s.buildPools(snap); err != nil {
 		return nil, err
 	}
@@ -127,8 +139,10 @@ func Solve(snap *Snapshot, pods []*corev1.Pod, opts Options) (*Results, error) {
 	if err != nil {
 		return nil, err
 	}
-	order := slices.Clone(infos)
-	slices.SortStableFunc(order, func(a, b *podInfo) int { return cmp.Compare(size(b), size(a)) })
+	if opts.PackingTolerance > 0 {
+		s.demand = classDemand(infos)
+	}
+	order := balancedOrder(infos)
 	var failed []*podInfo
 	for _, p := range order {
 		if !s.place(p) {
@@ -143,6 +157,7 @@ func Solve(snap *Snapshot, pods []*corev1.Pod, opts Options) (*Results, error) {
 		}
 	}
 	s.finalizeAll()
+	s.split()
 	s.improve()
 	return s.results(infos, unschedulable), nil
 }
@@ -263,6 +278,10 @@ func poolBase(np *NodePool) (Requirements, error) {
 // cannot launch the type or the daemonsets alone overflow it.
 func (s *solver) poolType(np *NodePool, base Requirements, it *cloudprovider.InstanceType) *typeInfo {
 	if !typeCompatible(s.typeKeys, base, it) {
+		return nil
+	}
+	if !launchable(np, it) {
+		s.burstables[np] = append(s.burstables[np], it)
 		return nil
 	}
 	ti := &typeInfo{it: it, capacity: ResourcesFrom(it.Capacity), alloc: ResourcesFrom(it.Allocatable())}
@@ -701,7 +720,17 @@ func (s *solver) placeNew(p *podInfo, level int, reasons *[]string) bool {
 		n.reqs = ps.reqs.Clone()
 		n.reqs.addSet(apiv1.HostnameLabelKey, &valueSet{values: []string{n.name}})
 		n.types, n.bound, n.floor = ps.types, ps.bound, ps.floor
-		reason, _ := s.check(p, n, level)
+		reason := ""
+		if eff := s.efficientTypes(ps, p); reasons == nil && eff != nil {
+			n.types, n.bound, n.floor, n.capped = eff.types, eff.bound, eff.floor, true
+			if reason, _ = s.check(p, n, level); reason != "" {
+				// Too big for the efficient types, or a constraint they cannot meet: grow like any claim.
+				n.types, n.bound, n.floor, n.capped = ps.types, ps.bound, ps.floor, false
+				reason, _ = s.check(p, n, level)
+			}
+		} else {
+			reason, _ = s.check(p, n, level)
+		}
 		if reason == "" {
 			if reasons != nil {
 				*reasons = append(*reasons, fmt.Sprintf("nodepool %q: the pod fits a new node; it was left out by an earlier decision of this plan", ps.np.Name))
@@ -715,7 +744,7 @@ func (s *solver) placeNew(p *podInfo, level int, reasons *[]string) bool {
 			return true
 		}
 		if reasons != nil {
-			*reasons = append(*reasons, poolReason(ps.np.Name, reason))
+			*reasons = append(*reasons, poolReason(ps.np.Name, reason)+s.burstableHint(ps, p))
 		}
 	}
 	return false

@@ -171,6 +171,7 @@ func fromInstanceTypeInfo(info ec2types.InstanceTypeInfo) (ec2Type, bool) {
 		Arch:      arch,
 		CPU:       int64(aws.ToInt32(info.VCpuInfo.DefaultVCpus)),
 		MemoryMiB: aws.ToInt64(info.MemoryInfo.SizeInMiB),
+		Burstable: aws.ToBool(info.BurstablePerformanceSupported),
 	}
 	if n := info.NetworkInfo; n != nil {
 		shape.ENIs = int64(aws.ToInt32(n.MaximumNetworkInterfaces))

@@ -98,6 +98,12 @@ func TestSimGetInstanceTypes(t *testing.T) {
 	if diff := cmp.Diff([]string{"c6g.large", "m5.large", "m5.xlarge", "t3.micro"}, names); diff != "" {
 		t.Fatalf("instance types (-want +got):\n%s", diff)
 	}
+	// BurstablePerformanceSupported from DescribeInstanceTypes marks t3.micro, and only it.
+	for _, it := range types {
+		if want := it.Name == "t3.micro"; it.Burstable != want {
+			t.Errorf("%s: Burstable = %v, want %v", it.Name, it.Burstable, want)
+		}
+	}
 	m5 := types[1]
 	// m5.large: 3 ENIs × (10-1) + 2 = 29 pods; 8192Mi less 7.5% = 7577Mi; kube-reserved 70m and 11×29+255 = 574Mi.
 	wantCapacity := corev1.ResourceList{
