@@ -33,15 +33,24 @@ cluster: tools ## Start the local control plane with Tailor's CRDs and keep it r
 ##@ Checks
 
 .PHONY: test
-test: verify unit e2e check-leaks ## Everything CI runs: verify, unit tests, end-to-end tests, then no process left behind.
+test: verify unit e2e chaos-short check-leaks ## Everything CI runs: verify, unit tests, end-to-end tests, the short chaos run, then no process left behind.
 
 .PHONY: unit
-unit: tools ## Unit and controller tests (everything but test/e2e).
-	$(GO) test $(GOTEST_FLAGS) $$($(GO) list ./... | grep -v /test/e2e)
+unit: tools ## Unit and controller tests (everything but test/e2e and test/chaos).
+	$(GO) test $(GOTEST_FLAGS) $$($(GO) list ./... | grep -v -e /test/e2e -e /test/chaos)
 
 .PHONY: e2e
 e2e: tools ## End-to-end tests against the real control plane + KWOK.
 	$(GO) test $(GOTEST_FLAGS) -timeout 30m -v ./test/e2e/...
+
+.PHONY: chaos-short
+chaos-short: tools ## The short chaos run of `make test`: 10 controller kills, one leader failover, every cloud fault once.
+	$(GO) test $(GOTEST_FLAGS) -timeout 15m -v ./test/chaos/...
+
+.PHONY: chaos
+chaos: tools ## The long chaos run: 100 kills, 3 failovers, the 15-minute liveness wait, the issue's 20 s failover target and known-bug checks; writes docs/reliability.md.
+	$(GO) test $(GOTEST_FLAGS) -timeout 90m -v ./test/chaos/... -args -chaos.cycles=100 -chaos.failovers=3 -chaos.liveness \
+	  -chaos.failover-budget=20s -chaos.known-bugs -chaos.report=$(CURDIR)/docs/reliability.md
 
 .PHONY: check-leaks
 check-leaks: ## Fail if any control plane process started from ./bin is still running.

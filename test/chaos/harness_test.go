@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -285,18 +286,25 @@ func (h *harness) setFaults(f ec2sim.Faults) {
 	h.mustAdmin(http.MethodPut, "/admin/faults", f, nil)
 }
 
-// freeAddr is a 127.0.0.1 address with a port free right now.
+// freeAddr is a 127.0.0.1 address with a port free right now, below Linux's ephemeral range (32768–60999): a port
+// the kernel picked for a listener and released can be handed out again at once as the source port of any outgoing
+// connection (the controller's own, to the API server), and the controller then fails to bind it.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 100 {
+		port := 20000 + rand.IntN(12000)
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		addr := l.Addr().String()
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return addr
 	}
-	addr := l.Addr().String()
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return addr
+	t.Fatal("no free port between 20000 and 32000 after 100 tries")
+	return ""
 }
 
 // scrape reads a controller's /metrics: every sample by its full name with labels, as Prometheus prints it.
@@ -545,12 +553,17 @@ func (w *workload) waitSettled(m *monitor, s step, timeout time.Duration) time.D
 	start := time.Now()
 	var desc string
 	err := wait.PollUntilContextTimeout(t.Context(), 250*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		if c := w.h.stack.Controller; c != nil {
+			if err := c.Exited(); err != nil {
+				return false, err
+			}
+		}
 		var ok bool
 		ok, desc = w.settled(ctx, s)
 		return ok, nil
 	})
 	if err != nil {
-		m.violate("pods", "pods of step %s not all Running after %s: %s", s, timeout, desc)
+		m.violate("pods", "pods of step %s not all Running after %s (%v): %s", s, time.Since(start).Round(time.Second), err, desc)
 		t.FailNow()
 	}
 	return time.Since(start)
