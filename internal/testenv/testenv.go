@@ -223,6 +223,10 @@ func (e *Environment) startControllerManager(creds *credentials) error {
 		"--service-account-private-key-file="+creds.serviceAccountKey,
 		"--root-ca-file="+filepath.Join(e.Dir, "apiserver-certs", "apiserver.crt"),
 		"--use-service-account-credentials=false",
+		// The default 20 requests/s would feed a 500-pod Deployment to the scheduler over 25 seconds: a trickle, not
+		// the burst the end-to-end tests mean.
+		"--kube-api-qps=100",
+		"--kube-api-burst=200",
 		// What Tailor's tests rely on: workloads, garbage collection, namespaces, service accounts, PDB status
 		// (for the Eviction API), and node lifecycle, which lifts node.kubernetes.io/not-ready from Ready Nodes.
 		"--controllers="+strings.Join([]string{
