@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -166,11 +167,20 @@ func follow(ctx context.Context, t *testing.T, start func(context.Context) (watc
 // claimWatch records, across every NodeClaim state the API server reports, the most NodeClaims of one NodePool
 // disrupting at once.
 type claimWatch struct {
-	mu      sync.Mutex
-	state   map[string]bool // name → disrupting
-	max     int
-	atMax   []string
-	deleted map[string]bool
+	mu       sync.Mutex
+	state    map[string]bool // name → disrupting
+	max      int
+	atMax    []string
+	deleted  map[string]bool
+	deleting map[string]time.Time // name → deletionTimestamp, as first seen
+}
+
+// deletionStarted is the deletionTimestamp the watch saw on the NodeClaim.
+func (cw *claimWatch) deletionStarted(name string) (time.Time, bool) {
+	cw.mu.Lock()
+	defer cw.mu.Unlock()
+	at, ok := cw.deleting[name]
+	return at, ok
 }
 
 func watchClaims(t *testing.T, pool string) *claimWatch {
@@ -183,7 +193,7 @@ func watchClaims(t *testing.T, pool string) *claimWatch {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cw := &claimWatch{deleted: map[string]bool{}}
+	cw := &claimWatch{deleted: map[string]bool{}, deleting: map[string]time.Time{}}
 	ctx, cancel := context.WithCancel(t.Context())
 	wg := follow(ctx, t, func(ctx context.Context) (watch.Interface, error) {
 		list := &apiv1.NodeClaimList{}
@@ -208,6 +218,9 @@ func watchClaims(t *testing.T, pool string) *claimWatch {
 		}
 		cw.mu.Lock()
 		defer cw.mu.Unlock()
+		if _, seen := cw.deleting[nc.Name]; !seen && !nc.DeletionTimestamp.IsZero() {
+			cw.deleting[nc.Name] = nc.DeletionTimestamp.Time
+		}
 		if ev.Type == watch.Deleted {
 			delete(cw.state, nc.Name)
 			cw.deleted[nc.Name] = true
@@ -309,11 +322,88 @@ func (aw *availabilityWatch) result() (int, string, int) {
 	return aw.min, aw.at, aw.count
 }
 
-// TestDisruptionDrift: a NodePool (WhenEmpty, consolidateAfter Never, budget of one node) runs three replicas that
-// must each have a node of their own; changing a label of its template drifts all three nodes, which are replaced
-// one at a time — watched on every NodeClaim change, never two disrupting at once — and every replica ends Running on
-// a node with the new label.
-func TestDisruptionDrift(t *testing.T) {
+// pendingWatch records, for every pod of an app the API server reports, how long it went from first seen to first
+// seen Running (local clock at each watch event, so sub-second), and the pods never seen Running.
+type pendingWatch struct {
+	mu      sync.Mutex
+	first   map[types.UID]time.Time
+	running map[types.UID]time.Time
+	names   map[types.UID]string
+}
+
+func watchPending(t *testing.T, cs kubernetes.Interface, ns, app string) *pendingWatch {
+	t.Helper()
+	pw := &pendingWatch{first: map[types.UID]time.Time{}, running: map[types.UID]time.Time{}, names: map[types.UID]string{}}
+	ctx, cancel := context.WithCancel(t.Context())
+	observe := func(p *corev1.Pod) {
+		pw.mu.Lock()
+		defer pw.mu.Unlock()
+		now := time.Now()
+		if _, ok := pw.first[p.UID]; !ok {
+			pw.first[p.UID], pw.names[p.UID] = now, p.Name
+		}
+		if _, ok := pw.running[p.UID]; !ok && running(*p) {
+			pw.running[p.UID] = now
+		}
+	}
+	wg := follow(ctx, t, func(ctx context.Context) (watch.Interface, error) {
+		list, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=" + app})
+		if err != nil {
+			return nil, err
+		}
+		for i := range list.Items {
+			observe(&list.Items[i])
+		}
+		return cs.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{LabelSelector: "app=" + app, ResourceVersion: list.ResourceVersion})
+	}, func() {}, func(ev watch.Event) {
+		if p, ok := ev.Object.(*corev1.Pod); ok && ev.Type != watch.Deleted {
+			observe(p)
+		}
+	})
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	return pw
+}
+
+// seen is how many pods the watch has seen.
+func (pw *pendingWatch) seen() int {
+	pw.mu.Lock()
+	defer pw.mu.Unlock()
+	return len(pw.first)
+}
+
+// longest is the longest any pod first seen after since waited to run, and which one.
+func (pw *pendingWatch) longest(since time.Time) (time.Duration, string, int) {
+	pw.mu.Lock()
+	defer pw.mu.Unlock()
+	var most time.Duration
+	var who string
+	n := 0
+	for uid, first := range pw.first {
+		if first.Before(since) {
+			continue
+		}
+		n++
+		end, ok := pw.running[uid]
+		if !ok {
+			end = time.Now()
+		}
+		if d := end.Sub(first); d > most {
+			most, who = d, pw.names[uid]
+		}
+	}
+	return most, who, n
+}
+
+// maxPending is how long a pod moved by a replace may wait to run: the replacement is Ready before the old node is
+// drained, so only the ReplicaSet, the kube-scheduler and KWOK stand between eviction and Running.
+const maxPending = 5 * time.Second
+
+// TestDriftReplacesBeforeDeleting: a NodePool (WhenEmpty, consolidateAfter Never, budget of one node) runs three
+// replicas that must each have a node of their own; changing a label of its template drifts all three nodes, which are
+// replaced one at a time — watched on every NodeClaim change, never two disrupting at once — each by a node launched
+// and initialized before the old one is deleted, so no moved replica waits more than maxPending to run; every replica
+// ends Running on a node with the new label.
+func TestDriftReplacesBeforeDeleting(t *testing.T) {
 	kube := tailorClient(t)
 	cs := kubernetes.NewForConfigOrDie(env.Config)
 	stack := startStack(t, testenv.StackOptions{ClusterName: "demo-cluster"})
@@ -355,6 +445,8 @@ spec:
 	}
 
 	cw := watchClaims(t, "drift")
+	pw := watchPending(t, cs, ns, "spread")
+	waitFor(t, 30*time.Second, "the pod watch listing the 3 replicas", func(context.Context) bool { return pw.seen() == 3 })
 	start := time.Now()
 	patch := client.MergeFrom(np.DeepCopy())
 	np.Spec.Template.ObjectMeta.Labels["example.com/generation"] = "2"
@@ -401,7 +493,47 @@ spec:
 	if len(claims) != 3 {
 		t.Errorf("%d nodeclaims in the drift pool after the replacement, want 3: %v", len(claims), claimNames(claims))
 	}
-	checkLog(t, stack, "disrupting node(s) via delete, reason: drifted")
+	checkReplacedBeforeDeleted(t, cw, original, claims)
+	longest, who, moved := pw.longest(start)
+	t.Logf("%d replica(s) moved; the longest wait to run was %s (%s)", moved, longest.Round(time.Millisecond), who)
+	if moved < 3 || longest > maxPending {
+		t.Errorf("%d replica(s) moved (want 3), the longest waited %s to run (%s), want at most %s", moved, longest, who, maxPending)
+	}
+	checkLog(t, stack, "launching replacement(s) before disrupting node(s), reason: drifted",
+		"disrupting node(s) via replace, reason: drifted")
+}
+
+// checkReplacedBeforeDeleted checks that each original NodeClaim was deleted only once a replacement was
+// initialized: the i-th deletion (in order) came no earlier than the i-th replacement's initialization. The API
+// server's timestamps are whole seconds, so equal counts as in order.
+func checkReplacedBeforeDeleted(t *testing.T, cw *claimWatch, original, replacements []apiv1.NodeClaim) {
+	t.Helper()
+	var deletions, inits []time.Time
+	for _, nc := range original {
+		at, ok := cw.deletionStarted(nc.Name)
+		if !ok {
+			t.Errorf("never saw original nodeclaim %s start deleting", nc.Name)
+			return
+		}
+		deletions = append(deletions, at)
+	}
+	for _, nc := range replacements {
+		c := nc.StatusConditions().Get(apiv1.ConditionTypeInitialized)
+		if c == nil || c.Status != metav1.ConditionTrue {
+			t.Errorf("replacement %s not initialized", nc.Name)
+			return
+		}
+		inits = append(inits, c.LastTransitionTime.Time)
+	}
+	slices.SortFunc(deletions, func(a, b time.Time) int { return a.Compare(b) })
+	slices.SortFunc(inits, func(a, b time.Time) int { return a.Compare(b) })
+	for i := range min(len(deletions), len(inits)) {
+		t.Logf("replacement %d initialized at %s, original %d deleted at %s", i, inits[i].Format(time.TimeOnly), i, deletions[i].Format(time.TimeOnly))
+		if deletions[i].Before(inits[i]) {
+			t.Errorf("original nodeclaim #%d was deleted at %s, before replacement #%d initialized at %s",
+				i, deletions[i].Format(time.TimeOnly), i, inits[i].Format(time.TimeOnly))
+		}
+	}
 }
 
 // checkLog fails the test if the running controller's log lacks any of lines.
@@ -533,7 +665,7 @@ spec:
 			}
 		}
 	}
-	checkLog(t, stack, "disrupting node(s) via delete, reason: expired",
+	checkLog(t, stack, "disrupting node(s) via replace, reason: expired",
 		"annotated "+apiv1.DoNotDisruptAnnotationKey, `"disruption budget reached","nodepool":"frozen"`)
 
 	// The blockers were what kept them: lift each and its node goes.

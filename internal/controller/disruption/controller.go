@@ -31,6 +31,10 @@ const ProviderIDIndex = "providerID"
 // PollInterval is how often the decision loop looks for nodes to disrupt.
 const PollInterval = 5 * time.Second
 
+// CommandPollInterval is how often the loop looks again while a replace waits for its replacements: the candidates
+// should go as soon as those are initialized, not up to a PollInterval later.
+const CommandPollInterval = time.Second
+
 // Reasons, in the order the methods run. Empty and Drifted match the NodePool budget reasons.
 const (
 	ReasonExpired = "Expired"
@@ -73,10 +77,14 @@ func (c *Controller) Start(ctx context.Context) error {
 	logger := log.FromContext(ctx).WithName("disruption")
 	ctx = log.IntoContext(ctx, logger)
 	for {
+		interval := PollInterval
+		if c.command != nil {
+			interval = CommandPollInterval
+		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-c.clk.After(PollInterval):
+		case <-c.clk.After(interval):
 		}
 		if _, err := c.Disrupt(ctx); err != nil {
 			logger.Error(err, "disruption pass failed; will retry")
