@@ -198,6 +198,7 @@ func (h *harness) neverRegister(m *monitor, w *workload, s step) {
 	s["batch"] = 8
 	s["apart"] = 5
 	w.scale(s)
+	h.deleteBusiestClaim(w.ns) // its pods need a new node even if the scale-up fits
 	var stuck []string
 	waitFor(t, 2*time.Minute, "instances that never register", func(ctx context.Context) bool {
 		instances, err := h.instances(ctx)
@@ -213,7 +214,11 @@ func (h *harness) neverRegister(m *monitor, w *workload, s step) {
 		return len(stuck) > 0
 	})
 	// Let the claims in flight launch, then stop the fault so the replacements register.
-	time.Sleep(5 * time.Second)
+	select {
+	case <-t.Context().Done():
+		t.FailNow()
+	case <-time.After(5 * time.Second):
+	}
 	h.setFaults(ec2sim.Faults{})
 	instances, err := h.instances(t.Context())
 	if err != nil {

@@ -196,7 +196,7 @@ func (h *harness) deleteAllClaims(m *monitor, w *workload) {
 			zero[sh.name] = 0
 		}
 		w.scale(zero)
-		w.waitSettled(m, zero, time.Minute)
+		w.wait(m, zero, time.Minute)
 	}
 	_ = h.kube.DeleteAllOf(ctx, &apiv1.NodeClaim{})
 	var left []string
@@ -545,9 +545,17 @@ func (w *workload) settled(ctx context.Context, s step) (bool, string) {
 	return ok, strings.Join(desc, ", ")
 }
 
-// waitSettled waits until every pod of the step is Running; it returns how long that took, or records a violation
-// "pods" (every pod that fits must end Running) and fails the test after timeout.
+// waitSettled waits until every pod of the step is Running and counts the step; it returns how long that took, or
+// records a violation "pods" (every pod that fits must end Running) and fails the test after timeout.
 func (w *workload) waitSettled(m *monitor, s step, timeout time.Duration) time.Duration {
+	w.h.t.Helper()
+	took := w.wait(m, s, timeout)
+	m.stepDone()
+	return took
+}
+
+// wait is waitSettled without counting a step (the teardown's scale to zero).
+func (w *workload) wait(m *monitor, s step, timeout time.Duration) time.Duration {
 	t := w.h.t
 	t.Helper()
 	start := time.Now()

@@ -65,6 +65,7 @@ type monitor struct {
 	reached     map[string]bool
 	dipping     map[string]bool // apps below minAvailable right now (one violation per dip)
 	pdbOff      bool            // the workload is being scaled below its budgets on purpose (teardown)
+	steps       int             // workload steps that settled
 	goroutines  []sample
 	faults      map[string]int
 	notes       []string
@@ -410,6 +411,13 @@ func keys(set map[string]bool) []string {
 	return out
 }
 
+// stepDone counts a settled workload step.
+func (m *monitor) stepDone() {
+	m.mu.Lock()
+	m.steps++
+	m.mu.Unlock()
+}
+
 // launchedCount is how many instances ec2sim launched since the monitor started.
 func (m *monitor) launchedCount() int {
 	m.mu.Lock()
@@ -426,7 +434,7 @@ func (m *monitor) record() {
 		g = append(g, s.n)
 	}
 	summary.add(row{
-		scenario: m.name, faults: maps(m.faults), launched: len(m.launched), terminated: len(m.terminated),
+		scenario: m.name, cycles: m.steps, faults: maps(m.faults), launched: len(m.launched), terminated: len(m.terminated),
 		evicted: m.evicted, lostPods: m.lost, violations: slices.Clone(m.violations), goroutines: g,
 		notes: slices.Clone(m.notes), duration: time.Since(m.start),
 	})

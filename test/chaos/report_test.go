@@ -13,6 +13,7 @@ import (
 // row is one scenario's figures.
 type row struct {
 	scenario   string
+	cycles     int // workload steps played (each a kill cycle in the kill scenario)
 	faults     map[string]int
 	launched   int
 	terminated int
@@ -39,7 +40,7 @@ func (s *runSummary) add(r row) {
 		if s.rows[i].scenario == r.scenario {
 			old := s.rows[i]
 			if r.duration == 0 { // a note or violation only: keep the monitor's figures
-				r.faults, r.launched, r.terminated, r.evicted, r.lostPods = old.faults, old.launched, old.terminated, old.evicted, old.lostPods
+				r.cycles, r.faults, r.launched, r.terminated, r.evicted, r.lostPods = old.cycles, old.faults, old.launched, old.terminated, old.evicted, old.lostPods
 				r.goroutines, r.duration = old.goroutines, old.duration
 			}
 			r.notes = append(old.notes, r.notes...)
@@ -89,13 +90,13 @@ func (s *runSummary) table() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var b strings.Builder
-	fmt.Fprintf(&b, "| scenario | duration | faults injected | instances launched | instances terminated | pods evicted | pods lost | violations |\n")
-	fmt.Fprintf(&b, "|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "| scenario | duration | cycles | faults injected | instances launched | instances terminated | pods evicted | pods lost | violations |\n")
+	fmt.Fprintf(&b, "|---|---|---|---|---|---|---|---|---|\n")
 	total := 0
 	for _, r := range s.rows {
 		total += len(r.violations)
-		fmt.Fprintf(&b, "| %s | %s | %s | %d | %d | %d | %d | %d |\n", r.scenario, r.duration.Round(time.Second),
-			faultList(r.faults), r.launched, r.terminated, r.evicted, r.lostPods, len(r.violations))
+		fmt.Fprintf(&b, "| %s | %s | %d | %s | %d | %d | %d | %d | %d |\n", r.scenario, r.duration.Round(time.Second),
+			r.cycles, faultList(r.faults), r.launched, r.terminated, r.evicted, r.lostPods, len(r.violations))
 	}
 	fmt.Fprintf(&b, "\nTotal violations: %d\n", total)
 	for _, r := range s.rows {
