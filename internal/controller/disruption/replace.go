@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -302,7 +303,7 @@ func (c *Controller) recover(ctx context.Context, nc *apiv1.NodeClaim, node *cor
 // release clears the Disrupting condition and the taint a replace put on.
 func (c *Controller) release(ctx context.Context, claim, node string) error {
 	nc := &apiv1.NodeClaim{}
-	err := c.kube.Get(ctx, client.ObjectKey{Name: claim}, nc)
+	err := c.fresh.Get(ctx, client.ObjectKey{Name: claim}, nc)
 	if client.IgnoreNotFound(err) != nil {
 		return fmt.Errorf("reading nodeclaim %s: %w", claim, err)
 	}
@@ -329,23 +330,27 @@ func (c *Controller) setDisrupting(ctx context.Context, nc *apiv1.NodeClaim, rea
 	return nil
 }
 
-// taint puts the disrupted taint on the node (on) or takes it off.
+// taint puts the disrupted taint on the node (on) or takes it off. It reads the node from the API server, not the
+// cache, so a taint put on a moment ago is seen, and retries when the kubelet's status updates win the race.
 func (c *Controller) taint(ctx context.Context, name string, on bool) error {
-	node := &corev1.Node{}
-	if err := c.kube.Get(ctx, client.ObjectKey{Name: name}, node); err != nil {
-		return client.IgnoreNotFound(err)
-	}
-	has := slices.ContainsFunc(node.Spec.Taints, func(t corev1.Taint) bool { return t.MatchTaint(&disruptedTaint) })
-	if has == on {
-		return nil
-	}
-	patch := client.MergeFromWithOptions(node.DeepCopy(), client.MergeFromWithOptimisticLock{})
-	if on {
-		node.Spec.Taints = append(node.Spec.Taints, disruptedTaint)
-	} else {
-		node.Spec.Taints = slices.DeleteFunc(node.Spec.Taints, func(t corev1.Taint) bool { return t.MatchTaint(&disruptedTaint) })
-	}
-	if err := c.kube.Patch(ctx, node, patch); client.IgnoreNotFound(err) != nil {
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		node := &corev1.Node{}
+		if err := c.fresh.Get(ctx, client.ObjectKey{Name: name}, node); err != nil {
+			return client.IgnoreNotFound(err)
+		}
+		has := slices.ContainsFunc(node.Spec.Taints, func(t corev1.Taint) bool { return t.MatchTaint(&disruptedTaint) })
+		if has == on {
+			return nil
+		}
+		patch := client.MergeFromWithOptions(node.DeepCopy(), client.MergeFromWithOptimisticLock{})
+		if on {
+			node.Spec.Taints = append(node.Spec.Taints, disruptedTaint)
+		} else {
+			node.Spec.Taints = slices.DeleteFunc(node.Spec.Taints, func(t corev1.Taint) bool { return t.MatchTaint(&disruptedTaint) })
+		}
+		return client.IgnoreNotFound(c.kube.Patch(ctx, node, patch))
+	})
+	if err != nil {
 		return fmt.Errorf("updating the %s taint of node %s: %w", disruptedTaint.Key, name, err)
 	}
 	return nil
