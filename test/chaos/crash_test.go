@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -11,21 +12,33 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
 )
 
 // crashStep is one step of the crash scenario: the replicas to scale to, whether to delete the busiest NodeClaim
-// (a drain with evictions under the PDBs), and how long after the change to kill the controller.
+// (a drain with evictions under the PDBs), and when to kill the controller: at the first moment within 3 s that
+// target is in flight (a NodeClaim being drained, one created but not launched, one launched whose node has not
+// registered), or, with no target, killAt after the change.
 type crashStep struct {
 	replicas step
 	disrupt  bool
+	target   string
 	killAt   time.Duration
 }
 
-// crashSequence is the seeded sequence of n steps: random replicas within each shape's range, every fourth step a
-// NodeClaim deletion, kill moments spread over the first 1.5 s after the change (when claims are being created,
-// launched, registered and drained: batches close after 0.5 s idle, launches take 0.3 s, boots 0.5 s).
+// Kill moments.
+const (
+	momentDrain        = "mid-drain"
+	momentBeforeLaunch = "before launch"
+	momentBeforeReg    = "before registration"
+	momentSteady       = "steady"
+)
+
+// crashSequence is the seeded sequence of n steps: random replicas within each shape's range; every fourth step a
+// NodeClaim deletion killed mid-drain; the other steps aim, in turn, before a launch, before a registration, and at
+// a random moment within 1.5 s of the change (batches close after 0.5 s idle, launches take 0.3 s, boots 0.5 s).
 func crashSequence(seed uint64, n int) []crashStep {
 	rng := rand.New(rand.NewPCG(seed, 0x6368616f73))
 	out := make([]crashStep, n)
@@ -34,7 +47,16 @@ func crashSequence(seed uint64, n int) []crashStep {
 		for _, sh := range shapes {
 			s[sh.name] = sh.min + rng.Int32N(sh.max-sh.min+1)
 		}
-		out[i] = crashStep{replicas: s, disrupt: i%4 == 3, killAt: time.Duration(rng.Int64N(int64(1500 * time.Millisecond)))}
+		c := crashStep{replicas: s, disrupt: i%4 == 3, killAt: time.Duration(rng.Int64N(int64(1500 * time.Millisecond)))}
+		switch {
+		case c.disrupt:
+			c.target = momentDrain
+		case i%4 == 0:
+			c.target = momentBeforeLaunch
+		case i%4 == 1:
+			c.target = momentBeforeReg
+		}
+		out[i] = c
 	}
 	return out
 }
@@ -79,12 +101,11 @@ func runCrashSequence(t *testing.T, seq []crashStep, kill bool) int {
 		if s.disrupt {
 			h.deleteBusiestClaim(w.ns)
 		}
-		select {
-		case <-t.Context().Done():
-			t.FailNow()
-		case <-time.After(s.killAt):
-		}
+		h.waitMoment(s)
 		if kill {
+			// Sampled before the kill: the process has run at least one step (a sample right after a restart would
+			// catch it before its controllers start).
+			m.sampleGoroutines(fmt.Sprintf("cycle%d", i+1), h.metricsAddr)
 			moment := h.killMoment(t.Context())
 			if err := h.stack.KillController(); err != nil {
 				t.Fatal(err)
@@ -97,11 +118,8 @@ func runCrashSequence(t *testing.T, seq []crashStep, kill bool) int {
 			m.controllerUp()
 		}
 		took := w.waitSettled(m, s.replicas, 3*time.Minute)
-		if kill {
-			m.sampleGoroutines(fmt.Sprintf("cycle%d", i+1), h.metricsAddr)
-		}
-		t.Logf("step %d/%d (%s, disrupt=%t, kill at +%s): settled in %s, %d instances launched so far",
-			i+1, len(seq), s.replicas, s.disrupt, s.killAt.Round(time.Millisecond), took.Round(time.Millisecond), m.launchedCount())
+		t.Logf("step %d/%d (%s, disrupt=%t, kill aimed at %q): settled in %s, %d instances launched so far",
+			i+1, len(seq), s.replicas, s.disrupt, cmp.Or(s.target, "+"+s.killAt.Round(time.Millisecond).String()), took.Round(time.Millisecond), m.launchedCount())
 	}
 	m.settleInstances()
 	launched := m.launchedCount()
@@ -112,33 +130,52 @@ func runCrashSequence(t *testing.T, seq []crashStep, kill bool) int {
 	return launched
 }
 
-// killMoment says what the controller is in the middle of: a NodeClaim being drained, one created but not launched,
-// one launched whose node has not registered, or nothing (steady).
-func (h *harness) killMoment(ctx context.Context) string {
+// inFlight tells what the controller is in the middle of: NodeClaims being drained, created but not launched, and
+// launched whose node has not registered.
+func (h *harness) inFlight(ctx context.Context) map[string]bool {
 	list := &apiv1.NodeClaimList{}
 	if err := h.kube.List(ctx, list); err != nil {
-		return "unknown"
+		return nil
 	}
-	var draining, unlaunched, unregistered bool
+	out := map[string]bool{}
 	for _, nc := range list.Items {
 		switch {
 		case !nc.DeletionTimestamp.IsZero():
-			draining = true
+			out[momentDrain] = true
 		case !nc.StatusConditions().IsTrue(apiv1.ConditionTypeLaunched):
-			unlaunched = true
+			out[momentBeforeLaunch] = true
 		case !nc.StatusConditions().IsTrue(apiv1.ConditionTypeRegistered):
-			unregistered = true
+			out[momentBeforeReg] = true
 		}
 	}
-	switch {
-	case draining:
-		return "mid-drain"
-	case unlaunched:
-		return "before launch"
-	case unregistered:
-		return "before registration"
+	return out
+}
+
+// waitMoment waits for the step's kill moment: its target in flight (polled every 20 ms, at most 3 s), or killAt.
+func (h *harness) waitMoment(s crashStep) {
+	t := h.t
+	if s.target == "" {
+		select {
+		case <-t.Context().Done():
+			t.FailNow()
+		case <-time.After(s.killAt):
+		}
+		return
 	}
-	return "steady"
+	_ = wait.PollUntilContextTimeout(t.Context(), 20*time.Millisecond, 3*time.Second, true, func(ctx context.Context) (bool, error) {
+		return h.inFlight(ctx)[s.target], nil
+	})
+}
+
+// killMoment names what is in flight, the most interesting first.
+func (h *harness) killMoment(ctx context.Context) string {
+	in := h.inFlight(ctx)
+	for _, m := range []string{momentDrain, momentBeforeLaunch, momentBeforeReg} {
+		if in[m] {
+			return m
+		}
+	}
+	return momentSteady
 }
 
 // deleteBusiestClaim deletes the NodeClaim whose node runs the most of the workload's pods (ties: the node name), so
