@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -102,22 +103,26 @@ func runCrashSequence(t *testing.T, seq []crashStep, kill bool) int {
 			h.deleteBusiestClaim(w.ns)
 		}
 		h.waitMoment(s)
+		moment := ""
 		if kill {
 			// Sampled before the kill: the process has run at least one step (a sample right after a restart would
 			// catch it before its controllers start).
 			m.sampleGoroutines(fmt.Sprintf("cycle%d", i+1), h.metricsAddr)
-			moment := h.killMoment(t.Context())
+			moment = "after a kill " + h.killMoment(t.Context())
 			if err := h.stack.KillController(); err != nil {
 				t.Fatal(err)
 			}
 			m.controllerDown()
-			m.fault("SIGKILL "+moment, 1)
+			m.fault("SIGKILL "+strings.TrimPrefix(moment, "after a kill "), 1)
 			if err := h.stack.StartController(); err != nil {
 				t.Fatal(err)
 			}
 			m.controllerUp()
 		}
 		took := w.waitSettled(m, s.replicas, 3*time.Minute)
+		if took > 20*time.Second {
+			m.note("step %d (%s) took %s to settle", i+1, cmp.Or(moment, "no kill"), took.Round(100*time.Millisecond))
+		}
 		t.Logf("step %d/%d (%s, disrupt=%t, kill aimed at %q): settled in %s, %d instances launched so far",
 			i+1, len(seq), s.replicas, s.disrupt, cmp.Or(s.target, "+"+s.killAt.Round(time.Millisecond).String()), took.Round(time.Millisecond), m.launchedCount())
 	}

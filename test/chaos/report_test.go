@@ -27,8 +27,20 @@ type row struct {
 
 // runSummary collects the rows of every scenario of the run.
 type runSummary struct {
-	mu   sync.Mutex
-	rows []row
+	mu     sync.Mutex
+	rows   []row
+	commit string // the commit the run was built from (with "+dirty" for uncommitted changes), read at start
+}
+
+// readCommit notes the commit the run is built from, before anyone commits during a long run.
+func (s *runSummary) readCommit() {
+	s.commit = "unknown"
+	if out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output(); err == nil {
+		s.commit = strings.TrimSpace(string(out))
+	}
+	if out, err := exec.Command("git", "status", "--porcelain", "--", ".", "../../internal", "../../cmd", "../../api").Output(); err == nil && len(out) > 0 {
+		s.commit += "+dirty"
+	}
 }
 
 var summary = &runSummary{}
@@ -123,11 +135,7 @@ func (s *runSummary) write(path string) error {
 	if i < 0 || j < i {
 		return fmt.Errorf("%s lacks the markers %s and %s", path, begin, end)
 	}
-	commit := "unknown"
-	if out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output(); err == nil {
-		commit = strings.TrimSpace(string(out))
-	}
 	gen := fmt.Sprintf("%s\nRun of %s UTC at commit %s: `-chaos.seed=%d -chaos.cycles=%d -chaos.failovers=%d -chaos.liveness=%t`.\n\n%s%s",
-		begin, time.Now().UTC().Format("2006-01-02 15:04"), commit, *seed, *cycles, *failovers, *liveness, s.table(), "\n")
+		begin, time.Now().UTC().Format("2006-01-02 15:04"), s.commit, *seed, *cycles, *failovers, *liveness, s.table(), "\n")
 	return os.WriteFile(path, []byte(string(old[:i])+gen+string(old[j:])), 0o644)
 }
