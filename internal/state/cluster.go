@@ -32,11 +32,29 @@ type Cluster struct {
 	mu          sync.Mutex
 	nominations map[types.UID]nomination
 	replacing   map[string]Replacement // disruption commands waiting on their replacements, by id
+	// stale are nominations dropped after they were published on their pods (status.nominatedNodeName), which
+	// the provisioner clears.
+	stale []PublishedNomination
 }
 
 type nomination struct {
 	nodeClaim string
 	at        time.Time
+	pod       types.NamespacedName
+	// published is the node name set as the pod's status.nominatedNodeName, once its NodeClaim's node exists.
+	published string
+}
+
+// NominatedPod is a pod waiting for a NodeClaim's node.
+type NominatedPod struct {
+	UID types.UID
+	Pod types.NamespacedName
+}
+
+// PublishedNomination is a nomination Tailor wrote into a pod's status.nominatedNodeName.
+type PublishedNomination struct {
+	Pod  types.NamespacedName
+	Node string
 }
 
 // NewCluster reads through kube (the manager's cache-backed client).
@@ -48,7 +66,40 @@ func NewCluster(clk clock.Clock, kube client.Reader) *Cluster {
 func (c *Cluster) Nominate(pod *corev1.Pod, nodeClaim string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.nominations[pod.UID] = nomination{nodeClaim: nodeClaim, at: c.clk.Now()}
+	c.nominations[pod.UID] = nomination{nodeClaim: nodeClaim, at: c.clk.Now(), pod: client.ObjectKeyFromObject(pod)}
+}
+
+// NominatedPods lists the pods nominated to nodeClaim whose nomination is not published on node yet.
+func (c *Cluster) NominatedPods(nodeClaim, node string) []NominatedPod {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []NominatedPod
+	for uid, n := range c.nominations {
+		if n.nodeClaim == nodeClaim && n.published != node {
+			out = append(out, NominatedPod{UID: uid, Pod: n.pod})
+		}
+	}
+	return out
+}
+
+// Published records that the pod's status.nominatedNodeName now names node, so that it is cleared if the
+// nomination is dropped before the pod is bound.
+func (c *Cluster) Published(uid types.UID, node string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if n, ok := c.nominations[uid]; ok {
+		n.published = node
+		c.nominations[uid] = n
+	}
+}
+
+// TakeStale returns, and forgets, the published nominations dropped since the last call.
+func (c *Cluster) TakeStale() []PublishedNomination {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.stale
+	c.stale = nil
+	return out
 }
 
 // Nomination returns the NodeClaim the pod was nominated to, if any.
@@ -66,10 +117,20 @@ func (c *Cluster) HasNominations() bool {
 	return len(c.nominations) > 0
 }
 
-// forget drops the nomination of a pod.
+// done drops the nomination of a pod that was bound or finished.
+func (c *Cluster) done(uid types.UID) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.nominations, uid)
+}
+
+// forget drops the nomination of a pod that still waits: a published one is queued for clearing.
 func (c *Cluster) forget(uid types.UID) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if n, ok := c.nominations[uid]; ok && n.published != "" {
+		c.stale = append(c.stale, PublishedNomination{Pod: n.pod, Node: n.published})
+	}
 	delete(c.nominations, uid)
 }
 
@@ -112,7 +173,7 @@ func (c *Cluster) Read(ctx context.Context, instanceTypes InstanceTypesFunc) (*V
 	podsByNode, pending := c.sortPods(l.pods.Items)
 	inFlight, usage := c.addNodes(v, l.nodes.Items, podsByNode)
 	c.applyReplacing(v)
-	c.addPending(v, pending, inFlight)
+	waiting := c.addPending(v, pending, inFlight)
 	addNodePools(ctx, v, l.pools.Items, usage, instanceTypes)
 	for i := range l.daemonSets.Items {
 		v.Snapshot.DaemonSetPods = append(v.Snapshot.DaemonSetPods, DaemonSetPod(&l.daemonSets.Items[i]))
@@ -126,6 +187,7 @@ func (c *Cluster) Read(ctx context.Context, instanceTypes InstanceTypesFunc) (*V
 	for i := range l.scs.Items {
 		v.Snapshot.StorageClasses = append(v.Snapshot.StorageClasses, &l.scs.Items[i])
 	}
+	v.Pending = append(v.Pending, c.deadNominations(v, waiting)...)
 	return v, nil
 }
 
@@ -150,9 +212,10 @@ func (c *Cluster) sortPods(pods []corev1.Pod) (map[string][]*corev1.Pod, []*core
 		p := &pods[i]
 		switch {
 		case p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed:
-			c.forget(p.UID)
+			c.done(p.UID)
 		case p.Spec.NodeName != "":
-			c.forget(p.UID)
+			// Binding clears status.nominatedNodeName (ClearingNominatedNodeNameAfterBinding): nothing to undo.
+			c.done(p.UID)
 			byNode[p.Spec.NodeName] = append(byNode[p.Spec.NodeName], p)
 		case Provisionable(p):
 			pending = append(pending, p)
@@ -202,8 +265,10 @@ func (c *Cluster) addNodes(v *View, nodes []corev1.Node, podsByNode map[string][
 }
 
 // addPending keeps the pods that still need capacity. Nominated pods hold their place on the capacity coming for
-// them instead, so a batch does not plan it twice.
-func (c *Cluster) addPending(v *View, pending []*corev1.Pod, inFlight map[string]*scheduling.ExistingNode) {
+// them instead, so a batch does not plan it twice. It returns the pods nominated to initialized nodes that still
+// have room for them, which deadNominations checks once the view is complete.
+func (c *Cluster) addPending(v *View, pending []*corev1.Pod, inFlight map[string]*scheduling.ExistingNode) []*corev1.Pod {
+	var waiting []*corev1.Pod
 	nodes := map[string]*scheduling.ExistingNode{}
 	for _, n := range v.Snapshot.Nodes {
 		if !n.InFlight {
@@ -218,6 +283,9 @@ func (c *Cluster) addPending(v *View, pending []*corev1.Pod, inFlight map[string
 			}
 			if nc := v.NodeClaims[n]; nc != nil && nc.DeletionTimestamp.IsZero() && stillFits(p, nodes[nc.Status.NodeName]) {
 				// Registered but the pod is not bound yet: the kube-scheduler will place it; do not plan again.
+				if initialized(nc) {
+					waiting = append(waiting, p)
+				}
 				continue
 			}
 			// The node registered and the kube-scheduler filled it with other pods: the nomination is dead, plan
@@ -226,6 +294,39 @@ func (c *Cluster) addPending(v *View, pending []*corev1.Pod, inFlight map[string
 		}
 		v.Pending = append(v.Pending, p)
 	}
+	return waiting
+}
+
+// deadNominations finds, among pods nominated to initialized nodes with room for their requests, those that no
+// registered node can take by every other rule either (a topology spread skew, an anti-affinity to a pod that landed
+// there, a port): the kube-scheduler will not bind them, so their nominations are dropped and they are planned now
+// rather than NominationTTL after the node became usable. The check is the simulator's, on the cluster's nodes and
+// in-flight NodeClaims.
+func (c *Cluster) deadNominations(v *View, waiting []*corev1.Pod) []*corev1.Pod {
+	if len(waiting) == 0 {
+		return nil
+	}
+	// Every node and in-flight NodeClaim, no NodePool: room the plan made elsewhere counts (a pod the kube-scheduler
+	// put on this pod's node left its own place free on capacity still coming, where this pod may go instead).
+	snap := *v.Snapshot
+	snap.NodePools = nil
+	res, err := scheduling.Solve(&snap, waiting, scheduling.Options{})
+	if err != nil {
+		// A pod the simulator cannot read: the provisioning plan reports it; keep waiting here.
+		return nil
+	}
+	var dead []*corev1.Pod
+	for _, u := range res.Unschedulable {
+		c.forget(u.Pod.UID)
+		dead = append(dead, u.Pod)
+	}
+	return dead
+}
+
+// initialized tells whether a NodeClaim's node is Ready with its startup taints gone.
+func initialized(nc *apiv1.NodeClaim) bool {
+	cond := nc.StatusConditions().Get(apiv1.ConditionTypeInitialized)
+	return cond != nil && cond.Status == "True"
 }
 
 // stillFits tells whether a pod nominated to a registered node still has room there after the pods bound to it. A

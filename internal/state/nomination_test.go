@@ -19,16 +19,23 @@ import (
 )
 
 // TestNominationToAFullNode: a pod nominated to a NodeClaim whose node registered waits for the kube-scheduler while
-// the node has room for it, and is planned again at once when other pods took that room (narrow unit test on the
-// fake client: only Read's bookkeeping is under test).
+// the node has room for it, and is planned again at once when other pods took that room, or (once the node is
+// initialized) when a pod that landed there rules it out by anti-affinity (narrow unit test on the fake client: only
+// Read's bookkeeping is under test).
 func TestNominationToAFullNode(t *testing.T) {
 	tests := []struct {
 		name        string
 		boundCPU    string // requests of the pod already bound to the node (allocatable 2 cpu)
+		initialized bool
+		antiAffine  bool // the waiting pod must not share a node with the bound one
 		wantPending []string
 	}{
 		{name: "room left: keep waiting", boundCPU: "500m", wantPending: nil},
+		{name: "room left on an initialized node: keep waiting", boundCPU: "500m", initialized: true, wantPending: nil},
 		{name: "node filled by others: plan again", boundCPU: "1500m", wantPending: []string{"waiting"}},
+		{name: "anti-affine pod landed on the initialized node: plan again", boundCPU: "500m", initialized: true, antiAffine: true, wantPending: []string{"waiting"}},
+		// Before initialization the node may still carry startup or not-ready taints: only requests are checked.
+		{name: "anti-affine pod landed on a node not yet initialized: keep waiting", boundCPU: "500m", antiAffine: true, wantPending: nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -41,8 +48,11 @@ func TestNominationToAFullNode(t *testing.T) {
 				ObjectMeta: metav1.ObjectMeta{Name: "default-a", Labels: map[string]string{apiv1.NodePoolLabelKey: "default"}},
 				Status:     apiv1.NodeClaimStatus{ProviderID: "aws:///us-east-1a/i-1", NodeName: "node-a"},
 			}
+			if tt.initialized {
+				claim.StatusConditions().Set(metav1.NewTime(clk.Now()), apiv1.ConditionTypeInitialized, metav1.ConditionTrue, "Initialized", "")
+			}
 			node := &corev1.Node{
-				ObjectMeta: metav1.ObjectMeta{Name: "node-a"},
+				ObjectMeta: metav1.ObjectMeta{Name: "node-a", Labels: map[string]string{corev1.LabelHostname: "node-a"}},
 				Spec:       corev1.NodeSpec{ProviderID: "aws:///us-east-1a/i-1"},
 				Status: corev1.NodeStatus{Allocatable: corev1.ResourceList{
 					corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourcePods: resource.MustParse("110"),
@@ -50,7 +60,16 @@ func TestNominationToAFullNode(t *testing.T) {
 			}
 			bound := pod("bound", tt.boundCPU)
 			bound.Spec.NodeName = "node-a"
+			bound.Labels = map[string]string{"app": "db"}
 			waiting := pod("waiting", "1")
+			if tt.antiAffine {
+				waiting.Spec.Affinity = &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
+					RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{
+						LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "db"}},
+						TopologyKey:   corev1.LabelHostname,
+					}},
+				}}
+			}
 			waiting.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: corev1.PodReasonUnschedulable}}
 			kube := fake.NewClientBuilder().WithScheme(scheme).WithObjects(claim, node, bound, waiting).Build()
 			c := NewCluster(clk, kube)
