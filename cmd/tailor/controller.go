@@ -127,9 +127,6 @@ func registerProvisioning(d *deps) error {
 	if err := startup.Register(d.mgr); err != nil {
 		return fmt.Errorf("registering the pod startup recorder: %w", err)
 	}
-	if err := provisioning.NewNominationPublisher(d.kube, d.cluster).Register(d.mgr); err != nil {
-		return fmt.Errorf("registering the nomination publisher: %w", err)
-	}
 	return nil
 }
 

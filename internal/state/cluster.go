@@ -32,29 +32,11 @@ type Cluster struct {
 	mu          sync.Mutex
 	nominations map[types.UID]nomination
 	replacing   map[string]Replacement // disruption commands waiting on their replacements, by id
-	// stale are nominations dropped after they were published on their pods (status.nominatedNodeName), which
-	// the provisioner clears.
-	stale []PublishedNomination
 }
 
 type nomination struct {
 	nodeClaim string
 	at        time.Time
-	pod       types.NamespacedName
-	// published is the node name set as the pod's status.nominatedNodeName, once its NodeClaim's node exists.
-	published string
-}
-
-// NominatedPod is a pod waiting for a NodeClaim's node.
-type NominatedPod struct {
-	UID types.UID
-	Pod types.NamespacedName
-}
-
-// PublishedNomination is a nomination Tailor wrote into a pod's status.nominatedNodeName.
-type PublishedNomination struct {
-	Pod  types.NamespacedName
-	Node string
 }
 
 // NewCluster reads through kube (the manager's cache-backed client).
@@ -66,40 +48,7 @@ func NewCluster(clk clock.Clock, kube client.Reader) *Cluster {
 func (c *Cluster) Nominate(pod *corev1.Pod, nodeClaim string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.nominations[pod.UID] = nomination{nodeClaim: nodeClaim, at: c.clk.Now(), pod: client.ObjectKeyFromObject(pod)}
-}
-
-// NominatedPods lists the pods nominated to nodeClaim whose nomination is not published on node yet.
-func (c *Cluster) NominatedPods(nodeClaim, node string) []NominatedPod {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var out []NominatedPod
-	for uid, n := range c.nominations {
-		if n.nodeClaim == nodeClaim && n.published != node {
-			out = append(out, NominatedPod{UID: uid, Pod: n.pod})
-		}
-	}
-	return out
-}
-
-// Published records that the pod's status.nominatedNodeName now names node, so that it is cleared if the
-// nomination is dropped before the pod is bound.
-func (c *Cluster) Published(uid types.UID, node string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if n, ok := c.nominations[uid]; ok {
-		n.published = node
-		c.nominations[uid] = n
-	}
-}
-
-// TakeStale returns, and forgets, the published nominations dropped since the last call.
-func (c *Cluster) TakeStale() []PublishedNomination {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := c.stale
-	c.stale = nil
-	return out
+	c.nominations[pod.UID] = nomination{nodeClaim: nodeClaim, at: c.clk.Now()}
 }
 
 // Nomination returns the NodeClaim the pod was nominated to, if any.
@@ -117,20 +66,10 @@ func (c *Cluster) HasNominations() bool {
 	return len(c.nominations) > 0
 }
 
-// done drops the nomination of a pod that was bound or finished.
-func (c *Cluster) done(uid types.UID) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	delete(c.nominations, uid)
-}
-
-// forget drops the nomination of a pod that still waits: a published one is queued for clearing.
+// forget drops the nomination of a pod.
 func (c *Cluster) forget(uid types.UID) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if n, ok := c.nominations[uid]; ok && n.published != "" {
-		c.stale = append(c.stale, PublishedNomination{Pod: n.pod, Node: n.published})
-	}
 	delete(c.nominations, uid)
 }
 
@@ -187,8 +126,42 @@ func (c *Cluster) Read(ctx context.Context, instanceTypes InstanceTypesFunc) (*V
 	for i := range l.scs.Items {
 		v.Snapshot.StorageClasses = append(v.Snapshot.StorageClasses, &l.scs.Items[i])
 	}
-	v.Pending = append(v.Pending, c.deadNominations(v, waiting)...)
+	dead := c.deadNominations(v, waiting)
+	v.Pending = append(v.Pending, dead...)
+	c.holdRoom(v, waiting, dead)
 	return v, nil
+}
+
+// holdRoom counts each pod still waiting for the kube-scheduler on the registered node it was nominated to: the plan
+// must not give that room to other pending pods as well.
+func (c *Cluster) holdRoom(v *View, waiting, dead []*corev1.Pod) {
+	if len(waiting) == 0 {
+		return
+	}
+	gone := map[types.UID]bool{}
+	for _, p := range dead {
+		gone[p.UID] = true
+	}
+	byName := map[string]*scheduling.ExistingNode{}
+	for _, n := range v.Snapshot.Nodes {
+		if !n.InFlight {
+			byName[n.Name] = n
+		}
+	}
+	for _, p := range waiting {
+		if gone[p.UID] {
+			continue
+		}
+		name, ok := c.Nomination(p)
+		if !ok {
+			continue
+		}
+		if nc := v.NodeClaims[name]; nc != nil {
+			if node := byName[nc.Status.NodeName]; node != nil {
+				node.Pods = append(node.Pods, p)
+			}
+		}
+	}
 }
 
 // lists are the objects one Read lists.
@@ -212,10 +185,9 @@ func (c *Cluster) sortPods(pods []corev1.Pod) (map[string][]*corev1.Pod, []*core
 		p := &pods[i]
 		switch {
 		case p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed:
-			c.done(p.UID)
+			c.forget(p.UID)
 		case p.Spec.NodeName != "":
-			// Binding clears status.nominatedNodeName (ClearingNominatedNodeNameAfterBinding): nothing to undo.
-			c.done(p.UID)
+			c.forget(p.UID)
 			byNode[p.Spec.NodeName] = append(byNode[p.Spec.NodeName], p)
 		case Provisionable(p):
 			pending = append(pending, p)
@@ -265,8 +237,8 @@ func (c *Cluster) addNodes(v *View, nodes []corev1.Node, podsByNode map[string][
 }
 
 // addPending keeps the pods that still need capacity. Nominated pods hold their place on the capacity coming for
-// them instead, so a batch does not plan it twice. It returns the pods nominated to initialized nodes that still
-// have room for them, which deadNominations checks once the view is complete.
+// them instead, so a batch does not plan it twice. It returns the pods nominated to registered nodes that still
+// have room for them, which deadNominations checks and holdRoom counts once the view is complete.
 func (c *Cluster) addPending(v *View, pending []*corev1.Pod, inFlight map[string]*scheduling.ExistingNode) []*corev1.Pod {
 	var waiting []*corev1.Pod
 	nodes := map[string]*scheduling.ExistingNode{}
@@ -283,9 +255,7 @@ func (c *Cluster) addPending(v *View, pending []*corev1.Pod, inFlight map[string
 			}
 			if nc := v.NodeClaims[n]; nc != nil && nc.DeletionTimestamp.IsZero() && stillFits(p, nodes[nc.Status.NodeName]) {
 				// Registered but the pod is not bound yet: the kube-scheduler will place it; do not plan again.
-				if initialized(nc) {
-					waiting = append(waiting, p)
-				}
+				waiting = append(waiting, p)
 				continue
 			}
 			// The node registered and the kube-scheduler filled it with other pods: the nomination is dead, plan
@@ -303,14 +273,21 @@ func (c *Cluster) addPending(v *View, pending []*corev1.Pod, inFlight map[string
 // rather than NominationTTL after the node became usable. The check is the simulator's, on the cluster's nodes and
 // in-flight NodeClaims.
 func (c *Cluster) deadNominations(v *View, waiting []*corev1.Pod) []*corev1.Pod {
-	if len(waiting) == 0 {
+	var ready []*corev1.Pod
+	for _, p := range waiting {
+		// Before initialization the node may still carry startup or not-ready taints: only requests were checked.
+		if name, ok := c.Nomination(p); ok && v.NodeClaims[name] != nil && initialized(v.NodeClaims[name]) {
+			ready = append(ready, p)
+		}
+	}
+	if len(ready) == 0 {
 		return nil
 	}
 	// Every node and in-flight NodeClaim, no NodePool: room the plan made elsewhere counts (a pod the kube-scheduler
 	// put on this pod's node left its own place free on capacity still coming, where this pod may go instead).
 	snap := *v.Snapshot
 	snap.NodePools = nil
-	res, err := scheduling.Solve(&snap, waiting, scheduling.Options{})
+	res, err := scheduling.Solve(&snap, ready, scheduling.Options{})
 	if err != nil {
 		// A pod the simulator cannot read: the provisioning plan reports it; keep waiting here.
 		return nil

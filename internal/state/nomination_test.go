@@ -86,6 +86,23 @@ func TestNominationToAFullNode(t *testing.T) {
 			if diff := cmp.Diff(tt.wantPending, got); diff != "" {
 				t.Errorf("pending pods (-want +got):\n%s", diff)
 			}
+			// A pod still waiting holds its room on the node it was nominated to, as the kube-scheduler holds it
+			// once the nomination is published; a re-planned one does not.
+			var onNode []string
+			for _, n := range v.Snapshot.Nodes {
+				if n.Name == "node-a" {
+					for _, p := range n.Pods {
+						onNode = append(onNode, p.Name)
+					}
+				}
+			}
+			wantOnNode := []string{"bound", "waiting"}
+			if len(tt.wantPending) > 0 {
+				wantOnNode = []string{"bound"}
+			}
+			if diff := cmp.Diff(wantOnNode, onNode); diff != "" {
+				t.Errorf("pods counted on node-a (-want +got):\n%s", diff)
+			}
 			// A dead nomination is dropped; a live one is kept (the provisioner re-plans on pod binds only while some
 			// nomination is outstanding).
 			if want := len(tt.wantPending) == 0; c.HasNominations() != want {

@@ -74,9 +74,6 @@ func (p *Provisioner) Provision(ctx context.Context) (*scheduling.Results, error
 	if err != nil {
 		return nil, err
 	}
-	if err := ClearStale(ctx, p.kube, p.cluster); err != nil {
-		logger.Error(err, "clearing nominations the plan dropped")
-	}
 	for name, problem := range view.NodePoolProblems {
 		p.recorder.Eventf(view.NodePools[name], nil, corev1.EventTypeWarning, ReasonNodePoolNotReady, "Provisioning",
 			"nodepool %q cannot launch nodes: %v", name, problem)
