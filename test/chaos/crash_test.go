@@ -97,6 +97,7 @@ func runCrashSequence(t *testing.T, seq []crashStep, kill bool) int {
 		name = "controller kills"
 	}
 	m := h.startMonitor(name, w.ns)
+	started := time.Now()
 	for i, s := range seq {
 		w.scale(s.replicas)
 		if s.disrupt {
@@ -105,9 +106,11 @@ func runCrashSequence(t *testing.T, seq []crashStep, kill bool) int {
 		h.waitMoment(s)
 		moment := ""
 		if kill {
-			// Sampled before the kill: the process has run at least one step (a sample right after a restart would
-			// catch it before its controllers start).
-			m.sampleGoroutines(fmt.Sprintf("cycle%d", i+1), h.metricsAddr)
+			// Sampled before the kill, from a process that has run for 5 s at least: one younger may not have
+			// started its controllers yet (a drain target is often in flight at once).
+			if time.Since(started) >= 5*time.Second {
+				m.sampleGoroutines(fmt.Sprintf("cycle%d", i+1), h.metricsAddr)
+			}
 			moment = "after a kill " + h.killMoment(t.Context())
 			if err := h.stack.KillController(); err != nil {
 				t.Fatal(err)
@@ -117,6 +120,7 @@ func runCrashSequence(t *testing.T, seq []crashStep, kill bool) int {
 			if err := h.stack.StartController(); err != nil {
 				t.Fatal(err)
 			}
+			started = time.Now()
 			m.controllerUp()
 		}
 		took := w.waitSettled(m, s.replicas, 3*time.Minute)
@@ -184,8 +188,9 @@ func (h *harness) killMoment(ctx context.Context) string {
 }
 
 // deleteBusiestClaim deletes the NodeClaim whose node runs the most of the workload's pods (ties: the node name), so
-// the termination flow drains it through the Eviction API under the PDBs.
-func (h *harness) deleteBusiestClaim(ns string) {
+// the termination flow drains it through the Eviction API under the PDBs; it returns the claim's provider ID ("" if
+// no node ran workload pods).
+func (h *harness) deleteBusiestClaim(ns string) string {
 	t := h.t
 	t.Helper()
 	pods, err := h.cs.CoreV1().Pods(ns).List(t.Context(), metav1.ListOptions{})
@@ -224,8 +229,9 @@ func (h *harness) deleteBusiestClaim(ns string) {
 					t.Fatal(err)
 				}
 				t.Logf("deleted nodeclaim %s (node %s, %d workload pods)", nc.Name, name, perNode[name])
-				return
+				return nc.Status.ProviderID
 			}
 		}
 	}
+	return ""
 }
