@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"sync"
 	"time"
@@ -68,9 +69,15 @@ type Controller struct {
 	recorder events.EventRecorder
 
 	mu sync.Mutex
-	// evictedOwners are, per node, the owners (ReplicaSets, StatefulSets, …) of the pods its drain evicted. In memory
-	// only: after a restart an interrupted node is not held.
-	evictedOwners map[string]map[types.UID]bool
+	// evictedOwners are, per node, the owners (ReplicaSets, StatefulSets, …) of the pods its drain evicted, with
+	// those pods. In memory only: after a restart an interrupted node is not held.
+	evictedOwners map[string]map[types.UID]*evicted
+}
+
+// evicted are the pods a drain evicted from one owner, and when it first did.
+type evicted struct {
+	pods map[types.UID]bool
+	at   time.Time
 }
 
 // New returns the termination controller; every dependency is required.
@@ -78,7 +85,7 @@ func New(clk clock.Clock, kube client.Client, cloud cloudprovider.CloudProvider,
 	if clk == nil || kube == nil || cloud == nil || recorder == nil {
 		return nil, errors.New("termination: every dependency (clock, client, cloud provider, recorder) is required")
 	}
-	return &Controller{clk: clk, kube: kube, cloud: cloud, recorder: recorder, evictedOwners: map[string]map[types.UID]bool{}}, nil
+	return &Controller{clk: clk, kube: kube, cloud: cloud, recorder: recorder, evictedOwners: map[string]map[types.UID]*evicted{}}, nil
 }
 
 // Reconcile moves a deleted node one step through cordon → drain → volumes detached → instance terminated →
@@ -267,20 +274,27 @@ func (c *Controller) rememberOwners(node string, pods []*corev1.Pod) {
 	defer c.mu.Unlock()
 	owners := c.evictedOwners[node]
 	if owners == nil {
-		owners = map[types.UID]bool{}
+		owners = map[types.UID]*evicted{}
 		c.evictedOwners[node] = owners
 	}
 	for _, p := range pods {
 		for _, o := range p.OwnerReferences {
 			if o.Controller != nil && *o.Controller {
-				owners[o.UID] = true
+				e := owners[o.UID]
+				if e == nil {
+					e = &evicted{pods: map[types.UID]bool{}, at: c.clk.Now()}
+					owners[o.UID] = e
+				}
+				e.pods[p.UID] = true
 			}
 		}
 	}
 }
 
-// holdInterrupted tells whether an interrupted node's instance should be kept a little longer: some pod of a
-// workload its drain evicted is not Running yet, and the hold has not run out.
+// holdInterrupted tells whether an interrupted node's instance should be kept a little longer: some workload its
+// drain evicted pods of has fewer Running replacements (pods created since the eviction) than pods evicted, and the
+// hold has not run out. Counting replacements, not pending pods, also holds the instance in the moment between the
+// eviction and the owner creating the new pod, when there is nothing pending to see yet.
 func (c *Controller) holdInterrupted(ctx context.Context, node *corev1.Node, claim *apiv1.NodeClaim) (bool, error) {
 	if claim == nil {
 		return false, nil
@@ -290,7 +304,10 @@ func (c *Controller) holdInterrupted(ctx context.Context, node *corev1.Node, cla
 		return false, nil
 	}
 	c.mu.Lock()
-	owners := c.evictedOwners[node.Name]
+	owners := map[types.UID]evicted{}
+	for uid, e := range c.evictedOwners[node.Name] {
+		owners[uid] = evicted{pods: maps.Clone(e.pods), at: e.at}
+	}
 	c.mu.Unlock()
 	if len(owners) == 0 {
 		return false, nil
@@ -299,15 +316,23 @@ func (c *Controller) holdInterrupted(ctx context.Context, node *corev1.Node, cla
 	if err := c.kube.List(ctx, pods); err != nil {
 		return false, fmt.Errorf("listing pods: %w", err)
 	}
+	running := map[types.UID]int{}
 	for _, p := range pods.Items {
-		if p.Status.Phase == corev1.PodRunning || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+		if p.Status.Phase != corev1.PodRunning {
 			continue
 		}
 		for _, o := range p.OwnerReferences {
-			if owners[o.UID] {
-				log.FromContext(ctx).V(1).Info("holding interrupted instance until its workloads run elsewhere", "waitingFor", klog.KObj(&p))
-				return true, nil
+			// The API server keeps creation times to the second.
+			if e, ok := owners[o.UID]; ok && !e.pods[p.UID] && !p.CreationTimestamp.Time.Before(e.at.Truncate(time.Second)) {
+				running[o.UID]++
 			}
+		}
+	}
+	for uid, e := range owners {
+		if running[uid] < len(e.pods) {
+			log.FromContext(ctx).V(1).Info("holding interrupted instance until its workloads run elsewhere",
+				"owner", uid, "evicted", len(e.pods), "runningReplacements", running[uid])
+			return true, nil
 		}
 	}
 	return false, nil

@@ -27,6 +27,7 @@ import (
 type fixture struct {
 	t      *testing.T
 	direct client.Client
+	cached client.Client // what the controller reads
 	clk    *clocktesting.FakeClock
 	cloud  *fake.CloudProvider
 	c      *Controller
@@ -49,7 +50,7 @@ func newFixture(t *testing.T) *fixture {
 	waitFor(t, "default service account", func(ctx context.Context) bool {
 		return direct.Get(ctx, client.ObjectKey{Namespace: ns.Name, Name: "default"}, &corev1.ServiceAccount{}) == nil
 	})
-	return &fixture{t: t, direct: direct, clk: clk, cloud: cloud, c: c, ns: ns.Name}
+	return &fixture{t: t, direct: direct, cached: cached, clk: clk, cloud: cloud, c: c, ns: ns.Name}
 }
 
 func waitFor(t *testing.T, what string, cond func(context.Context) bool) {
@@ -337,12 +338,30 @@ func TestInterruptedNodeHeldUntilPodsRunElsewhere(t *testing.T) {
 	if err := f.direct.Delete(t.Context(), node); err != nil {
 		t.Fatal(err)
 	}
-	// The replacement pod can go nowhere (its only node is cordoned): the instance is held.
-	waitFor(t, "the old pod evicted and its replacement pending", func(ctx context.Context) bool {
+	// Right after the eviction, before the ReplicaSet has made the new pod, there is nothing pending to see: the
+	// instance is held all the same (the workload has no Running replacement).
+	waitFor(t, "the drain to evict the pod", func(ctx context.Context) bool {
 		f.reconcile(node.Name)
 		pods := &corev1.PodList{}
 		_ = f.direct.List(ctx, pods, client.InNamespace(f.ns), client.MatchingLabels(labels))
-		return len(pods.Items) == 1 && pods.Items[0].Status.Phase == corev1.PodPending && pods.Items[0].DeletionTimestamp.IsZero()
+		return len(pods.Items) == 0 || !pods.Items[0].DeletionTimestamp.IsZero() || pods.Items[0].Status.Phase == corev1.PodPending
+	})
+	f.reconcile(node.Name)
+	if f.cloud.Calls(fake.MethodDelete) != 0 || f.gone(node) {
+		t.Fatalf("interrupted instance terminated right after the eviction, before its workload had a replacement")
+	}
+	// The replacement pod can go nowhere (its only node is cordoned): the instance is held. The controller reads a
+	// cache, so wait until that sees the pending replacement too (under load it lags the API server).
+	waitFor(t, "the old pod evicted and its replacement pending", func(ctx context.Context) bool {
+		f.reconcile(node.Name)
+		for _, r := range []client.Reader{f.direct, f.cached} {
+			pods := &corev1.PodList{}
+			_ = r.List(ctx, pods, client.InNamespace(f.ns), client.MatchingLabels(labels))
+			if len(pods.Items) != 1 || pods.Items[0].Status.Phase != corev1.PodPending || !pods.Items[0].DeletionTimestamp.IsZero() {
+				return false
+			}
+		}
+		return true
 	})
 	for range 3 {
 		f.reconcile(node.Name)
