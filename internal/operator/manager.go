@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/go-logr/logr"
 	"go.uber.org/zap/zapcore"
@@ -89,6 +90,9 @@ func NewManager(cfg *rest.Config, o *Options, log logr.Logger) (manager.Manager,
 		LeaderElectionID:              LeaderElectionID,
 		LeaderElectionNamespace:       o.LeaderElectionNamespace,
 		LeaderElectionReleaseOnCancel: true,
+		LeaseDuration:                 positive(o.LeaseDuration),
+		RenewDeadline:                 positive(o.RenewDeadline),
+		RetryPeriod:                   positive(o.RetryPeriod),
 		Metrics:                       metricsserver.Options{BindAddress: o.MetricsBindAddress},
 		HealthProbeBindAddress:        o.HealthProbeBindAddress,
 	})
@@ -108,4 +112,12 @@ func NewManager(cfg *rest.Config, o *Options, log logr.Logger) (manager.Manager,
 		return nil, err
 	}
 	return mgr, nil
+}
+
+// positive is d when it is set, else nil (controller-runtime's default).
+func positive(d time.Duration) *time.Duration {
+	if d <= 0 {
+		return nil
+	}
+	return &d
 }

@@ -43,6 +43,11 @@ func TestOptions(t *testing.T) {
 		{name: "zero idle", args: []string{"--cluster-name=demo", "--aws-region=us-east-1", "--batch-idle-duration=0s"}, want: []string{"--batch-idle-duration"}},
 		{name: "bad log level", args: []string{"--cluster-name=demo", "--aws-region=us-east-1", "--log-level=verbose"}, want: []string{`--log-level "verbose"`}},
 		{name: "bad bind address", args: []string{"--cluster-name=demo", "--aws-region=us-east-1", "--metrics-bind-address=8080"}, want: []string{"--metrics-bind-address"}},
+		{name: "leader election defaults", args: []string{"--cluster-name=demo", "--aws-region=us-east-1", "--leader-elect"}},
+		{name: "lease not longer than renew deadline", args: []string{"--cluster-name=demo", "--aws-region=us-east-1", "--leader-elect", "--leader-election-lease-duration=5s"},
+			want: []string{"--leader-election-lease-duration 5s must be longer than --leader-election-renew-deadline 7s"}},
+		{name: "renew deadline within a jittered retry", args: []string{"--cluster-name=demo", "--aws-region=us-east-1", "--leader-elect", "--leader-election-retry-period=6s"},
+			want: []string{"--leader-election-renew-deadline 7s must be more than 1.2 × --leader-election-retry-period 6s"}},
 		{name: "every problem at once", args: []string{"--log-level=x"}, want: []string{"--cluster-name", "--aws-region", "--log-level"}},
 	}
 	for _, tc := range cases {

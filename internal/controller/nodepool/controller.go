@@ -108,7 +108,10 @@ func (c *Controller) nodeClassReady(ctx context.Context, np *apiv1.NodePool) (bo
 	ref := np.Spec.Template.Spec.NodeClassRef
 	nc := &apiv1.EC2NodeClass{}
 	if err := c.kube.Get(ctx, client.ObjectKey{Name: ref.Name}, nc); err != nil {
-		return false, fmt.Sprintf("EC2NodeClass %q: %v", ref.Name, client.IgnoreNotFound(err))
+		if apierrors.IsNotFound(err) {
+			return false, fmt.Sprintf("EC2NodeClass %q does not exist: create it or change spec.template.spec.nodeClassRef.name", ref.Name)
+		}
+		return false, fmt.Sprintf("EC2NodeClass %q: %v", ref.Name, err)
 	}
 	ready := nc.StatusConditions().Get(apiv1.ConditionTypeReady)
 	if ready == nil {

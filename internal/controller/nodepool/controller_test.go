@@ -70,8 +70,9 @@ func TestStatusSumsClaimsAndMirrorsNodeClass(t *testing.T) {
 	if v := conds.Get(apiv1.ConditionTypeValidationSucceeded); v == nil || v.Status != metav1.ConditionFalse {
 		t.Errorf("ValidationSucceeded = %+v, want False for the bad taint key", v)
 	}
-	if r := conds.Get(apiv1.ConditionTypeNodeClassReady); r == nil || r.Status != metav1.ConditionFalse {
-		t.Errorf("NodeClassReady = %+v, want False with no EC2NodeClass", r)
+	if r := conds.Get(apiv1.ConditionTypeNodeClassReady); r == nil || r.Status != metav1.ConditionFalse ||
+		r.Message != `EC2NodeClass "default" does not exist: create it or change spec.template.spec.nodeClassRef.name` {
+		t.Errorf("NodeClassReady = %+v, want False saying the EC2NodeClass does not exist", r)
 	}
 	if conds.IsTrue(apiv1.ConditionTypeReady) {
 		t.Errorf("Ready while invalid and without a node class")
