@@ -62,6 +62,9 @@ type Controller struct {
 	cluster  *state.Cluster // the simulator's view, for consolidation and replacements
 	pending  *pendingCommand
 	command  *command // a replace waiting for its replacements to initialize; one at a time
+	// nextDue is the earliest moment, seen by the last pass, at which an empty node's consolidateAfter runs out: the
+	// loop wakes then rather than up to a PollInterval later (the reference scale-down promises about 30 s).
+	nextDue time.Time
 }
 
 // New returns the disruption controller; every dependency is required.
@@ -80,6 +83,10 @@ func (c *Controller) Start(ctx context.Context) error {
 		interval := PollInterval
 		if c.command != nil {
 			interval = CommandPollInterval
+		}
+		if !c.nextDue.IsZero() {
+			// A little past the moment, so the pass sees consolidateAfter as elapsed.
+			interval = max(min(interval, c.nextDue.Sub(c.clk.Now())+100*time.Millisecond), 100*time.Millisecond)
 		}
 		select {
 		case <-ctx.Done():
@@ -114,6 +121,7 @@ type world struct {
 // flight along (a replace waiting for its replacements) or carries out the first method that has candidates within
 // budget. It returns the NodeClaims it deleted.
 func (c *Controller) Disrupt(ctx context.Context) ([]string, error) {
+	c.nextDue = time.Time{}
 	w, err := c.read(ctx)
 	if err != nil {
 		return nil, err
@@ -320,6 +328,9 @@ func (c *Controller) markConsolidatable(ctx context.Context, nc *apiv1.NodeClaim
 	if !empty {
 		nc.StatusConditions().Clear(apiv1.ConditionTypeConsolidatable)
 		return false
+	}
+	if due := since.Add(after); c.nextDue.IsZero() || due.Before(c.nextDue) {
+		c.nextDue = due
 	}
 	// A node that never had a pod is not news while it waits for the pods nominated to it.
 	if (prior == nil || prior.Reason != conditionEmptyWaiting) && !nc.Status.LastPodEventTime.IsZero() {

@@ -166,6 +166,10 @@ func TestEmptyNodeRemovedAfterConsolidateAfter(t *testing.T) {
 	if cond == nil || cond.Status != metav1.ConditionFalse || cond.Reason != conditionEmptyWaiting {
 		t.Errorf("empty node not marked while waiting: %+v", cond)
 	}
+	// The loop wakes when consolidateAfter runs out (about 20 s from now), not at its next 5 s poll after that.
+	if d := f.c.nextDue.Sub(f.clk.Now()); d < 19*time.Second || d > 21*time.Second {
+		t.Errorf("next pass due in %s, want about 20s", d)
+	}
 	f.clk.Step(25 * time.Second)
 	if got := f.disrupt(); len(got) != 1 || got[0] != "empty" {
 		t.Fatalf("disrupted %v, want [empty]", got)
@@ -175,6 +179,9 @@ func TestEmptyNodeRemovedAfterConsolidateAfter(t *testing.T) {
 	}
 	if f.exists("busy") == nil {
 		t.Errorf("busy nodeclaim deleted")
+	}
+	if !f.c.nextDue.IsZero() {
+		t.Errorf("next pass due at %s with no empty node waiting", f.c.nextDue)
 	}
 }
 
