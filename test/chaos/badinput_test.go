@@ -114,7 +114,7 @@ func TestBadInput(t *testing.T) {
 	if !strings.Contains(cond.Message, `"missing"`) {
 		m.violate("bad-input", "the dangling NodePool's NodeClassReady message %q does not name the EC2NodeClass \"missing\"", cond.Message)
 	}
-	if *knownBugs && strings.Contains(cond.Message, "<nil>") {
+	if strings.Contains(cond.Message, "<nil>") {
 		m.violate("bad-input", "the dangling NodePool's NodeClassReady message %q says <nil> instead of saying the EC2NodeClass does not exist", cond.Message)
 	}
 

@@ -25,7 +25,7 @@ type replica struct {
 
 // TestLeaderFailover runs two controller replicas with --leader-elect and default lease settings, then, -chaos.failovers
 // times, SIGKILLs the leader while new pods are pending and measures how long until the other replica holds the
-// Lease and until it has created a NodeClaim for the pods, against -chaos.failover-budget. The killed replica comes
+// Lease and until its first action, against -chaos.failover-budget. The killed replica comes
 // back as a follower each time.
 func TestLeaderFailover(t *testing.T) {
 	h := startHarness(t, true)
