@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"testing"
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -152,4 +153,49 @@ func (s *Stack) Stop() error {
 		err = serr
 	}
 	return err
+}
+
+// StopOnCleanup stops the stack when the test ends; when the test failed it first logs the last n lines of the
+// controller's and ec2sim's logs.
+func (s *Stack) StopOnCleanup(t testing.TB, n int) {
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, p := range []*Process{s.Controller, s.EC2Sim} {
+				if p != nil {
+					t.Logf("last lines of %s:\n%s", p.LogPath(), LastLines(p.LogPath(), n))
+				}
+			}
+		}
+		if err := s.Stop(); err != nil {
+			t.Errorf("stopping ec2sim and the controller: %v", err)
+		}
+	})
+}
+
+// LastLines is the end of a log file, at most n lines (or the error reading it).
+func LastLines(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// WaitFor polls cond every 250 ms until it holds, failing the test after timeout.
+func WaitFor(t testing.TB, timeout time.Duration, what string, cond func(context.Context) bool) {
+	t.Helper()
+	ctx := context.Background()
+	if c, ok := t.(interface{ Context() context.Context }); ok {
+		ctx = c.Context()
+	}
+	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		return cond(ctx), nil
+	})
+	if err != nil {
+		t.Fatalf("waiting for %s: %v", what, err)
+	}
 }

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
+	"github.com/tailor-sh/tailor/internal/testenv"
 )
 
 // badPools are NodePools the API server must refuse, each with the words its error must contain (the field and
@@ -102,7 +103,7 @@ func TestBadInput(t *testing.T) {
 	t.Cleanup(func() { _ = h.kube.Delete(context.WithoutCancel(t.Context()), dangling) })
 	m.fault("bad input: NodePool with a missing EC2NodeClass", 1)
 	var cond *metav1.Condition
-	waitFor(t, time.Minute, "NodeClassReady=False on the dangling NodePool", func(ctx context.Context) bool {
+	testenv.WaitFor(t, time.Minute, "NodeClassReady=False on the dangling NodePool", func(ctx context.Context) bool {
 		np := &apiv1.NodePool{}
 		if err := h.kube.Get(ctx, client.ObjectKey{Name: "dangling"}, np); err != nil {
 			return false
@@ -184,7 +185,7 @@ func (h *harness) sendMalformed(m *monitor) {
 	}
 	m.fault("bad input: malformed SQS message", len(malformedMessages))
 	var left int
-	waitFor(t, time.Minute, "the malformed messages to leave the queue", func(ctx context.Context) bool {
+	testenv.WaitFor(t, time.Minute, "the malformed messages to leave the queue", func(ctx context.Context) bool {
 		var msgs []struct {
 			Body string `json:"body"`
 		}
@@ -209,7 +210,7 @@ func (h *harness) waitTailorEvent(ns, what string, match func(corev1.Event) bool
 	t := h.t
 	t.Helper()
 	var found corev1.Event
-	waitFor(t, time.Minute, what, func(ctx context.Context) bool {
+	testenv.WaitFor(t, time.Minute, what, func(ctx context.Context) bool {
 		list, err := h.cs.CoreV1().Events(ns).List(ctx, metav1.ListOptions{})
 		if err != nil {
 			return false

@@ -14,6 +14,7 @@ import (
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
 	"github.com/tailor-sh/tailor/internal/controller/nodeclaim"
 	"github.com/tailor-sh/tailor/internal/ec2sim"
+	"github.com/tailor-sh/tailor/internal/testenv"
 )
 
 // TestCloudFaults keeps one controller process running through ec2sim's faults, one kind after another, each over
@@ -85,7 +86,7 @@ func TestCloudFaults(t *testing.T) {
 	s := next()
 	w.scale(s)
 	w.waitSettled(m, s, 4*time.Minute)
-	waitFor(t, 2*time.Minute, "the interrupted instances to be terminated", func(ctx context.Context) bool {
+	testenv.WaitFor(t, 2*time.Minute, "the interrupted instances to be terminated", func(ctx context.Context) bool {
 		instances, err := h.instances(ctx)
 		if err != nil {
 			return false
@@ -200,7 +201,7 @@ func (h *harness) neverRegister(m *monitor, w *workload, s step) {
 	w.scale(s)
 	h.deleteBusiestClaim(w.ns) // its pods need a new node even if the scale-up fits
 	var stuck []string
-	waitFor(t, 2*time.Minute, "instances that never register", func(ctx context.Context) bool {
+	testenv.WaitFor(t, 2*time.Minute, "instances that never register", func(ctx context.Context) bool {
 		instances, err := h.instances(ctx)
 		if err != nil {
 			return false
@@ -233,7 +234,7 @@ func (h *harness) neverRegister(m *monitor, w *workload, s step) {
 	m.fault("never-registering instances", len(stuck))
 	start := time.Now()
 	took := w.waitSettled(m, s, nodeclaim.RegistrationTTL+5*time.Minute)
-	waitFor(t, 3*time.Minute, "the never-registered instances to be terminated", func(ctx context.Context) bool {
+	testenv.WaitFor(t, 3*time.Minute, "the never-registered instances to be terminated", func(ctx context.Context) bool {
 		instances, err := h.instances(ctx)
 		if err != nil {
 			return false

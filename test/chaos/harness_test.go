@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -78,18 +77,7 @@ func startHarness(t *testing.T, withoutController bool, ec2simArgs ...string) *h
 		t.Fatal(err)
 	}
 	h.stack = stack
-	t.Cleanup(func() {
-		if t.Failed() {
-			for _, p := range []*testenv.Process{stack.Controller, stack.EC2Sim} {
-				if p != nil {
-					t.Logf("last lines of %s:\n%s", p.LogPath(), lastLines(p.LogPath(), 30))
-				}
-			}
-		}
-		if err := stack.Stop(); err != nil {
-			t.Errorf("stopping ec2sim and the controller: %v", err)
-		}
-	})
+	stack.StopOnCleanup(t, 30)
 	return h
 }
 
@@ -357,29 +345,6 @@ func goroutines(ctx context.Context, addr string) (int, error) {
 		return 0, fmt.Errorf("scraping go_goroutines at %s: %w", addr, errors.Join(err, last))
 	}
 	return n, nil
-}
-
-func lastLines(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
-// waitFor polls cond every 250 ms until it holds, failing the test after timeout.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func(context.Context) bool) {
-	t.Helper()
-	err := wait.PollUntilContextTimeout(t.Context(), 250*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
-		return cond(ctx), nil
-	})
-	if err != nil {
-		t.Fatalf("waiting for %s: %v", what, err)
-	}
 }
 
 // ---- workload ----

@@ -448,7 +448,7 @@ spec:
 
 	cw := watchClaims(t, "drift")
 	pw := watchPending(t, cs, ns, "spread")
-	waitFor(t, 30*time.Second, "the pod watch listing the 3 replicas", func(context.Context) bool { return pw.seen() == 3 })
+	testenv.WaitFor(t, 30*time.Second, "the pod watch listing the 3 replicas", func(context.Context) bool { return pw.seen() == 3 })
 	start := time.Now()
 	patch := client.MergeFrom(np.DeepCopy())
 	np.Spec.Template.ObjectMeta.Labels["example.com/generation"] = "2"
@@ -456,7 +456,7 @@ spec:
 		t.Fatal(err)
 	}
 	var lastPods []corev1.Pod
-	waitFor(t, 3*time.Minute, "the 3 original nodeclaims gone and 3 replicas Running on generation-2 nodes", func(ctx context.Context) bool {
+	testenv.WaitFor(t, 3*time.Minute, "the 3 original nodeclaims gone and 3 replicas Running on generation-2 nodes", func(ctx context.Context) bool {
 		for _, nc := range original {
 			if err := kube.Get(ctx, client.ObjectKeyFromObject(&nc), &apiv1.NodeClaim{}); !apierrors.IsNotFound(err) {
 				return false
@@ -615,7 +615,7 @@ spec:
 	// expire: replaced about expireAfter after launch.
 	old := claims["expire"]
 	var deletedAt time.Time
-	waitFor(t, expireAfter+time.Minute, "the expire pool's node replaced and its replica Running on the replacement", func(ctx context.Context) bool {
+	testenv.WaitFor(t, expireAfter+time.Minute, "the expire pool's node replaced and its replica Running on the replacement", func(ctx context.Context) bool {
 		nc := &apiv1.NodeClaim{}
 		err := kube.Get(ctx, client.ObjectKeyFromObject(&old), nc)
 		if err == nil && !nc.DeletionTimestamp.IsZero() && deletedAt.IsZero() {
@@ -647,7 +647,7 @@ spec:
 	}
 
 	// keep and frozen: still there, well past expiry (and, for frozen, consolidateAfter).
-	waitFor(t, time.Minute, "the keep and frozen nodeclaims older than expireAfter+10s", func(context.Context) bool {
+	testenv.WaitFor(t, time.Minute, "the keep and frozen nodeclaims older than expireAfter+10s", func(context.Context) bool {
 		return time.Since(claims["keep"].CreationTimestamp.Time) > expireAfter+10*time.Second &&
 			time.Since(claims["frozen"].CreationTimestamp.Time) > expireAfter+10*time.Second
 	})
@@ -686,7 +686,7 @@ spec:
 		t.Fatal(err)
 	}
 	lifted := time.Now()
-	waitFor(t, 30*time.Second, "the keep and frozen nodeclaims deleted once their blockers were lifted", func(ctx context.Context) bool {
+	testenv.WaitFor(t, 30*time.Second, "the keep and frozen nodeclaims deleted once their blockers were lifted", func(ctx context.Context) bool {
 		for _, name := range []string{"keep", "frozen"} {
 			c := claims[name]
 			nc := &apiv1.NodeClaim{}
@@ -798,19 +798,19 @@ spec:
 		}
 		return len(pods) == 3 && all(live, running) && on[keep] == 1 && on[drain] == 2
 	})
-	waitFor(t, 30*time.Second, "the PodDisruptionBudget allowing no disruption of 3 healthy pods", func(ctx context.Context) bool {
+	testenv.WaitFor(t, 30*time.Second, "the PodDisruptionBudget allowing no disruption of 3 healthy pods", func(ctx context.Context) bool {
 		got, err := cs.PolicyV1().PodDisruptionBudgets(ns).Get(ctx, "work", metav1.GetOptions{})
 		return err == nil && got.Status.ObservedGeneration == got.Generation && got.Status.CurrentHealthy == 3 && got.Status.DisruptionsAllowed == 0
 	})
 
 	// Blocked: the controller sees the drain node as a candidate and the PDB stops it.
 	blocked := fmt.Sprintf("PodDisruptionBudget %s/work allows no disruption", ns)
-	waitFor(t, time.Minute, "the controller logging the PDB block", func(context.Context) bool {
+	testenv.WaitFor(t, time.Minute, "the controller logging the PDB block", func(context.Context) bool {
 		b, err := os.ReadFile(stack.Controller.LogPath())
 		return err == nil && strings.Contains(string(b), blocked)
 	})
 	hold := time.Now()
-	waitFor(t, time.Minute, "the validation window and two decision passes", func(context.Context) bool {
+	testenv.WaitFor(t, time.Minute, "the validation window and two decision passes", func(context.Context) bool {
 		return time.Since(hold) > 20*time.Second
 	})
 	for _, nc := range poolClaims(t, kube, "consolidate") {
@@ -821,7 +821,7 @@ spec:
 
 	// Allowed one at a time: the drain node goes and its pods move.
 	aw := watchAvailability(t, cs, ns, "work")
-	waitFor(t, 10*time.Second, "the availability watch started on the 3 pods", func(context.Context) bool {
+	testenv.WaitFor(t, 10*time.Second, "the availability watch started on the 3 pods", func(context.Context) bool {
 		return aw.started(3)
 	})
 	patch := []byte(`{"spec":{"minAvailable":2}}`)
@@ -835,7 +835,7 @@ spec:
 			drainClaim = nc
 		}
 	}
-	waitFor(t, 2*time.Minute, "the drain node's nodeclaim gone and 3 pods Running on "+keep, func(ctx context.Context) bool {
+	testenv.WaitFor(t, 2*time.Minute, "the drain node's nodeclaim gone and 3 pods Running on "+keep, func(ctx context.Context) bool {
 		if err := kube.Get(ctx, client.ObjectKeyFromObject(&drainClaim), &apiv1.NodeClaim{}); !apierrors.IsNotFound(err) {
 			return false
 		}

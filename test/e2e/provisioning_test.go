@@ -207,7 +207,7 @@ func TestMixedBurst(t *testing.T) {
 	// The controller's own accounting agrees: the price gauge is the fleet's price (once the NodePool status
 	// controller has seen every claim) and every pod's startup was observed.
 	var metrics map[string]float64
-	waitFor(t, 30*time.Second, "tailor_cluster_price_per_hour to equal the fleet price", func(ctx context.Context) bool {
+	testenv.WaitFor(t, 30*time.Second, "tailor_cluster_price_per_hour to equal the fleet price", func(ctx context.Context) bool {
 		metrics = scrape(ctx, t, metricsAddr)
 		return fmt.Sprintf("%.4f", metrics["tailor_cluster_price_per_hour"]) == fmt.Sprintf("%.4f", fleet)
 	})
@@ -242,7 +242,7 @@ func TestControllerRestartMidBurst(t *testing.T) {
 	}
 	// Kill it while launches are in flight: claims exist and ec2sim has begun launching their instances.
 	var atKill, withInstance int
-	waitFor(t, time.Minute, "the first nodeclaims and instances", func(ctx context.Context) bool {
+	testenv.WaitFor(t, time.Minute, "the first nodeclaims and instances", func(ctx context.Context) bool {
 		list := &apiv1.NodeClaimList{}
 		if err := kube.List(ctx, list); err != nil {
 			return false
@@ -273,7 +273,7 @@ func TestControllerRestartMidBurst(t *testing.T) {
 	// collection had already terminated it).
 	var claimIDs, instanceIDs []string
 	var states map[string]string
-	waitFor(t, 30*time.Second, "one running instance per nodeclaim", func(ctx context.Context) bool {
+	testenv.WaitFor(t, 30*time.Second, "one running instance per nodeclaim", func(ctx context.Context) bool {
 		list := &apiv1.NodeClaimList{}
 		if err := kube.List(ctx, list); err != nil {
 			return false

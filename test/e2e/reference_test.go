@@ -38,31 +38,8 @@ func startStack(t *testing.T, opts testenv.StackOptions) *testenv.Stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			for _, p := range []*testenv.Process{stack.Controller, stack.EC2Sim} {
-				if p != nil {
-					t.Logf("last lines of %s:\n%s", p.LogPath(), lastLines(p.LogPath(), 40))
-				}
-			}
-		}
-		if err := stack.Stop(); err != nil {
-			t.Errorf("stopping ec2sim and the controller: %v", err)
-		}
-	})
+	stack.StopOnCleanup(t, 40)
 	return stack
-}
-
-func lastLines(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 func tailorClient(t *testing.T) client.Client {
@@ -157,7 +134,7 @@ func referenceScenario(t *testing.T, stack *testenv.Stack) {
 	scaleInflate(t, cs, ns, 0)
 	waitForPods(t, cs, ns, "no inflate pods", func(pods []corev1.Pod) bool { return len(pods) == 0 })
 	lastPodLeft := time.Now()
-	waitFor(t, 2*time.Minute, "the empty node deleted", func(ctx context.Context) bool {
+	testenv.WaitFor(t, 2*time.Minute, "the empty node deleted", func(ctx context.Context) bool {
 		err := kube.Get(ctx, client.ObjectKey{Name: node}, &corev1.Node{})
 		return apierrors.IsNotFound(err)
 	})
@@ -166,7 +143,7 @@ func referenceScenario(t *testing.T, stack *testenv.Stack) {
 	if after < 25*time.Second || after > 45*time.Second {
 		t.Errorf("node deleted %s after its last pod left, want about 30s (consolidateAfter) within +10s", after.Round(time.Second))
 	}
-	waitFor(t, time.Minute, "the nodeclaim gone and its instance terminated", func(ctx context.Context) bool {
+	testenv.WaitFor(t, time.Minute, "the nodeclaim gone and its instance terminated", func(ctx context.Context) bool {
 		err := kube.Get(ctx, client.ObjectKeyFromObject(&nc), &apiv1.NodeClaim{})
 		return apierrors.IsNotFound(err) && instanceState(t, stack, nc.Status.ProviderID) == "terminated"
 	})
@@ -199,16 +176,6 @@ func instanceState(t *testing.T, stack *testenv.Stack, providerID string) string
 		}
 	}
 	return "absent"
-}
-
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func(context.Context) bool) {
-	t.Helper()
-	err := wait.PollUntilContextTimeout(t.Context(), 250*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
-		return cond(ctx), nil
-	})
-	if err != nil {
-		t.Fatalf("waiting for %s: %v", what, err)
-	}
 }
 
 // checkCheapestFit checks, independently of the simulator, that no instance type in ec2sim's catalogue with a cheaper
