@@ -19,6 +19,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/discovery"
 	"sigs.k8s.io/yaml"
 )
 
@@ -65,7 +66,43 @@ func (e *Environment) applyCRDs(ctx context.Context) error {
 			return fmt.Errorf("waiting for CRD %s to be established: %w", crd.Name, err)
 		}
 	}
+	if err := e.waitServed(ctx, crds); err != nil {
+		return err
+	}
 	e.opts.Logf("installed %d CRDs", len(crds))
+	return nil
+}
+
+// waitServed waits until discovery serves every CRD's kinds: Established comes first, and a client built in between
+// finds no match for the kind.
+func (e *Environment) waitServed(ctx context.Context, crds []*apiextensionsv1.CustomResourceDefinition) error {
+	disco, err := discovery.NewDiscoveryClientForConfig(e.Config)
+	if err != nil {
+		return fmt.Errorf("building the discovery client: %w", err)
+	}
+	for _, crd := range crds {
+		for _, v := range crd.Spec.Versions {
+			if !v.Served {
+				continue
+			}
+			gv := crd.Spec.Group + "/" + v.Name
+			err := wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+				list, err := disco.ServerResourcesForGroupVersion(gv)
+				if err != nil {
+					return false, nil //nolint:nilerr // not served yet: poll again
+				}
+				for _, r := range list.APIResources {
+					if r.Kind == crd.Spec.Names.Kind {
+						return true, nil
+					}
+				}
+				return false, nil
+			})
+			if err != nil {
+				return fmt.Errorf("waiting for discovery to serve %s in %s: %w", crd.Spec.Names.Kind, gv, err)
+			}
+		}
+	}
 	return nil
 }
 
