@@ -12,7 +12,6 @@ import (
 
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
 	"github.com/tailor-sh/tailor/internal/cli"
-	"github.com/tailor-sh/tailor/internal/operator"
 	"github.com/tailor-sh/tailor/internal/testenv"
 )
 
@@ -33,14 +32,7 @@ func TestExplainCommand(t *testing.T) {
 			t.Errorf("stopping the API server: %v", err)
 		}
 	})
-	scheme, err := operator.NewScheme()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kube, err := client.New(env.Config, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
+	kube := env.DirectClient(t)
 	seedSpotOnlyCluster(t, kube)
 	kubeconfig := "--kubeconfig=" + env.KubeconfigPath
 

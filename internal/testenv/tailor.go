@@ -188,11 +188,7 @@ func LastLines(path string, n int) string {
 // WaitFor polls cond every 250 ms until it holds, failing the test after timeout.
 func WaitFor(t testing.TB, timeout time.Duration, what string, cond func(context.Context) bool) {
 	t.Helper()
-	ctx := context.Background()
-	if c, ok := t.(interface{ Context() context.Context }); ok {
-		ctx = c.Context()
-	}
-	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+	err := wait.PollUntilContextTimeout(t.Context(), 250*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
 		return cond(ctx), nil
 	})
 	if err != nil {

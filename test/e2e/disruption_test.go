@@ -406,7 +406,7 @@ const maxPending = time.Second
 // and initialized before the old one is deleted, so no moved replica waits more than maxPending to run; every replica
 // ends Running on a node with the new label.
 func TestDriftReplacesBeforeDeleting(t *testing.T) {
-	kube := tailorClient(t)
+	kube := env.DirectClient(t)
 	cs := kubernetes.NewForConfigOrDie(env.Config)
 	stack := startStack(t, testenv.StackOptions{ClusterName: "demo-cluster"})
 	disruptionNodeClass(t, kube)
@@ -562,7 +562,7 @@ func checkLog(t *testing.T, stack *testenv.Stack, lines ...string) {
 // The three share the one wait for expiry, which is most of this test's run time.
 func TestDisruptionExpirationAndBlockers(t *testing.T) {
 	const expireAfter = 2 * time.Minute
-	kube := tailorClient(t)
+	kube := env.DirectClient(t)
 	cs := kubernetes.NewForConfigOrDie(env.Config)
 	stack := startStack(t, testenv.StackOptions{ClusterName: "demo-cluster"})
 	disruptionNodeClass(t, kube)
@@ -717,7 +717,7 @@ func onOtherInstance(ctx context.Context, cs kubernetes.Interface, p corev1.Pod,
 //     cannot catch slowness; it does catch a drain that takes both pods down at once (deleting instead of evicting,
 //     or evicting in parallel past the budget).
 func TestDisruptionConsolidation(t *testing.T) {
-	kube := tailorClient(t)
+	kube := env.DirectClient(t)
 	cs := kubernetes.NewForConfigOrDie(env.Config)
 	stack := startStack(t, testenv.StackOptions{ClusterName: "demo-cluster"})
 	disruptionNodeClass(t, kube)

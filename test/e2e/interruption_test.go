@@ -27,7 +27,7 @@ import (
 // terminated — by Tailor, well before EC2 would have taken it.
 func TestSpotInterruption(t *testing.T) {
 	const cluster = "demo-cluster" // the reference EC2NodeClass selects subnets and groups tagged with it
-	kube := tailorClient(t)
+	kube := env.DirectClient(t)
 	cs := kubernetes.NewForConfigOrDie(env.Config)
 	// ec2sim names its queue after the cluster.
 	stack := startStack(t, testenv.StackOptions{ClusterName: cluster, ControllerArgs: []string{"--interruption-queue=" + cluster}})

@@ -44,7 +44,7 @@ const tailorReporter = "tailor"
 // NodePool, gets a FailedScheduling event from Tailor saying why, and no NodeClaim is created.
 func TestPodNoNodePoolCanHost(t *testing.T) {
 	startStack(t, testenv.StackOptions{ClusterName: "demo-cluster"})
-	kube := tailorClient(t)
+	kube := env.DirectClient(t)
 	cs := kubernetes.NewForConfigOrDie(env.Config)
 	applyExample(t, kube, "reference.yaml")
 	t.Cleanup(func() { waitNoNodeClaims(t, kube) })
@@ -74,7 +74,7 @@ func TestPodNoNodePoolCanHost(t *testing.T) {
 // FailedScheduling events on the pods naming the limit.
 func TestNodePoolAtLimitLaunchesNothingMore(t *testing.T) {
 	startStack(t, testenv.StackOptions{ClusterName: "demo-cluster"})
-	kube := tailorClient(t)
+	kube := env.DirectClient(t)
 	cs := kubernetes.NewForConfigOrDie(env.Config)
 	applyExample(t, kube, "reference.yaml")
 	t.Cleanup(func() { waitNoNodeClaims(t, kube) })
@@ -151,7 +151,7 @@ func TestMixedBurst(t *testing.T) {
 	// pieces, each with its own partly filled last node.
 	s := startStack(t, testenv.StackOptions{ClusterName: "demo-cluster", ControllerArgs: []string{
 		"--metrics-bind-address=" + metricsAddr, "--batch-idle-duration=1s", "--batch-max-duration=10s"}})
-	kube := tailorClient(t)
+	kube := env.DirectClient(t)
 	cs := kubernetes.NewForConfigOrDie(env.Config)
 	applyExample(t, kube, "reference.yaml")
 	t.Cleanup(func() { waitNoNodeClaims(t, kube) })
@@ -223,7 +223,7 @@ func TestMixedBurst(t *testing.T) {
 // orphaned.
 func TestControllerRestartMidBurst(t *testing.T) {
 	s := startStack(t, testenv.StackOptions{ClusterName: "demo-cluster"})
-	kube := tailorClient(t)
+	kube := env.DirectClient(t)
 	cs := kubernetes.NewForConfigOrDie(env.Config)
 	applyExample(t, kube, "reference.yaml")
 	t.Cleanup(func() { waitNoNodeClaims(t, kube) })

@@ -22,7 +22,6 @@ import (
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
 	"github.com/tailor-sh/tailor/internal/catalog"
 	"github.com/tailor-sh/tailor/internal/ec2sim"
-	"github.com/tailor-sh/tailor/internal/operator"
 	"github.com/tailor-sh/tailor/internal/testenv"
 )
 
@@ -40,19 +39,6 @@ func startStack(t *testing.T, opts testenv.StackOptions) *testenv.Stack {
 	}
 	stack.StopOnCleanup(t, 40)
 	return stack
-}
-
-func tailorClient(t *testing.T) client.Client {
-	t.Helper()
-	scheme, err := operator.NewScheme()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.New(env.Config, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
 }
 
 // applyExample creates the objects of an examples/ file and deletes them when the test ends.
@@ -94,7 +80,7 @@ func TestReferenceScenario(t *testing.T) {
 
 // referenceScenario runs the tutorial against a running stack.
 func referenceScenario(t *testing.T, stack *testenv.Stack) {
-	kube := tailorClient(t)
+	kube := env.DirectClient(t)
 	cs := kubernetes.NewForConfigOrDie(env.Config)
 	applyExample(t, kube, "reference.yaml")
 	t.Cleanup(func() { waitNoNodeClaims(t, kube) })
