@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
-	"github.com/tailor-sh/tailor/internal/cloudprovider"
 )
 
 // DefaultPackingTolerance is how much more per unit of capacity than the cheapest instance type a NodeClaim may grow
@@ -89,11 +88,18 @@ func (s *solver) widen(n *node) {
 }
 
 func (s *solver) computeEfficient(ps *poolState, p *podInfo, demand Resources) []*typeInfo {
+	// One filter per node-requirement alternative of the pod that the NodePool allows, compiled once for every type.
+	var filters []typeFilter
+	for _, alt := range p.alts {
+		if alt.CompatibleWithNode(ps.reqs) == nil {
+			filters = append(filters, s.compileFilter(ps.reqs.Intersect(alt)))
+		}
+	}
 	costs := make([]float64, len(ps.types))
 	best := math.Inf(1)
 	for i, t := range ps.types {
 		costs[i] = math.Inf(1)
-		price, ok := s.classPrice(ps, p, t)
+		price, ok := cheapestUnder(t, filters)
 		if !ok || t.alloc.CPU <= 0 || t.alloc.Memory <= 0 || t.alloc.Pods <= 0 {
 			continue
 		}
@@ -114,20 +120,14 @@ func (s *solver) computeEfficient(ps *poolState, p *podInfo, demand Resources) [
 	return types
 }
 
-// classPrice is t's cheapest offering that one of p's node-requirement alternatives allows together with the
-// NodePool's, and whether the pod may use t at all.
-func (s *solver) classPrice(ps *poolState, p *podInfo, t *typeInfo) (float64, bool) {
+// cheapestUnder is t's cheapest offering that one of the filters allows, and whether t passes any of them.
+func cheapestUnder(t *typeInfo, filters []typeFilter) (float64, bool) {
 	best, found := 0.0, false
-	for _, alt := range p.alts {
-		if alt.CompatibleWithNode(ps.reqs) != nil {
+	for i := range filters {
+		if !filters[i].ok(t) {
 			continue
 		}
-		reqs := ps.reqs.Intersect(alt)
-		if !typeCompatible(s.typeKeys, reqs, t.it) {
-			continue
-		}
-		f := s.offeringFilter(reqs)
-		if price, ok := t.priceUnder(&f); ok && (!found || price < best) {
+		if price, ok := t.priceUnder(&filters[i]); ok && (!found || price < best) {
 			best, found = price, true
 		}
 	}
@@ -175,11 +175,6 @@ func burstableAllowed(np *NodePool) bool {
 		}
 	}
 	return false
-}
-
-// launchable reports whether a NodePool may launch it at all (burstable types only when it names them).
-func launchable(np *NodePool, it *cloudprovider.InstanceType) bool {
-	return !it.Burstable || burstableAllowed(np)
 }
 
 // balancedOrder is the order pods are placed in: largest first (first-fit decreasing), but with cpu-heavy and

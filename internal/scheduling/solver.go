@@ -222,8 +222,9 @@ func (s *solver) buildPool(np *NodePool) (*poolState, error) {
 	if err != nil {
 		return nil, err
 	}
+	allowBurstable := burstableAllowed(np)
 	for _, it := range np.InstanceTypes {
-		if ti := s.poolType(np, base, it); ti != nil {
+		if ti := s.poolType(np, base, it, allowBurstable); ti != nil {
 			ps.types = append(ps.types, ti)
 		}
 	}
@@ -275,12 +276,12 @@ func poolBase(np *NodePool) (Requirements, error) {
 
 // poolType prepares one instance type for a NodePool: its available offerings the requirements allow (cheapest
 // first) and its allocatable net of the daemonset pods that would land on it. It returns nil when the NodePool
-// cannot launch the type or the daemonsets alone overflow it.
-func (s *solver) poolType(np *NodePool, base Requirements, it *cloudprovider.InstanceType) *typeInfo {
+// cannot launch the type (a burstable one only when allowBurstable) or the daemonsets alone overflow it.
+func (s *solver) poolType(np *NodePool, base Requirements, it *cloudprovider.InstanceType, allowBurstable bool) *typeInfo {
 	if !typeCompatible(s.typeKeys, base, it) {
 		return nil
 	}
-	if !launchable(np, it) {
+	if it.Burstable && !allowBurstable {
 		s.burstables[np] = append(s.burstables[np], it)
 		return nil
 	}
