@@ -285,16 +285,9 @@ func (s *solver) applySplit(n *node, bins []*splitBin, allowed []*typeInfo) {
 		s.finalize(c)
 	}
 	fill(n, bins[0])
-	ps := n.pool
 	for _, b := range bins[1:] {
-		c := &node{name: ps.np.Name + "-" + itoa(ps.claims+1), pool: ps, taints: n.taints, sigOK: map[string]bool{}, allFree: true}
-		c.reqs = n.reqs.Clone()
-		delete(c.reqs.sets, apiv1.HostnameLabelKey)
-		c.reqs.addSet(apiv1.HostnameLabelKey, &valueSet{values: []string{c.name}})
-		ps.claims++
-		ps.nodesLeft--
-		c.index = len(s.claims)
-		s.claims = append(s.claims, c)
+		c := newClaim(n.pool, n.reqs)
+		s.addClaim(c)
 		fill(c, b)
 	}
 }

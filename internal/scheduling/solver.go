@@ -717,9 +717,7 @@ func (s *solver) placeNew(p *podInfo, level int, reasons *[]string) bool {
 			}
 			continue
 		}
-		n := &node{name: ps.np.Name + "-" + itoa(ps.claims+1), pool: ps, taints: ps.np.Taints, sigOK: map[string]bool{}, allFree: true}
-		n.reqs = ps.reqs.Clone()
-		n.reqs.addSet(apiv1.HostnameLabelKey, &valueSet{values: []string{n.name}})
+		n := newClaim(ps, ps.reqs)
 		n.types, n.bound, n.floor = ps.types, ps.bound, ps.floor
 		reason := ""
 		if eff := s.efficientTypes(ps, p); reasons == nil && eff != nil {
@@ -737,10 +735,7 @@ func (s *solver) placeNew(p *podInfo, level int, reasons *[]string) bool {
 				*reasons = append(*reasons, fmt.Sprintf("nodepool %q: the pod fits a new node; it was left out by an earlier decision of this plan", ps.np.Name))
 				continue
 			}
-			ps.claims++
-			ps.nodesLeft--
-			n.index = len(s.claims)
-			s.claims = append(s.claims, n)
+			s.addClaim(n)
 			s.commit(p, n)
 			return true
 		}
@@ -749,6 +744,24 @@ func (s *solver) placeNew(p *podInfo, level int, reasons *[]string) bool {
 		}
 	}
 	return false
+}
+
+// newClaim is a NodeClaim of ps that is not in the plan yet, named as the pool's next one, with reqs (and its own
+// hostname).
+func newClaim(ps *poolState, reqs Requirements) *node {
+	n := &node{name: ps.np.Name + "-" + itoa(ps.claims+1), pool: ps, taints: ps.np.Taints, sigOK: map[string]bool{}, allFree: true}
+	n.reqs = reqs.Clone()
+	delete(n.reqs.sets, apiv1.HostnameLabelKey)
+	n.reqs.addSet(apiv1.HostnameLabelKey, &valueSet{values: []string{n.name}})
+	return n
+}
+
+// addClaim puts a new claim into the plan and counts it against its NodePool.
+func (s *solver) addClaim(n *node) {
+	n.pool.claims++
+	n.pool.nodesLeft--
+	n.index = len(s.claims)
+	s.claims = append(s.claims, n)
 }
 
 // poolReason words a NodePool's rejection. Limit reasons already name the pool.
