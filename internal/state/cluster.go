@@ -128,40 +128,30 @@ func (c *Cluster) Read(ctx context.Context, instanceTypes InstanceTypesFunc) (*V
 	}
 	dead := c.deadNominations(v, waiting)
 	v.Pending = append(v.Pending, dead...)
-	c.holdRoom(v, waiting, dead)
+	holdRoom(waiting, dead)
 	return v, nil
 }
 
 // holdRoom counts each pod still waiting for the kube-scheduler on the registered node it was nominated to: the plan
 // must not give that room to other pending pods as well.
-func (c *Cluster) holdRoom(v *View, waiting, dead []*corev1.Pod) {
-	if len(waiting) == 0 {
-		return
-	}
+func holdRoom(waiting []waitingPod, dead []*corev1.Pod) {
 	gone := map[types.UID]bool{}
 	for _, p := range dead {
 		gone[p.UID] = true
 	}
-	byName := map[string]*scheduling.ExistingNode{}
-	for _, n := range v.Snapshot.Nodes {
-		if !n.InFlight {
-			byName[n.Name] = n
+	for _, w := range waiting {
+		if w.node != nil && !gone[w.pod.UID] {
+			w.node.Pods = append(w.node.Pods, w.pod)
 		}
 	}
-	for _, p := range waiting {
-		if gone[p.UID] {
-			continue
-		}
-		name, ok := c.Nomination(p)
-		if !ok {
-			continue
-		}
-		if nc := v.NodeClaims[name]; nc != nil {
-			if node := byName[nc.Status.NodeName]; node != nil {
-				node.Pods = append(node.Pods, p)
-			}
-		}
-	}
+}
+
+// waitingPod is a pending pod nominated to a registered NodeClaim whose node (nil while the cache lacks it) still
+// has room for it: the kube-scheduler is expected to bind it there.
+type waitingPod struct {
+	pod   *corev1.Pod
+	claim *apiv1.NodeClaim
+	node  *scheduling.ExistingNode
 }
 
 // lists are the objects one Read lists.
@@ -239,8 +229,8 @@ func (c *Cluster) addNodes(v *View, nodes []corev1.Node, podsByNode map[string][
 // addPending keeps the pods that still need capacity. Nominated pods hold their place on the capacity coming for
 // them instead, so a batch does not plan it twice. It returns the pods nominated to registered nodes that still
 // have room for them, which deadNominations checks and holdRoom counts once the view is complete.
-func (c *Cluster) addPending(v *View, pending []*corev1.Pod, inFlight map[string]*scheduling.ExistingNode) []*corev1.Pod {
-	var waiting []*corev1.Pod
+func (c *Cluster) addPending(v *View, pending []*corev1.Pod, inFlight map[string]*scheduling.ExistingNode) []waitingPod {
+	var waiting []waitingPod
 	nodes := map[string]*scheduling.ExistingNode{}
 	for _, n := range v.Snapshot.Nodes {
 		if !n.InFlight {
@@ -255,7 +245,7 @@ func (c *Cluster) addPending(v *View, pending []*corev1.Pod, inFlight map[string
 			}
 			if nc := v.NodeClaims[n]; nc != nil && nc.DeletionTimestamp.IsZero() && stillFits(p, nodes[nc.Status.NodeName]) {
 				// Registered but the pod is not bound yet: the kube-scheduler will place it; do not plan again.
-				waiting = append(waiting, p)
+				waiting = append(waiting, waitingPod{pod: p, claim: nc, node: nodes[nc.Status.NodeName]})
 				continue
 			}
 			// The node registered and the kube-scheduler filled it with other pods: the nomination is dead, plan
@@ -272,12 +262,12 @@ func (c *Cluster) addPending(v *View, pending []*corev1.Pod, inFlight map[string
 // there, a port): the kube-scheduler will not bind them, so their nominations are dropped and they are planned now
 // rather than NominationTTL after the node became usable. The check is the simulator's, on the cluster's nodes and
 // in-flight NodeClaims.
-func (c *Cluster) deadNominations(v *View, waiting []*corev1.Pod) []*corev1.Pod {
+func (c *Cluster) deadNominations(v *View, waiting []waitingPod) []*corev1.Pod {
 	var ready []*corev1.Pod
-	for _, p := range waiting {
+	for _, w := range waiting {
 		// Before initialization the node may still carry startup or not-ready taints: only requests were checked.
-		if name, ok := c.Nomination(p); ok && v.NodeClaims[name] != nil && initialized(v.NodeClaims[name]) {
-			ready = append(ready, p)
+		if initialized(w.claim) {
+			ready = append(ready, w.pod)
 		}
 	}
 	if len(ready) == 0 {
