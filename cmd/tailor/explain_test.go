@@ -19,19 +19,7 @@ import (
 // the kubeconfig file as a user would. internal/cli's tests cover what explain says; this one covers the wiring:
 // flags, the client, the namespace default and the output formats.
 func TestExplainCommand(t *testing.T) {
-	crds, err := testenv.CRDPath()
-	if err != nil {
-		t.Fatal(err)
-	}
-	env, err := testenv.Start(t.Context(), testenv.Options{CRDDirectoryPaths: []string{crds}, APIServerOnly: true})
-	if err != nil {
-		t.Fatalf("starting the API server: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := env.Stop(); err != nil {
-			t.Errorf("stopping the API server: %v", err)
-		}
-	})
+	env := testenv.StartAPIServer(t)
 	kube := env.DirectClient(t)
 	seedSpotOnlyCluster(t, kube)
 	kubeconfig := "--kubeconfig=" + env.KubeconfigPath

@@ -264,32 +264,12 @@ func TestExplain(t *testing.T) {
 
 func startExplainAPIServer(t *testing.T) (client.Client, kubernetes.Interface) {
 	t.Helper()
-	env := startAPIServer(t)
+	env := testenv.StartAPIServer(t)
 	cs, err := kubernetes.NewForConfig(env.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return env.DirectClient(t), cs
-}
-
-// startAPIServer starts etcd and kube-apiserver with Tailor's CRDs for one test and stops them when it ends. Each
-// test that needs one gets its own, so tests creating cluster-scoped objects of the same names cannot meet.
-func startAPIServer(t *testing.T) *testenv.Environment {
-	t.Helper()
-	crds, err := testenv.CRDPath()
-	if err != nil {
-		t.Fatal(err)
-	}
-	env, err := testenv.Start(t.Context(), testenv.Options{CRDDirectoryPaths: []string{crds}, APIServerOnly: true})
-	if err != nil {
-		t.Fatalf("starting the API server: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := env.Stop(); err != nil {
-			t.Errorf("stopping the API server: %v", err)
-		}
-	})
-	return env
 }
 
 type explainFixture struct {

@@ -6,12 +6,14 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/tailor-sh/tailor/internal/testenv"
 )
 
 // TestMigrateOutputIsAccepted converts Karpenter objects, prints them as `tailor migrate` does, and creates what it
 // printed on a real kube-apiserver with Tailor's CRDs: the CRDs' validation is the judge of the output.
 func TestMigrateOutputIsAccepted(t *testing.T) {
-	env := startAPIServer(t)
+	env := testenv.StartAPIServer(t)
 	kube, err := client.New(env.Config, client.Options{})
 	if err != nil {
 		t.Fatal(err)

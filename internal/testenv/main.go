@@ -50,3 +50,23 @@ func Main(m *testing.M, opts Options, env **Environment) int {
 	}
 	return code
 }
+
+// StartAPIServer starts etcd and kube-apiserver with Tailor's CRDs for one test and stops them when it ends: a test
+// creating cluster-scoped objects of fixed names gets a cluster of its own.
+func StartAPIServer(t testing.TB) *Environment {
+	t.Helper()
+	crds, err := CRDPath()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := Start(t.Context(), Options{CRDDirectoryPaths: []string{crds}, APIServerOnly: true})
+	if err != nil {
+		t.Fatalf("starting the API server: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := env.Stop(); err != nil {
+			t.Errorf("stopping the API server: %v", err)
+		}
+	})
+	return env
+}
