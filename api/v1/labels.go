@@ -65,6 +65,11 @@ const NodePoolHashAnnotationKey = Group + "/nodepool-hash"
 // so the fleet's cost can be summed without asking the cloud again.
 const PricePerHourAnnotationKey = Group + "/price-per-hour"
 
+// NodeNameAnnotationKey on a NodeClaim records the name its node will register with, when the cloud provider knows it
+// at launch (AWS: the instance's private DNS name). Tailor writes it into status.nominatedNodeName of the pods it
+// planned onto the NodeClaim, so the kube-scheduler keeps their room on that node when it appears.
+const NodeNameAnnotationKey = Group + "/node-name"
+
 // TerminationFinalizer holds a NodeClaim (and its Node) until Tailor has drained the node and deleted the instance.
 const TerminationFinalizer = Group + "/termination"
 

@@ -14,7 +14,8 @@ type CloudProvider interface {
 	// allow, in a zone and capacity type they allow, able to hold its resource requests. It returns a copy of the
 	// NodeClaim with status.providerID, status.imageID, status.capacity and status.allocatable set and with the
 	// labels of what was launched (instance type, zone, region, capacity type, architecture, …); the argument is not
-	// changed.
+	// changed. When the cloud already knows the name the machine's node will register with, the copy carries it in
+	// the annotation apiv1.NodeNameAnnotationKey (the provisioner then reserves the planned pods' room on that node).
 	//
 	// Create is idempotent: called again for a NodeClaim whose machine already exists, it returns that machine
 	// instead of launching another.

@@ -31,24 +31,27 @@ type Cluster struct {
 
 	mu          sync.Mutex
 	nominations map[types.UID]nomination
-	replacing   map[string]Replacement // disruption commands waiting on their replacements, by id
+	published   map[types.UID]Publication // what Tailor wrote into pods' status.nominatedNodeName
+	replacing   map[string]Replacement    // disruption commands waiting on their replacements, by id
 }
 
 type nomination struct {
 	nodeClaim string
 	at        time.Time
+	pod       types.NamespacedName
 }
 
 // NewCluster reads through kube (the manager's cache-backed client).
 func NewCluster(clk clock.Clock, kube client.Reader) *Cluster {
-	return &Cluster{kube: kube, clk: clk, nominations: map[types.UID]nomination{}, replacing: map[string]Replacement{}}
+	return &Cluster{kube: kube, clk: clk, nominations: map[types.UID]nomination{}, published: map[types.UID]Publication{},
+		replacing: map[string]Replacement{}}
 }
 
 // Nominate records that pod waits for the node of nodeClaim.
 func (c *Cluster) Nominate(pod *corev1.Pod, nodeClaim string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.nominations[pod.UID] = nomination{nodeClaim: nodeClaim, at: c.clk.Now()}
+	c.nominations[pod.UID] = nomination{nodeClaim: nodeClaim, at: c.clk.Now(), pod: client.ObjectKeyFromObject(pod)}
 }
 
 // Nomination returns the NodeClaim the pod was nominated to, if any.
@@ -175,9 +178,10 @@ func (c *Cluster) sortPods(pods []corev1.Pod) (map[string][]*corev1.Pod, []*core
 		p := &pods[i]
 		switch {
 		case p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed:
-			c.forget(p.UID)
+			c.done(p.UID)
 		case p.Spec.NodeName != "":
-			c.forget(p.UID)
+			// Binding clears status.nominatedNodeName (ClearingNominatedNodeNameAfterBinding): nothing to undo.
+			c.done(p.UID)
 			byNode[p.Spec.NodeName] = append(byNode[p.Spec.NodeName], p)
 		case Provisionable(p):
 			pending = append(pending, p)
@@ -229,6 +233,11 @@ func (c *Cluster) addNodes(v *View, nodes []corev1.Node, podsByNode map[string][
 // addPending keeps the pods that still need capacity. Nominated pods hold their place on the capacity coming for
 // them instead, so a batch does not plan it twice. It returns the pods nominated to registered nodes that still
 // have room for them, which deadNominations checks and holdRoom counts once the view is complete.
+//
+// Pods waiting on one registered node must fit there together with the pods bound to it: the kube-scheduler keeps
+// room for every pod whose status.nominatedNodeName names the node, and if the nominations together overflow it none
+// of them fits. The ones that do not fit lose their nomination (which clears what was published) and are planned
+// again.
 func (c *Cluster) addPending(v *View, pending []*corev1.Pod, inFlight map[string]*scheduling.ExistingNode) []waitingPod {
 	var waiting []waitingPod
 	nodes := map[string]*scheduling.ExistingNode{}
@@ -237,16 +246,22 @@ func (c *Cluster) addPending(v *View, pending []*corev1.Pod, inFlight map[string
 			nodes[n.Name] = n
 		}
 	}
+	c.adoptPublished(pending, v.NodeClaims)
+	held := map[string]scheduling.Resources{} // requests of the pods already waiting on each registered node
 	for _, p := range pending {
 		if n, ok := c.liveNomination(p, v.NodeClaims); ok {
 			if target := inFlight[n]; target != nil {
 				target.Pods = append(target.Pods, p)
 				continue
 			}
-			if nc := v.NodeClaims[n]; nc != nil && nc.DeletionTimestamp.IsZero() && stillFits(p, nodes[nc.Status.NodeName]) {
-				// Registered but the pod is not bound yet: the kube-scheduler will place it; do not plan again.
-				waiting = append(waiting, waitingPod{pod: p, claim: nc, node: nodes[nc.Status.NodeName]})
-				continue
+			if nc := v.NodeClaims[n]; nc != nil && nc.DeletionTimestamp.IsZero() {
+				node := nodes[nc.Status.NodeName]
+				if stillFits(p, node, held[nc.Status.NodeName]) {
+					// Registered but the pod is not bound yet: the kube-scheduler will place it; do not plan again.
+					held[nc.Status.NodeName] = held[nc.Status.NodeName].Add(scheduling.PodRequests(p))
+					waiting = append(waiting, waitingPod{pod: p, claim: nc, node: node})
+					continue
+				}
 			}
 			// The node registered and the kube-scheduler filled it with other pods: the nomination is dead, plan
 			// the pod now rather than NominationTTL after the node became usable.
@@ -296,13 +311,14 @@ func initialized(nc *apiv1.NodeClaim) bool {
 	return cond != nil && cond.Status == "True"
 }
 
-// stillFits tells whether a pod nominated to a registered node still has room there after the pods bound to it. A
-// node not in the snapshot yet, or without reported allocatable, is given the benefit of the doubt.
-func stillFits(p *corev1.Pod, node *scheduling.ExistingNode) bool {
+// stillFits tells whether a pod nominated to a registered node still has room there after the pods bound to it and
+// held, the requests of other pods waiting on it. A node not in the snapshot yet, or without reported allocatable, is
+// given the benefit of the doubt.
+func stillFits(p *corev1.Pod, node *scheduling.ExistingNode, held scheduling.Resources) bool {
 	if node == nil || len(node.Allocatable) == 0 {
 		return true
 	}
-	var used scheduling.Resources
+	used := held
 	for _, bound := range node.Pods {
 		used = used.Add(scheduling.PodRequests(bound))
 	}

@@ -120,3 +120,66 @@ func pod(name, cpu string) *corev1.Pod {
 		}}}},
 	}
 }
+
+// TestNominationsOverflowANode: pods waiting on one registered node must fit there together (the kube-scheduler
+// reserves room for every pod whose status.nominatedNodeName names the node, and if they overflow it none fits):
+// the one that does not fit loses its nomination and is planned again, and its published nomination is due for
+// clearing. A restarted Cluster takes back a pending pod whose status.nominatedNodeName is a NodeClaim's announced
+// node name (narrow unit test on the fake client).
+func TestNominationsOverflowANode(t *testing.T) {
+	scheme, err := operator.NewScheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := clocktesting.NewFakeClock(time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC))
+	claim := &apiv1.NodeClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: "default-a", Labels: map[string]string{apiv1.NodePoolLabelKey: "default"},
+			Annotations: map[string]string{apiv1.NodeNameAnnotationKey: "node-a"}},
+		Status: apiv1.NodeClaimStatus{ProviderID: "aws:///us-east-1a/i-1", NodeName: "node-a"},
+	}
+	node := &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: "node-a", Labels: map[string]string{corev1.LabelHostname: "node-a"}},
+		Spec:       corev1.NodeSpec{ProviderID: "aws:///us-east-1a/i-1"},
+		Status: corev1.NodeStatus{Allocatable: corev1.ResourceList{
+			corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourcePods: resource.MustParse("110"),
+		}},
+	}
+	bound := pod("bound", "500m")
+	bound.Spec.NodeName = "node-a"
+	unschedulable := []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: corev1.PodReasonUnschedulable}}
+	first, second := pod("first", "1"), pod("second", "1")
+	for _, p := range []*corev1.Pod{first, second} {
+		p.Status.Conditions = unschedulable
+		p.Status.NominatedNodeName = "node-a"
+	}
+	kube := fake.NewClientBuilder().WithScheme(scheme).WithObjects(claim, node, bound, first, second).Build()
+	noTypes := func(context.Context, *apiv1.NodePool) ([]*cloudprovider.InstanceType, error) { return nil, nil }
+
+	// A fresh Cluster (a restarted controller) adopts both published nominations, then finds only one fits.
+	c := NewCluster(clk, kube)
+	v, err := c.Read(t.Context(), noTypes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(v.Pending) != 1 {
+		t.Fatalf("want exactly one of the two 1-cpu pods planned again (1.5 cpu free), got %d pending", len(v.Pending))
+	}
+	replanned := v.Pending[0]
+	kept := first
+	if replanned.Name == first.Name {
+		kept = second
+	}
+	if name, ok := c.Nomination(kept); !ok || name != claim.Name {
+		t.Errorf("pod %s: nomination %q %v, want it kept on %s", kept.Name, name, ok, claim.Name)
+	}
+	if _, ok := c.Nomination(replanned); ok {
+		t.Errorf("pod %s kept its nomination though it no longer fits", replanned.Name)
+	}
+	stale := c.Stale()
+	if len(stale) != 1 || stale[0].UID != replanned.UID || stale[0].Node != "node-a" {
+		t.Errorf("stale publications %+v, want the re-planned pod's on node-a", stale)
+	}
+	if !c.PublishedBy(kept.UID, "node-a") || c.PublishedBy(kept.UID, "node-b") {
+		t.Errorf("the kept pod's adopted nomination is not recognised as Tailor's")
+	}
+}

@@ -190,15 +190,15 @@ func TestMixedBurst(t *testing.T) {
 	t.Logf("%d pods Running %s after creation on %d nodeclaims (%s); fleet $%.4f/h = %.3f× the lower bound $%.4f/h of tailor simulate; planning:\n  %s",
 		total, running.Round(time.Millisecond), len(claims.Items), claimTypes(claims.Items), fleet, fleet/bound, bound, strings.Join(decisions, "\n  "))
 	// Tailor's plan for the burst (what tailor simulate prints, and what the controller computes when one batch sees
-	// every pod) is within 10% of the bound. The fleet that runs is not held to that: the kube-scheduler places pods
-	// as nodes become Ready, not as planned (plain pods fill the arm64 node bought for arm64-only pods, which then
-	// need another), and that divergence cost 3-19% more in 9 runs on this machine. 1.25x still catches a planner
-	// regression (the old packing cost over 3x).
+	// every pod) and the fleet that runs are both within 10% of the bound. The fleet follows the plan because Tailor
+	// publishes each pod's nomination as its status.nominatedNodeName as soon as the node's name is known (at launch):
+	// the kube-scheduler keeps that room for it, so plain pods no longer fill the arm64 node bought for arm64-only
+	// pods. What is left is zone-spread pods that bind in an order the plan did not foresee (1.050-1.093x measured).
 	if plan > 1.10*bound {
 		t.Errorf("tailor simulate's plan $%.4f/h is %.3f× the lower bound $%.4f/h, want at most 1.10×", plan, plan/bound, bound)
 	}
-	if fleet > 1.25*bound {
-		t.Errorf("fleet $%.4f/h is %.3f× the lower bound $%.4f/h, want at most 1.25×", fleet, fleet/bound, bound)
+	if fleet > 1.10*bound {
+		t.Errorf("fleet $%.4f/h is %.3f× the lower bound $%.4f/h, want at most 1.10×", fleet, fleet/bound, bound)
 	}
 	if !slices.ContainsFunc(decisions, func(d string) bool { return strings.Contains(d, " planned ") }) {
 		t.Error(`controller log lacks "computed new nodeclaim(s) to fit pod(s)"`)

@@ -76,6 +76,7 @@ func (p *Provider) Create(ctx context.Context, nodeClaim *apiv1.NodeClaim) (*api
 		}
 		failures = append(failures, failed...)
 		if launched != nil {
+			p.addNodeName(ctx, launched)
 			return launched, nil
 		}
 	}
@@ -364,6 +365,29 @@ func launchedNodeClaim(nodeClaim *apiv1.NodeClaim, nc *apiv1.EC2NodeClass, o lau
 	return out
 }
 
+// addNodeName records on a just-launched NodeClaim the name its node will register with: the instance's private DNS
+// name, which EC2 assigns at launch. It is an optimisation (the provisioner reserves the planned pods' room on that
+// node), so a failed or empty answer only leaves it out; EC2 may not list an instance for a moment after CreateFleet.
+func (p *Provider) addNodeName(ctx context.Context, nc *apiv1.NodeClaim) {
+	id, err := ParseProviderID(nc.Status.ProviderID)
+	if err != nil {
+		return
+	}
+	inst, err := p.instanceByID(ctx, id)
+	if err != nil || inst == nil {
+		log.FromContext(ctx).V(1).Info("could not read the private DNS name of the launched instance", "instance", id, "error", fmt.Sprint(err))
+		return
+	}
+	setNodeName(nc, inst)
+}
+
+// setNodeName puts the instance's private DNS name, if it has one, on the NodeClaim.
+func setNodeName(nc *apiv1.NodeClaim, inst *ec2types.Instance) {
+	if name := aws.ToString(inst.PrivateDnsName); name != "" {
+		nc.Annotations[apiv1.NodeNameAnnotationKey] = name
+	}
+}
+
 // existingNodeClaim describes an instance an earlier Create launched for the NodeClaim, as Create would have.
 func (p *Provider) existingNodeClaim(ctx context.Context, nodeClaim *apiv1.NodeClaim, nc *apiv1.EC2NodeClass, inst *ec2types.Instance) (*apiv1.NodeClaim, error) {
 	zone := ""
@@ -391,5 +415,6 @@ func (p *Provider) existingNodeClaim(ctx context.Context, nodeClaim *apiv1.NodeC
 		// The hash of the node class the instance launched from, which may have changed since.
 		out.Annotations[AnnotationNodeClassHash] = h
 	}
+	setNodeName(out, inst)
 	return out, nil
 }

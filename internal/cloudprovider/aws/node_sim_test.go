@@ -17,7 +17,7 @@ import (
 
 // TestSimNodeMatchesPlannedAllocatable checks the user data end to end: ec2sim registers the Node from the launch
 // template's user data as the kubelet would, and the Node must carry the NodeClaim's labels and taints and exactly
-// the allocatable the provider predicted. (The Node goes to a fake clientset: what is checked is the user data,
+// the allocatable the provider predicted, under the name Create announced. (The Node goes to a fake clientset: what is checked is the user data,
 // not Kubernetes.)
 func TestSimNodeMatchesPlannedAllocatable(t *testing.T) {
 	var types []ec2sim.InstanceType
@@ -48,6 +48,9 @@ func TestSimNodeMatchesPlannedAllocatable(t *testing.T) {
 		if node.Labels[k] != v {
 			t.Errorf("node label %s = %q, want %q", k, node.Labels[k], v)
 		}
+	}
+	if name := got.Annotations[apiv1.NodeNameAnnotationKey]; name != node.Name {
+		t.Errorf("Create announced node name %q, the node registered as %q", name, node.Name)
 	}
 	wantTaints := append([]corev1.Taint(slices.Clone(claim.Spec.Taints)), claim.Spec.StartupTaints...)
 	if diff := cmp.Diff(wantTaints, node.Spec.Taints); diff != "" {

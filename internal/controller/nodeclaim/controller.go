@@ -189,11 +189,17 @@ func (c *Controller) launch(ctx context.Context, s *scope) (ctrl.Result, error) 
 	c.launched.Store(nc.UID, nc.Status.ProviderID)
 	nodeClaimsLaunched.WithLabelValues(nc.Labels[apiv1.NodePoolLabelKey]).Inc()
 	price := c.price(ctx, nc)
-	if price != "" {
+	for key, value := range map[string]string{
+		apiv1.NodeNameAnnotationKey:     launched.Annotations[apiv1.NodeNameAnnotationKey],
+		apiv1.PricePerHourAnnotationKey: price,
+	} {
+		if value == "" {
+			continue
+		}
 		if nc.Annotations == nil {
 			nc.Annotations = map[string]string{}
 		}
-		nc.Annotations[apiv1.PricePerHourAnnotationKey] = price
+		nc.Annotations[key] = value
 	}
 	log.FromContext(ctx).Info("launched nodeclaim",
 		"instance-type", nc.Labels[apiv1.InstanceTypeLabelKey], "zone", nc.Labels[apiv1.ZoneLabelKey],

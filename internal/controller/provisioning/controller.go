@@ -2,6 +2,7 @@ package provisioning
 
 import (
 	"context"
+	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/util/workqueue"
@@ -23,6 +24,9 @@ import (
 func (p *Provisioner) Register(mgr manager.Manager) error {
 	if err := mgr.Add(p); err != nil {
 		return err
+	}
+	if err := p.publisher.Register(mgr); err != nil {
+		return fmt.Errorf("registering the nomination publisher: %w", err)
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("provisioning.trigger").

@@ -40,6 +40,8 @@ type Provisioner struct {
 	recorder events.EventRecorder
 	batcher  *Batcher
 	opts     scheduling.Options
+	// publisher writes the plan into pods' status.nominatedNodeName once a NodeClaim's node name is known.
+	publisher *Publisher
 }
 
 // New returns a Provisioner; every dependency is required.
@@ -47,7 +49,8 @@ func New(clk clock.Clock, kube client.Client, cluster *state.Cluster, cloud clou
 	if clk == nil || kube == nil || cluster == nil || cloud == nil || recorder == nil || batcher == nil {
 		return nil, errors.New("provisioning: every dependency (clock, client, cluster state, cloud provider, recorder, batcher) is required")
 	}
-	return &Provisioner{clk: clk, kube: kube, cluster: cluster, cloud: cloud, recorder: recorder, batcher: batcher}, nil
+	return &Provisioner{clk: clk, kube: kube, cluster: cluster, cloud: cloud, recorder: recorder, batcher: batcher,
+		publisher: NewPublisher(kube, cluster)}, nil
 }
 
 // Trigger asks for a batch: a pod became provisionable or capacity went away.
@@ -73,6 +76,9 @@ func (p *Provisioner) Provision(ctx context.Context) (*scheduling.Results, error
 	view, err := p.cluster.Read(ctx, p.cloud.GetInstanceTypes)
 	if err != nil {
 		return nil, err
+	}
+	if err := ClearStale(ctx, p.kube, p.cluster); err != nil {
+		logger.Error(err, "clearing nominations the plan dropped")
 	}
 	for name, problem := range view.NodePoolProblems {
 		p.recorder.Eventf(view.NodePools[name], nil, corev1.EventTypeWarning, ReasonNodePoolNotReady, "Provisioning",
@@ -108,6 +114,8 @@ func (p *Provisioner) Provision(ctx context.Context) (*scheduling.Results, error
 			p.recorder.Eventf(pod, nil, corev1.EventTypeNormal, ReasonNominated, "Provisioning",
 				"pod should schedule on nodeclaim %s", placement.Node)
 		}
+		// An in-flight NodeClaim may be launched already, its node name known: publish the new nominations.
+		p.publisher.Notify(placement.Node)
 	}
 	p.reportUnschedulable(results, view)
 	return results, errors.Join(errs...)

@@ -1,0 +1,210 @@
+package provisioning
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	apiv1 "github.com/tailor-sh/tailor/api/v1"
+	"github.com/tailor-sh/tailor/internal/state"
+)
+
+// publishWorkers bounds the concurrent pod status patches of one NodeClaim's publication: a planned node holds up to
+// a few hundred pods, and their nominations should be written before the node becomes Ready (seconds after launch).
+const publishWorkers = 16
+
+// Publisher tells the kube-scheduler where the plan put each pod. Once a NodeClaim's node name is known — announced
+// by the cloud provider at launch (AWS: the private DNS name), or the registered node's — every pending pod nominated
+// to that NodeClaim gets status.nominatedNodeName set to it (KEP-5278, "nominated node name for an expected pod
+// placement", beta and on since Kubernetes 1.35). The kube-scheduler then keeps those pods' requests reserved on the
+// node against pods of equal or lower priority and tries the node first for them, so the first node to become Ready
+// is not filled with pods the plan meant for other nodes (which would leave, say, arm64-only pods without the room
+// bought for them, and buy another node). Written before the node exists, the reservation is in place the moment
+// the node is added.
+//
+// A nomination another component wrote (the kube-scheduler's, for preemption) is never overwritten; a nomination
+// Tailor wrote and no longer stands by is cleared (ClearStale), only while it still says what Tailor wrote.
+type Publisher struct {
+	kube    client.Client
+	cluster *state.Cluster
+	notify  chan event.TypedGenericEvent[*apiv1.NodeClaim]
+}
+
+// NewPublisher returns the publisher.
+func NewPublisher(kube client.Client, cluster *state.Cluster) *Publisher {
+	return &Publisher{kube: kube, cluster: cluster, notify: make(chan event.TypedGenericEvent[*apiv1.NodeClaim], 1024)}
+}
+
+// Notify asks for the NodeClaims' nominations to be published again: the provisioner nominated more pods to them.
+// It never blocks; a NodeClaim dropped from a full queue is published on its next change.
+func (p *Publisher) Notify(nodeClaims ...string) {
+	for _, name := range nodeClaims {
+		nc := &apiv1.NodeClaim{}
+		nc.Name = name
+		select {
+		case p.notify <- event.TypedGenericEvent[*apiv1.NodeClaim]{Object: nc}:
+		default:
+		}
+	}
+}
+
+// Register watches NodeClaims whose node name is known, and the provisioner's notifications.
+func (p *Publisher) Register(mgr manager.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("provisioning.publish").
+		For(&apiv1.NodeClaim{}, builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
+			nc, ok := o.(*apiv1.NodeClaim)
+			return ok && state.NodeNameOf(nc) != ""
+		}))).
+		WatchesRawSource(source.Channel(p.notify, &handler.TypedEnqueueRequestForObject[*apiv1.NodeClaim]{})).
+		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
+		Complete(p)
+}
+
+// Reconcile publishes the nominations to the NodeClaim named in the request.
+func (p *Publisher) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	nc := &apiv1.NodeClaim{}
+	if err := p.kube.Get(ctx, req.NamespacedName, nc); err != nil {
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	node := state.NodeNameOf(nc)
+	if node == "" || !nc.DeletionTimestamp.IsZero() {
+		return reconcile.Result{}, nil
+	}
+	todo := p.cluster.ToPublish(nc.Name, node)
+	if len(todo) == 0 {
+		return reconcile.Result{}, nil
+	}
+	var (
+		mu        sync.Mutex
+		errs      []error
+		published int
+		wg        sync.WaitGroup
+		work      = make(chan state.Publication)
+	)
+	for range min(publishWorkers, len(todo)) {
+		wg.Go(func() {
+			for pub := range work {
+				ok, err := p.publish(ctx, pub)
+				mu.Lock()
+				if err != nil {
+					errs = append(errs, err)
+				} else if ok {
+					published++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for _, pub := range todo {
+		work <- pub
+	}
+	close(work)
+	wg.Wait()
+	if published > 0 {
+		log.FromContext(ctx).V(1).Info("published nominations to the kube-scheduler", "nodeclaim", nc.Name, "node", node, "pods", published)
+	}
+	return reconcile.Result{}, errors.Join(errs...)
+}
+
+// publish sets the pod's status.nominatedNodeName to pub.Node unless the pod is bound, gone, or nominated elsewhere by
+// someone else. It reports whether it wrote the field.
+func (p *Publisher) publish(ctx context.Context, pub state.Publication) (bool, error) {
+	pod := &corev1.Pod{}
+	if err := p.kube.Get(ctx, pub.Pod, pod); err != nil {
+		if apierrors.IsNotFound(err) {
+			return false, nil
+		}
+		return false, err
+	}
+	if pod.UID != pub.UID || pod.Spec.NodeName != "" || !pod.DeletionTimestamp.IsZero() {
+		return false, nil
+	}
+	current := pod.Status.NominatedNodeName
+	if current == pub.Node {
+		p.cluster.Published(pub)
+		return false, nil
+	}
+	if current != "" && !p.cluster.PublishedBy(pod.UID, current) {
+		return false, nil // the kube-scheduler's (preemption) or another component's: not ours to overwrite
+	}
+	if err := patchNominatedNodeName(ctx, p.kube, pod, current, pub.Node); err != nil {
+		if apierrors.IsNotFound(err) || apierrors.IsInvalid(err) || apierrors.IsConflict(err) {
+			return false, nil // gone, bound or changed meanwhile; the next notification looks again
+		}
+		return false, fmt.Errorf("setting status.nominatedNodeName of pod %s: %w", pub.Pod, err)
+	}
+	p.cluster.Published(pub)
+	return true, nil
+}
+
+// ClearStale clears status.nominatedNodeName on the pods whose published nomination Tailor dropped, while the field
+// still names what Tailor wrote and the pod is unbound, so the kube-scheduler stops holding room there for them.
+func ClearStale(ctx context.Context, kube client.Client, cluster *state.Cluster) error {
+	var errs []error
+	for _, s := range cluster.Stale() {
+		pod := &corev1.Pod{}
+		if err := kube.Get(ctx, s.Pod, pod); err != nil {
+			if !apierrors.IsNotFound(err) {
+				errs = append(errs, err)
+				continue
+			}
+			cluster.Unpublished(s.UID)
+			continue
+		}
+		if pod.UID != s.UID || pod.Spec.NodeName != "" || pod.Status.NominatedNodeName != s.Node {
+			cluster.Unpublished(s.UID)
+			continue
+		}
+		err := patchNominatedNodeName(ctx, kube, pod, s.Node, "")
+		switch {
+		case err == nil, apierrors.IsNotFound(err), apierrors.IsInvalid(err), apierrors.IsConflict(err):
+			// Cleared, or no longer what Tailor wrote (a failed test operation is Invalid): nothing left to undo.
+			cluster.Unpublished(s.UID)
+		default:
+			errs = append(errs, fmt.Errorf("clearing status.nominatedNodeName of pod %s: %w", s.Pod, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// patchNominatedNodeName changes the pod's status.nominatedNodeName from, which must still be its value on the server,
+// to to ("" removes it). It is a JSON patch with a test operation: it fails rather than overwrite a nomination the
+// kube-scheduler wrote meanwhile, and does not conflict with the scheduler's condition updates the way an update
+// with a resourceVersion would.
+func patchNominatedNodeName(ctx context.Context, kube client.Client, pod *corev1.Pod, from, to string) error {
+	const path = "/status/nominatedNodeName"
+	var ops []map[string]string
+	switch {
+	case from == "":
+		// A JSON patch cannot test that a field is absent: a nomination the kube-scheduler writes in this very
+		// instant (for preemption or a long binding) would be overwritten, and it writes it again on its next try.
+		ops = append(ops, map[string]string{"op": "add", "path": path, "value": to})
+	case to == "":
+		ops = append(ops, map[string]string{"op": "test", "path": path, "value": from}, map[string]string{"op": "remove", "path": path})
+	default:
+		ops = append(ops, map[string]string{"op": "test", "path": path, "value": from}, map[string]string{"op": "replace", "path": path, "value": to})
+	}
+	data, err := json.Marshal(ops)
+	if err != nil {
+		return err
+	}
+	return kube.Status().Patch(ctx, pod, client.RawPatch(types.JSONPatchType, data))
+}

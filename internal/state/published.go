@@ -1,0 +1,120 @@
+package state
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	apiv1 "github.com/tailor-sh/tailor/api/v1"
+)
+
+// Publication is a nomination Tailor wrote into a pending pod's status.nominatedNodeName: the kube-scheduler keeps
+// the pod's requests reserved on that node against pods of equal or lower priority, and tries the node first for it
+// (KEP-5278). Tailor publishes a nomination as soon as the node's name is known (at launch, before the node exists),
+// so the first node to become Ready is not filled with pods the plan meant for other nodes.
+type Publication struct {
+	UID types.UID
+	Pod types.NamespacedName
+	// Node is the node name written; NodeClaim the NodeClaim the pod was nominated to when it was written.
+	Node      string
+	NodeClaim string
+}
+
+// ToPublish lists the pods nominated to nodeClaim whose published nomination does not name node yet.
+func (c *Cluster) ToPublish(nodeClaim, node string) []Publication {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []Publication
+	for uid, n := range c.nominations {
+		if n.nodeClaim == nodeClaim && c.published[uid].Node != node {
+			out = append(out, Publication{UID: uid, Pod: n.pod, Node: node, NodeClaim: nodeClaim})
+		}
+	}
+	return out
+}
+
+// Published records that the pod's status.nominatedNodeName now says what p says.
+func (c *Cluster) Published(p Publication) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.published[p.UID] = p
+}
+
+// Unpublished records that the pod's status.nominatedNodeName no longer says what Tailor wrote (cleared, or the pod
+// is gone).
+func (c *Cluster) Unpublished(uid types.UID) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.published, uid)
+}
+
+// PublishedBy tells whether node, a pod's status.nominatedNodeName, is what Tailor wrote there: only such a value may
+// be overwritten or cleared (the kube-scheduler's own nominations, for preemption or a long binding, are not Tailor's).
+func (c *Cluster) PublishedBy(uid types.UID, node string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p, ok := c.published[uid]
+	return ok && node != "" && p.Node == node
+}
+
+// Stale lists the published nominations Tailor no longer stands by: the pod lost its nomination (the NodeClaim went
+// away, the node filled up, the nomination outlived NominationTTL) or was nominated to another NodeClaim since.
+func (c *Cluster) Stale() []Publication {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []Publication
+	for uid, p := range c.published {
+		if n, ok := c.nominations[uid]; !ok || n.nodeClaim != p.NodeClaim {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// done forgets a pod that was bound or finished: the API server cleared its status.nominatedNodeName on binding.
+func (c *Cluster) done(uid types.UID) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.nominations, uid)
+	delete(c.published, uid)
+}
+
+// adoptPublished takes back, after a restart, the nominations Tailor published before it: a pending pod with no
+// nomination in memory whose status.nominatedNodeName is the node name of a live NodeClaim waits for that NodeClaim,
+// so the plan does not buy its room a second time.
+func (c *Cluster) adoptPublished(pending []*corev1.Pod, claims map[string]*apiv1.NodeClaim) {
+	byNode := map[string]string{}
+	for _, nc := range claims {
+		if !nc.DeletionTimestamp.IsZero() {
+			continue
+		}
+		if name := NodeNameOf(nc); name != "" {
+			byNode[name] = nc.Name
+		}
+	}
+	if len(byNode) == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, p := range pending {
+		if _, ok := c.nominations[p.UID]; ok || p.Status.NominatedNodeName == "" {
+			continue
+		}
+		claim, ok := byNode[p.Status.NominatedNodeName]
+		if !ok {
+			continue
+		}
+		key := types.NamespacedName{Namespace: p.Namespace, Name: p.Name}
+		c.nominations[p.UID] = nomination{nodeClaim: claim, at: c.clk.Now(), pod: key}
+		c.published[p.UID] = Publication{UID: p.UID, Pod: key, Node: p.Status.NominatedNodeName, NodeClaim: claim}
+	}
+}
+
+// NodeNameOf is the name of the NodeClaim's node: the registered node's, else the one the cloud provider announced
+// at launch, else "".
+func NodeNameOf(nc *apiv1.NodeClaim) string {
+	if nc.Status.NodeName != "" {
+		return nc.Status.NodeName
+	}
+	return nc.Annotations[apiv1.NodeNameAnnotationKey]
+}
