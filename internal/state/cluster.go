@@ -39,6 +39,9 @@ type nomination struct {
 	nodeClaim string
 	at        time.Time
 	pod       types.NamespacedName
+	// released: Tailor took back the published status.nominatedNodeName on purpose (see Release); the pod still
+	// waits for the NodeClaim.
+	released bool
 }
 
 // NewCluster reads through kube (the manager's cache-backed client).

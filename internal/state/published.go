@@ -25,11 +25,36 @@ func (c *Cluster) ToPublish(nodeClaim, node string) []Publication {
 	defer c.mu.Unlock()
 	var out []Publication
 	for uid, n := range c.nominations {
-		if n.nodeClaim == nodeClaim && c.published[uid].Node != node {
+		if n.nodeClaim == nodeClaim && !n.released && c.published[uid].Node != node {
 			out = append(out, Publication{UID: uid, Pod: n.pod, Node: node, NodeClaim: nodeClaim})
 		}
 	}
 	return out
+}
+
+// Nominated lists the pods nominated to nodeClaim whose nomination Tailor published and has not released.
+func (c *Cluster) Nominated(nodeClaim string) []Publication {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []Publication
+	for uid, n := range c.nominations {
+		if p, ok := c.published[uid]; ok && n.nodeClaim == nodeClaim && !n.released {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Release records that the pod's published nomination was cleared on purpose while the pod keeps waiting for its
+// NodeClaim: it is not published again for that NodeClaim.
+func (c *Cluster) Release(uid types.UID) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if n, ok := c.nominations[uid]; ok {
+		n.released = true
+		c.nominations[uid] = n
+	}
+	delete(c.published, uid)
 }
 
 // Published records that the pod's status.nominatedNodeName now says what p says.

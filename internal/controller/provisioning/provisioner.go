@@ -50,7 +50,7 @@ func New(clk clock.Clock, kube client.Client, cluster *state.Cluster, cloud clou
 		return nil, errors.New("provisioning: every dependency (clock, client, cluster state, cloud provider, recorder, batcher) is required")
 	}
 	return &Provisioner{clk: clk, kube: kube, cluster: cluster, cloud: cloud, recorder: recorder, batcher: batcher,
-		publisher: NewPublisher(kube, cluster)}, nil
+		publisher: NewPublisher(clk, kube, cluster)}, nil
 }
 
 // Trigger asks for a batch: a pod became provisionable or capacity went away.

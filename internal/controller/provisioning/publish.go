@@ -6,10 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -40,16 +43,19 @@ const publishWorkers = 16
 // the node is added.
 //
 // A nomination another component wrote (the kube-scheduler's, for preemption) is never overwritten; a nomination
-// Tailor wrote and no longer stands by is cleared (ClearStale), only while it still says what Tailor wrote.
+// Tailor wrote and no longer stands by is cleared (ClearStale), only while it still says what Tailor wrote. A pod
+// with a hard topology spread constraint has its nomination taken back spreadRelease after the node is initialized
+// (releaseSpread): it held the room while the other pods bound, and kept longer it would stop the pod from binding.
 type Publisher struct {
+	clk     clock.Clock
 	kube    client.Client
 	cluster *state.Cluster
 	notify  chan event.TypedGenericEvent[*apiv1.NodeClaim]
 }
 
 // NewPublisher returns the publisher.
-func NewPublisher(kube client.Client, cluster *state.Cluster) *Publisher {
-	return &Publisher{kube: kube, cluster: cluster, notify: make(chan event.TypedGenericEvent[*apiv1.NodeClaim], 1024)}
+func NewPublisher(clk clock.Clock, kube client.Client, cluster *state.Cluster) *Publisher {
+	return &Publisher{clk: clk, kube: kube, cluster: cluster, notify: make(chan event.TypedGenericEvent[*apiv1.NodeClaim], 1024)}
 }
 
 // Notify asks for the NodeClaims' nominations to be published again: the provisioner nominated more pods to them.
@@ -90,7 +96,7 @@ func (p *Publisher) Reconcile(ctx context.Context, req reconcile.Request) (recon
 	}
 	todo := p.cluster.ToPublish(nc.Name, node)
 	if len(todo) == 0 {
-		return reconcile.Result{}, nil
+		return p.releaseSpread(ctx, nc, node)
 	}
 	var (
 		mu        sync.Mutex
@@ -121,7 +127,66 @@ func (p *Publisher) Reconcile(ctx context.Context, req reconcile.Request) (recon
 	if published > 0 {
 		log.FromContext(ctx).V(1).Info("published nominations to the kube-scheduler", "nodeclaim", nc.Name, "node", node, "pods", published)
 	}
+	res, err := p.releaseSpread(ctx, nc, node)
+	return res, errors.Join(append(errs, err)...)
+}
+
+// spreadRelease is how long after its node is initialized a zone-spread pod keeps the nomination Tailor published.
+const spreadRelease = 2 * time.Second
+
+// releaseSpread takes back the published nominations of the pods with a hard topology spread constraint once the
+// NodeClaim's node has been initialized for spreadRelease; until then it asks to be called again. The kube-scheduler
+// counts the pods nominated to the node it evaluates in that node's topology domain but only bound pods in the other
+// domains, so a node's own spread nominees make the skew there look exceeded and none of them would be bound. Kept
+// until the node is usable, their nominations hold the room the plan made for them while the other pods bind.
+func (p *Publisher) releaseSpread(ctx context.Context, nc *apiv1.NodeClaim, node string) (reconcile.Result, error) {
+	cond := nc.StatusConditions().Get(apiv1.ConditionTypeInitialized)
+	if cond == nil || cond.Status != metav1.ConditionTrue {
+		return reconcile.Result{}, nil
+	}
+	nominated := p.cluster.Nominated(nc.Name)
+	if len(nominated) == 0 {
+		return reconcile.Result{}, nil
+	}
+	if wait := spreadRelease - p.clk.Since(cond.LastTransitionTime.Time); wait > 0 {
+		return reconcile.Result{RequeueAfter: wait}, nil
+	}
+	var errs []error
+	released := 0
+	for _, pub := range nominated {
+		pod := &corev1.Pod{}
+		if err := p.kube.Get(ctx, pub.Pod, pod); err != nil {
+			if !apierrors.IsNotFound(err) {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		if pod.UID != pub.UID || pod.Spec.NodeName != "" || !hardSpread(pod) || pod.Status.NominatedNodeName != pub.Node {
+			continue
+		}
+		err := patchNominatedNodeName(ctx, p.kube, pod, pub.Node, "")
+		switch {
+		case err == nil, apierrors.IsNotFound(err), apierrors.IsInvalid(err), apierrors.IsConflict(err):
+			p.cluster.Release(pod.UID)
+			released++
+		default:
+			errs = append(errs, fmt.Errorf("releasing status.nominatedNodeName of pod %s: %w", pub.Pod, err))
+		}
+	}
+	if released > 0 {
+		log.FromContext(ctx).V(1).Info("released the nominations of zone-spread pods", "nodeclaim", nc.Name, "node", node, "pods", released)
+	}
 	return reconcile.Result{}, errors.Join(errs...)
+}
+
+// hardSpread tells whether the pod has a topology spread constraint the kube-scheduler must not violate.
+func hardSpread(pod *corev1.Pod) bool {
+	for _, c := range pod.Spec.TopologySpreadConstraints {
+		if c.WhenUnsatisfiable == corev1.DoNotSchedule {
+			return true
+		}
+	}
+	return false
 }
 
 // publish sets the pod's status.nominatedNodeName to pub.Node unless the pod is bound, gone, or nominated elsewhere by

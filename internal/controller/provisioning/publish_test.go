@@ -2,9 +2,12 @@ package provisioning
 
 import (
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -127,5 +130,82 @@ func TestPatchNominatedNodeNameTests(t *testing.T) {
 		if got.Status.NominatedNodeName != "theirs" {
 			t.Fatalf("a failed patch changed the nomination to %q", got.Status.NominatedNodeName)
 		}
+	}
+}
+
+// TestPublisherReleasesSpreadPods: a zone-spread pod's published nomination holds its room until the node has been
+// initialized for spreadRelease, then is cleared (the kube-scheduler would count the node's own spread nominees
+// against the skew) while Tailor keeps the pod waiting for the NodeClaim and does not publish it again; a pod
+// without a spread constraint keeps its nomination.
+func TestPublisherReleasesSpreadPods(t *testing.T) {
+	f := newFixture(t, "m6g.2xlarge")
+	ctx := t.Context()
+	clk := f.provisioner.clk.(*clocktesting.FakeClock)
+	f.nodePool("default", nil)
+	spread := f.pendingPods(1, "1", func(p *corev1.Pod) {
+		p.Spec.TopologySpreadConstraints = []corev1.TopologySpreadConstraint{{
+			MaxSkew: 1, TopologyKey: corev1.LabelTopologyZone, WhenUnsatisfiable: corev1.DoNotSchedule,
+			LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "inflate"}},
+		}}
+	})
+	plain := f.pendingPods(1, "1", nil)[0]
+	if _, err := f.provisioner.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	claims := f.nodeClaims()
+	if len(claims) != 1 {
+		t.Fatalf("want one nodeclaim, got %d", len(claims))
+	}
+	nc := &claims[0]
+	const node = "ip-10-0-0-43.ec2.internal"
+	nc.Annotations[apiv1.NodeNameAnnotationKey] = node
+	if err := f.kube.Update(ctx, nc); err != nil {
+		t.Fatal(err)
+	}
+	nc.Status.ProviderID = "aws:///us-east-1a/i-release"
+	nc.Status.NodeName = node
+	nc.StatusConditions().Set(metav1.NewTime(clk.Now()), apiv1.ConditionTypeInitialized, metav1.ConditionTrue, "Initialized", "")
+	if err := f.kube.Status().Update(ctx, nc); err != nil {
+		t.Fatal(err)
+	}
+	req := reconcile.Request{NamespacedName: client.ObjectKeyFromObject(nc)}
+	nominated := func(p *corev1.Pod) string {
+		t.Helper()
+		got := &corev1.Pod{}
+		if err := f.kube.Get(ctx, client.ObjectKeyFromObject(p), got); err != nil {
+			t.Fatal(err)
+		}
+		return got.Status.NominatedNodeName
+	}
+
+	res, err := f.provisioner.publisher.Reconcile(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.RequeueAfter <= 0 || res.RequeueAfter > spreadRelease {
+		t.Errorf("just initialized: RequeueAfter %v, want a look again within %v", res.RequeueAfter, spreadRelease)
+	}
+	for _, p := range append(spread, plain) {
+		if got := nominated(p); got != node {
+			t.Fatalf("pod %s: status.nominatedNodeName %q before the release, want %q", p.Name, got, node)
+		}
+	}
+
+	clk.Step(spreadRelease + time.Second)
+	for range 2 { // the second pass must not publish the released pods again
+		if _, err := f.provisioner.publisher.Reconcile(ctx, req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range spread {
+		if got := nominated(p); got != "" {
+			t.Errorf("spread pod %s: status.nominatedNodeName %q after the release, want none", p.Name, got)
+		}
+		if name, ok := f.provisioner.cluster.Nomination(p); !ok || name != nc.Name {
+			t.Errorf("spread pod %s: Tailor's nomination %q %v, want it still waiting for %s", p.Name, name, ok, nc.Name)
+		}
+	}
+	if got := nominated(plain); got != node {
+		t.Errorf("plain pod: status.nominatedNodeName %q, want %q kept", got, node)
 	}
 }
