@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	corev1 "k8s.io/api/core/v1"
 )
 
 // Group is the API group of every Tailor kind.
@@ -69,6 +71,25 @@ const PricePerHourAnnotationKey = Group + "/price-per-hour"
 // at launch (AWS: the instance's private DNS name). Tailor writes it into status.nominatedNodeName of the pods it
 // planned onto the NodeClaim, so the kube-scheduler keeps their room on that node when it appears.
 const NodeNameAnnotationKey = Group + "/node-name"
+
+// UnregisteredTaintKey is the taint (NoExecute) every node Tailor launches on AWS registers with, so that no pod lands
+// on it before Tailor has synced it with its NodeClaim and told the kube-scheduler which pending pods the node was
+// bought for (their status.nominatedNodeName). Tailor removes it at registration.
+const UnregisteredTaintKey = Group + "/unregistered"
+
+// UnregisteredTaint is the taint UnregisteredTaintKey names.
+var UnregisteredTaint = corev1.Taint{Key: UnregisteredTaintKey, Effect: corev1.TaintEffectNoExecute}
+
+// PlanningTaints are a node's taints as a plan sees them: without UnregisteredTaint, which Tailor removes from every
+// node it launched as soon as the node registers.
+func PlanningTaints(taints []corev1.Taint) []corev1.Taint {
+	if !slices.ContainsFunc(taints, isUnregistered) {
+		return taints
+	}
+	return slices.DeleteFunc(slices.Clone(taints), isUnregistered)
+}
+
+func isUnregistered(t corev1.Taint) bool { return t.Key == UnregisteredTaintKey }
 
 // TerminationFinalizer holds a NodeClaim (and its Node) until Tailor has drained the node and deleted the instance.
 const TerminationFinalizer = Group + "/termination"

@@ -144,7 +144,7 @@ func buildSnapshot(m *manifests, types []*cloudprovider.InstanceType) (*scheduli
 			alloc = n.Status.Capacity
 		}
 		snap.Nodes = append(snap.Nodes, &scheduling.ExistingNode{
-			Name: n.Name, Labels: n.Labels, Taints: n.Spec.Taints, Allocatable: alloc, Pods: bound[n.Name], Unschedulable: n.Spec.Unschedulable,
+			Name: n.Name, Labels: n.Labels, Taints: apiv1.PlanningTaints(n.Spec.Taints), Allocatable: alloc, Pods: bound[n.Name], Unschedulable: n.Spec.Unschedulable,
 		})
 		if pool := n.Labels[apiv1.NodePoolLabelKey]; pool != "" {
 			if usage[pool] == nil {

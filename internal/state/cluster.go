@@ -32,6 +32,8 @@ type Cluster struct {
 	mu          sync.Mutex
 	nominations map[types.UID]nomination
 	published   map[types.UID]Publication // what Tailor wrote into pods' status.nominatedNodeName
+	rounds      map[string]int            // nominations made to each NodeClaim so far
+	settled     map[string]settledRound   // the round of each NodeClaim's nominations published last, and where
 	replacing   map[string]Replacement    // disruption commands waiting on their replacements, by id
 }
 
@@ -47,7 +49,7 @@ type nomination struct {
 // NewCluster reads through kube (the manager's cache-backed client).
 func NewCluster(clk clock.Clock, kube client.Reader) *Cluster {
 	return &Cluster{kube: kube, clk: clk, nominations: map[types.UID]nomination{}, published: map[types.UID]Publication{},
-		replacing: map[string]Replacement{}}
+		rounds: map[string]int{}, settled: map[string]settledRound{}, replacing: map[string]Replacement{}}
 }
 
 // Nominate records that pod waits for the node of nodeClaim.
@@ -55,6 +57,7 @@ func (c *Cluster) Nominate(pod *corev1.Pod, nodeClaim string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.nominations[pod.UID] = nomination{nodeClaim: nodeClaim, at: c.clk.Now(), pod: client.ObjectKeyFromObject(pod)}
+	c.rounds[nodeClaim]++
 }
 
 // Nomination returns the NodeClaim the pod was nominated to, if any.
@@ -115,6 +118,7 @@ func (c *Cluster) Read(ctx context.Context, instanceTypes InstanceTypesFunc) (*V
 	for i := range l.claims.Items {
 		v.NodeClaims[l.claims.Items[i].Name] = &l.claims.Items[i]
 	}
+	c.pruneClaims(v.NodeClaims)
 	podsByNode, pending := c.sortPods(l.pods.Items)
 	inFlight, usage := c.addNodes(v, l.nodes.Items, podsByNode)
 	c.applyReplacing(v)
@@ -203,7 +207,7 @@ func (c *Cluster) addNodes(v *View, nodes []corev1.Node, podsByNode map[string][
 		v.Snapshot.Nodes = append(v.Snapshot.Nodes, &scheduling.ExistingNode{
 			Name:          n.Name,
 			Labels:        n.Labels,
-			Taints:        n.Spec.Taints,
+			Taints:        apiv1.PlanningTaints(n.Spec.Taints),
 			Allocatable:   n.Status.Allocatable,
 			Pods:          podsByNode[n.Name],
 			Unschedulable: n.Spec.Unschedulable || !n.DeletionTimestamp.IsZero(),

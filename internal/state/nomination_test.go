@@ -183,3 +183,34 @@ func TestNominationsOverflowANode(t *testing.T) {
 		t.Errorf("the kept pod's adopted nomination is not recognised as Tailor's")
 	}
 }
+
+// TestPublicationPending: a NodeClaim's nominations are pending until the publisher marks the round it read as
+// published on the node; a nomination made after that round makes them pending again, and a NodeClaim without
+// nominations (a restarted controller) has nothing pending.
+func TestPublicationPending(t *testing.T) {
+	c := NewCluster(clocktesting.NewFakeClock(time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)), nil)
+	if c.PublicationPending("claim", "node-a") {
+		t.Error("pending with no nomination at all")
+	}
+	c.Nominate(pod("first", "1"), "claim")
+	if !c.PublicationPending("claim", "node-a") {
+		t.Fatal("not pending right after a nomination")
+	}
+	todo, round := c.ToPublish("claim", "node-a")
+	if len(todo) != 1 {
+		t.Fatalf("ToPublish listed %d pods, want 1", len(todo))
+	}
+	c.Nominate(pod("second", "1"), "claim") // arrives while the publisher works on the first round
+	c.MarkPublished("claim", "node-a", round)
+	if !c.PublicationPending("claim", "node-a") {
+		t.Error("not pending though a nomination came after the round that was published")
+	}
+	_, round = c.ToPublish("claim", "node-a")
+	c.MarkPublished("claim", "node-a", round)
+	if c.PublicationPending("claim", "node-a") {
+		t.Error("still pending after the latest round was published")
+	}
+	if !c.PublicationPending("claim", "node-b") {
+		t.Error("not pending on another node name than the one published to")
+	}
+}

@@ -19,8 +19,9 @@ type Publication struct {
 	NodeClaim string
 }
 
-// ToPublish lists the pods nominated to nodeClaim whose published nomination does not name node yet.
-func (c *Cluster) ToPublish(nodeClaim, node string) []Publication {
+// ToPublish lists the pods nominated to nodeClaim whose published nomination does not name node yet, and the round
+// of nominations it read, for MarkPublished.
+func (c *Cluster) ToPublish(nodeClaim, node string) ([]Publication, int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var out []Publication
@@ -29,7 +30,36 @@ func (c *Cluster) ToPublish(nodeClaim, node string) []Publication {
 			out = append(out, Publication{UID: uid, Pod: n.pod, Node: node, NodeClaim: nodeClaim})
 		}
 	}
-	return out
+	return out, c.rounds[nodeClaim]
+}
+
+// MarkPublished records that every nomination to nodeClaim up to round (from ToPublish) was published on node, or
+// was not Tailor's to publish (the pod was bound, gone or nominated by someone else).
+func (c *Cluster) MarkPublished(nodeClaim, node string, round int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.settled[nodeClaim] = settledRound{node: node, round: round}
+}
+
+// PublicationPending tells whether pods nominated to nodeClaim still wait for their nominations to be published on
+// node: the node should not take pods before they are, or the kube-scheduler gives their room to others.
+func (c *Cluster) PublicationPending(nodeClaim, node string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s, ok := c.settled[nodeClaim]; ok && s.node == node && s.round == c.rounds[nodeClaim] {
+		return false
+	}
+	for _, n := range c.nominations {
+		if n.nodeClaim == nodeClaim && !n.released {
+			return true
+		}
+	}
+	return false
+}
+
+type settledRound struct {
+	node  string
+	round int
 }
 
 // Nominated lists the pods nominated to nodeClaim whose nomination Tailor published and has not released.
@@ -142,4 +172,16 @@ func NodeNameOf(nc *apiv1.NodeClaim) string {
 		return nc.Status.NodeName
 	}
 	return nc.Annotations[apiv1.NodeNameAnnotationKey]
+}
+
+// pruneClaims forgets the publication rounds of NodeClaims that no longer exist.
+func (c *Cluster) pruneClaims(claims map[string]*apiv1.NodeClaim) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for name := range c.rounds {
+		if claims[name] == nil {
+			delete(c.rounds, name)
+			delete(c.settled, name)
+		}
+	}
 }

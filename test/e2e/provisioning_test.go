@@ -193,8 +193,8 @@ func TestMixedBurst(t *testing.T) {
 	// every pod) and the fleet that runs are both within 10% of the bound. The fleet follows the plan because Tailor
 	// publishes each pod's nomination as its status.nominatedNodeName as soon as the node's name is known (at launch):
 	// the kube-scheduler keeps that room for it, so plain pods no longer fill the arm64 node bought for arm64-only
-	// pods. What is left is a few zone-spread pods that bind in an order the plan did not foresee (1.050-1.072x
-	// measured over 15 runs).
+	// pods; the node keeps its tailor.sh/unregistered taint until they are published. What is left is a few
+	// zone-spread pods that bind in an order the plan did not foresee (1.050-1.065x measured over 9 runs).
 	if plan > 1.10*bound {
 		t.Errorf("tailor simulate's plan $%.4f/h is %.3f× the lower bound $%.4f/h, want at most 1.10×", plan, plan/bound, bound)
 	}

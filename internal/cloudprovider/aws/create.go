@@ -277,7 +277,9 @@ func (p *Provider) launchTemplateConfigs(ctx context.Context, nodeClaim *apiv1.N
 	if nc.Spec.Kubelet != nil {
 		maps.Copy(evictionHard, nc.Spec.Kubelet.EvictionHard)
 	}
-	taints := append(slices.Clone(nodeClaim.Spec.Taints), nodeClaim.Spec.StartupTaints...)
+	// The node registers unschedulable (apiv1.UnregisteredTaint) until Tailor has synced it and published where the
+	// plan put the pending pods; the nodeclaim lifecycle controller removes the taint.
+	taints := append(append([]corev1.Taint{apiv1.UnregisteredTaint}, nodeClaim.Spec.Taints...), nodeClaim.Spec.StartupTaints...)
 	var (
 		configs []ec2types.FleetLaunchTemplateConfigRequest
 		names   []string

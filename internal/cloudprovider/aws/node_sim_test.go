@@ -52,7 +52,8 @@ func TestSimNodeMatchesPlannedAllocatable(t *testing.T) {
 	if name := got.Annotations[apiv1.NodeNameAnnotationKey]; name != node.Name {
 		t.Errorf("Create announced node name %q, the node registered as %q", name, node.Name)
 	}
-	wantTaints := append([]corev1.Taint(slices.Clone(claim.Spec.Taints)), claim.Spec.StartupTaints...)
+	// The node registers unschedulable until the lifecycle controller has synced it.
+	wantTaints := append(append([]corev1.Taint{apiv1.UnregisteredTaint}, claim.Spec.Taints...), claim.Spec.StartupTaints...)
 	if diff := cmp.Diff(wantTaints, node.Spec.Taints); diff != "" {
 		t.Errorf("node taints (-want +got):\n%s", diff)
 	}

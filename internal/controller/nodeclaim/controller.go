@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -55,6 +56,8 @@ type Controller struct {
 	launched sync.Map
 	// initialized remembers, by UID, the claims already reported initialized, for the same reason.
 	initialized sync.Map
+	// publications, when set, holds a registering node until its pods' nominations are published.
+	publications Publications
 }
 
 // New returns the lifecycle controller; every dependency is required.
@@ -64,6 +67,19 @@ func New(clk clock.Clock, kube client.Client, cloud cloudprovider.CloudProvider,
 	}
 	return &Controller{clk: clk, kube: kube, cloud: cloud, recorder: recorder}, nil
 }
+
+// Publications tells whether the pods planned onto a NodeClaim still wait for their nominations to be published on
+// its node (internal/state's Cluster).
+type Publications interface {
+	PublicationPending(nodeClaim, node string) bool
+}
+
+// publicationWait bounds how long a registering node is held for its pods' nominations.
+const publicationWait = 10 * time.Second
+
+// HoldForPublications makes registration wait, for at most publicationWait, until the nominations of the pods
+// planned onto the NodeClaim are published (nil: never wait).
+func (c *Controller) HoldForPublications(p Publications) { c.publications = p }
 
 // scope is one reconcile's working state: the NodeClaim as read and as it is being changed.
 type scope struct {
@@ -255,6 +271,9 @@ func (c *Controller) register(ctx context.Context, s *scope) (ctrl.Result, error
 		nc.DeletionTimestamp = ptrTime(c.now())
 		return ctrl.Result{}, nil
 	}
+	if wait := c.awaitPublication(ctx, nc, node); wait > 0 {
+		return ctrl.Result{RequeueAfter: wait}, nil
+	}
 	if err := c.syncNode(ctx, nc, node); err != nil {
 		return ctrl.Result{}, err
 	}
@@ -269,6 +288,26 @@ func (c *Controller) register(ctx context.Context, s *scope) (ctrl.Result, error
 	return ctrl.Result{}, nil
 }
 
+// awaitPublication holds the registration of a node that still carries apiv1.UnregisteredTaint while the pods the
+// plan put on its NodeClaim wait for their status.nominatedNodeName (see provisioning.Publisher), for at most
+// publicationWait after the node appeared: once the taint is gone the kube-scheduler binds whatever pending pods come
+// first, and only published nominations keep the room for the pods the node was bought for. It returns how long to
+// wait before looking again, or 0 to register now. Only a node whose name was announced at launch is held: the
+// nominations are published to that name.
+func (c *Controller) awaitPublication(ctx context.Context, nc *apiv1.NodeClaim, node *corev1.Node) time.Duration {
+	if c.publications == nil || nc.StatusConditions().IsTrue(apiv1.ConditionTypeRegistered) ||
+		nc.Annotations[apiv1.NodeNameAnnotationKey] != node.Name ||
+		!slices.ContainsFunc(node.Spec.Taints, func(t corev1.Taint) bool { return t.Key == apiv1.UnregisteredTaintKey }) ||
+		!c.publications.PublicationPending(nc.Name, node.Name) {
+		return 0
+	}
+	if waited := c.clk.Since(node.CreationTimestamp.Time); waited >= publicationWait {
+		log.FromContext(ctx).Info("registering before every nomination was published", "node", klog.KObj(node), "waited", waited.String())
+		return 0
+	}
+	return 100 * time.Millisecond
+}
+
 // syncNode puts the claim's labels and taints on the node, makes the claim its owner, holds it with the termination
 // finalizer, and marks it registered.
 func (c *Controller) syncNode(ctx context.Context, nc *apiv1.NodeClaim, node *corev1.Node) error {
@@ -280,6 +319,7 @@ func (c *Controller) syncNode(ctx context.Context, nc *apiv1.NodeClaim, node *co
 		node.Labels[k] = v
 	}
 	node.Labels[apiv1.RegisteredLabelKey] = "true"
+	node.Spec.Taints = slices.DeleteFunc(node.Spec.Taints, func(t corev1.Taint) bool { return t.Key == apiv1.UnregisteredTaintKey })
 	for _, t := range nc.Spec.Taints {
 		if !hasTaint(node.Spec.Taints, t) {
 			node.Spec.Taints = append(node.Spec.Taints, t)

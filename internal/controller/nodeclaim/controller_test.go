@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -402,5 +405,73 @@ func TestLaunchRecordsPrice(t *testing.T) {
 	if got := nc.Annotations[apiv1.PricePerHourAnnotationKey]; want == "" || got != want {
 		t.Errorf("price annotation = %q, want %q (the launched offering %s %s %s)", got, want,
 			nc.Labels[apiv1.InstanceTypeLabelKey], nc.Labels[apiv1.ZoneLabelKey], nc.Labels[apiv1.CapacityTypeLabelKey])
+	}
+}
+
+// publications is a Publications whose answer the test sets.
+type publications struct{ pending atomic.Bool }
+
+func (p *publications) PublicationPending(string, string) bool { return p.pending.Load() }
+
+// TestRegistrationAwaitsPublication: a node that registers with the unregistered taint, under the name announced at
+// launch, stays unregistered (taint on, no pod can land) while its pods' nominations are unpublished, and is
+// registered with the taint removed once they are; after publicationWait it is registered regardless.
+func TestRegistrationAwaitsPublication(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		publish bool // the nominations get published; otherwise the wait runs out
+	}{{name: "published", publish: true}, {name: "wait runs out"}} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			pubs := &publications{}
+			pubs.pending.Store(true)
+			f.c.HoldForPublications(pubs)
+			name := "hold-" + strings.ReplaceAll(tt.name, " ", "-")
+			f.claim(name, nil)
+			nc := f.reconcileUntil(name, "launched", func(nc *apiv1.NodeClaim) bool { return conditionTrue(nc, apiv1.ConditionTypeLaunched) })
+			// The name the cloud announced at launch (the fake provider announces none).
+			if nc.Annotations == nil {
+				nc.Annotations = map[string]string{}
+			}
+			nc.Annotations[apiv1.NodeNameAnnotationKey] = name + "-node"
+			if err := f.direct.Update(t.Context(), nc); err != nil {
+				t.Fatal(err)
+			}
+			node := f.registerNode(nc, true, apiv1.UnregisteredTaint)
+			f.clk.SetTime(node.CreationTimestamp.Time)
+			// The controller reads through the cache: let it see the node and the announced name first.
+			if err := wait.PollUntilContextTimeout(t.Context(), 20*time.Millisecond, 5*time.Second, true, func(ctx context.Context) (bool, error) {
+				cached := &apiv1.NodeClaim{}
+				if err := f.kube.Get(ctx, client.ObjectKey{Name: name}, cached); err != nil {
+					return false, nil
+				}
+				return cached.Annotations[apiv1.NodeNameAnnotationKey] != "" && f.kube.Get(ctx, client.ObjectKeyFromObject(node), &corev1.Node{}) == nil, nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			for range 5 {
+				if _, err := f.c.Reconcile(t.Context(), ctrl.Request{NamespacedName: client.ObjectKey{Name: name}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := f.direct.Get(t.Context(), client.ObjectKey{Name: name}, nc); err != nil {
+				t.Fatal(err)
+			}
+			if conditionTrue(nc, apiv1.ConditionTypeRegistered) {
+				t.Fatal("registered while the nominations were unpublished")
+			}
+			if tt.publish {
+				pubs.pending.Store(false)
+			} else {
+				f.clk.Step(publicationWait)
+			}
+			f.reconcileUntil(name, "registered", func(nc *apiv1.NodeClaim) bool { return conditionTrue(nc, apiv1.ConditionTypeRegistered) })
+			if err := f.direct.Get(t.Context(), client.ObjectKeyFromObject(node), node); err != nil {
+				t.Fatal(err)
+			}
+			if slices.ContainsFunc(node.Spec.Taints, func(t corev1.Taint) bool { return t.Key == apiv1.UnregisteredTaintKey }) {
+				t.Errorf("node still carries %s after registration: %v", apiv1.UnregisteredTaintKey, node.Spec.Taints)
+			}
+		})
 	}
 }

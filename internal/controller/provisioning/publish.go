@@ -40,7 +40,8 @@ const publishWorkers = 16
 // node against pods of equal or lower priority and tries the node first for them, so the first node to become Ready
 // is not filled with pods the plan meant for other nodes (which would leave, say, arm64-only pods without the room
 // bought for them, and buy another node). Written before the node exists, the reservation is in place the moment
-// the node is added.
+// the node is added; the nodeclaim lifecycle controller keeps the node's tailor.sh/unregistered taint on until it is
+// (state.Cluster.PublicationPending).
 //
 // A nomination another component wrote (the kube-scheduler's, for preemption) is never overwritten; a nomination
 // Tailor wrote and no longer stands by is cleared (ClearStale), only while it still says what Tailor wrote. A pod
@@ -94,8 +95,9 @@ func (p *Publisher) Reconcile(ctx context.Context, req reconcile.Request) (recon
 	if node == "" || !nc.DeletionTimestamp.IsZero() {
 		return reconcile.Result{}, nil
 	}
-	todo := p.cluster.ToPublish(nc.Name, node)
+	todo, round := p.cluster.ToPublish(nc.Name, node)
 	if len(todo) == 0 {
+		p.cluster.MarkPublished(nc.Name, node, round)
 		return p.releaseSpread(ctx, nc, node)
 	}
 	var (
@@ -126,6 +128,9 @@ func (p *Publisher) Reconcile(ctx context.Context, req reconcile.Request) (recon
 	wg.Wait()
 	if published > 0 {
 		log.FromContext(ctx).V(1).Info("published nominations to the kube-scheduler", "nodeclaim", nc.Name, "node", node, "pods", published)
+	}
+	if len(errs) == 0 {
+		p.cluster.MarkPublished(nc.Name, node, round)
 	}
 	res, err := p.releaseSpread(ctx, nc, node)
 	return res, errors.Join(append(errs, err)...)

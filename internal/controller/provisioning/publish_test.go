@@ -1,6 +1,8 @@
 package provisioning
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,36 +31,12 @@ func TestPublisher(t *testing.T) {
 	if err := f.kube.Status().Update(ctx, foreign); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.provisioner.Provision(ctx); err != nil {
-		t.Fatal(err)
-	}
-	claims := f.nodeClaims()
-	if len(claims) != 1 {
-		t.Fatalf("want one nodeclaim, got %d", len(claims))
-	}
-	nc := &claims[0]
 	const node = "ip-10-0-0-42.ec2.internal"
-	// Launch, as the lifecycle controller records it: the node's name is known before the node exists.
-	nc.Annotations[apiv1.NodeNameAnnotationKey] = node
-	if err := f.kube.Update(ctx, nc); err != nil {
-		t.Fatal(err)
-	}
-	nc.Status.ProviderID = "aws:///us-east-1a/i-publish"
-	if err := f.kube.Status().Update(ctx, nc); err != nil {
-		t.Fatal(err)
-	}
-
+	nc := f.provisionOneLaunched(node, nil)
 	if _, err := f.provisioner.publisher.Reconcile(ctx, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(nc)}); err != nil {
 		t.Fatal(err)
 	}
-	nominated := func(p *corev1.Pod) string {
-		t.Helper()
-		got := &corev1.Pod{}
-		if err := f.kube.Get(ctx, client.ObjectKeyFromObject(p), got); err != nil {
-			t.Fatal(err)
-		}
-		return got.Status.NominatedNodeName
-	}
+	nominated := f.nominatedNodeName
 	for _, p := range pods[:2] {
 		if got := nominated(p); got != node {
 			t.Errorf("pod %s: status.nominatedNodeName %q, want %q", p.Name, got, node)
@@ -143,40 +121,20 @@ func TestPublisherReleasesSpreadPods(t *testing.T) {
 	clk := f.provisioner.clk.(*clocktesting.FakeClock)
 	f.nodePool("default", nil)
 	spread := f.pendingPods(1, "1", func(p *corev1.Pod) {
+		p.Labels = map[string]string{"app": "spread"} // the plain pod does not count in its skew
 		p.Spec.TopologySpreadConstraints = []corev1.TopologySpreadConstraint{{
 			MaxSkew: 1, TopologyKey: corev1.LabelTopologyZone, WhenUnsatisfiable: corev1.DoNotSchedule,
-			LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "inflate"}},
+			LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "spread"}},
 		}}
 	})
 	plain := f.pendingPods(1, "1", nil)[0]
-	if _, err := f.provisioner.Provision(ctx); err != nil {
-		t.Fatal(err)
-	}
-	claims := f.nodeClaims()
-	if len(claims) != 1 {
-		t.Fatalf("want one nodeclaim, got %d", len(claims))
-	}
-	nc := &claims[0]
 	const node = "ip-10-0-0-43.ec2.internal"
-	nc.Annotations[apiv1.NodeNameAnnotationKey] = node
-	if err := f.kube.Update(ctx, nc); err != nil {
-		t.Fatal(err)
-	}
-	nc.Status.ProviderID = "aws:///us-east-1a/i-release"
-	nc.Status.NodeName = node
-	nc.StatusConditions().Set(metav1.NewTime(clk.Now()), apiv1.ConditionTypeInitialized, metav1.ConditionTrue, "Initialized", "")
-	if err := f.kube.Status().Update(ctx, nc); err != nil {
-		t.Fatal(err)
-	}
+	nc := f.provisionOneLaunched(node, func(nc *apiv1.NodeClaim) {
+		nc.Status.NodeName = node
+		nc.StatusConditions().Set(metav1.NewTime(clk.Now()), apiv1.ConditionTypeInitialized, metav1.ConditionTrue, "Initialized", "")
+	})
 	req := reconcile.Request{NamespacedName: client.ObjectKeyFromObject(nc)}
-	nominated := func(p *corev1.Pod) string {
-		t.Helper()
-		got := &corev1.Pod{}
-		if err := f.kube.Get(ctx, client.ObjectKeyFromObject(p), got); err != nil {
-			t.Fatal(err)
-		}
-		return got.Status.NominatedNodeName
-	}
+	nominated := f.nominatedNodeName
 
 	res, err := f.provisioner.publisher.Reconcile(ctx, req)
 	if err != nil {
@@ -208,4 +166,45 @@ func TestPublisherReleasesSpreadPods(t *testing.T) {
 	if got := nominated(plain); got != node {
 		t.Errorf("plain pod: status.nominatedNodeName %q, want %q kept", got, node)
 	}
+}
+
+// provisionOneLaunched plans the pending pods into exactly one NodeClaim and records its launch as the lifecycle
+// controller would: the node's name announced, a provider ID, and whatever status mutate adds.
+func (f *fixture) provisionOneLaunched(node string, mutate func(*apiv1.NodeClaim)) *apiv1.NodeClaim {
+	f.t.Helper()
+	ctx := f.t.Context()
+	if _, err := f.provisioner.Provision(ctx); err != nil {
+		f.t.Fatal(err)
+	}
+	claims := f.nodeClaims()
+	if len(claims) != 1 {
+		var names []string
+		for _, c := range claims {
+			names = append(names, fmt.Sprintf("%s (deleting %v, created %s)", c.Name, !c.DeletionTimestamp.IsZero(), c.CreationTimestamp))
+		}
+		f.t.Fatalf("want one nodeclaim, got %v", names)
+	}
+	nc := &claims[0]
+	nc.Annotations[apiv1.NodeNameAnnotationKey] = node
+	if err := f.kube.Update(ctx, nc); err != nil {
+		f.t.Fatal(err)
+	}
+	nc.Status.ProviderID = "aws:///us-east-1a/i-" + strings.ReplaceAll(node, ".", "-")
+	if mutate != nil {
+		mutate(nc)
+	}
+	if err := f.kube.Status().Update(ctx, nc); err != nil {
+		f.t.Fatal(err)
+	}
+	return nc
+}
+
+// nominatedNodeName is the pod's status.nominatedNodeName on the API server.
+func (f *fixture) nominatedNodeName(p *corev1.Pod) string {
+	f.t.Helper()
+	got := &corev1.Pod{}
+	if err := f.kube.Get(f.t.Context(), client.ObjectKeyFromObject(p), got); err != nil {
+		f.t.Fatal(err)
+	}
+	return got.Status.NominatedNodeName
 }
