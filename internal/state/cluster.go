@@ -177,10 +177,11 @@ type lists struct {
 }
 
 // sortPods splits pods into those bound to a node (by node name) and those Tailor should find capacity for; pods
-// that are bound or finished lose their nomination.
+// that are bound, finished or gone lose their nomination.
 func (c *Cluster) sortPods(pods []corev1.Pod) (map[string][]*corev1.Pod, []*corev1.Pod) {
 	byNode := map[string][]*corev1.Pod{}
 	var pending []*corev1.Pod
+	c.forgetGone(pods)
 	for i := range pods {
 		p := &pods[i]
 		switch {

@@ -214,3 +214,26 @@ func TestPublicationPending(t *testing.T) {
 		t.Error("not pending on another node name than the one published to")
 	}
 }
+
+// TestNominationOfDeletedPod: a pod deleted while it waited for its NodeClaim loses its nomination at the next Read,
+// so HasNominations does not stay true for ever.
+func TestNominationOfDeletedPod(t *testing.T) {
+	scheme, err := operator.NewScheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kube := fake.NewClientBuilder().WithScheme(scheme).Build()
+	c := NewCluster(clocktesting.NewFakeClock(time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)), kube)
+	gone := pod("gone", "1")
+	c.Nominate(gone, "claim")
+	c.Published(Publication{UID: gone.UID, Pod: types.NamespacedName{Namespace: gone.Namespace, Name: gone.Name}, Node: "node-a", NodeClaim: "claim"})
+	if _, err := c.Read(t.Context(), func(context.Context, *apiv1.NodePool) ([]*cloudprovider.InstanceType, error) { return nil, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if c.HasNominations() {
+		t.Error("the deleted pod kept its nomination")
+	}
+	if c.PublishedBy(gone.UID, "node-a") {
+		t.Error("the deleted pod kept its publication")
+	}
+}

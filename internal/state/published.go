@@ -133,6 +133,26 @@ func (c *Cluster) done(uid types.UID) {
 	delete(c.published, uid)
 }
 
+// forgetGone drops the nominations and publications of pods that no longer exist (deleted while pending).
+func (c *Cluster) forgetGone(pods []corev1.Pod) {
+	live := make(map[types.UID]bool, len(pods))
+	for i := range pods {
+		live[pods[i].UID] = true
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for uid := range c.nominations {
+		if !live[uid] {
+			delete(c.nominations, uid)
+		}
+	}
+	for uid := range c.published {
+		if !live[uid] {
+			delete(c.published, uid)
+		}
+	}
+}
+
 // adoptPublished takes back, after a restart, the nominations Tailor published before it: a pending pod with no
 // nomination in memory whose status.nominatedNodeName is the node name of a live NodeClaim waits for that NodeClaim,
 // so the plan does not buy its room a second time.
