@@ -92,7 +92,7 @@ func (p *process) exited() error {
 		if status == nil {
 			status = errors.New("exit status 0")
 		}
-		return fmt.Errorf("%s exited (%w); last lines of %s:\n%s", p.name, status, p.logPath, tail(p.logPath, 20))
+		return fmt.Errorf("%s exited (%w); last lines of %s:\n%s", p.name, status, p.logPath, LastLines(p.logPath, 20))
 	default:
 		return nil
 	}
@@ -181,18 +181,6 @@ func waitFile(ctx context.Context, p *process, path string, timeout time.Duratio
 		return fmt.Errorf("waiting for %s to write %s: %w", p.name, path, err)
 	}
 	return nil
-}
-
-func tail(path string, lines int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	all := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(all) > lines {
-		all = all[len(all)-lines:]
-	}
-	return strings.Join(all, "\n")
 }
 
 func checkBinaries(opts Options) error {
