@@ -83,13 +83,14 @@ var UnregisteredTaint = corev1.Taint{Key: UnregisteredTaintKey, Effect: corev1.T
 // PlanningTaints are a node's taints as a plan sees them: without UnregisteredTaint, which Tailor removes from every
 // node it launched as soon as the node registers.
 func PlanningTaints(taints []corev1.Taint) []corev1.Taint {
-	if !slices.ContainsFunc(taints, isUnregistered) {
+	if !slices.ContainsFunc(taints, IsUnregistered) {
 		return taints
 	}
-	return slices.DeleteFunc(slices.Clone(taints), isUnregistered)
+	return slices.DeleteFunc(slices.Clone(taints), IsUnregistered)
 }
 
-func isUnregistered(t corev1.Taint) bool { return t.Key == UnregisteredTaintKey }
+// IsUnregistered tells whether t is UnregisteredTaint (any value or effect).
+func IsUnregistered(t corev1.Taint) bool { return t.Key == UnregisteredTaintKey }
 
 // TerminationFinalizer holds a NodeClaim (and its Node) until Tailor has drained the node and deleted the instance.
 const TerminationFinalizer = Group + "/termination"

@@ -297,7 +297,7 @@ func (c *Controller) register(ctx context.Context, s *scope) (ctrl.Result, error
 func (c *Controller) awaitPublication(ctx context.Context, nc *apiv1.NodeClaim, node *corev1.Node) time.Duration {
 	if c.publications == nil || nc.StatusConditions().IsTrue(apiv1.ConditionTypeRegistered) ||
 		nc.Annotations[apiv1.NodeNameAnnotationKey] != node.Name ||
-		!slices.ContainsFunc(node.Spec.Taints, func(t corev1.Taint) bool { return t.Key == apiv1.UnregisteredTaintKey }) ||
+		!slices.ContainsFunc(node.Spec.Taints, apiv1.IsUnregistered) ||
 		!c.publications.PublicationPending(nc.Name, node.Name) {
 		return 0
 	}
@@ -319,7 +319,7 @@ func (c *Controller) syncNode(ctx context.Context, nc *apiv1.NodeClaim, node *co
 		node.Labels[k] = v
 	}
 	node.Labels[apiv1.RegisteredLabelKey] = "true"
-	node.Spec.Taints = slices.DeleteFunc(node.Spec.Taints, func(t corev1.Taint) bool { return t.Key == apiv1.UnregisteredTaintKey })
+	node.Spec.Taints = slices.DeleteFunc(node.Spec.Taints, apiv1.IsUnregistered)
 	for _, t := range nc.Spec.Taints {
 		if !hasTaint(node.Spec.Taints, t) {
 			node.Spec.Taints = append(node.Spec.Taints, t)

@@ -159,19 +159,17 @@ func (p *Publisher) releaseSpread(ctx context.Context, nc *apiv1.NodeClaim, node
 	var errs []error
 	released := 0
 	for _, pub := range nominated {
-		pod := &corev1.Pod{}
-		if err := p.kube.Get(ctx, pub.Pod, pod); err != nil {
-			if !apierrors.IsNotFound(err) {
-				errs = append(errs, err)
-			}
+		pod, err := unboundPod(ctx, p.kube, pub)
+		if err != nil {
+			errs = append(errs, err)
 			continue
 		}
-		if pod.UID != pub.UID || pod.Spec.NodeName != "" || !hardSpread(pod) || pod.Status.NominatedNodeName != pub.Node {
+		if pod == nil || !hardSpread(pod) || pod.Status.NominatedNodeName != pub.Node {
 			continue
 		}
-		err := patchNominatedNodeName(ctx, p.kube, pod, pub.Node, "")
+		err = patchNominatedNodeName(ctx, p.kube, pod, pub.Node, "")
 		switch {
-		case err == nil, apierrors.IsNotFound(err), apierrors.IsInvalid(err), apierrors.IsConflict(err):
+		case err == nil, changedMeanwhile(err):
 			p.cluster.Release(pod.UID)
 			released++
 		default:
@@ -197,15 +195,9 @@ func hardSpread(pod *corev1.Pod) bool {
 // publish sets the pod's status.nominatedNodeName to pub.Node unless the pod is bound, gone, or nominated elsewhere by
 // someone else. It reports whether it wrote the field.
 func (p *Publisher) publish(ctx context.Context, pub state.Publication) (bool, error) {
-	pod := &corev1.Pod{}
-	if err := p.kube.Get(ctx, pub.Pod, pod); err != nil {
-		if apierrors.IsNotFound(err) {
-			return false, nil
-		}
+	pod, err := unboundPod(ctx, p.kube, pub)
+	if err != nil || pod == nil || !pod.DeletionTimestamp.IsZero() {
 		return false, err
-	}
-	if pod.UID != pub.UID || pod.Spec.NodeName != "" || !pod.DeletionTimestamp.IsZero() {
-		return false, nil
 	}
 	current := pod.Status.NominatedNodeName
 	if current == pub.Node {
@@ -216,8 +208,8 @@ func (p *Publisher) publish(ctx context.Context, pub state.Publication) (bool, e
 		return false, nil // the kube-scheduler's (preemption) or another component's: not ours to overwrite
 	}
 	if err := patchNominatedNodeName(ctx, p.kube, pod, current, pub.Node); err != nil {
-		if apierrors.IsNotFound(err) || apierrors.IsInvalid(err) || apierrors.IsConflict(err) {
-			return false, nil // gone, bound or changed meanwhile; the next notification looks again
+		if changedMeanwhile(err) {
+			return false, nil // the next notification looks again
 		}
 		return false, fmt.Errorf("setting status.nominatedNodeName of pod %s: %w", pub.Pod, err)
 	}
@@ -230,29 +222,44 @@ func (p *Publisher) publish(ctx context.Context, pub state.Publication) (bool, e
 func ClearStale(ctx context.Context, kube client.Client, cluster *state.Cluster) error {
 	var errs []error
 	for _, s := range cluster.Stale() {
-		pod := &corev1.Pod{}
-		if err := kube.Get(ctx, s.Pod, pod); err != nil {
-			if !apierrors.IsNotFound(err) {
-				errs = append(errs, err)
-				continue
-			}
+		pod, err := unboundPod(ctx, kube, s)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if pod == nil || pod.Status.NominatedNodeName != s.Node {
 			cluster.Unpublished(s.UID)
 			continue
 		}
-		if pod.UID != s.UID || pod.Spec.NodeName != "" || pod.Status.NominatedNodeName != s.Node {
-			cluster.Unpublished(s.UID)
-			continue
-		}
-		err := patchNominatedNodeName(ctx, kube, pod, s.Node, "")
+		err = patchNominatedNodeName(ctx, kube, pod, s.Node, "")
 		switch {
-		case err == nil, apierrors.IsNotFound(err), apierrors.IsInvalid(err), apierrors.IsConflict(err):
-			// Cleared, or no longer what Tailor wrote (a failed test operation is Invalid): nothing left to undo.
+		case err == nil, changedMeanwhile(err):
+			// Cleared, or no longer what Tailor wrote: nothing left to undo.
 			cluster.Unpublished(s.UID)
 		default:
 			errs = append(errs, fmt.Errorf("clearing status.nominatedNodeName of pod %s: %w", s.Pod, err))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// unboundPod reads the pod a publication is about: nil when it is gone, was replaced by a pod of the same name, or is
+// bound (binding cleared its status.nominatedNodeName).
+func unboundPod(ctx context.Context, kube client.Client, pub state.Publication) (*corev1.Pod, error) {
+	pod := &corev1.Pod{}
+	if err := kube.Get(ctx, pub.Pod, pod); err != nil {
+		return nil, client.IgnoreNotFound(err)
+	}
+	if pod.UID != pub.UID || pod.Spec.NodeName != "" {
+		return nil, nil
+	}
+	return pod, nil
+}
+
+// changedMeanwhile tells whether a patchNominatedNodeName error means the pod changed under it: it is gone, or its
+// nomination is no longer the one expected (a failed test operation is Invalid; a bound pod's status may conflict).
+func changedMeanwhile(err error) bool {
+	return apierrors.IsNotFound(err) || apierrors.IsInvalid(err) || apierrors.IsConflict(err)
 }
 
 // patchNominatedNodeName changes the pod's status.nominatedNodeName from, which must still be its value on the server,
