@@ -11,6 +11,7 @@ import (
 	"math"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -30,18 +31,18 @@ type wireInstanceType struct {
 	Name            string            `json:"name"`
 	Family          string            `json:"family"`
 	Category        string            `json:"category"`
-	Generation      int               `json:"generation"`
+	Generation      wholeNumber       `json:"generation"`
 	Size            string            `json:"size"`
 	Arch            string            `json:"arch"`
-	CPU             int64             `json:"cpu"`
-	MemoryMiB       int64             `json:"memoryMiB"`
-	GPUs            int64             `json:"gpus"`
+	CPU             wholeNumber       `json:"cpu"`
+	MemoryMiB       wholeNumber       `json:"memoryMiB"`
+	GPUs            wholeNumber       `json:"gpus"`
 	GPUName         string            `json:"gpuName"`
 	GPUManufacturer string            `json:"gpuManufacturer"`
-	GPUMemoryMiB    int64             `json:"gpuMemoryMiB"`
-	ENIs            int64             `json:"enis"`
-	IPsPerENI       int64             `json:"ipsPerEni"`
-	Pods            int64             `json:"pods"`
+	GPUMemoryMiB    wholeNumber       `json:"gpuMemoryMiB"`
+	ENIs            wholeNumber       `json:"enis"`
+	IPsPerENI       wholeNumber       `json:"ipsPerEni"`
+	Pods            wholeNumber       `json:"pods"`
 	Burstable       bool              `json:"burstable"`
 	Overhead        *wireOverhead     `json:"overhead"`
 	Labels          map[string]string `json:"labels"`
@@ -49,8 +50,8 @@ type wireInstanceType struct {
 }
 
 type wireOverhead struct {
-	CPU       float64 `json:"cpu"`
-	MemoryMiB int64   `json:"memoryMiB"`
+	CPU       float64     `json:"cpu"`
+	MemoryMiB wholeNumber `json:"memoryMiB"`
 }
 
 type wireOffering struct {
@@ -58,6 +59,47 @@ type wireOffering struct {
 	CapacityType string  `json:"capacityType"`
 	PricePerHour float64 `json:"pricePerHour"`
 	Available    *bool   `json:"available"`
+}
+
+// wholeNumber is an integer field that accepts any JSON number with an integral value: 400, 400.0 and 4e2 alike
+// (catalogues exported by other tools write whole numbers with a decimal point). 1.5 is rejected as encoding/json
+// rejects it for an int64, so the error names the field.
+type wholeNumber int64
+
+// maxWholeNumber is the largest float64 below 2^63: larger values do not fit an int64.
+const maxWholeNumber = float64(1<<63 - 1024)
+
+func (n *wholeNumber) UnmarshalJSON(data []byte) error {
+	text := string(data)
+	if text == "null" {
+		return nil // as for a plain int64: the field keeps its value
+	}
+	if i, err := strconv.ParseInt(text, 10, 64); err == nil {
+		*n = wholeNumber(i)
+		return nil
+	}
+	f, err := strconv.ParseFloat(text, 64)
+	if err != nil || f != math.Trunc(f) || math.Abs(f) > maxWholeNumber {
+		return &json.UnmarshalTypeError{Value: jsonKind(data), Type: reflect.TypeFor[int64]()}
+	}
+	*n = wholeNumber(f)
+	return nil
+}
+
+// jsonKind describes a JSON value as encoding/json's type errors do: "number 1.5", "string", "bool".
+func jsonKind(data []byte) string {
+	switch data[0] {
+	case '"':
+		return "string"
+	case 't', 'f':
+		return "bool"
+	case '[':
+		return "array"
+	case '{':
+		return "object"
+	default:
+		return "number " + string(data)
+	}
 }
 
 // GPU manufacturers and the extended resource each one's device plugin registers.
@@ -322,10 +364,10 @@ func validateOfferings(offerings []wireOffering) []string {
 // normalize fills what a valid entry left to defaults.
 func normalize(w wireInstanceType) InstanceType {
 	t := InstanceType{
-		Name: w.Name, Family: w.Family, Category: w.Category, Generation: w.Generation, Size: w.Size,
-		Arch: w.Arch, CPU: w.CPU, MemoryMiB: w.MemoryMiB,
-		GPUs: w.GPUs, GPUName: w.GPUName, GPUManufacturer: w.GPUManufacturer, GPUMemoryMiB: w.GPUMemoryMiB,
-		ENIs: w.ENIs, IPsPerENI: w.IPsPerENI, Pods: w.Pods, Burstable: w.Burstable, Labels: w.Labels,
+		Name: w.Name, Family: w.Family, Category: w.Category, Generation: int(w.Generation), Size: w.Size,
+		Arch: w.Arch, CPU: int64(w.CPU), MemoryMiB: int64(w.MemoryMiB),
+		GPUs: int64(w.GPUs), GPUName: w.GPUName, GPUManufacturer: w.GPUManufacturer, GPUMemoryMiB: int64(w.GPUMemoryMiB),
+		ENIs: int64(w.ENIs), IPsPerENI: int64(w.IPsPerENI), Pods: int64(w.Pods), Burstable: w.Burstable, Labels: w.Labels,
 	}
 	family, size, category, generation := SplitName(w.Name)
 	t.Family = cmp.Or(t.Family, family)
@@ -339,7 +381,7 @@ func normalize(w wireInstanceType) InstanceType {
 		t.Pods = MaxPods(t.ENIs, t.IPsPerENI)
 	}
 	if w.Overhead != nil {
-		t.Overhead = &Overhead{CPU: w.Overhead.CPU, MemoryMiB: w.Overhead.MemoryMiB}
+		t.Overhead = &Overhead{CPU: w.Overhead.CPU, MemoryMiB: int64(w.Overhead.MemoryMiB)}
 	}
 	for _, o := range w.Offerings {
 		available := o.Available == nil || *o.Available

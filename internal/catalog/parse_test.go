@@ -147,3 +147,45 @@ func TestSplitName(t *testing.T) {
 		}
 	}
 }
+
+// Other tools export whole numbers as 400.0 or 4e2; any JSON number with an integral value is a whole number.
+func TestParseAcceptsIntegralNumbers(t *testing.T) {
+	c, err := Parse(strings.NewReader(`[
+		{"name":"x9.100xlarge","arch":"amd64","cpu":400.0,"memoryMiB":1.6384e6,"pods":2.5e1,"gpus":0.0,
+		 "enis":15.0,"ipsPerEni":50.00,"generation":9.0,"gpuMemoryMiB":0,"overhead":{"cpu":0.5,"memoryMiB":10.0},
+		 "offerings":[{"zone":"a","capacityType":"spot","pricePerHour":1}]}
+	]`))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	want := []InstanceType{{
+		Name: "x9.100xlarge", Family: "x9", Category: "x", Generation: 9, Size: "100xlarge", Arch: "amd64", CPU: 400,
+		MemoryMiB: 1638400, ENIs: 15, IPsPerENI: 50, Pods: 25, Overhead: &Overhead{CPU: 0.5, MemoryMiB: 10},
+		Offerings: []Offering{{Zone: "a", CapacityType: "spot", PricePerHour: 1, Available: true}},
+	}}
+	if diff := cmp.Diff(want, c.InstanceTypes); diff != "" {
+		t.Errorf("parsed (-want +got):\n%s", diff)
+	}
+}
+
+func TestParseRejectsFractionalWholeNumbers(t *testing.T) {
+	tests := []struct{ extra, want string }{
+		{"cpu=1.5", `instance type [3] "m5.large": field cpu: want a whole number, got JSON number 1.5`},
+		{"memoryMiB=1e-1", `instance type [3] "m5.large": field memoryMiB: want a whole number, got JSON number 1e-1`},
+		{"pods=1e30", `instance type [3] "m5.large": field pods: want a whole number, got JSON number 1e30`},
+		{`overhead={"cpu":0.1,"memoryMiB":10.25}`, `instance type [3] "m5.large": field overhead.memoryMiB: want a whole number, got JSON number 10.25`},
+		{"generation=7.5", `instance type [3] "m5.large": field generation: want a whole number, got JSON number 7.5`},
+		{"gpus=true", `instance type [3] "m5.large": field gpus: want a whole number, got JSON bool`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.extra, func(t *testing.T) {
+			_, err := Parse(strings.NewReader(file(entry("m5.large", tt.extra))))
+			if err == nil {
+				t.Fatal("Parse accepted it")
+			}
+			if diff := cmp.Diff(tt.want, err.Error()); diff != "" {
+				t.Errorf("error (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
