@@ -1,6 +1,7 @@
 package ec2sim
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -159,8 +160,13 @@ func parseFleetRequest(f form) (*fleetRequest, error) {
 		DefaultCapacityType: f.str("TargetCapacitySpecification.DefaultTargetCapacityType"),
 		SpotStrategy:        f.str("SpotOptions.AllocationStrategy"),
 		OnDemandStrategy:    f.str("OnDemandOptions.AllocationStrategy"),
-		InstanceTags:        f.tagSpecs("TagSpecification")["instance"],
 	}
+	specs := f.tagSpecs("TagSpecification")
+	req.InstanceTags = specs["instance"]
+	for rt := range specs {
+		req.TaggedResourceTypes = append(req.TaggedResourceTypes, rt)
+	}
+	slices.Sort(req.TaggedResourceTypes)
 	if req.Type == "" {
 		req.Type = "maintain"
 	}

@@ -24,6 +24,8 @@ type fleetRequest struct {
 	OnDemandStrategy    string
 	// InstanceTags are the tags of the TagSpecification for resource type "instance".
 	InstanceTags map[string]string
+	// TaggedResourceTypes are the resource types the TagSpecifications name.
+	TaggedResourceTypes []string
 }
 
 type fleetConfig struct {
@@ -121,6 +123,10 @@ func (c *cloud) createFleet(req *fleetRequest) (*fleetResult, error) {
 	targets, err := fleetTargets(req)
 	if err != nil {
 		return nil, err
+	}
+	if targets[v1.CapacityTypeSpot] == 0 && slices.Contains(req.TaggedResourceTypes, "spot-instances-request") {
+		return nil, errBadRequest("InvalidParameterCombination",
+			"You cannot specify tags for Spot instances requests if there are no Spot instances requests being created by the request.")
 	}
 	cands, errs, err := c.fleetCandidates(req)
 	if err != nil {
@@ -303,6 +309,11 @@ func (c *cloud) fleetPools(cands []*candidate, capacityType string, used map[poo
 	var pools []*pool
 	var errs []fleetError
 	for _, cand := range cands {
+		if fe, ok := c.fleetFault(cand.it.Name, cand.subnet.Zone, capacityType); ok {
+			errs = append(errs, fleetError{Template: cand.template, Override: cand.override, CapacityType: capacityType,
+				Code: fe.Code, Message: fe.message(cand.it.Name, cand.subnet.Zone)})
+			continue
+		}
 		off, ok := cand.it.offering(cand.subnet.Zone, capacityType)
 		if !ok {
 			errs = append(errs, fleetError{Template: cand.template, Override: cand.override, CapacityType: capacityType,
@@ -326,6 +337,16 @@ func (c *cloud) fleetPools(cands []*candidate, capacityType string, used map[poo
 			remaining: max(0, c.poolCapacity(k)-used[k])})
 	}
 	return pools, errs
+}
+
+// fleetFault is the last injected fleet error that matches the pool.
+func (c *cloud) fleetFault(instanceType, zone, capacityType string) (FleetErrorFault, bool) {
+	for i := len(c.faults.FleetErrors) - 1; i >= 0; i-- {
+		if fe := c.faults.FleetErrors[i]; fe.matches(instanceType, zone, capacityType) {
+			return fe, true
+		}
+	}
+	return FleetErrorFault{}, false
 }
 
 // orderPools sorts pools in the order the strategy tries them. Ties keep the order of the overrides.

@@ -42,6 +42,7 @@ func TestCreateFleetAllocation(t *testing.T) {
 	tests := []struct {
 		name         string
 		capacity     []CapacityRule
+		faults       []FleetErrorFault
 		capacityType string
 		count        int32
 		overrides    [][2]string
@@ -104,10 +105,39 @@ func TestCreateFleetAllocation(t *testing.T) {
 			overrides:  [][2]string{{"m99.large", "us-east-1a"}},
 			wantErrors: []string{"m99.large us-east-1a InvalidParameterValue"},
 		},
+		{
+			name: "injected InsufficientInstanceCapacity fails the matching override only", capacityType: "spot", count: 1,
+			faults:       []FleetErrorFault{{Code: FleetErrorInsufficientCapacity, InstanceType: "m5.large", Zone: "us-east-1b"}},
+			overrides:    [][2]string{{"m5.large", "us-east-1b"}, {"m5.xlarge", "us-east-1a"}},
+			wantLaunched: []string{"m5.xlarge us-east-1a spot x1"},
+			wantErrors:   []string{"m5.large us-east-1b InsufficientInstanceCapacity"},
+		},
+		{
+			name: "injected UnfulfillableCapacity on every override launches nothing", capacityType: "on-demand", count: 1,
+			faults:     []FleetErrorFault{{Code: FleetErrorUnfulfillableCapacity, InstanceType: "m5.*"}},
+			overrides:  [][2]string{{"m5.large", "us-east-1a"}, {"m5.xlarge", "us-east-1b"}},
+			wantErrors: []string{"m5.large us-east-1a UnfulfillableCapacity", "m5.xlarge us-east-1b UnfulfillableCapacity"},
+		},
+		{
+			name: "no spot service-linked role fails every spot override", capacityType: "spot", count: 1,
+			faults:    []FleetErrorFault{{Code: FleetErrorSpotServiceLinkedRole}},
+			overrides: [][2]string{{"m5.large", "us-east-1a"}, {"m5.xlarge", "us-east-1b"}},
+			wantErrors: []string{"m5.large us-east-1a AuthFailure.ServiceLinkedRoleCreationNotPermitted",
+				"m5.xlarge us-east-1b AuthFailure.ServiceLinkedRoleCreationNotPermitted"},
+		},
+		{
+			name: "no spot service-linked role leaves on-demand alone", capacityType: "on-demand", count: 1,
+			faults:       []FleetErrorFault{{Code: FleetErrorSpotServiceLinkedRole}},
+			overrides:    [][2]string{{"m5.large", "us-east-1a"}},
+			wantLaunched: []string{"m5.large us-east-1a on-demand x1"},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, func(o *Options) { o.Config = DefaultConfig("tailor"); o.Config.Capacity = tc.capacity })
+			if err := h.sim.SetFaults(Faults{FleetErrors: tc.faults}); err != nil {
+				t.Fatalf("SetFaults: %v", err)
+			}
 			lt := h.launchTemplate("lt-default", "x86_64", "")
 			out := h.fleet(lt, tc.capacityType, tc.count, tc.overrides...)
 			launched, errs := placement(h, out)
@@ -163,6 +193,13 @@ func TestCreateFleetRequestErrorsAndIdempotency(t *testing.T) {
 		{"unknown image", func(in *ec2.CreateFleetInput) {
 			in.LaunchTemplateConfigs[0].Overrides[0].ImageId = aws.String("ami-0123456789abcdef0")
 		}, "InvalidAMIID.NotFound"},
+		// EC2 refuses spot request tags on a fleet that creates no spot request.
+		{"spot request tags on an on-demand fleet", func(in *ec2.CreateFleetInput) {
+			in.TagSpecifications = append(in.TagSpecifications, ec2types.TagSpecification{
+				ResourceType: ec2types.ResourceTypeSpotInstancesRequest,
+				Tags:         []ec2types.Tag{{Key: aws.String("tailor.sh/cluster"), Value: aws.String("tailor")}},
+			})
+		}, "InvalidParameterCombination"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -173,6 +210,35 @@ func TestCreateFleetRequestErrorsAndIdempotency(t *testing.T) {
 				t.Errorf("code %q, want %q (%v)", got, tc.code, err)
 			}
 		})
+	}
+}
+
+func TestCreateFleetSpotRequestTagsOnSpotFleet(t *testing.T) {
+	h := newHarness(t, nil)
+	lt := h.launchTemplate("lt-default", "x86_64", "")
+	in := h.fleetInput(lt, "spot", 1, [2]string{"m5.large", "us-east-1a"})
+	in.TagSpecifications = append(in.TagSpecifications, ec2types.TagSpecification{
+		ResourceType: ec2types.ResourceTypeSpotInstancesRequest,
+		Tags:         []ec2types.Tag{{Key: aws.String("tailor.sh/cluster"), Value: aws.String("tailor")}},
+	})
+	out, err := h.ec2.CreateFleet(t.Context(), in)
+	if err != nil {
+		t.Fatalf("CreateFleet of spot with spot request tags: %v", err)
+	}
+	if len(launchedIDs(out)) != 1 {
+		t.Errorf("launched %v, want one spot instance", launchedIDs(out))
+	}
+}
+
+func TestFleetErrorFaultValidation(t *testing.T) {
+	for _, f := range []FleetErrorFault{
+		{Code: "SpotMaxPriceTooLow"},
+		{Code: FleetErrorSpotServiceLinkedRole, CapacityType: "on-demand"},
+		{Code: FleetErrorUnfulfillableCapacity, CapacityType: "reserved"},
+	} {
+		if err := (Faults{FleetErrors: []FleetErrorFault{f}}).Validate(); err == nil {
+			t.Errorf("fault %+v validated, want an error", f)
+		}
 	}
 }
 

@@ -76,6 +76,54 @@ type Faults struct {
 	// SpotInterruptionsPerHour is the rate at which each running spot instance is interrupted (a warning, then
 	// termination after the notice), drawn at launch from the seeded source.
 	SpotInterruptionsPerHour float64 `json:"spotInterruptionsPerHour,omitempty"`
+	// FleetErrors make CreateFleet fail the overrides they match with an error in its answer's Errors list, as
+	// EC2 reports per-override failures of an instant fleet; nothing launches from those pools.
+	FleetErrors []FleetErrorFault `json:"fleetErrors,omitempty"`
+}
+
+// CreateFleet error codes FleetErrorFault injects.
+const (
+	// FleetErrorInsufficientCapacity is a pool with no capacity right now.
+	FleetErrorInsufficientCapacity = "InsufficientInstanceCapacity"
+	// FleetErrorUnfulfillableCapacity is EC2 unable to fulfil the request as configured.
+	FleetErrorUnfulfillableCapacity = "UnfulfillableCapacity"
+	// FleetErrorSpotServiceLinkedRole is an account without the AWSServiceRoleForEC2Spot service-linked role whose
+	// caller may not create it: every spot override fails.
+	FleetErrorSpotServiceLinkedRole = "AuthFailure.ServiceLinkedRoleCreationNotPermitted"
+)
+
+// fleetErrorMessages are EC2's messages for the injectable codes.
+var fleetErrorMessages = map[string]string{
+	FleetErrorInsufficientCapacity: "We currently do not have sufficient %[1]s capacity in the Availability Zone you requested (%[2]s). " +
+		"Our system will be working on provisioning additional capacity.",
+	FleetErrorUnfulfillableCapacity: "Unable to fulfill capacity due to your request configuration. Please adjust your request and try again.",
+	FleetErrorSpotServiceLinkedRole: "The provided credentials do not have permission to create the service-linked role for EC2 Spot Instances.",
+}
+
+// FleetErrorFault fails the CreateFleet overrides it matches with Code. Empty fields match everything;
+// InstanceType and Zone may hold * and ? wildcards. The service-linked-role code applies to spot only.
+type FleetErrorFault struct {
+	Code         string `json:"code"`
+	InstanceType string `json:"instanceType,omitempty"`
+	Zone         string `json:"zone,omitempty"`
+	CapacityType string `json:"capacityType,omitempty"`
+}
+
+func (f FleetErrorFault) matches(instanceType, zone, capacityType string) bool {
+	if f.Code == FleetErrorSpotServiceLinkedRole && capacityType != "spot" {
+		return false
+	}
+	return (f.InstanceType == "" || matchWildcard(f.InstanceType, instanceType)) &&
+		(f.Zone == "" || matchWildcard(f.Zone, zone)) &&
+		(f.CapacityType == "" || f.CapacityType == capacityType)
+}
+
+// message is EC2's message for the fault's code.
+func (f FleetErrorFault) message(instanceType, zone string) string {
+	if f.Code == FleetErrorInsufficientCapacity {
+		return fmt.Sprintf(fleetErrorMessages[f.Code], instanceType, zone)
+	}
+	return fleetErrorMessages[f.Code]
 }
 
 // Validate checks the rates and durations.
@@ -93,6 +141,18 @@ func (f Faults) Validate() error {
 	}
 	if f.SpotInterruptionsPerHour < 0 {
 		return fmt.Errorf("faults.spotInterruptionsPerHour %v: must not be negative", f.SpotInterruptionsPerHour)
+	}
+	for i, fe := range f.FleetErrors {
+		if _, ok := fleetErrorMessages[fe.Code]; !ok {
+			return fmt.Errorf("faults.fleetErrors[%d].code %q: use %s, %s or %s", i, fe.Code,
+				FleetErrorInsufficientCapacity, FleetErrorUnfulfillableCapacity, FleetErrorSpotServiceLinkedRole)
+		}
+		if fe.CapacityType != "" && fe.CapacityType != "spot" && fe.CapacityType != "on-demand" {
+			return fmt.Errorf("faults.fleetErrors[%d].capacityType %q: use \"spot\", \"on-demand\" or leave it empty for both", i, fe.CapacityType)
+		}
+		if fe.Code == FleetErrorSpotServiceLinkedRole && fe.CapacityType == "on-demand" {
+			return fmt.Errorf("faults.fleetErrors[%d]: %s concerns spot only", i, fe.Code)
+		}
 	}
 	return nil
 }

@@ -37,6 +37,14 @@ var capacityErrorCodes = []string{
 	"VcpuLimitExceeded",
 }
 
+// spotRoleErrorCodes are the CreateFleet error codes that mean "this account cannot launch spot at all": the spot
+// service-linked role (AWSServiceRoleForEC2Spot) does not exist and the caller may not create it. Spot is marked
+// unavailable as a whole, so a NodeClaim that allows on-demand falls back to it. (SpotMaxPriceTooLow and
+// InvalidSpotFleetRequestConfig are not of this kind: they concern one request, not the account.)
+var spotRoleErrorCodes = []string{
+	"AuthFailure.ServiceLinkedRoleCreationNotPermitted",
+}
+
 // launchOption is one way to launch a NodeClaim: an instance type's offering in a subnet of its zone, booting an
 // AMI of its architecture.
 type launchOption struct {
@@ -187,7 +195,9 @@ func (p *Provider) launch(ctx context.Context, nodeClaim *apiv1.NodeClaim, nc *a
 	}
 	out, err := p.ec2.CreateFleet(ctx, in)
 	if err != nil {
-		if code := errorCode(err); strings.HasPrefix(code, "InvalidLaunchTemplateName.NotFound") || strings.HasPrefix(code, "InvalidLaunchTemplateId.NotFound") {
+		if code := errorCode(err); capacityType == apiv1.CapacityTypeSpot && slices.Contains(spotRoleErrorCodes, code) {
+			return nil, []string{p.markSpotRefused(ctx, code)}, nil
+		} else if strings.HasPrefix(code, "InvalidLaunchTemplateName.NotFound") || strings.HasPrefix(code, "InvalidLaunchTemplateId.NotFound") {
 			for _, name := range templates {
 				p.templates.forget(name)
 			}
@@ -198,7 +208,7 @@ func (p *Provider) launch(ctx context.Context, nodeClaim *apiv1.NodeClaim, nc *a
 	for _, o := range options {
 		byKey[[2]string{o.it.Name, o.subnet.ID}] = o
 	}
-	failed, otherErrs := p.recordFleetErrors(out.Errors, byKey, capacityType)
+	failed, otherErrs := p.recordFleetErrors(ctx, out.Errors, byKey, capacityType)
 	for _, inst := range out.Instances {
 		if len(inst.InstanceIds) == 0 || inst.LaunchTemplateAndOverrides == nil || inst.LaunchTemplateAndOverrides.Overrides == nil {
 			continue
@@ -237,7 +247,8 @@ func fleetToken(nodeClaim *apiv1.NodeClaim, now time.Time, configs []ec2types.Fl
 
 // recordFleetErrors marks the pools CreateFleet found out of capacity unavailable and returns them, with the other
 // errors as messages.
-func (p *Provider) recordFleetErrors(errs []ec2types.CreateFleetError, byKey map[[2]string]launchOption, capacityType string) (failed, other []string) {
+func (p *Provider) recordFleetErrors(ctx context.Context, errs []ec2types.CreateFleetError, byKey map[[2]string]launchOption, capacityType string) (failed, other []string) {
+	spotRefused := false
 	for _, e := range errs {
 		code := aws.ToString(e.ErrorCode)
 		var typ, subnet, zone string
@@ -251,6 +262,13 @@ func (p *Provider) recordFleetErrors(errs []ec2types.CreateFleetError, byKey map
 		if e.Lifecycle != "" {
 			ct = lifecycleCapacityType(string(e.Lifecycle))
 		}
+		if ct == apiv1.CapacityTypeSpot && slices.Contains(spotRoleErrorCodes, code) {
+			if !spotRefused {
+				spotRefused = true
+				failed = append(failed, p.markSpotRefused(ctx, code))
+			}
+			continue
+		}
 		if typ != "" && zone != "" && slices.Contains(capacityErrorCodes, code) {
 			p.unavailable.MarkUnavailable(typ, zone, ct)
 			failed = append(failed, fmt.Sprintf("%s/%s/%s (%s)", typ, zone, ct, code))
@@ -259,6 +277,15 @@ func (p *Provider) recordFleetErrors(errs []ec2types.CreateFleetError, byKey map
 		other = append(other, fmt.Sprintf("%s %s: %s", code, typ, aws.ToString(e.ErrorMessage)))
 	}
 	return failed, other
+}
+
+// markSpotRefused takes spot out as a whole after EC2 refused it for the account, and says how to fix it.
+func (p *Provider) markSpotRefused(ctx context.Context, code string) string {
+	p.unavailable.MarkCapacityTypeUnavailable(apiv1.CapacityTypeSpot)
+	log.FromContext(ctx).Error(nil, "EC2 refuses spot for this account; launching on-demand where allowed until the refusal expires. "+
+		"Create the spot service-linked role once: aws iam create-service-linked-role --aws-service-name spot.amazonaws.com",
+		"code", code)
+	return fmt.Sprintf("spot (%s)", code)
 }
 
 func lifecycleCapacityType(lifecycle string) string {

@@ -299,3 +299,21 @@ func must[T any](t *testing.T, what string) func(T, error) T {
 		return v
 	}
 }
+
+// putFaults replaces ec2sim's faults through its admin API.
+func (e *simEnv) putFaults(body string) {
+	e.t.Helper()
+	req, err := http.NewRequestWithContext(e.t.Context(), http.MethodPut, e.provider.opts.EndpointURL+"/admin/faults", strings.NewReader(body))
+	if err != nil {
+		e.t.Fatalf("admin request: %v", err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatalf("PUT /admin/faults: %v", err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode >= 300 {
+		msg, _ := io.ReadAll(resp.Body)
+		e.t.Fatalf("PUT /admin/faults: %s: %s", resp.Status, msg)
+	}
+}

@@ -37,11 +37,21 @@ func (u *UnavailableOfferings) MarkUnavailable(instanceType, zone, capacityType 
 	u.version++
 }
 
-// IsUnavailable reports whether the pool is out now.
+// MarkCapacityTypeUnavailable takes every pool of the capacity type out for the cache's TTL from now: EC2 refused
+// the capacity type itself (spot without its service-linked role), whatever the type and zone.
+func (u *UnavailableOfferings) MarkCapacityTypeUnavailable(capacityType string) {
+	u.MarkUnavailable("", "", capacityType)
+}
+
+// IsUnavailable reports whether the pool, or its whole capacity type, is out now.
 func (u *UnavailableOfferings) IsUnavailable(instanceType, zone, capacityType string) bool {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	k := offeringKey{instanceType, zone, capacityType}
+	return u.outLocked(offeringKey{instanceType, zone, capacityType}) || u.outLocked(offeringKey{capacityType: capacityType})
+}
+
+// outLocked reports whether the entry k is in force, dropping it once expired.
+func (u *UnavailableOfferings) outLocked(k offeringKey) bool {
 	t, ok := u.until[k]
 	if !ok {
 		return false

@@ -235,7 +235,7 @@ func TestRecordFleetErrors(t *testing.T) {
 			LaunchTemplateAndOverrides: &ec2types.LaunchTemplateAndOverridesResponse{Overrides: &ec2types.FleetLaunchTemplateOverrides{
 				InstanceType: "c5.large", SubnetId: aws.String("subnet-b")}}},
 	}
-	failed, other := p.recordFleetErrors(errs, map[[2]string]launchOption{}, "spot")
+	failed, other := p.recordFleetErrors(t.Context(), errs, map[[2]string]launchOption{}, "spot")
 	if diff := cmp.Diff([]string{"m5.large/us-east-1a/spot (InsufficientInstanceCapacity)"}, failed); diff != "" {
 		t.Errorf("failed (-want +got):\n%s", diff)
 	}
