@@ -181,11 +181,8 @@ func (p *Provider) launch(ctx context.Context, nodeClaim *apiv1.NodeClaim, nc *a
 			TotalTargetCapacity:       aws.Int32(1),
 			DefaultTargetCapacityType: ec2types.DefaultTargetCapacityType(capacityType),
 		},
-		OnDemandOptions: &ec2types.OnDemandOptionsRequest{AllocationStrategy: ec2types.FleetOnDemandAllocationStrategyLowestPrice},
-		TagSpecifications: []ec2types.TagSpecification{
-			{ResourceType: ec2types.ResourceTypeInstance, Tags: toEC2Tags(tags)},
-			{ResourceType: ec2types.ResourceTypeVolume, Tags: toEC2Tags(tags)},
-		},
+		OnDemandOptions:   &ec2types.OnDemandOptionsRequest{AllocationStrategy: ec2types.FleetOnDemandAllocationStrategyLowestPrice},
+		TagSpecifications: launchTagSpecifications(tags, capacityType),
 		// The same token across the SDK's own retries of this call, so a retried request cannot launch twice; a
 		// new one for every other call (EC2 answers a reused token with the first call's result).
 		ClientToken: aws.String(fleetToken(nodeClaim, p.clk.Now(), configs, capacityType)),
@@ -225,13 +222,37 @@ func (p *Provider) launch(ctx context.Context, nodeClaim *apiv1.NodeClaim, nc *a
 		log.FromContext(ctx).V(1).Info("launched instance", "instance", id, "instance-type", o.it.Name, "zone", o.offering.Zone, "capacity-type", o.offering.CapacityType)
 		return launchedNodeClaim(nodeClaim, nc, o, id), failed, nil
 	}
-	if len(failed) == 0 && len(otherErrs) > 0 {
+	// A launch IAM refused is reported as such even beside pools without capacity: retrying elsewhere cannot help.
+	if len(otherErrs) > 0 && (len(failed) == 0 || refusedByIAM(out.Errors)) {
 		return nil, nil, fmt.Errorf("creating fleet for nodeclaim %q: %s", nodeClaim.Name, strings.Join(otherErrs, "; "))
 	}
 	if len(failed) == 0 {
 		return nil, nil, fmt.Errorf("creating fleet for nodeclaim %q: EC2 launched nothing and reported no error", nodeClaim.Name)
 	}
 	return nil, failed, nil
+}
+
+// refusedByIAM tells whether any of a fleet's errors is IAM refusing the launch.
+func refusedByIAM(errs []ec2types.CreateFleetError) bool {
+	return slices.ContainsFunc(errs, func(e ec2types.CreateFleetError) bool {
+		return aws.ToString(e.ErrorCode) == "UnauthorizedOperation"
+	})
+}
+
+// launchTagSpecifications tag everything a launch creates, as the documented IAM policy requires the cluster tag in
+// the request on each (docs/aws-iam.md): the fleet, instance, volume and network interface, and the spot instance
+// request of a spot launch only (EC2 refuses that tag specification on an on-demand fleet).
+func launchTagSpecifications(tags map[string]string, capacityType string) []ec2types.TagSpecification {
+	types := []ec2types.ResourceType{ec2types.ResourceTypeFleet, ec2types.ResourceTypeInstance,
+		ec2types.ResourceTypeVolume, ec2types.ResourceTypeNetworkInterface}
+	if capacityType == apiv1.CapacityTypeSpot {
+		types = append(types, ec2types.ResourceTypeSpotInstancesRequest)
+	}
+	specs := make([]ec2types.TagSpecification, 0, len(types))
+	for _, rt := range types {
+		specs = append(specs, ec2types.TagSpecification{ResourceType: rt, Tags: toEC2Tags(tags)})
+	}
+	return specs
 }
 
 // fleetToken identifies one CreateFleet call: the NodeClaim, the time and everything asked for.
