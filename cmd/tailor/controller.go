@@ -179,6 +179,9 @@ func registerNodeClasses(d *deps) error {
 	if err := c.Register(d.mgr); err != nil {
 		return fmt.Errorf("registering the node class controller: %w", err)
 	}
+	if err := d.mgr.Add(d.cloud.LaunchTemplateGC(aws.LaunchTemplateGCInterval)); err != nil {
+		return fmt.Errorf("registering the launch template collector: %w", err)
+	}
 	return nil
 }
 

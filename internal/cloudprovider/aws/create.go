@@ -350,7 +350,7 @@ func (p *Provider) launchTemplateConfigs(ctx context.Context, nodeClaim *apiv1.N
 			NodeClass: nc.Name, AMI: o.ami.ID, UserData: ud,
 			SecurityGroupIDs: securityGroupIDs(nc.Status.SecurityGroups), InstanceProfile: nc.Status.InstanceProfile,
 			BlockDevices: blockDevices(family, nc.Spec.BlockDeviceMappings), Metadata: metadataOptions(nc.Spec.MetadataOptions),
-			PublicIP: nc.Spec.AssociatePublicIPAddress,
+			PublicIP: nc.Spec.AssociatePublicIPAddress, nodeClassHash: NodeClassHash(nc),
 		}
 		name := spec.name(p.opts.ClusterName)
 		i, ok := index[name]

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/smithy-go"
+	"k8s.io/utils/clock"
 
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
 )
@@ -27,14 +29,19 @@ type launchTemplateSpec struct {
 	Metadata         apiv1.MetadataOptions      `json:"metadata"`
 	PublicIP         *bool                      `json:"publicIP,omitempty"`
 	Tags             map[string]string          `json:"tags"`
+	// nodeClassHash is NodeClassHash of the node class the spec was made from. It is a tag of the template, not part
+	// of its name: the garbage collector compares it with the node class's current hash.
+	nodeClassHash string
 }
 
-// launchTemplates creates launch templates on demand and remembers their ids by name.
+// launchTemplates creates launch templates on demand and remembers their ids by name, and when each was last used.
 type launchTemplates struct {
 	ec2 EC2API
+	clk clock.PassiveClock
 
 	mu     sync.Mutex
 	byName map[string]string
+	usedAt map[string]time.Time
 }
 
 // name is the template's name: tailor/<cluster>/<hash of the spec>.
@@ -47,6 +54,7 @@ func (l *launchTemplates) ensure(ctx context.Context, cluster string, spec *laun
 	name := spec.name(cluster)
 	l.mu.Lock()
 	_, ok := l.byName[name]
+	l.usedAt[name] = l.clk.Now()
 	l.mu.Unlock()
 	if ok {
 		return name, nil
@@ -72,6 +80,14 @@ func (l *launchTemplates) forget(name string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	delete(l.byName, name)
+}
+
+// lastUsed is when this process last launched with the template, false when it never did.
+func (l *launchTemplates) lastUsed(name string) (time.Time, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	t, ok := l.usedAt[name]
+	return t, ok
 }
 
 func (l *launchTemplates) find(ctx context.Context, name string) (string, error) {
@@ -118,7 +134,8 @@ func (l *launchTemplates) create(ctx context.Context, cluster, name string, spec
 		LaunchTemplateData: data,
 		TagSpecifications: []ec2types.TagSpecification{{
 			ResourceType: ec2types.ResourceTypeLaunchTemplate,
-			Tags:         toEC2Tags(map[string]string{TagCluster: cluster, TagEC2NodeClass: spec.NodeClass}),
+			Tags: toEC2Tags(map[string]string{TagCluster: cluster, TagEC2NodeClass: spec.NodeClass,
+				TagNodeClassHash: spec.nodeClassHash, TagAMI: spec.AMI}),
 		}},
 	})
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/utils/clock"
@@ -28,8 +29,11 @@ const (
 	TagNodeClaim    = apiv1.Group + "/nodeclaim"
 	TagEC2NodeClass = apiv1.Group + "/ec2nodeclass"
 	TagName         = "Name"
-	// TagNodeClassHash is NodeClassHash of the node class when the instance launched.
+	// TagNodeClassHash is NodeClassHash of the node class when the instance launched (or the launch template was
+	// made).
 	TagNodeClassHash = apiv1.Group + "/ec2nodeclass-hash"
+	// TagAMI on a launch template is the image it boots.
+	TagAMI = apiv1.Group + "/ami"
 	// tagKubernetesClusterPrefix + cluster name = "owned" is the tag the Kubernetes AWS integrations look for.
 	tagKubernetesClusterPrefix = "kubernetes.io/cluster/"
 )
@@ -48,6 +52,9 @@ type Provider struct {
 	data        *ec2DataSource
 	unavailable *UnavailableOfferings
 	templates   *launchTemplates
+	// started is when the provider was built: the launch template collector trusts "not used lately" only once the
+	// process has been up that long.
+	started time.Time
 
 	mu            sync.Mutex
 	instanceTypes map[string]instanceTypesEntry // by node class name
@@ -87,7 +94,8 @@ func New(opts Options, clients Clients, kube client.Reader, clk clock.Clock) (*P
 			typesTTL: opts.InstanceTypesTTL, pricesTTL: opts.PricesTTL,
 		},
 	}
-	p.templates = &launchTemplates{ec2: clients.EC2, byName: map[string]string{}}
+	p.templates = &launchTemplates{ec2: clients.EC2, clk: clk, byName: map[string]string{}, usedAt: map[string]time.Time{}}
+	p.started = clk.Now()
 	return p, nil
 }
 

@@ -99,7 +99,7 @@ func unitProvider(t *testing.T, api *fakeEC2) *Provider {
 	return &Provider{
 		opts: opts, ec2: api, clk: clk,
 		unavailable: NewUnavailableOfferings(clk, time.Minute),
-		templates:   &launchTemplates{ec2: api, byName: map[string]string{}},
+		templates:   &launchTemplates{ec2: api, clk: clk, byName: map[string]string{}, usedAt: map[string]time.Time{}},
 	}
 }
 

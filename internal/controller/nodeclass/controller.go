@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -23,6 +24,13 @@ const ResyncInterval = 5 * time.Minute
 // Resolver looks a node class's selectors up in the cloud and writes the result and its conditions into its status.
 type Resolver interface {
 	ResolveNodeClass(ctx context.Context, nc *apiv1.EC2NodeClass) error
+}
+
+// Cleaner removes what the cloud keeps for a node class once the node class is gone (its launch templates). A
+// Resolver may implement it; the controller calls it when a reconcile finds the node class deleted. It must do
+// nothing for a node class that exists again.
+type Cleaner interface {
+	DeleteNodeClassLaunchTemplates(ctx context.Context, nodeClass string) error
 }
 
 // Controller resolves EC2NodeClasses.
@@ -43,7 +51,10 @@ func New(kube client.Client, resolver Resolver) (*Controller, error) {
 func (c *Controller) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	nc := &apiv1.EC2NodeClass{}
 	if err := c.kube.Get(ctx, req.NamespacedName, nc); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+		if apierrors.IsNotFound(err) {
+			return ctrl.Result{}, c.cleanUp(ctx, req.Name)
+		}
+		return ctrl.Result{}, err
 	}
 	if !nc.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil
@@ -64,6 +75,19 @@ func (c *Controller) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 	}
 	return ctrl.Result{RequeueAfter: ResyncInterval}, nil
+}
+
+// cleanUp lets the cloud drop what it kept for a deleted node class; the provider's periodic collection catches what
+// a failed or missed call leaves.
+func (c *Controller) cleanUp(ctx context.Context, name string) error {
+	cleaner, ok := c.resolver.(Cleaner)
+	if !ok {
+		return nil
+	}
+	if err := cleaner.DeleteNodeClassLaunchTemplates(ctx, name); err != nil {
+		return fmt.Errorf("cleaning up after EC2NodeClass %s: %w", name, err)
+	}
+	return nil
 }
 
 // Register adds the controller to the manager.

@@ -73,3 +73,51 @@ func TestReconcileWritesResolvedStatus(t *testing.T) {
 		t.Errorf("status changed by a failed resolution (calls %d): %+v", calls, got.Status)
 	}
 }
+
+// cleaningResolver resolves nothing and records the node classes it was asked to clean up after.
+type cleaningResolver struct {
+	resolverFunc
+	cleaned []string
+}
+
+func (r *cleaningResolver) DeleteNodeClassLaunchTemplates(_ context.Context, name string) error {
+	r.cleaned = append(r.cleaned, name)
+	return nil
+}
+
+func TestReconcileCleansUpAfterDeletedNodeClass(t *testing.T) {
+	kube := env.DirectClient(t)
+	nc := &apiv1.EC2NodeClass{
+		ObjectMeta: metav1.ObjectMeta{Name: "doomed"},
+		Spec: apiv1.EC2NodeClassSpec{
+			SubnetSelectorTerms:        []apiv1.SubnetSelectorTerm{{Tags: map[string]string{"tailor.sh/discovery": "demo"}}},
+			SecurityGroupSelectorTerms: []apiv1.SecurityGroupSelectorTerm{{Tags: map[string]string{"tailor.sh/discovery": "demo"}}},
+			AMISelectorTerms:           []apiv1.AMISelectorTerm{{Alias: "al2023@latest"}},
+			Role:                       "TailorNodeRole",
+		},
+	}
+	if err := kube.Create(t.Context(), nc); err != nil {
+		t.Fatal(err)
+	}
+	r := &cleaningResolver{resolverFunc: func(context.Context, *apiv1.EC2NodeClass) error { return nil }}
+	c, err := New(kube, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := ctrl.Request{NamespacedName: client.ObjectKey{Name: "doomed"}}
+	if _, err := c.Reconcile(t.Context(), req); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.cleaned) != 0 {
+		t.Fatalf("cleaned up after a node class that exists: %v", r.cleaned)
+	}
+	if err := kube.Delete(t.Context(), nc); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Reconcile(t.Context(), req); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.cleaned) != 1 || r.cleaned[0] != "doomed" {
+		t.Errorf("cleaned %v after the deletion, want [doomed]", r.cleaned)
+	}
+}
