@@ -92,6 +92,12 @@ func PlanningTaints(taints []corev1.Taint) []corev1.Taint {
 // IsUnregistered tells whether t is UnregisteredTaint (any value or effect).
 func IsUnregistered(t corev1.Taint) bool { return t.Key == UnregisteredTaintKey }
 
+// DisruptionCommandAnnotationKey on a NodeClaim records the disruption command (a replace) it takes part in, as a
+// candidate to remove or as a replacement launched for candidates: a JSON object with the command's id, reason, start
+// time, candidates and replacements. A restarted or failed-over leader rebuilds the command from it and resumes or
+// abandons it.
+const DisruptionCommandAnnotationKey = Group + "/disruption-command"
+
 // TerminationFinalizer holds a NodeClaim (and its Node) until Tailor has drained the node and deleted the instance.
 const TerminationFinalizer = Group + "/termination"
 

@@ -162,6 +162,7 @@ func registerDisruption(d *deps) error {
 	if err != nil {
 		return err
 	}
+	c.SetRepair(disruption.RepairOptions{Disabled: !d.opts.NodeRepair, Toleration: d.opts.NodeRepairToleration})
 	if err := d.mgr.Add(c); err != nil {
 		return err
 	}

@@ -2,6 +2,9 @@ package cloudprovider
 
 import (
 	"context"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
 
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
 )
@@ -57,6 +60,31 @@ type CloudProvider interface {
 
 	// Name is the provider's name, such as "aws". It is the scheme of the provider IDs it hands out.
 	Name() string
+
+	// RepairPolicies are the node conditions that mean a node is broken beyond waiting, each with how long it is
+	// tolerated: a node whose condition of that type has had that status for longer is replaced, then deleted.
+	// Providers without an opinion return DefaultRepairPolicies. The result is shared and must not be modified.
+	RepairPolicies() []RepairPolicy
+}
+
+// RepairPolicy is one node condition that makes a node unhealthy, and how long it is tolerated.
+type RepairPolicy struct {
+	// ConditionType is the node condition's type, such as Ready.
+	ConditionType corev1.NodeConditionType
+	// ConditionStatus is the status that is unhealthy, such as False or Unknown.
+	ConditionStatus corev1.ConditionStatus
+	// TolerationDuration is how long the condition may have had that status (since its lastTransitionTime) before
+	// the node is repaired.
+	TolerationDuration time.Duration
+}
+
+// DefaultRepairPolicies: a node not Ready (False: the kubelet says so; Unknown: the kubelet stopped reporting) for
+// 30 minutes is repaired.
+func DefaultRepairPolicies() []RepairPolicy {
+	return []RepairPolicy{
+		{ConditionType: corev1.NodeReady, ConditionStatus: corev1.ConditionFalse, TolerationDuration: 30 * time.Minute},
+		{ConditionType: corev1.NodeReady, ConditionStatus: corev1.ConditionUnknown, TolerationDuration: 30 * time.Minute},
+	}
 }
 
 // DriftReason says why a machine drifted from its node class.

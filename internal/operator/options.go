@@ -23,6 +23,8 @@ type Options struct {
 	InterruptionQueue       string
 	BatchIdleDuration       time.Duration
 	BatchMaxDuration        time.Duration
+	NodeRepair              bool
+	NodeRepairToleration    time.Duration
 	LeaderElect             bool
 	LeaderElectionNamespace string
 	LeaseDuration           time.Duration
@@ -44,6 +46,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.InterruptionQueue, "interruption-queue", "", "SQS queue name carrying EC2 interruption events; empty turns interruption handling off")
 	fs.DurationVar(&o.BatchIdleDuration, "batch-idle-duration", time.Second, "close a batch of pending pods after this long without a new one")
 	fs.DurationVar(&o.BatchMaxDuration, "batch-max-duration", 10*time.Second, "close a batch of pending pods after this long at most")
+	fs.BoolVar(&o.NodeRepair, "node-repair", true, "replace, then delete, nodes whose Ready (or a provider-listed condition) has been False or Unknown for longer than the provider's toleration")
+	fs.DurationVar(&o.NodeRepairToleration, "node-repair-toleration", 0, "replace every provider repair policy's toleration (30m for Ready) with this one; 0 keeps the provider's")
 	fs.BoolVar(&o.LeaderElect, "leader-elect", false, "elect a leader on a Lease so only one replica acts")
 	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election Lease; default: the pod's namespace")
 	// Shorter than controller-runtime's 15s/10s/2s: a follower takes over from a crashed leader within about 10-15 s
@@ -105,6 +109,9 @@ func (o *Options) Validate() error {
 	}
 	if o.AWSEndpointURL != "" && !strings.HasPrefix(o.AWSEndpointURL, "http://") && !strings.HasPrefix(o.AWSEndpointURL, "https://") {
 		errs = append(errs, fmt.Errorf("--aws-endpoint-url %q must be an http:// or https:// URL", o.AWSEndpointURL))
+	}
+	if o.NodeRepairToleration < 0 {
+		errs = append(errs, fmt.Errorf("--node-repair-toleration %s must not be negative; 0 keeps the provider's tolerations", o.NodeRepairToleration))
 	}
 	if o.BatchIdleDuration <= 0 {
 		errs = append(errs, fmt.Errorf("--batch-idle-duration %s must be positive, such as 1s", o.BatchIdleDuration))

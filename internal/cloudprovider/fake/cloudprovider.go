@@ -40,6 +40,7 @@ type CloudProvider struct {
 	calls          map[Method]int
 	nodeClassReady bool
 	nextID         int
+	repairPolicies []cloudprovider.RepairPolicy // nil: the defaults
 }
 
 var _ cloudprovider.CloudProvider = (*CloudProvider)(nil)
@@ -235,6 +236,23 @@ func (c *CloudProvider) GetInstanceTypes(_ context.Context, nodePool *apiv1.Node
 		return nil, cloudprovider.NewNodeClassNotReadyError(fmt.Errorf("node class %q is not ready", nodePool.Spec.Template.Spec.NodeClassRef.Name))
 	}
 	return slices.Clone(c.instanceTypes), nil
+}
+
+// SetRepairPolicies makes RepairPolicies return policies (nil: cloudprovider.DefaultRepairPolicies).
+func (c *CloudProvider) SetRepairPolicies(policies []cloudprovider.RepairPolicy) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.repairPolicies = policies
+}
+
+// RepairPolicies returns what SetRepairPolicies recorded, or the defaults.
+func (c *CloudProvider) RepairPolicies() []cloudprovider.RepairPolicy {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.repairPolicies == nil {
+		return cloudprovider.DefaultRepairPolicies()
+	}
+	return c.repairPolicies
 }
 
 // IsDrifted returns what SetDrifted recorded; NodeClaimNotFoundError when the machine is gone.

@@ -14,6 +14,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
@@ -42,7 +43,7 @@ const (
 	ReasonEmpty   = string(apiv1.DisruptionReasonEmpty)
 )
 
-var methods = []string{ReasonExpired, ReasonDrifted, ReasonEmpty, ReasonUnderutilized}
+var methods = []string{ReasonUnhealthy, ReasonExpired, ReasonDrifted, ReasonEmpty, ReasonUnderutilized}
 
 // Condition reasons on NodeClaims.
 const (
@@ -51,6 +52,9 @@ const (
 	conditionQuiet        = "ConsolidateAfterElapsed"
 	conditionNodePoolHash = "NodePoolDrifted"
 )
+
+// eventInvalidDoNotDisrupt reports a tailor.sh/do-not-disrupt value that is neither "true" nor a duration.
+const eventInvalidDoNotDisrupt = "InvalidDoNotDisrupt"
 
 // Controller is the disruption decision loop. It runs on the leader only.
 type Controller struct {
@@ -65,6 +69,13 @@ type Controller struct {
 	// nextDue is the earliest moment, seen by the last pass, at which an empty node's consolidateAfter runs out: the
 	// loop wakes then rather than up to a PollInterval later (the reference scale-down promises about 30 s).
 	nextDue time.Time
+	repair  RepairOptions
+	// repairWarned is, per NodePool, the last message of the event saying repair stopped there.
+	repairWarned map[string]string
+	// warned are the objects whose bad do-not-disrupt value was reported, with that value.
+	warned map[types.UID]string
+	// crashAfter, set by tests only, stops a command after the named step as a killed process would (command.go).
+	crashAfter func(step string) bool
 }
 
 // New returns the disruption controller; every dependency is required.
@@ -126,6 +137,9 @@ func (c *Controller) Disrupt(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := c.adopt(ctx, w); err != nil {
+		return nil, err
+	}
 	candidates := map[string][]*candidate{}
 	for _, nc := range w.claims {
 		cand, err := c.evaluate(ctx, w, nc)
@@ -144,8 +158,10 @@ func (c *Controller) Disrupt(ctx context.Context) ([]string, error) {
 	}
 	var view *state.View // read once, and only when a method needs the simulator
 	for _, reason := range methods {
-		chosen, err := c.withinBudgets(ctx, w, candidates[reason])
-		if err != nil {
+		var chosen []*candidate
+		if reason == ReasonUnhealthy {
+			chosen = c.repairable(ctx, w, candidates[reason])
+		} else if chosen, err = c.withinBudgets(ctx, w, candidates[reason]); err != nil {
 			return nil, err
 		}
 		if len(chosen) == 0 {
@@ -224,13 +240,24 @@ func (c *Controller) evaluate(ctx context.Context, w *world, nc *apiv1.NodeClaim
 		}
 		return nil, nil
 	}
+	if c.command == nil || !c.command.has(nc.Name) {
+		if err := c.unstrand(ctx, nc, node); err != nil {
+			return nil, err
+		}
+	}
 	cand := &candidate{claim: nc, node: node, pool: pool, pods: movable(w.podsByNode[node.Name])}
 	empty := len(cand.pods) == 0
 	drifted, consolidatable, stale, err := c.refresh(ctx, nc, pool, empty)
 	if err != nil || stale {
 		return nil, err
 	}
+	policy, overdue := c.unhealthy(node)
 	switch {
+	case policy != nil && overdue:
+		cand.reason = ReasonUnhealthy
+		log.FromContext(ctx).V(1).Info("node unhealthy beyond its toleration", "node", klog.KObj(node),
+			"condition", string(policy.ConditionType), "status", string(policy.ConditionStatus))
+		return cand, nil // repair is not held back by do-not-disrupt or PodDisruptionBudgets
 	case c.expired(nc):
 		cand.reason = ReasonExpired
 	case drifted:
@@ -350,12 +377,12 @@ func (c *Controller) blocked(w *world, cand *candidate) string {
 	if cand.reason == ReasonExpired && cand.claim.Spec.TerminationGracePeriod != nil {
 		return ""
 	}
-	if cand.node.Annotations[apiv1.DoNotDisruptAnnotationKey] == "true" || cand.claim.Annotations[apiv1.DoNotDisruptAnnotationKey] == "true" {
+	if c.protected(cand.node, cand.node.CreationTimestamp.Time) || c.protected(cand.claim, cand.claim.CreationTimestamp.Time) {
 		return "node annotated " + apiv1.DoNotDisruptAnnotationKey
 	}
 	for _, p := range cand.pods {
-		if p.Annotations[apiv1.DoNotDisruptAnnotationKey] == "true" {
-			return fmt.Sprintf("pod %s/%s annotated %s", p.Namespace, p.Name, apiv1.DoNotDisruptAnnotationKey)
+		if c.protected(p, podStart(p)) {
+			return fmt.Sprintf("pod %s/%s annotated %s=%s", p.Namespace, p.Name, apiv1.DoNotDisruptAnnotationKey, p.Annotations[apiv1.DoNotDisruptAnnotationKey])
 		}
 		for i := range w.pdbs {
 			pdb := &w.pdbs[i]
@@ -369,6 +396,39 @@ func (c *Controller) blocked(w *world, cand *candidate) string {
 		}
 	}
 	return ""
+}
+
+// protected tells whether obj's tailor.sh/do-not-disrupt annotation holds disruption back now (see
+// apiv1.DoNotDisrupt). A duration that runs out wakes the loop then; a bad value protects and is reported once per
+// object and value with an event naming the fix.
+func (c *Controller) protected(obj client.Object, start time.Time) bool {
+	value := obj.GetAnnotations()[apiv1.DoNotDisruptAnnotationKey]
+	if value == "" {
+		return false
+	}
+	protected, until, err := apiv1.DoNotDisrupt(value, start, c.clk.Now())
+	if err != nil {
+		if c.warned == nil {
+			c.warned = map[types.UID]string{}
+		}
+		if c.warned[obj.GetUID()] != value {
+			c.warned[obj.GetUID()] = value
+			c.recorder.Eventf(obj, nil, corev1.EventTypeWarning, eventInvalidDoNotDisrupt, "Disrupt",
+				"%v; set it to %q or to a duration such as \"30m\" (counted from the pod's start)", err, apiv1.DoNotDisruptForever)
+		}
+	}
+	if protected && !until.IsZero() && (c.nextDue.IsZero() || until.Before(c.nextDue)) {
+		c.nextDue = until
+	}
+	return protected
+}
+
+// podStart is when a pod's do-not-disrupt duration starts: when it started, or, before that, when it was created.
+func podStart(p *corev1.Pod) time.Time {
+	if p.Status.StartTime != nil {
+		return p.Status.StartTime.Time
+	}
+	return p.CreationTimestamp.Time
 }
 
 // withinBudgets keeps the candidates each NodePool's budget allows now, counting nodes already being disrupted.
@@ -444,8 +504,16 @@ func (c *Controller) deleteAll(ctx context.Context, reason, action string, cands
 		if err := c.disrupt(ctx, cand, action); err != nil {
 			errs = append(errs, err)
 		}
+		if action == actionReplace && c.crashed(crashAfterDelete) {
+			return names, errCrashed
+		}
 	}
 	decisions.WithLabelValues(reason, action).Add(float64(len(names)))
+	if reason == ReasonUnhealthy {
+		for _, cand := range cands {
+			repaired.WithLabelValues(cand.claim.Labels[apiv1.NodePoolLabelKey]).Inc()
+		}
+	}
 	return names, errors.Join(errs...)
 }
 

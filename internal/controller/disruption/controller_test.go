@@ -2,6 +2,7 @@ package disruption
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -196,15 +197,52 @@ func TestBudgetZeroBlocks(t *testing.T) {
 	}
 }
 
-// TestDoNotDisrupt: the annotation on a pod or on the node keeps an expired node.
+// TestDoNotDisrupt: the annotation on a pod keeps an expired node: "true" for ever, a duration for that long from
+// the pod's start (then the node goes), and a value that is neither for ever too, with a warning event naming the
+// annotation and the fix.
 func TestDoNotDisrupt(t *testing.T) {
-	f := newFixture(t)
-	np := f.pool(nil)
-	f.claim("guarded", np, func(nc *apiv1.NodeClaim) { nc.Spec.ExpireAfter = "1m" })
-	f.pod("guarded", map[string]string{apiv1.DoNotDisruptAnnotationKey: "true"})
-	f.clk.Step(5 * time.Minute)
-	if got := f.disrupt(); len(got) != 0 {
-		t.Fatalf("disrupted %v despite a do-not-disrupt pod", got)
+	for _, tt := range []struct {
+		value     string
+		goesAfter time.Duration // 0: never
+		warning   bool
+	}{
+		{value: "true"},
+		{value: "30m", goesAfter: 31 * time.Minute},
+		{value: "for-ever", warning: true},
+	} {
+		t.Run(tt.value, func(t *testing.T) {
+			f := newFixture(t)
+			recorder := &events.FakeRecorder{Events: make(chan string, 100)}
+			f.c.recorder = recorder
+			np := f.pool(nil)
+			f.claim("guarded", np, func(nc *apiv1.NodeClaim) { nc.Spec.ExpireAfter = "1m" })
+			f.pod("guarded", map[string]string{apiv1.DoNotDisruptAnnotationKey: tt.value})
+			f.clk.Step(5 * time.Minute)
+			if got := f.disrupt(); len(got) != 0 {
+				t.Fatalf("disrupted %v despite a do-not-disrupt pod (%q) 5m after it started", got, tt.value)
+			}
+			if tt.value == "30m" {
+				if due := f.c.nextDue.Sub(f.clk.Now()); due <= 0 || due > 26*time.Minute {
+					t.Errorf("next pass due in %s, want when the pod's 30m run out (about 25m)", due)
+				}
+			}
+			warned := false
+			for len(recorder.Events) > 0 {
+				e := <-recorder.Events
+				warned = warned || (strings.Contains(e, eventInvalidDoNotDisrupt) && strings.Contains(e, apiv1.DoNotDisruptAnnotationKey))
+			}
+			if warned != tt.warning {
+				t.Errorf("warning event about the value = %v, want %v", warned, tt.warning)
+			}
+			f.clk.Step(time.Hour)
+			got := f.disrupt()
+			if tt.goesAfter == 0 && len(got) != 0 {
+				t.Fatalf("disrupted %v despite a do-not-disrupt pod (%q)", got, tt.value)
+			}
+			if tt.goesAfter != 0 && len(got) != 1 {
+				t.Fatalf("disrupted %v, want the expired node once the pod's %s ran out", got, tt.value)
+			}
+		})
 	}
 }
 

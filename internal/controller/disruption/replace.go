@@ -9,7 +9,9 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/klog/v2"
@@ -66,20 +68,14 @@ func (p *plan) key() string {
 	return p.action() + ":" + strings.Join(names, ",")
 }
 
-// command is a replace in flight: its replacements were created, its candidates are tainted and wait.
+// command is a replace in flight: its replacements were created, its candidates are tainted and wait. It is
+// recorded on its NodeClaims (see command.go), so another process can carry it on.
 type command struct {
+	id           string
 	reason       string
 	candidates   []*candidate
 	replacements []string
 	started      time.Time
-}
-
-func (cmd *command) id() string {
-	names := make([]string, 0, len(cmd.candidates))
-	for _, cand := range cmd.candidates {
-		names = append(names, cand.claim.Name)
-	}
-	return "disruption:" + strings.Join(names, ",")
 }
 
 func (cmd *command) has(nodeClaim string) bool {
@@ -113,9 +109,9 @@ func (c *Controller) planReplacements(ctx context.Context, view *state.View, rea
 	if err != nil {
 		return nil, err
 	}
-	if len(results.Unschedulable) == 0 || reason == ReasonExpired {
+	if len(results.Unschedulable) == 0 || forceful(reason) {
 		if n := len(results.Unschedulable); n > 0 {
-			log.FromContext(ctx).Info("expired node(s) go although some pods would fit nowhere", "pods", n)
+			log.FromContext(ctx).Info(strings.ToLower(reason)+" node(s) go although some pods would fit nowhere", "pods", n)
 		}
 		return &plan{reason: reason, candidates: cands, replacements: results.NodeClaims, pools: view.NodePools}, nil
 	}
@@ -168,38 +164,59 @@ func simulate(snap *scheduling.Snapshot, cands []*candidate, launch bool) (*sche
 	return results, nil
 }
 
-// launch starts a replace: it taints the candidates so nothing new lands there, marks them Disrupting, creates the
-// replacement NodeClaims and holds their room in the cluster state for the candidates' pods. Any failure gives the
-// command up at once.
+// launch starts a replace: it records the command on the candidates, taints them so nothing new lands there, marks
+// them Disrupting, creates the replacement NodeClaims (recorded too) and holds their room in the cluster state for
+// the candidates' pods. Any failure gives the command up at once.
 func (c *Controller) launch(ctx context.Context, p *plan) error {
-	cmd := &command{reason: p.reason, candidates: p.candidates, started: c.clk.Now()}
-	c.command = cmd
+	cmd := &command{id: newCommandID(p.reason), reason: p.reason, candidates: p.candidates, started: c.clk.Now()}
 	held := state.Replacement{Candidates: cmd.nodes(), Pods: map[string][]*corev1.Pod{}}
+	// Name the replacements up front so the candidates' record lists them before any exists.
+	var claims []*apiv1.NodeClaim
+	for _, planned := range p.replacements {
+		np := p.pools[planned.NodePool]
+		if np == nil {
+			return fmt.Errorf("planned a replacement in nodepool %q, which is gone", planned.NodePool)
+		}
+		nc := state.NodeClaimFor(np, planned)
+		nc.Name, nc.GenerateName = nc.GenerateName+rand.String(5), ""
+		claims = append(claims, nc)
+		cmd.replacements = append(cmd.replacements, nc.Name)
+		held.Pods[nc.Name] = planned.Pods
+	}
+	c.command = cmd
+	rec := cmd.record()
 	for _, cand := range p.candidates {
+		if err := c.writeRecord(ctx, cand.claim, rec); err != nil {
+			return c.abandonErr(ctx, err)
+		}
+		if c.crashed(crashAfterRecord) {
+			return errCrashed
+		}
 		if err := c.taint(ctx, cand.node.Name, true); err != nil {
 			return c.abandonErr(ctx, err)
+		}
+		if c.crashed(crashAfterTaint) {
+			return errCrashed
 		}
 		if err := c.setDisrupting(ctx, cand.claim, p.reason, "launching replacement capacity before removing the node"); err != nil {
 			return c.abandonErr(ctx, err)
 		}
 	}
 	var types []string
-	for _, planned := range p.replacements {
-		np := p.pools[planned.NodePool]
-		if np == nil {
-			return c.abandonErr(ctx, fmt.Errorf("planned a replacement in nodepool %q, which is gone", planned.NodePool))
-		}
-		nc := state.NodeClaimFor(np, planned)
+	for i, nc := range claims {
+		planned := p.replacements[i]
+		nc.Annotations[apiv1.DisruptionCommandAnnotationKey] = rec
 		if err := c.kube.Create(ctx, nc); err != nil {
-			return c.abandonErr(ctx, fmt.Errorf("creating replacement nodeclaim in nodepool %q: %w", np.Name, err))
+			return c.abandonErr(ctx, fmt.Errorf("creating replacement nodeclaim %s in nodepool %q: %w", nc.Name, planned.NodePool, err))
 		}
-		cmd.replacements = append(cmd.replacements, nc.Name)
-		held.Pods[nc.Name] = planned.Pods
+		if c.crashed(crashAfterReplacement) {
+			return errCrashed
+		}
 		cheapest := planned.Cheapest()
 		types = append(types, fmt.Sprintf("%s/%s $%.4f/h (%d option(s))", cheapest.InstanceType.Name,
 			cheapest.Offering.CapacityType, cheapest.Offering.PricePerHour, len(planned.InstanceTypeOptions)))
 	}
-	c.cluster.MarkReplacing(cmd.id(), held)
+	c.cluster.MarkReplacing(cmd.id, held)
 	log.FromContext(ctx).Info(fmt.Sprintf("launching replacement(s) before disrupting node(s), reason: %s", strings.ToLower(p.reason)),
 		"nodes", strings.Join(cmd.nodes(), ","), "replacements", strings.Join(cmd.replacements, ","), "cheapest", strings.Join(types, ", "))
 	for _, cand := range p.candidates {
@@ -222,14 +239,14 @@ func (c *Controller) progress(ctx context.Context) ([]string, error) {
 		case client.IgnoreNotFound(err) != nil:
 			return nil, fmt.Errorf("reading replacement nodeclaim %s: %w", name, err)
 		case err != nil || !nc.DeletionTimestamp.IsZero():
-			return nil, c.abandon(ctx, fmt.Sprintf("replacement nodeclaim %s went away before it initialized", name))
+			return nil, c.abandon(ctx, cmd, fmt.Sprintf("replacement nodeclaim %s went away before it initialized", name))
 		case nc.StatusConditions().IsTrue(apiv1.ConditionTypeInitialized):
 			ready++
 		}
 	}
 	if ready < len(cmd.replacements) {
 		if waited := c.clk.Since(cmd.started); waited >= ReplacementTimeout {
-			return nil, c.abandon(ctx, fmt.Sprintf("%d of %d replacement(s) not initialized after %s",
+			return nil, c.abandon(ctx, cmd, fmt.Sprintf("%d of %d replacement(s) not initialized after %s",
 				len(cmd.replacements)-ready, len(cmd.replacements), waited.Round(time.Second)))
 		}
 		log.FromContext(ctx).V(1).Info("waiting for replacement(s) to initialize", "replacements", cmd.replacements, "initialized", ready)
@@ -246,19 +263,24 @@ func (c *Controller) progress(ctx context.Context) ([]string, error) {
 		kept = append(kept, cand)
 	}
 	c.command = nil
-	c.cluster.Unmark(cmd.id())
-	if len(kept) == 0 {
-		return nil, nil
+	c.cluster.Unmark(cmd.id)
+	var names []string
+	if len(kept) > 0 {
+		var err error
+		if names, err = c.deleteAll(ctx, cmd.reason, actionReplace, kept); err != nil {
+			return names, err // the candidates left keep the record: the next pass resumes the command
+		}
 	}
-	return c.deleteAll(ctx, cmd.reason, actionReplace, kept)
+	return names, c.finish(ctx, cmd)
 }
 
-// abandon gives the replace in flight up: its replacements are deleted, its candidates lose the taint and the
-// Disrupting condition and stay.
-func (c *Controller) abandon(ctx context.Context, why string) error {
-	cmd := c.command
-	c.command = nil
-	c.cluster.Unmark(cmd.id())
+// abandon gives a replace up: its replacements are deleted, its candidates lose the taint, the Disrupting condition
+// and the command record, and stay.
+func (c *Controller) abandon(ctx context.Context, cmd *command, why string) error {
+	if c.command == cmd {
+		c.command = nil
+	}
+	c.cluster.Unmark(cmd.id)
 	log.FromContext(ctx).Info("abandoned disruption; keeping the node(s)", "why", why, "reason", cmd.reason,
 		"nodes", strings.Join(cmd.nodes(), ","), "replacements", strings.Join(cmd.replacements, ","))
 	var errs []error
@@ -283,7 +305,7 @@ func (c *Controller) abandon(ctx context.Context, why string) error {
 
 // abandonErr gives the command up because of err and returns err with whatever the clean-up added.
 func (c *Controller) abandonErr(ctx context.Context, err error) error {
-	if cleanup := c.abandon(ctx, err.Error()); cleanup != nil {
+	if cleanup := c.abandon(ctx, c.command, err.Error()); cleanup != nil {
 		return errors.Join(err, cleanup)
 	}
 	return err
@@ -300,7 +322,8 @@ func (c *Controller) recover(ctx context.Context, nc *apiv1.NodeClaim, node *cor
 	return c.release(ctx, nc.Name, node.Name)
 }
 
-// release clears the Disrupting condition and the taint a replace put on.
+// release clears the taint, the Disrupting condition and the command record a replace put on, in that order: the
+// record goes last, so a crash half way leaves it for the next leader to finish the job.
 func (c *Controller) release(ctx context.Context, claim, node string) error {
 	nc := &apiv1.NodeClaim{}
 	err := c.fresh.Get(ctx, client.ObjectKey{Name: claim}, nc)
@@ -310,14 +333,22 @@ func (c *Controller) release(ctx context.Context, claim, node string) error {
 	if err == nil && !nc.DeletionTimestamp.IsZero() {
 		return nil // it is going after all; the termination controller owns the taint now
 	}
-	if err == nil && nc.StatusConditions().Get(apiv1.ConditionTypeDisrupting) != nil {
+	if node != "" {
+		if err := c.taint(ctx, node, false); err != nil {
+			return err
+		}
+	}
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if nc.StatusConditions().Get(apiv1.ConditionTypeDisrupting) != nil {
 		patch := client.MergeFromWithOptions(nc.DeepCopy(), client.MergeFromWithOptimisticLock{})
 		nc.StatusConditions().Clear(apiv1.ConditionTypeDisrupting)
 		if err := c.kube.Status().Patch(ctx, nc, patch); client.IgnoreNotFound(err) != nil {
 			return fmt.Errorf("clearing Disrupting on nodeclaim %s: %w", claim, err)
 		}
 	}
-	return c.taint(ctx, node, false)
+	return c.dropRecord(ctx, claim, "")
 }
 
 // setDisrupting marks the NodeClaim Disrupting for reason.
