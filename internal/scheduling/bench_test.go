@@ -40,6 +40,33 @@ func plainPods(n int) []*corev1.Pod {
 	return replicas(n, "plain", func(name string) *podBuilder { return shaped(r, name) })
 }
 
+// ratioPods draws each pod's cpu from cpuMilli and its memory per vCPU from mibPerCPU: a mix of several shapes
+// that all lean the same way.
+func ratioPods(n int, prefix string, seed uint64, cpuMilli, mibPerCPU []int64) []*corev1.Pod {
+	r := newRand(seed)
+	return replicas(n, prefix, func(name string) *podBuilder {
+		c := cpuMilli[r.IntN(len(cpuMilli))]
+		m := c * mibPerCPU[r.IntN(len(mibPerCPU))] / 1000
+		return pod(name).req(fmt.Sprintf("%dm", c), fmt.Sprintf("%dMi", m))
+	})
+}
+
+// memoryHeavyPods are Deployments of four shapes that request 4–16 GiB per vCPU (the m, r and x families' ratios),
+// the larger pods the more memory-heavy, as JVMs and caches are.
+func memoryHeavyPods(n int) []*corev1.Pod {
+	shapes := [][2]string{{"1", "4Gi"}, {"1", "8Gi"}, {"2", "24Gi"}, {"4", "64Gi"}}
+	r := newRand(5)
+	return replicas(n, "mem", func(name string) *podBuilder {
+		s := shapes[r.IntN(len(shapes))]
+		return pod(name).req(s[0], s[1])
+	})
+}
+
+// cpuHeavyPods request 0.25–2 GiB per vCPU (the c families' ratio and below), 16 shapes.
+func cpuHeavyPods(n int) []*corev1.Pod {
+	return ratioPods(n, "cpu", 6, []int64{500, 1000, 2000, 4000}, []int64{256, 512, 1 << 10, 2 << 10})
+}
+
 func zonalSpreadPods(n int) []*corev1.Pod {
 	r := newRand(2)
 	i := 0
@@ -111,6 +138,8 @@ var scenarios = []scenario{
 	{name: "hostname-anti-affinity", pods: hostnameAntiPods},
 	{name: "existing-nodes", pods: plainPods, nodes: existingNodes},
 	{name: "diverse", pods: diversePods},
+	{name: "cpu-heavy", pods: cpuHeavyPods},
+	{name: "memory-heavy", pods: memoryHeavyPods},
 }
 
 func BenchmarkSolve(b *testing.B) {

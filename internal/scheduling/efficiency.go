@@ -28,8 +28,8 @@ const DefaultPackingTolerance = 0.01
 
 // effKey names one efficient-type list: a NodePool and a pod class.
 type effKey struct {
-	pool   *poolState
-	reqSig string
+	pool      *poolState
+	demandKey string
 }
 
 // effTypes are the efficient types of one effKey with their per-resource maximum and minimum allocatable.
@@ -42,11 +42,11 @@ type effTypes struct {
 func classDemand(infos []*podInfo) map[string]Resources {
 	out := map[string]Resources{}
 	for _, p := range infos {
-		d := out[p.reqSig]
+		d := out[p.demandKey]
 		d.CPU += p.requests.CPU
 		d.Memory += p.requests.Memory
 		d.Pods++
-		out[p.reqSig] = d
+		out[p.demandKey] = d
 	}
 	return out
 }
@@ -56,12 +56,12 @@ func classDemand(infos []*podInfo) map[string]Resources {
 // class's demand is unknown (the pod was not part of the batch) or the NodePool asks for minValues (a claim must
 // keep its flexibility); callers then use all of ps.types.
 func (s *solver) efficientTypes(ps *poolState, p *podInfo) *effTypes {
-	key := effKey{ps, p.reqSig}
+	key := effKey{ps, p.demandKey}
 	if e, ok := s.efficient[key]; ok {
 		return e
 	}
 	var e *effTypes
-	if demand, ok := s.demand[p.reqSig]; ok && len(ps.np.Requirements.MinValuesKeys()) == 0 {
+	if demand, ok := s.demand[p.demandKey]; ok && len(ps.np.Requirements.MinValuesKeys()) == 0 {
 		if types := s.computeEfficient(ps, p, demand); len(types) > 0 && len(types) < len(ps.types) {
 			e = &effTypes{types: types, bound: maxAlloc(types), floor: minAlloc(types)}
 		}

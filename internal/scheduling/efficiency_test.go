@@ -202,6 +202,32 @@ func TestPlainMixCostNearBound(t *testing.T) {
 	}
 }
 
+// TestShapeMixesCostNearBound: every shape of mix the benchmarks plan — plain, cpu-heavy (0.25–2 GiB per vCPU) and
+// memory-heavy (4–16 GiB per vCPU, which needs two families: lanes.go) — costs at most 3% more than the LP bound at
+// 1,000 pods.
+func TestShapeMixesCostNearBound(t *testing.T) {
+	types := catalogTypes(t)
+	for _, sc := range []struct {
+		name string
+		pods func(int) []*corev1.Pod
+	}{{"plain", plainPods}, {"cpu-heavy", cpuHeavyPods}, {"memory-heavy", memoryHeavyPods}} {
+		t.Run(sc.name, func(t *testing.T) {
+			snap := &Snapshot{NodePools: []*NodePool{nodePool("default", types...).obj()}}
+			r := solve(t, snap, sc.pods(1000), Options{})
+			if len(r.Unschedulable) > 0 {
+				t.Fatalf("%d pods unschedulable", len(r.Unschedulable))
+			}
+			bound, err := LowerBound(snap, r.PlacedOnNewCapacity())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ratio := r.TotalPricePerHour() / bound; ratio > 1.03 {
+				t.Errorf("plan $%.4f/h is %.3f× the bound $%.4f/h, want ≤ 1.03 (%v)", r.TotalPricePerHour(), ratio, bound, typeCounts(r))
+			}
+		})
+	}
+}
+
 // TestBurstableReason: a pod that selects a burstable type the NodePool does not name is told so, and a pod rejected
 // for another reason is not.
 func TestBurstableReason(t *testing.T) {

@@ -43,6 +43,10 @@ type podInfo struct {
 	reqSig string
 	class  string
 	sig    string
+	// lane is 0, or 1 or 2 when the pod's class is split across two instance families (lanes.go); demandKey names
+	// the demand its claims grow for: the class's, or its lane's.
+	lane      int8
+	demandKey string
 	// free pods have no inter-pod constraint and no term selects them: merges may move them freely.
 	free bool
 }

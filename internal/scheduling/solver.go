@@ -70,8 +70,10 @@ type node struct {
 	bound    Resources
 	floor    Resources // per-resource minimum allocatable of types, without extended resources
 	target   *typeInfo
-	// capped says types were limited to the efficient ones when the claim opened (efficiency.go).
+	// capped says types were limited to the efficient ones when the claim opened (efficiency.go); lane is the
+	// demandKey of the lane whose pod opened it, if any (lanes.go): only that lane's pods join it.
 	capped  bool
+	lane    string
 	sigOK   map[string]bool
 	allFree bool
 	index   int
@@ -139,10 +141,13 @@ func Solve(snap *Snapshot, pods []*corev1.Pod, opts Options) (*Results, error) {
 	if err != nil {
 		return nil, err
 	}
+	order := balancedOrder(infos)
 	if opts.PackingTolerance > 0 {
 		s.demand = classDemand(infos)
+		if s.assignLanes(order) {
+			order = laneOrder(order)
+		}
 	}
-	order := balancedOrder(infos)
 	var failed []*podInfo
 	for _, p := range order {
 		if !s.place(p) {
@@ -566,6 +571,7 @@ func (s *solver) finishPod(p *podInfo) {
 	slices.Sort(p.pinKeys)
 	p.free = len(keys) == 0 && len(p.ports) == 0
 	p.reqSig = requirementsSig(p.alts)
+	p.demandKey = p.reqSig
 	p.class = p.reqSig + "#" + tolerationsSig(p.tolerations)
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s#%s#%v#", p.class, p.requests, p.ports)
@@ -735,6 +741,9 @@ func (s *solver) placeNew(p *podInfo, level int, reasons *[]string) bool {
 				*reasons = append(*reasons, fmt.Sprintf("nodepool %q: the pod fits a new node; it was left out by an earlier decision of this plan", ps.np.Name))
 				continue
 			}
+			if p.lane > 0 {
+				n.lane = p.demandKey
+			}
 			s.addClaim(n)
 			s.commit(p, n)
 			return true
@@ -796,6 +805,9 @@ func (s *solver) check(p *podInfo, n *node, level int) (string, bool) {
 		if need := p.requests.Add(n.used); !need.Fits(alloc) {
 			return reasonInsufficient(need.FirstShortfall(alloc)), true
 		}
+	}
+	if n.lane != "" && p.lane > 0 && n.lane != p.demandKey {
+		return reasonOtherLane, true
 	}
 	for _, c := range constraints {
 		if r := c.Check(s, p, n, a); r != "" {
