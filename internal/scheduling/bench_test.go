@@ -3,6 +3,7 @@ package scheduling
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -130,22 +131,28 @@ type scenario struct {
 	name  string
 	pods  func(n int) []*corev1.Pod
 	nodes func(n int) []*ExistingNode
+	// large also runs the scenario at 50,000 pods.
+	large bool
 }
 
 var scenarios = []scenario{
-	{name: "plain", pods: plainPods},
+	{name: "plain", pods: plainPods, large: true},
 	{name: "zonal-spread", pods: zonalSpreadPods},
 	{name: "hostname-anti-affinity", pods: hostnameAntiPods},
 	{name: "existing-nodes", pods: plainPods, nodes: existingNodes},
 	{name: "diverse", pods: diversePods},
-	{name: "cpu-heavy", pods: cpuHeavyPods},
-	{name: "memory-heavy", pods: memoryHeavyPods},
+	{name: "cpu-heavy", pods: cpuHeavyPods, large: true},
+	{name: "memory-heavy", pods: memoryHeavyPods, large: true},
 }
 
 func BenchmarkSolve(b *testing.B) {
 	types := catalogTypes(b)
 	for _, sc := range scenarios {
-		for _, n := range benchSizes {
+		sizes := benchSizes
+		if sc.large {
+			sizes = append(slices.Clone(sizes), 50000)
+		}
+		for _, n := range sizes {
 			b.Run(fmt.Sprintf("%s/pods=%d", sc.name, n), func(b *testing.B) {
 				pods := sc.pods(n)
 				snap := &Snapshot{NodePools: []*NodePool{nodePool("default", types...).obj()}}

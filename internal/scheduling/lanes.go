@@ -109,18 +109,20 @@ func (s *solver) laneFrontier(ps *poolState, p *podInfo, demand Resources) []lan
 	return paretoFrontier(cands)
 }
 
-// laneCost is the fractional cost of covering d with the cheapest frontier type for it.
-func laneCost(frontier []laneCandidate, cpu, mem, pods float64) float64 {
-	best := math.Inf(1)
+// laneCost is the cost of covering a lane's requests with the cheapest frontier type for them, in whole nodes
+// (which counts the partly filled last node a small lane leaves) and in fractional ones (which the LP bound counts).
+func laneCost(frontier []laneCandidate, cpu, mem, pods float64) (whole, fractional float64) {
+	whole, fractional = math.Inf(1), math.Inf(1)
 	for _, c := range frontier {
 		n := max(cpu/float64(c.t.alloc.CPU), mem/float64(c.t.alloc.Memory), pods/float64(c.t.alloc.Pods))
-		best = min(best, c.price*math.Ceil(n))
+		whole, fractional = min(whole, c.price*math.Ceil(n)), min(fractional, c.price*n)
 	}
-	return best
+	return whole, fractional
 }
 
 // bestCut sorts the class's pods by memory per cpu and tries every cut between the memory-heavy ones (lane 2) and
-// the rest, returning lane 2 at the cheapest cut when it beats no cut by minLaneGain.
+// the rest, returning lane 2 at the cheapest cut when it beats no cut by minLaneGain, in whole and in fractional
+// nodes.
 func bestCut(pods []*podInfo, frontier []laneCandidate) (map[*podInfo]bool, bool) {
 	byRatio := slices.Clone(pods)
 	ratio := func(p *podInfo) float64 {
@@ -134,16 +136,20 @@ func bestCut(pods []*podInfo, frontier []laneCandidate) (map[*podInfo]bool, bool
 	for _, p := range pods {
 		C, M, P = C+float64(p.requests.CPU), M+float64(p.requests.Memory), P+1
 	}
-	whole := laneCost(frontier, C, M, P)
-	best, cut := whole, 0
+	one, oneFrac := laneCost(frontier, C, M, P)
+	best, bestFrac, cut := one, oneFrac, 0
 	var c2, m2, p2 float64
 	for i, p := range byRatio[:len(byRatio)-1] {
 		c2, m2, p2 = c2+float64(p.requests.CPU), m2+float64(p.requests.Memory), p2+1
-		if cost := laneCost(frontier, c2, m2, p2) + laneCost(frontier, C-c2, M-m2, P-p2); cost < best {
-			best, cut = cost, i+1
+		hi, hiFrac := laneCost(frontier, c2, m2, p2)
+		lo, loFrac := laneCost(frontier, C-c2, M-m2, P-p2)
+		if hi+lo < best {
+			best, bestFrac, cut = hi+lo, hiFrac+loFrac, i+1
 		}
 	}
-	if cut == 0 || best > whole*(1-minLaneGain) {
+	// Both counts must gain: whole nodes alone favour small types for small lanes, fractional ones alone ignore
+	// the tails.
+	if cut == 0 || best > one*(1-minLaneGain) || bestFrac > oneFrac*(1-minLaneGain) {
 		return nil, false
 	}
 	high := make(map[*podInfo]bool, cut)
