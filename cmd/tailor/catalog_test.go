@@ -28,7 +28,7 @@ func TestCatalogListCommand(t *testing.T) {
 	if len(lines) < 502 {
 		t.Fatalf("catalog list printed %d lines, want a header, at least 500 types and a summary", len(lines))
 	}
-	if !strings.HasPrefix(lines[0], "NAME ") || !strings.HasSuffix(lines[len(lines)-1], "instance types in aws-us-east-1 version 2026-01-19.1") {
+	if !strings.HasPrefix(lines[0], "NAME ") || !strings.HasSuffix(lines[len(lines)-1], "instance types in aws-us-east-1 version 2026-01-19.2") {
 		t.Errorf("header %q / summary %q", lines[0], lines[len(lines)-1])
 	}
 	var m5 string

@@ -199,6 +199,18 @@ var families = []family{
 	}},
 }
 
+// networkCards are the types with more than one network card, each with the interfaces of the default card (the
+// catalogue's enis), as DescribeInstanceTypes reports them (NetworkInfo.NetworkCards; checked against the VPC limits
+// Karpenter's AWS provider generates from that API). Every other type has one card.
+var networkCards = map[string]int64{
+	"c6in.32xlarge": 2, "c6in.metal": 2,
+	"m6in.32xlarge": 2, "m6in.metal": 2, "m6idn.32xlarge": 2, "m6idn.metal": 2,
+	"r6in.32xlarge": 2, "r6in.metal": 2, "r6idn.32xlarge": 2, "r6idn.metal": 2,
+	"c8gn.48xlarge": 2, "c8gn.metal-48xl": 2, "r8gn.48xlarge": 2, "r8gn.metal-48xl": 2,
+	"p4d.24xlarge": 4, "p4de.24xlarge": 4,
+	"p5.48xlarge": 32, "p5en.48xlarge": 16, "p6-b200.48xlarge": 8,
+}
+
 // eniLimits factors a published max-pods value into the ENI count and IPv4 addresses per ENI behind it
 // (max pods = enis × (ips − 1) + 2). The pairs are the EC2 limits of the sizes that carry them; see docs/catalog.md
 // for which pairs are derived rather than read.

@@ -26,7 +26,7 @@ import (
 
 const (
 	// version names this data; bump the suffix when the data changes without a new price snapshot.
-	version = "2026-01-19.1"
+	version = "2026-01-19.2"
 	region  = "us-east-1"
 )
 
@@ -128,7 +128,7 @@ func instanceType(f family, size string, onDemand float64, maxPods int64) (catal
 	t := catalog.InstanceType{
 		Name: name, Family: familyName, Size: sizeName, Category: category, Generation: generation,
 		Arch: f.arch, CPU: s.vcpus, MemoryMiB: s.memoryMiB,
-		ENIs: limits[0], IPsPerENI: limits[1], Pods: maxPods,
+		ENIs: limits[0], IPsPerENI: limits[1], NetworkCards: networkCards[name], Pods: maxPods,
 	}
 	if f.gpu != nil {
 		n, ok := f.gpus[size]

@@ -84,3 +84,20 @@ func TestParseTable(t *testing.T) {
 		t.Error("a field without = was accepted")
 	}
 }
+
+func TestNetworkCardsNameGeneratedTypes(t *testing.T) {
+	c, err := build()
+	if err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	for name, cards := range networkCards {
+		it, ok := c.Lookup(name)
+		if !ok {
+			t.Errorf("networkCards names %s, which the catalogue does not have", name)
+			continue
+		}
+		if it.NetworkCards != cards || cards < 2 {
+			t.Errorf("%s: networkCards %d in the catalogue, %d in the table (want at least 2)", name, it.NetworkCards, cards)
+		}
+	}
+}

@@ -54,9 +54,14 @@ type InstanceType struct {
 	GPUName         string `json:"gpuName,omitempty"`
 	GPUManufacturer string `json:"gpuManufacturer,omitempty"`
 	GPUMemoryMiB    int64  `json:"gpuMemoryMiB,omitempty"`
-	// ENIs and IPsPerENI are the network interface limits behind Pods.
+	// ENIs and IPsPerENI are the network interface limits behind Pods. ENIs are those of the default network card,
+	// which is what the VPC CNI's max-pods formula counts.
 	ENIs      int64 `json:"enis,omitempty"`
 	IPsPerENI int64 `json:"ipsPerEni,omitempty"`
+	// NetworkCards is the number of network cards, each with ENIs interfaces; 0 means one. Types with several
+	// (p5.48xlarge has 32) report the interfaces of all cards as their maximum, of which only the default card's
+	// count for pods.
+	NetworkCards int64 `json:"networkCards,omitempty"`
 	// Pods is the most pods a node of this type may run: ENIs*(IPsPerENI-1)+2 for the AWS VPC CNI.
 	Pods int64 `json:"pods"`
 	// Overhead, when set, is all a node of this type keeps for itself; it replaces the computed overhead.

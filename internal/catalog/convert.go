@@ -6,6 +6,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
 	"github.com/tailor-sh/tailor/internal/cloudprovider"
@@ -93,7 +94,11 @@ func (t InstanceType) labels(region string) map[string]string {
 		apiv1.InstanceCPULabelKey:    strconv.FormatInt(t.CPU, 10),
 		apiv1.InstanceMemoryLabelKey: strconv.FormatInt(t.MemoryMiB, 10),
 	}
+	// Values derived from names are label-safe whatever the name (a valid one is kept as it is).
 	set := func(k, v string) {
+		if len(validation.IsValidLabelValue(v)) > 0 {
+			v = LabelValue(v)
+		}
 		if v != "" {
 			l[k] = v
 		}

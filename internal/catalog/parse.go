@@ -42,6 +42,7 @@ type wireInstanceType struct {
 	GPUMemoryMiB    wholeNumber       `json:"gpuMemoryMiB"`
 	ENIs            wholeNumber       `json:"enis"`
 	IPsPerENI       wholeNumber       `json:"ipsPerEni"`
+	NetworkCards    wholeNumber       `json:"networkCards"`
 	Pods            wholeNumber       `json:"pods"`
 	Burstable       bool              `json:"burstable"`
 	Overhead        *wireOverhead     `json:"overhead"`
@@ -262,6 +263,9 @@ func validatePods(w *wireInstanceType) []string {
 	if (w.ENIs == 0) != (w.IPsPerENI == 0) {
 		p = append(p, "enis and ipsPerEni go together: give both or neither")
 	}
+	if w.NetworkCards < 0 || (w.NetworkCards > 1 && w.ENIs == 0) {
+		p = append(p, "networkCards must be >= 0 and needs enis (the interfaces of each card)")
+	}
 	if w.IPsPerENI == 1 {
 		p = append(p, "ipsPerEni must be >= 2 (the first address of each ENI is not given to pods)")
 	}
@@ -367,7 +371,8 @@ func normalize(w wireInstanceType) InstanceType {
 		Name: w.Name, Family: w.Family, Category: w.Category, Generation: int(w.Generation), Size: w.Size,
 		Arch: w.Arch, CPU: int64(w.CPU), MemoryMiB: int64(w.MemoryMiB),
 		GPUs: int64(w.GPUs), GPUName: w.GPUName, GPUManufacturer: w.GPUManufacturer, GPUMemoryMiB: int64(w.GPUMemoryMiB),
-		ENIs: int64(w.ENIs), IPsPerENI: int64(w.IPsPerENI), Pods: int64(w.Pods), Burstable: w.Burstable, Labels: w.Labels,
+		ENIs: int64(w.ENIs), IPsPerENI: int64(w.IPsPerENI), NetworkCards: int64(w.NetworkCards), Pods: int64(w.Pods),
+		Burstable: w.Burstable, Labels: w.Labels,
 	}
 	family, size, category, generation := SplitName(w.Name)
 	t.Family = cmp.Or(t.Family, family)

@@ -30,6 +30,7 @@ func InstanceTypesFromCatalog(c *catalog.Catalog, region string, vmMemoryOverhea
 			GPUMemoryMiB:    e.GPUMemoryMiB,
 			ENIs:            e.ENIs,
 			IPsPerENI:       e.IPsPerENI,
+			NetworkCards:    e.NetworkCards,
 			Capacity:        cp.Capacity,
 			Reserved:        cp.Overhead.Total(),
 		}

@@ -253,6 +253,61 @@ func TestDescribeInstanceTypesCatalogPagination(t *testing.T) {
 	}
 }
 
+// DescribeInstanceTypes answers as EC2 does for multi-card types (every card's interfaces in the maximum, the
+// default card's in NetworkCards[DefaultNetworkCardIndex]) and names GPUs as EC2 does, not as label values.
+func TestDescribeInstanceTypesRealShapes(t *testing.T) {
+	cat, err := catalog.Load(catalog.DefaultName)
+	if err != nil {
+		t.Fatalf("loading catalogue: %v", err)
+	}
+	h := newHarness(t, func(o *Options) {
+		o.InstanceTypes = InstanceTypesFromCatalog(cat, "us-east-1", DefaultVMMemoryOverheadPercent)
+	})
+	type shape struct {
+		Cards, MaxENIs, DefaultCardENIs int32
+		GPU, Maker                      string
+	}
+	want := map[string]shape{
+		"p5.48xlarge":      {Cards: 32, MaxENIs: 64, DefaultCardENIs: 2, GPU: "H100", Maker: "NVIDIA"},
+		"p4d.24xlarge":     {Cards: 4, MaxENIs: 60, DefaultCardENIs: 15, GPU: "A100", Maker: "NVIDIA"},
+		"m6idn.32xlarge":   {Cards: 2, MaxENIs: 16, DefaultCardENIs: 8},
+		"c8gn.48xlarge":    {Cards: 2, MaxENIs: 24, DefaultCardENIs: 12},
+		"g4ad.xlarge":      {Cards: 1, MaxENIs: 2, DefaultCardENIs: 2, GPU: "Radeon Pro V520", Maker: "AMD"},
+		"g5g.xlarge":       {Cards: 1, MaxENIs: 4, DefaultCardENIs: 4, GPU: "T4g", Maker: "NVIDIA"},
+		"g5.xlarge":        {Cards: 1, MaxENIs: 4, DefaultCardENIs: 4, GPU: "A10G", Maker: "NVIDIA"},
+		"m5.large":         {Cards: 1, MaxENIs: 3, DefaultCardENIs: 3},
+		"p6-b200.48xlarge": {Cards: 8, MaxENIs: 32, DefaultCardENIs: 4, GPU: "B200", Maker: "NVIDIA"},
+	}
+	var names []ec2types.InstanceType
+	for n := range want {
+		names = append(names, ec2types.InstanceType(n))
+	}
+	out, err := h.ec2.DescribeInstanceTypes(t.Context(), &ec2.DescribeInstanceTypesInput{InstanceTypes: names})
+	if err != nil {
+		t.Fatalf("DescribeInstanceTypes: %v", err)
+	}
+	got := map[string]shape{}
+	for _, it := range out.InstanceTypes {
+		n := it.NetworkInfo
+		s := shape{Cards: aws.ToInt32(n.MaximumNetworkCards), MaxENIs: aws.ToInt32(n.MaximumNetworkInterfaces)}
+		if int(s.Cards) != len(n.NetworkCards) {
+			t.Errorf("%s: MaximumNetworkCards %d but %d cards listed", it.InstanceType, s.Cards, len(n.NetworkCards))
+		}
+		for _, c := range n.NetworkCards {
+			if aws.ToInt32(c.NetworkCardIndex) == aws.ToInt32(n.DefaultNetworkCardIndex) {
+				s.DefaultCardENIs = aws.ToInt32(c.MaximumNetworkInterfaces)
+			}
+		}
+		if it.GpuInfo != nil {
+			s.GPU, s.Maker = aws.ToString(it.GpuInfo.Gpus[0].Name), aws.ToString(it.GpuInfo.Gpus[0].Manufacturer)
+		}
+		got[string(it.InstanceType)] = s
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("instance types (-want +got):\n%s", diff)
+	}
+}
+
 func TestInstanceTypeOfferingsAndSpotPrices(t *testing.T) {
 	h := newHarness(t, nil)
 	ctx := t.Context()

@@ -360,6 +360,11 @@ func deleteLaunchTemplateAction(c *cloud, f form, rid string) (any, error) {
 
 func xmlTypeInfo(it *InstanceType) xmlInstanceTypeInfo {
 	f := factsOf(it)
+	// Card 0 is the default; every card takes the same number of interfaces.
+	cards := make([]xmlNetworkCard, max(1, it.NetworkCards))
+	for i := range cards {
+		cards[i] = xmlNetworkCard{NetworkCardIndex: i, NetworkPerformance: f.networkPerfStr, MaximumNetworkInterfaces: it.ENIs}
+	}
 	threads := int64(2)
 	if it.Arch == "arm64" || it.VCPUs == 1 {
 		threads = 1
@@ -389,9 +394,9 @@ func xmlTypeInfo(it *InstanceType) xmlInstanceTypeInfo {
 		SupportedBootModes:            []string{"uefi"},
 		NetworkInfo: xmlNetworkInfo{
 			NetworkPerformance:        f.networkPerfStr,
-			MaximumNetworkInterfaces:  it.ENIs,
-			MaximumNetworkCards:       1,
-			NetworkCards:              []xmlNetworkCard{{NetworkPerformance: f.networkPerfStr, MaximumNetworkInterfaces: it.ENIs}},
+			MaximumNetworkInterfaces:  it.ENIs * int64(len(cards)),
+			MaximumNetworkCards:       len(cards),
+			NetworkCards:              cards,
 			IPv4AddressesPerInterface: it.IPsPerENI,
 			IPv6AddressesPerInterface: it.IPsPerENI,
 			IPv6Supported:             true,
@@ -406,12 +411,26 @@ func xmlTypeInfo(it *InstanceType) xmlInstanceTypeInfo {
 	}
 	if it.GPUs > 0 {
 		x.GPUInfo = &xmlGPUInfo{
-			GPUs: []xmlGPU{{Name: it.GPUName, Manufacturer: gpuManufacturerName(it.GPUManufacturer), Count: it.GPUs,
+			GPUs: []xmlGPU{{Name: gpuModelName(it.GPUName), Manufacturer: gpuManufacturerName(it.GPUManufacturer), Count: it.GPUs,
 				MemoryMiB: it.GPUMemoryMiB}},
 			TotalGPUMemoryMB: it.GPUs * it.GPUMemoryMiB,
 		}
 	}
 	return x
+}
+
+// gpuModelNames are the GPU names DescribeInstanceTypes reports, by the catalogue's label-safe name.
+var gpuModelNames = map[string]string{
+	"a10g": "A10G", "a100": "A100", "b200": "B200", "h100": "H100", "h200": "H200", "l4": "L4", "l40s": "L40S",
+	"t4": "T4", "t4g": "T4g", "v100": "V100", "radeon-pro-v520": "Radeon Pro V520", "gaudi-hl-205": "Gaudi HL-205",
+}
+
+// gpuModelName is the name EC2 gives the GPU: real case and spaces ("Radeon Pro V520"), not a label value.
+func gpuModelName(name string) string {
+	if n, ok := gpuModelNames[strings.ToLower(name)]; ok {
+		return n
+	}
+	return name
 }
 
 func gpuManufacturerName(m string) string {

@@ -196,7 +196,7 @@ func typeAttrs(it *InstanceType) attrFunc {
 		case "memory-info.size-in-mib":
 			return []string{strconv.FormatInt(it.MemoryMiB, 10)}, true
 		case "network-info.maximum-network-interfaces":
-			return []string{strconv.FormatInt(it.ENIs, 10)}, true
+			return []string{strconv.FormatInt(it.ENIs*max(1, it.NetworkCards), 10)}, true
 		case "network-info.ipv4-addresses-per-interface":
 			return []string{strconv.FormatInt(it.IPsPerENI, 10)}, true
 		case "instance-storage-supported":

@@ -27,9 +27,12 @@ type InstanceType struct {
 	GPUName         string
 	GPUManufacturer string
 	GPUMemoryMiB    int64
-	// ENIs and IPsPerENI are the network interface limits.
+	// ENIs and IPsPerENI are the network interface limits of one network card (the default one).
 	ENIs      int64
 	IPsPerENI int64
+	// NetworkCards is the number of network cards, each with ENIs interfaces; 0 means one. DescribeInstanceTypes
+	// reports ENIs × NetworkCards as the type's maximum interfaces, as EC2 does.
+	NetworkCards int64
 	// Capacity is what the kubelet of a booted instance reports (cpu, memory, pods, and extended resources such as
 	// nvidia.com/gpu). ephemeral-storage comes from the launch template's root volume instead.
 	Capacity corev1.ResourceList

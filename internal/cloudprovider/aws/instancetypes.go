@@ -174,7 +174,8 @@ func fromInstanceTypeInfo(info ec2types.InstanceTypeInfo) (ec2Type, bool) {
 		Burstable: aws.ToBool(info.BurstablePerformanceSupported),
 	}
 	if n := info.NetworkInfo; n != nil {
-		shape.ENIs = int64(aws.ToInt32(n.MaximumNetworkInterfaces))
+		shape.ENIs = defaultCardInterfaces(n)
+		shape.NetworkCards = int64(max(1, len(n.NetworkCards)))
 		shape.IPsPerENI = int64(aws.ToInt32(n.Ipv4AddressesPerInterface))
 		if shape.ENIs > 0 && shape.IPsPerENI > 0 {
 			shape.Pods = catalog.MaxPods(shape.ENIs, shape.IPsPerENI)
@@ -187,14 +188,28 @@ func fromInstanceTypeInfo(info ec2types.InstanceTypeInfo) (ec2Type, bool) {
 	if g := info.GpuInfo; g != nil {
 		for _, gpu := range g.Gpus {
 			shape.GPUs += int64(aws.ToInt32(gpu.Count))
-			shape.GPUName = strings.ToLower(aws.ToString(gpu.Name))
-			shape.GPUManufacturer = strings.ToLower(aws.ToString(gpu.Manufacturer))
+			// EC2 names GPUs for people ("Radeon Pro V520", "T4g"); labels need "radeon-pro-v520", "t4g".
+			shape.GPUName = catalog.LabelValue(aws.ToString(gpu.Name))
+			shape.GPUManufacturer = catalog.LabelValue(aws.ToString(gpu.Manufacturer))
 			if gpu.MemoryInfo != nil {
 				shape.GPUMemoryMiB = int64(aws.ToInt32(gpu.MemoryInfo.SizeInMiB))
 			}
 		}
 	}
 	return ec2Type{shape: shape, capacityTypes: usageClasses(info)}, true
+}
+
+// defaultCardInterfaces is the network interfaces of the default network card: the VPC CNI attaches pod ENIs there
+// only, so its max-pods formula counts them, not the type's maximum over all cards (p5.48xlarge: 2 of 64). Without
+// card figures the type's maximum is all there is.
+func defaultCardInterfaces(n *ec2types.NetworkInfo) int64 {
+	def := aws.ToInt32(n.DefaultNetworkCardIndex)
+	for _, c := range n.NetworkCards {
+		if aws.ToInt32(c.NetworkCardIndex) == def && aws.ToInt32(c.MaximumNetworkInterfaces) > 0 {
+			return int64(aws.ToInt32(c.MaximumNetworkInterfaces))
+		}
+	}
+	return int64(aws.ToInt32(n.MaximumNetworkInterfaces))
 }
 
 // instanceTypeSettings are what a node class changes about instance types.
