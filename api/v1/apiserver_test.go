@@ -112,9 +112,10 @@ func TestDefaults(t *testing.T) {
 		t.Fatalf("creating a minimal NodePool: %v", err)
 	}
 	wantDisruption := apiv1.Disruption{
-		ConsolidationPolicy: apiv1.ConsolidationPolicyWhenEmptyOrUnderutilized,
-		ConsolidateAfter:    "0s",
-		Budgets:             []apiv1.Budget{{Nodes: "10%"}},
+		ConsolidationPolicy:    apiv1.ConsolidationPolicyWhenEmptyOrUnderutilized,
+		ConsolidationThreshold: &apiv1.ConsolidationThreshold{Savings: apiv1.DefaultConsolidationSavings, MinimumHourly: apiv1.DefaultConsolidationMinimumHourly},
+		ConsolidateAfter:       "0s",
+		Budgets:                []apiv1.Budget{{Nodes: "10%"}},
 	}
 	if diff := cmp.Diff(wantDisruption, np.Spec.Disruption); diff != "" {
 		t.Errorf("NodePool spec.disruption defaults (-want +got):\n%s", diff)

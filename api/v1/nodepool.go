@@ -138,9 +138,17 @@ const (
 	// ConsolidationPolicyWhenEmpty removes only nodes that run no pods (other than daemonset pods).
 	ConsolidationPolicyWhenEmpty ConsolidationPolicy = "WhenEmpty"
 	// ConsolidationPolicyWhenEmptyOrUnderutilized also removes or replaces nodes whose pods fit elsewhere or on a
-	// cheaper node.
+	// cheaper node, whenever the move saves at least the consolidationThreshold.
 	ConsolidationPolicyWhenEmptyOrUnderutilized ConsolidationPolicy = "WhenEmptyOrUnderutilized"
+	// ConsolidationPolicyBalanced moves pods only when the saving is worth the disruption: a move is taken when its
+	// share of the NodePool's price saved, divided by its share of the NodePool's disruption cost, is at least
+	// 1/balanceFactor (Karpenter's Balanced policy), and it saves at least the consolidationThreshold.
+	ConsolidationPolicyBalanced ConsolidationPolicy = "Balanced"
 )
+
+// DefaultBalanceFactor is the Balanced policy's k when consolidationThreshold.balanceFactor is unset: the smallest
+// integer at which replacing a node by one of half its price passes in a uniform NodePool (Karpenter's default).
+const DefaultBalanceFactor = 2
 
 // DisruptionReason is why Tailor wants to remove a node.
 // +kubebuilder:validation:Enum=Empty;Underutilized;Drifted
@@ -154,12 +162,22 @@ const (
 )
 
 // Disruption says when Tailor may remove a NodePool's nodes, and how many at a time.
+//
+// +kubebuilder:validation:XValidation:rule="!has(self.consolidationThreshold) || !has(self.consolidationThreshold.balanceFactor) || self.consolidationPolicy == 'Balanced'",message="consolidationThreshold.balanceFactor is only for consolidationPolicy Balanced"
 type Disruption struct {
-	// consolidationPolicy says which nodes consolidation may remove: WhenEmpty or WhenEmptyOrUnderutilized.
+	// consolidationPolicy says which nodes consolidation may remove: WhenEmpty (only nodes without pods),
+	// WhenEmptyOrUnderutilized (also nodes whose pods fit elsewhere or on a cheaper node) or Balanced (those too, but
+	// only when the saving outweighs the disruption; see consolidationThreshold.balanceFactor).
 	// +kubebuilder:default=WhenEmptyOrUnderutilized
-	// +kubebuilder:validation:Enum=WhenEmpty;WhenEmptyOrUnderutilized
+	// +kubebuilder:validation:Enum=WhenEmpty;WhenEmptyOrUnderutilized;Balanced
 	// +optional
 	ConsolidationPolicy ConsolidationPolicy `json:"consolidationPolicy,omitempty"`
+	// consolidationThreshold is the least a consolidation move that evicts pods must save for it to be taken. Moves of
+	// empty nodes evict nothing and ignore it. The default, savings 10% and minimumHourly 0.01, keeps a cluster from
+	// replacing nodes for cents (see docs/concepts.md and the churn table in docs/performance.md).
+	// +kubebuilder:default={savings: "10%", minimumHourly: "0.01"}
+	// +optional
+	ConsolidationThreshold *ConsolidationThreshold `json:"consolidationThreshold,omitempty"`
 	// consolidateAfter is how long a node must see no pod arrive or leave before consolidation may act on it, such as
 	// "30s", or "Never" to turn consolidation off.
 	// +kubebuilder:default="0s"
@@ -174,6 +192,31 @@ type Disruption struct {
 	// +listType=atomic
 	// +optional
 	Budgets []Budget `json:"budgets,omitempty"`
+}
+
+// ConsolidationThreshold is the least saving a consolidation move must make. Every bound that is set must hold.
+type ConsolidationThreshold struct {
+	// savings is the least saving per move as a percentage of the hourly price of the nodes the move removes, such
+	// as "10%" (a move replacing a $1.00/h node must bring it to $0.90/h or less). "0%" turns the bound off.
+	// +kubebuilder:default="10%"
+	// +kubebuilder:validation:MaxLength=8
+	// +kubebuilder:validation:XValidation:rule="self.matches('^(100([.]0{1,2})?|[0-9]{1,2}([.][0-9]{1,2})?)%$')",message="consolidationThreshold.savings must be a percentage from 0% to 100% such as 10% or 2.5%"
+	// +optional
+	Savings string `json:"savings,omitempty"`
+	// minimumHourly is the least saving per move in dollars per hour, a decimal such as "0.01". "0" turns the bound
+	// off.
+	// +kubebuilder:default="0.01"
+	// +kubebuilder:validation:MaxLength=12
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9]{1,4}([.][0-9]{1,6})?$')",message="consolidationThreshold.minimumHourly must be a non-negative decimal number of dollars per hour such as 0.01"
+	// +optional
+	MinimumHourly string `json:"minimumHourly,omitempty"`
+	// balanceFactor is the Balanced policy's k, from 1 to 10: a move is taken when its share of the NodePool's
+	// disruption cost is at most balanceFactor times its share of the NodePool's price saved. Higher moves more.
+	// Unset means 2. Only for consolidationPolicy Balanced.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=10
+	// +optional
+	BalanceFactor *int32 `json:"balanceFactor,omitempty"`
 }
 
 // Budget caps how many nodes may be disrupted at once, always or during a recurring window, for some or all

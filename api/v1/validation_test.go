@@ -59,9 +59,10 @@ func templateLabels(labels string) string {
 }
 
 const (
-	req0     = "spec.template.spec.requirements[0]"
-	tmplSpec = "spec.template.spec"
-	budget0  = "spec.disruption.budgets[0]"
+	req0      = "spec.template.spec.requirements[0]"
+	tmplSpec  = "spec.template.spec"
+	budget0   = "spec.disruption.budgets[0]"
+	threshold = "spec.disruption.consolidationThreshold"
 )
 
 // TestInvalidObjectsAreRejected sends objects that break one rule each to the real API server and checks that it
@@ -165,7 +166,21 @@ func TestInvalidObjectsAreRejected(t *testing.T) {
 		{"unknown budget reason", baseNodePool, `{spec: {disruption: {budgets: [{nodes: "1", reasons: [Expired]}]}}}`,
 			budget0 + ".reasons[0]", `supported values: "Empty", "Underutilized", "Drifted"`},
 		{"unknown consolidationPolicy", baseNodePool, `{spec: {disruption: {consolidationPolicy: Always}}}`,
-			"spec.disruption.consolidationPolicy", `supported values: "WhenEmpty", "WhenEmptyOrUnderutilized"`},
+			"spec.disruption.consolidationPolicy", `supported values: "WhenEmpty", "WhenEmptyOrUnderutilized", "Balanced"`},
+		{"consolidationThreshold savings over 100%", baseNodePool, `{spec: {disruption: {consolidationThreshold: {savings: "110%"}}}}`,
+			threshold + ".savings", "consolidationThreshold.savings must be a percentage from 0% to 100% such as 10% or 2.5%"},
+		{"consolidationThreshold savings without %", baseNodePool, `{spec: {disruption: {consolidationThreshold: {savings: "0.1"}}}}`,
+			threshold + ".savings", "consolidationThreshold.savings must be a percentage"},
+		{"consolidationThreshold minimumHourly negative", baseNodePool, `{spec: {disruption: {consolidationThreshold: {minimumHourly: "-0.01"}}}}`,
+			threshold + ".minimumHourly", "consolidationThreshold.minimumHourly must be a non-negative decimal number of dollars per hour such as 0.01"},
+		{"consolidationThreshold minimumHourly with a unit", baseNodePool, `{spec: {disruption: {consolidationThreshold: {minimumHourly: "$0.01"}}}}`,
+			threshold + ".minimumHourly", "consolidationThreshold.minimumHourly must be a non-negative decimal"},
+		{"balanceFactor 0", baseNodePool, `{spec: {disruption: {consolidationPolicy: Balanced, consolidationThreshold: {balanceFactor: 0}}}}`,
+			threshold + ".balanceFactor", "should be greater than or equal to 1"},
+		{"balanceFactor 11", baseNodePool, `{spec: {disruption: {consolidationPolicy: Balanced, consolidationThreshold: {balanceFactor: 11}}}}`,
+			threshold + ".balanceFactor", "should be less than or equal to 10"},
+		{"balanceFactor without Balanced", baseNodePool, `{spec: {disruption: {consolidationThreshold: {balanceFactor: 2}}}}`,
+			"spec.disruption", "consolidationThreshold.balanceFactor is only for consolidationPolicy Balanced"},
 		{"consolidateAfter that is no duration", baseNodePool, `{spec: {disruption: {consolidateAfter: soon}}}`,
 			"spec.disruption.consolidateAfter", "consolidateAfter must be a duration of hours, minutes and seconds such as 30s or 5m, or Never"},
 
@@ -254,6 +269,22 @@ func TestInvalidObjectsAreRejected(t *testing.T) {
 				t.Errorf("error text does not name %s: %v", tc.field, err)
 			}
 		})
+	}
+}
+
+// TestConsolidationThresholdsAccepted: the threshold and policy forms the docs show are accepted.
+func TestConsolidationThresholdsAccepted(t *testing.T) {
+	for _, patch := range []string{
+		`{spec: {disruption: {consolidationThreshold: {savings: "0%", minimumHourly: "0"}}}}`,
+		`{spec: {disruption: {consolidationThreshold: {savings: "2.5%"}}}}`,
+		`{spec: {disruption: {consolidationThreshold: {savings: "100%", minimumHourly: "1.25"}}}}`,
+		`{spec: {disruption: {consolidationPolicy: Balanced}}}`,
+		`{spec: {disruption: {consolidationPolicy: Balanced, consolidationThreshold: {balanceFactor: 3, savings: "5%"}}}}`,
+	} {
+		obj := mergePatch(t, object(t, baseNodePool), patch)
+		if err := kube.Create(t.Context(), obj, client.DryRunAll); err != nil {
+			t.Errorf("%s rejected: %v\n%s", patch, err, causes(err))
+		}
 	}
 }
 

@@ -158,7 +158,8 @@ func registerTermination(d *deps) error {
 }
 
 func registerDisruption(d *deps) error {
-	c, err := disruption.New(d.clk, d.kube, d.mgr.GetAPIReader(), d.cloud, d.recorder, d.cluster)
+	c, err := disruption.New(d.clk, d.kube, d.mgr.GetAPIReader(), d.cloud, d.recorder, d.cluster,
+		disruption.WithMaxConsolidationCandidates(d.opts.ConsolidationMaxCandidates))
 	if err != nil {
 		return err
 	}

@@ -59,6 +59,8 @@ type NodeClaimExplanation struct {
 	// Pods are the pods on its node and the pending pods nominated to it: why it exists.
 	Pods       []ClaimPod      `json:"pods"`
 	Disruption ClaimDisruption `json:"disruption"`
+	// Consolidation is what each consolidation policy would make of the node; nil before it registers.
+	Consolidation *ClaimConsolidation `json:"consolidation,omitempty"`
 }
 
 // ExplainedCondition is a status condition with how long it has held.
@@ -199,6 +201,9 @@ func (e *explainer) explainNodeClaim(ctx context.Context) (*NodeClaimExplanation
 	}
 	movable := w.claimPods(x)
 	x.Disruption = e.disruption(w, movable)
+	if x.Consolidation, err = e.consolidation(ctx, w); err != nil {
+		return nil, err
+	}
 	return x, nil
 }
 

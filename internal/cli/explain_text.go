@@ -229,6 +229,7 @@ func (t *textWriter) nodeClaim(x *NodeClaimExplanation) {
 	}
 	t.table("    ", pods)
 	t.disruptionText(&x.Disruption)
+	t.consolidationText(x.Consolidation)
 }
 
 func (t *textWriter) disruptionText(d *ClaimDisruption) {

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/utils/ptr"
 
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
 )
@@ -492,8 +493,21 @@ func disruption(dis node, version string, pool *apiv1.NodePool) {
 			pool.Spec.Disruption.ConsolidationPolicy = apiv1.ConsolidationPolicyWhenEmpty
 		case "WhenUnderutilized", "WhenEmptyOrUnderutilized":
 			pool.Spec.Disruption.ConsolidationPolicy = apiv1.ConsolidationPolicyWhenEmptyOrUnderutilized
+		case "Balanced":
+			pool.Spec.Disruption.ConsolidationPolicy = apiv1.ConsolidationPolicyBalanced
 		default:
-			dis.errorf("consolidationPolicy", "want WhenEmpty, WhenUnderutilized (v1beta1) or WhenEmptyOrUnderutilized (v1), got %q", p)
+			dis.errorf("consolidationPolicy", "want WhenEmpty, WhenUnderutilized (v1beta1), WhenEmptyOrUnderutilized or Balanced (v1), got %q", p)
+		}
+	}
+	// Karpenter's consolidationThreshold (v1.14, with Balanced) is the policy's k; Tailor's is balanceFactor.
+	if k, ok := dis.integer("consolidationThreshold"); ok {
+		switch {
+		case pool.Spec.Disruption.ConsolidationPolicy != apiv1.ConsolidationPolicyBalanced:
+			dis.errorf("consolidationThreshold", "is only for consolidationPolicy: Balanced")
+		case k < 1 || k > 10:
+			dis.errorf("consolidationThreshold", "want an integer from 1 to 10, got %d", k)
+		default:
+			pool.Spec.Disruption.ConsolidationThreshold = &apiv1.ConsolidationThreshold{BalanceFactor: ptr.To(int32(k))}
 		}
 	}
 	if v, ok := dis.str("consolidateAfter"); ok {

@@ -568,3 +568,26 @@ func TestRunMigrate(t *testing.T) {
 		t.Error("no file: want an error")
 	}
 }
+
+// TestMigrateBalanced: Karpenter's Balanced policy and its consolidationThreshold (k) become Tailor's Balanced and
+// consolidationThreshold.balanceFactor; a threshold without Balanced is refused, as Karpenter's validation does.
+func TestMigrateBalanced(t *testing.T) {
+	pool := func(disruption string) string {
+		return "apiVersion: karpenter.sh/v1\nkind: NodePool\nmetadata: {name: b}\nspec:\n  template:\n    spec:\n" +
+			"      nodeClassRef: {group: karpenter.k8s.aws, kind: EC2NodeClass, name: default}\n  disruption: " + disruption + "\n"
+	}
+	var out, warnings bytes.Buffer
+	if err := RunMigrate(MigrateOptions{File: "-", Stdin: strings.NewReader(pool("{consolidationPolicy: Balanced, consolidationThreshold: 3}")), Out: &out, Warnings: &warnings}); err != nil {
+		t.Fatalf("RunMigrate: %v", err)
+	}
+	for _, want := range []string{"consolidationPolicy: Balanced", "balanceFactor: 3"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	out.Reset()
+	err := RunMigrate(MigrateOptions{File: "-", Stdin: strings.NewReader(pool("{consolidationPolicy: WhenEmpty, consolidationThreshold: 2}")), Out: &out, Warnings: &warnings})
+	if err == nil || !strings.Contains(err.Error(), "consolidationThreshold: is only for consolidationPolicy: Balanced") {
+		t.Errorf("error %v, want consolidationThreshold refused without Balanced", err)
+	}
+}

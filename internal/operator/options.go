@@ -34,6 +34,8 @@ type Options struct {
 	HealthProbeBindAddress  string
 	LogLevel                string
 	Kubeconfig              string
+	// ConsolidationMaxCandidates caps how many nodes one multi-node consolidation move may replace.
+	ConsolidationMaxCandidates int
 }
 
 // AddFlags registers every option on fs with its default.
@@ -48,6 +50,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.BatchMaxDuration, "batch-max-duration", 10*time.Second, "close a batch of pending pods after this long at most")
 	fs.BoolVar(&o.NodeRepair, "node-repair", true, "replace, then delete, nodes whose Ready (or a provider-listed condition) has been False or Unknown for longer than the provider's toleration")
 	fs.DurationVar(&o.NodeRepairToleration, "node-repair-toleration", 0, "replace every provider repair policy's toleration (30m for Ready) with this one; 0 keeps the provider's")
+	fs.IntVar(&o.ConsolidationMaxCandidates, "consolidation-max-candidates", 100, "most nodes one multi-node consolidation move may replace by one node; each step of its binary search simulates that many nodes' pods")
 	fs.BoolVar(&o.LeaderElect, "leader-elect", false, "elect a leader on a Lease so only one replica acts")
 	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election Lease; default: the pod's namespace")
 	// Shorter than controller-runtime's 15s/10s/2s: a follower takes over from a crashed leader within about 10-15 s
@@ -115,6 +118,9 @@ func (o *Options) Validate() error {
 	}
 	if o.BatchIdleDuration <= 0 {
 		errs = append(errs, fmt.Errorf("--batch-idle-duration %s must be positive, such as 1s", o.BatchIdleDuration))
+	}
+	if o.ConsolidationMaxCandidates < 1 {
+		errs = append(errs, fmt.Errorf("--consolidation-max-candidates %d must be at least 1", o.ConsolidationMaxCandidates))
 	}
 	if o.BatchMaxDuration < o.BatchIdleDuration {
 		errs = append(errs, fmt.Errorf("--batch-max-duration %s must be at least --batch-idle-duration %s", o.BatchMaxDuration, o.BatchIdleDuration))

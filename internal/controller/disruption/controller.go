@@ -76,14 +76,20 @@ type Controller struct {
 	warned map[types.UID]string
 	// crashAfter, set by tests only, stops a command after the named step as a killed process would (command.go).
 	crashAfter func(step string) bool
+	// maxCandidates caps a multi-node consolidation move (WithMaxConsolidationCandidates).
+	maxCandidates int
 }
 
 // New returns the disruption controller; every dependency is required.
-func New(clk clock.Clock, kube client.Client, fresh client.Reader, cloud cloudprovider.CloudProvider, recorder events.EventRecorder, cluster *state.Cluster) (*Controller, error) {
+func New(clk clock.Clock, kube client.Client, fresh client.Reader, cloud cloudprovider.CloudProvider, recorder events.EventRecorder, cluster *state.Cluster, opts ...Option) (*Controller, error) {
 	if clk == nil || kube == nil || fresh == nil || cloud == nil || recorder == nil || cluster == nil {
 		return nil, errors.New("disruption: every dependency (clock, client, API reader, cloud provider, recorder, cluster state) is required")
 	}
-	return &Controller{clk: clk, kube: kube, fresh: fresh, cloud: cloud, recorder: recorder, cluster: cluster}, nil
+	c := &Controller{clk: clk, kube: kube, fresh: fresh, cloud: cloud, recorder: recorder, cluster: cluster}
+	for _, o := range opts {
+		o(c)
+	}
+	return c, nil
 }
 
 // Start runs the loop until ctx ends (manager.Runnable).
@@ -556,22 +562,4 @@ func (c *Controller) disrupt(ctx context.Context, cand *candidate, action string
 }
 
 // movable are the pods a node's removal would move: not finished, not DaemonSet pods, not mirror pods.
-func movable(pods []*corev1.Pod) []*corev1.Pod {
-	var out []*corev1.Pod
-	for _, p := range pods {
-		if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
-			continue
-		}
-		if _, mirror := p.Annotations[corev1.MirrorPodAnnotationKey]; mirror {
-			continue
-		}
-		daemon := false
-		for _, o := range p.OwnerReferences {
-			daemon = daemon || o.Kind == "DaemonSet"
-		}
-		if !daemon {
-			out = append(out, p)
-		}
-	}
-	return out
-}
+func movable(pods []*corev1.Pod) []*corev1.Pod { return state.MovablePods(pods) }
