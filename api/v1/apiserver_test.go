@@ -112,7 +112,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatalf("creating a minimal NodePool: %v", err)
 	}
 	wantDisruption := apiv1.Disruption{
-		ConsolidationPolicy:    apiv1.ConsolidationPolicyWhenEmptyOrUnderutilized,
+		ConsolidationPolicy:    apiv1.ConsolidationPolicyBalanced,
 		ConsolidationThreshold: &apiv1.ConsolidationThreshold{Savings: apiv1.DefaultConsolidationSavings, MinimumHourly: apiv1.DefaultConsolidationMinimumHourly},
 		ConsolidateAfter:       "0s",
 		Budgets:                []apiv1.Budget{{Nodes: "10%"}},

@@ -30,7 +30,7 @@ func (in *NodePool) ConsolidationTerms() (ConsolidationTerms, error) {
 	d := in.Spec.Disruption
 	t := ConsolidationTerms{Policy: d.ConsolidationPolicy, BalanceFactor: DefaultBalanceFactor}
 	if t.Policy == "" {
-		t.Policy = ConsolidationPolicyWhenEmptyOrUnderutilized
+		t.Policy = ConsolidationPolicyBalanced
 	}
 	th := ConsolidationThreshold{}
 	if d.ConsolidationThreshold != nil {

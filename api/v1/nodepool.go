@@ -166,9 +166,9 @@ const (
 // +kubebuilder:validation:XValidation:rule="!has(self.consolidationThreshold) || !has(self.consolidationThreshold.balanceFactor) || self.consolidationPolicy == 'Balanced'",message="consolidationThreshold.balanceFactor is only for consolidationPolicy Balanced"
 type Disruption struct {
 	// consolidationPolicy says which nodes consolidation may remove: WhenEmpty (only nodes without pods),
-	// WhenEmptyOrUnderutilized (also nodes whose pods fit elsewhere or on a cheaper node) or Balanced (those too, but
-	// only when the saving outweighs the disruption; see consolidationThreshold.balanceFactor).
-	// +kubebuilder:default=WhenEmptyOrUnderutilized
+	// WhenEmptyOrUnderutilized (also nodes whose pods fit elsewhere or on a cheaper node) or Balanced, the default
+	// (those too, but only when the saving outweighs the disruption; see consolidationThreshold.balanceFactor).
+	// +kubebuilder:default=Balanced
 	// +kubebuilder:validation:Enum=WhenEmpty;WhenEmptyOrUnderutilized;Balanced
 	// +optional
 	ConsolidationPolicy ConsolidationPolicy `json:"consolidationPolicy,omitempty"`

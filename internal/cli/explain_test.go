@@ -224,6 +224,49 @@ func TestExplain(t *testing.T) {
 		}
 	})
 
+	t.Run("a NodeClaim's consolidation verdict per policy", func(t *testing.T) {
+		x := f.explainClaim(t, "general-abc", nil)
+		c := x.Consolidation
+		if c == nil {
+			t.Fatal("no consolidation section")
+		}
+		small, big := f.price(t, "m5.large", "us-east-1b", apiv1.CapacityTypeOnDemand), f.price(t, "m5.xlarge", "us-east-1a", apiv1.CapacityTypeOnDemand)
+		// One node plus one default-priority pod; the pool adds kwok-empty, whose only pod is a DaemonSet's.
+		if c.PricePerHour != big || math.Abs(c.DisruptionCost-2) > 0.01 || math.Abs(c.NodePoolPricePerHour-(big+small)) > 1e-9 ||
+			math.Abs(c.NodePoolDisruptionCost-3) > 0.01 {
+			t.Errorf("price %v disruption %v pool %v/%v, want %v, 2, %v, 3", c.PricePerHour, c.DisruptionCost,
+				c.NodePoolPricePerHour, c.NodePoolDisruptionCost, big, big+small)
+		}
+		// Its pod fits nowhere else (kwok-empty is tainted): a cheaper node replaces it.
+		if c.Move != "replace" || c.BestSavingsPerHour <= 0 || c.BestSavingsPerHour >= big {
+			t.Fatalf("move %q saving %v, want a replace saving part of $%v/h", c.Move, c.BestSavingsPerHour, big)
+		}
+		verdicts := map[string]PolicyVerdict{}
+		for _, v := range c.Policies {
+			verdicts[v.Policy] = v
+		}
+		if v := verdicts["WhenEmpty"]; v.Moves || !strings.Contains(v.Why, "moves only empty nodes") {
+			t.Errorf("WhenEmpty verdict %+v, want no: a pod would move", v)
+		}
+		if v := verdicts["WhenEmptyOrUnderutilized"]; v.Current || !v.Moves || v.SavingsPerHour < 0.1*big || v.RequiredPerHour != max(0.1*big, 0.01) {
+			t.Errorf("WhenEmptyOrUnderutilized verdict %+v, want it moving the node for at least 10%% of $%v/h", v, big)
+		}
+		b := verdicts["Balanced"]
+		wantScore := (b.SavingsPerHour / c.NodePoolPricePerHour) / (c.DisruptionCost / c.NodePoolDisruptionCost)
+		if !b.Current || math.Abs(b.Score-wantScore) > 1e-6 || b.Moves != (b.Score >= 0.5) {
+			t.Errorf("Balanced verdict %+v, want the current (default) policy, score %.4f and a move exactly when it is at least 1/2", b, wantScore)
+		}
+		text := f.text(t, ExplainOptions{Target: ExplainNodeClaim, Name: "general-abc"})
+		for _, want := range []string{"  Consolidation: node $", "    Move: replace with ", "Balanced (current)"} {
+			if !strings.Contains(text, want) {
+				t.Errorf("text lacks %q:\n%s", want, text)
+			}
+		}
+		if e := f.explainClaim(t, "general-empty", nil).Consolidation; e == nil || e.Move != "delete" || !e.Policies[0].Moves {
+			t.Errorf("empty node: %+v, want a delete every policy takes", e)
+		}
+	})
+
 	t.Run("an in-flight NodeClaim shows its nominated pod", func(t *testing.T) {
 		x := f.explainClaim(t, "general-inflight", nil)
 		if diff := cmp.Diff([]ClaimPod{{Pod: "default/nominated", State: ClaimPodNominated, Requests: "cpu 2, memory 2Gi"}}, x.Pods); diff != "" {
