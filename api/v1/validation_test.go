@@ -179,7 +179,7 @@ func TestInvalidObjectsAreRejected(t *testing.T) {
 			threshold + ".balanceFactor", "should be greater than or equal to 1"},
 		{"balanceFactor 11", baseNodePool, `{spec: {disruption: {consolidationPolicy: Balanced, consolidationThreshold: {balanceFactor: 11}}}}`,
 			threshold + ".balanceFactor", "should be less than or equal to 10"},
-		{"balanceFactor without Balanced", baseNodePool, `{spec: {disruption: {consolidationThreshold: {balanceFactor: 2}}}}`,
+		{"balanceFactor without Balanced", baseNodePool, `{spec: {disruption: {consolidationPolicy: WhenEmptyOrUnderutilized, consolidationThreshold: {balanceFactor: 2}}}}`,
 			"spec.disruption", "consolidationThreshold.balanceFactor is only for consolidationPolicy Balanced"},
 		{"consolidateAfter that is no duration", baseNodePool, `{spec: {disruption: {consolidateAfter: soon}}}`,
 			"spec.disruption.consolidateAfter", "consolidateAfter must be a duration of hours, minutes and seconds such as 30s or 5m, or Never"},
