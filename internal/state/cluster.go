@@ -341,6 +341,12 @@ func addNodePools(ctx context.Context, v *View, pools []apiv1.NodePool, usage ma
 		if !np.DeletionTimestamp.IsZero() {
 			continue
 		}
+		// A NodePool the API server accepted but the runtime checks refuse (a taint or label the kubelet would
+		// reject) would launch nodes that never register: nothing is planned from it until it is fixed.
+		if errs := np.RuntimeValidate(); len(errs) > 0 {
+			v.NodePoolProblems[np.Name] = fmt.Errorf("invalid, fix the NodePool: %w", errs.ToAggregate())
+			continue
+		}
 		its, err := instanceTypes(ctx, np)
 		if err != nil {
 			v.NodePoolProblems[np.Name] = err

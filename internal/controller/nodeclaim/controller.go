@@ -43,6 +43,7 @@ const (
 	ReasonInitialized          = "Initialized"
 	ReasonRegistrationTimeout  = "RegistrationTimeout"
 	ReasonNodeClassNotReady    = "NodeClassNotReady"
+	ReasonInvalid              = "Invalid"
 )
 
 // Controller reconciles NodeClaims through their lifecycle phases.
@@ -170,6 +171,14 @@ func (c *Controller) launch(ctx context.Context, s *scope) (ctrl.Result, error) 
 	if _, ok := c.launched.Load(nc.UID); ok {
 		// Our own status write has not reached the cache yet.
 		return ctrl.Result{RequeueAfter: time.Second}, nil
+	}
+	if errs := nc.RuntimeValidate(); len(errs) > 0 {
+		// The kubelet would refuse the node; launching would only end in the registration timeout and a relaunch.
+		msg := errs.ToAggregate().Error() + ": fix or delete the NodeClaim (or its NodePool's template)"
+		if nc.StatusConditions().Set(c.now(), apiv1.ConditionTypeLaunched, metav1.ConditionFalse, ReasonInvalid, msg) {
+			c.recorder.Eventf(nc, nil, corev1.EventTypeWarning, ReasonInvalid, "Launch", "not launching: %s", msg)
+		}
+		return ctrl.Result{}, nil
 	}
 	launched, err := c.cloud.Create(ctx, nc)
 	switch {

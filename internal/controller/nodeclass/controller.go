@@ -8,6 +8,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -64,6 +65,7 @@ func (c *Controller) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := c.resolver.ResolveNodeClass(ctx, nc); err != nil {
 		return ctrl.Result{}, fmt.Errorf("resolving EC2NodeClass %s: %w", nc.Name, err)
 	}
+	validate(nc, original)
 	if !equality.Semantic.DeepEqual(original.Status, nc.Status) {
 		if err := c.kube.Status().Patch(ctx, nc, client.MergeFrom(original)); err != nil {
 			return ctrl.Result{}, client.IgnoreNotFound(err)
@@ -96,4 +98,25 @@ func (c *Controller) Register(mgr manager.Manager) error {
 		Named("nodeclass").
 		For(&apiv1.EC2NodeClass{}).
 		Complete(c)
+}
+
+// validate runs the checks the API server could not (apiv1.EC2NodeClass.RuntimeValidate) into ValidationSucceeded,
+// and makes Ready False when they fail whatever the cloud resolved: a node class the kubelet would refuse launches
+// nodes that never register, so the provider launches nothing from a node class that is not Ready. The resolver has
+// just set Ready from the cloud; a Ready that ends as it was before keeps its transition time, so a resync that
+// finds nothing new patches nothing.
+func validate(nc, original *apiv1.EC2NodeClass) {
+	now := metav1.Now() // used only when a condition's status changes (meta.SetStatusCondition)
+	conds := nc.StatusConditions()
+	errs := nc.RuntimeValidate()
+	if len(errs) == 0 {
+		conds.Set(now, apiv1.ConditionTypeValidationSucceeded, metav1.ConditionTrue, "Valid", "")
+		return
+	}
+	msg := errs.ToAggregate().Error() + ": fix the EC2NodeClass"
+	conds.Set(now, apiv1.ConditionTypeValidationSucceeded, metav1.ConditionFalse, "Invalid", msg)
+	conds.Set(now, apiv1.ConditionTypeReady, metav1.ConditionFalse, "Invalid", msg)
+	if was, is := original.StatusConditions().Get(apiv1.ConditionTypeReady), conds.Get(apiv1.ConditionTypeReady); was != nil && was.Status == is.Status {
+		is.LastTransitionTime = was.LastTransitionTime
+	}
 }

@@ -3,6 +3,7 @@ package nodeclass
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -119,5 +120,48 @@ func TestReconcileCleansUpAfterDeletedNodeClass(t *testing.T) {
 	}
 	if len(r.cleaned) != 1 || r.cleaned[0] != "doomed" {
 		t.Errorf("cleaned %v after the deletion, want [doomed]", r.cleaned)
+	}
+}
+
+// TestInvalidNodeClassNotReady: an EC2NodeClass the API server accepted but the runtime checks refuse (an eviction
+// threshold above 100%) is not Ready even when its selectors resolve, so nothing launches from it; the condition
+// names the field.
+func TestInvalidNodeClassNotReady(t *testing.T) {
+	kube := env.DirectClient(t)
+	nc := &apiv1.EC2NodeClass{
+		ObjectMeta: metav1.ObjectMeta{Name: "bad-eviction"},
+		Spec: apiv1.EC2NodeClassSpec{
+			SubnetSelectorTerms:        []apiv1.SubnetSelectorTerm{{Tags: map[string]string{"tailor.sh/discovery": "demo"}}},
+			SecurityGroupSelectorTerms: []apiv1.SecurityGroupSelectorTerm{{Tags: map[string]string{"tailor.sh/discovery": "demo"}}},
+			AMISelectorTerms:           []apiv1.AMISelectorTerm{{Alias: "al2023@latest"}},
+			Role:                       "TailorNodeRole",
+			Kubelet:                    &apiv1.KubeletConfiguration{EvictionHard: map[string]string{"memory.available": "150%"}},
+		},
+	}
+	if err := kube.Create(t.Context(), nc); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = kube.Delete(context.WithoutCancel(t.Context()), nc) })
+	c, err := New(kube, resolverFunc(func(_ context.Context, nc *apiv1.EC2NodeClass) error {
+		nc.Status.Subnets = []apiv1.Subnet{{ID: "subnet-1", Zone: "us-east-1a"}}
+		nc.StatusConditions().Set(metav1.Now(), apiv1.ConditionTypeReady, metav1.ConditionTrue, "Resolved", "")
+		return nil
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Reconcile(t.Context(), ctrl.Request{NamespacedName: client.ObjectKey{Name: nc.Name}}); err != nil {
+		t.Fatal(err)
+	}
+	got := &apiv1.EC2NodeClass{}
+	if err := kube.Get(t.Context(), client.ObjectKey{Name: nc.Name}, got); err != nil {
+		t.Fatal(err)
+	}
+	ready := got.StatusConditions().Get(apiv1.ConditionTypeReady)
+	if ready == nil || ready.Status != metav1.ConditionFalse || !strings.Contains(ready.Message, "spec.kubelet.evictionHard[memory.available]") {
+		t.Fatalf("Ready = %+v, want False naming spec.kubelet.evictionHard[memory.available]", ready)
+	}
+	if v := got.StatusConditions().Get(apiv1.ConditionTypeValidationSucceeded); v == nil || v.Status != metav1.ConditionFalse {
+		t.Errorf("ValidationSucceeded = %+v, want False", v)
 	}
 }
