@@ -93,6 +93,24 @@ func (o *Options) Complete(lookup func(string) (string, bool)) {
 	}
 }
 
+// validateTuning returns the problems with the batching, repair and consolidation settings.
+func (o *Options) validateTuning() []error {
+	var errs []error
+	if o.NodeRepairToleration < 0 {
+		errs = append(errs, fmt.Errorf("--node-repair-toleration %s must not be negative; 0 keeps the provider's tolerations", o.NodeRepairToleration))
+	}
+	if o.BatchIdleDuration <= 0 {
+		errs = append(errs, fmt.Errorf("--batch-idle-duration %s must be positive, such as 1s", o.BatchIdleDuration))
+	}
+	if o.BatchMaxDuration < o.BatchIdleDuration {
+		errs = append(errs, fmt.Errorf("--batch-max-duration %s must be at least --batch-idle-duration %s", o.BatchMaxDuration, o.BatchIdleDuration))
+	}
+	if o.ConsolidationMaxCandidates < 1 {
+		errs = append(errs, fmt.Errorf("--consolidation-max-candidates %d must be at least 1", o.ConsolidationMaxCandidates))
+	}
+	return errs
+}
+
 // Validate returns every problem with the options, each naming the flag and what it accepts.
 func (o *Options) Validate() error {
 	var errs []error
@@ -113,18 +131,7 @@ func (o *Options) Validate() error {
 	if o.AWSEndpointURL != "" && !strings.HasPrefix(o.AWSEndpointURL, "http://") && !strings.HasPrefix(o.AWSEndpointURL, "https://") {
 		errs = append(errs, fmt.Errorf("--aws-endpoint-url %q must be an http:// or https:// URL", o.AWSEndpointURL))
 	}
-	if o.NodeRepairToleration < 0 {
-		errs = append(errs, fmt.Errorf("--node-repair-toleration %s must not be negative; 0 keeps the provider's tolerations", o.NodeRepairToleration))
-	}
-	if o.BatchIdleDuration <= 0 {
-		errs = append(errs, fmt.Errorf("--batch-idle-duration %s must be positive, such as 1s", o.BatchIdleDuration))
-	}
-	if o.ConsolidationMaxCandidates < 1 {
-		errs = append(errs, fmt.Errorf("--consolidation-max-candidates %d must be at least 1", o.ConsolidationMaxCandidates))
-	}
-	if o.BatchMaxDuration < o.BatchIdleDuration {
-		errs = append(errs, fmt.Errorf("--batch-max-duration %s must be at least --batch-idle-duration %s", o.BatchMaxDuration, o.BatchIdleDuration))
-	}
+	errs = append(errs, o.validateTuning()...)
 	if o.LeaderElect {
 		// client-go's rules: the lease outlasts the renew deadline, which outlasts a jittered retry (×1.2).
 		if o.RetryPeriod <= 0 {

@@ -41,6 +41,8 @@ func TestOptions(t *testing.T) {
 		{name: "aws endpoint not a URL", args: []string{"--cluster-name=demo", "--aws-region=us-east-1", "--aws-endpoint-url=localhost:4566"}, want: []string{"--aws-endpoint-url"}},
 		{name: "max below idle", args: []string{"--cluster-name=demo", "--aws-region=us-east-1", "--batch-idle-duration=5s", "--batch-max-duration=1s"}, want: []string{"--batch-max-duration 1s must be at least --batch-idle-duration 5s"}},
 		{name: "zero idle", args: []string{"--cluster-name=demo", "--aws-region=us-east-1", "--batch-idle-duration=0s"}, want: []string{"--batch-idle-duration"}},
+		{name: "no consolidation candidates", args: []string{"--cluster-name=demo", "--aws-region=us-east-1", "--consolidation-max-candidates=0"}, want: []string{"--consolidation-max-candidates 0 must be at least 1"}},
+		{name: "consolidation cap", args: []string{"--cluster-name=demo", "--aws-region=us-east-1", "--consolidation-max-candidates=20"}},
 		{name: "bad log level", args: []string{"--cluster-name=demo", "--aws-region=us-east-1", "--log-level=verbose"}, want: []string{`--log-level "verbose"`}},
 		{name: "bad bind address", args: []string{"--cluster-name=demo", "--aws-region=us-east-1", "--metrics-bind-address=8080"}, want: []string{"--metrics-bind-address"}},
 		{name: "leader election defaults", args: []string{"--cluster-name=demo", "--aws-region=us-east-1", "--leader-elect"}},
