@@ -156,21 +156,23 @@ var kindReaders = map[string]func(*manifests, map[string]any) error{
 			m.pods = append(m.pods, defaultNamespace(p))
 		}
 	}),
-	"Deployment": reader(func(m *manifests, d *appsv1.Deployment) {
-		m.expand(d.Namespace, d.Name, d.Spec.Replicas, d.Spec.Template)
+	"Deployment": checkedReader(func(m *manifests, d *appsv1.Deployment) error {
+		return m.expand("Deployment", d.Namespace, d.Name, "spec.replicas", d.Spec.Replicas, d.Spec.Template)
 	}),
-	"ReplicaSet": reader(func(m *manifests, d *appsv1.ReplicaSet) {
-		if len(d.OwnerReferences) == 0 {
-			m.expand(d.Namespace, d.Name, d.Spec.Replicas, d.Spec.Template)
+	"ReplicaSet": checkedReader(func(m *manifests, d *appsv1.ReplicaSet) error {
+		if len(d.OwnerReferences) > 0 {
+			return nil
 		}
+		return m.expand("ReplicaSet", d.Namespace, d.Name, "spec.replicas", d.Spec.Replicas, d.Spec.Template)
 	}),
-	"StatefulSet": reader(func(m *manifests, d *appsv1.StatefulSet) {
-		m.expand(d.Namespace, d.Name, d.Spec.Replicas, d.Spec.Template)
+	"StatefulSet": checkedReader(func(m *manifests, d *appsv1.StatefulSet) error {
+		return m.expand("StatefulSet", d.Namespace, d.Name, "spec.replicas", d.Spec.Replicas, d.Spec.Template)
 	}),
-	"Job": reader(func(m *manifests, d *batchv1.Job) {
-		if len(d.OwnerReferences) == 0 {
-			m.expand(d.Namespace, d.Name, d.Spec.Parallelism, d.Spec.Template)
+	"Job": checkedReader(func(m *manifests, d *batchv1.Job) error {
+		if len(d.OwnerReferences) > 0 {
+			return nil
 		}
+		return m.expand("Job", d.Namespace, d.Name, "spec.parallelism", d.Spec.Parallelism, d.Spec.Template)
 	}),
 	"DaemonSet": reader(func(m *manifests, d *appsv1.DaemonSet) {
 		m.daemonSets = append(m.daemonSets, podFromTemplate(d.Namespace, d.Name, d.Spec.Template))
@@ -187,13 +189,17 @@ var kindReaders = map[string]func(*manifests, map[string]any) error{
 
 // reader converts an object to T and hands it to keep.
 func reader[T any](keep func(*manifests, *T)) func(*manifests, map[string]any) error {
+	return checkedReader(func(m *manifests, v *T) error { keep(m, v); return nil })
+}
+
+// checkedReader is reader for kinds whose contents can be refused (a workload's replica count).
+func checkedReader[T any](keep func(*manifests, *T) error) func(*manifests, map[string]any) error {
 	return func(m *manifests, obj map[string]any) error {
 		v, err := convert[T](obj)
 		if err != nil {
 			return err
 		}
-		keep(m, v)
-		return nil
+		return keep(m, v)
 	}
 }
 
@@ -211,13 +217,30 @@ func podFromTemplate(ns, name string, t corev1.PodTemplateSpec) *corev1.Pod {
 	return defaultNamespace(p)
 }
 
-// expand adds the pods a workload would create: replicas (or parallelism) copies named <name>-<i>.
-func (m *manifests) expand(ns, name string, replicas *int32, t corev1.PodTemplateSpec) {
+// MaxSimulatedPods is the most pods tailor simulate expands from workloads in one run: five times the largest
+// benchmark (docs/performance.md), far beyond a real cluster's pending batch, and small enough that a replica count
+// with a few zeros too many fails at once instead of exhausting memory.
+const MaxSimulatedPods = 250_000
+
+// expand adds the pods a workload would create: replicas (or parallelism) copies named <name>-<i>. A count that is
+// negative or would take the run past MaxSimulatedPods is refused, naming the object and the field.
+func (m *manifests) expand(kind, ns, name, field string, replicas *int32, t corev1.PodTemplateSpec) error {
 	n := int32(1)
 	if replicas != nil {
 		n = *replicas
 	}
+	if ns == "" {
+		ns = corev1.NamespaceDefault
+	}
+	switch {
+	case n < 0:
+		return fmt.Errorf("%s %q: %s is %d: it must not be negative", kind, ns+"/"+name, field, n)
+	case len(m.pods)+int(n) > MaxSimulatedPods:
+		return fmt.Errorf("%s %q: %s is %d, which would take this simulation past %d pods (%d read before it): lower %s or split the manifests into several runs",
+			kind, ns+"/"+name, field, n, MaxSimulatedPods, len(m.pods), field)
+	}
 	for i := range n {
 		m.pods = append(m.pods, podFromTemplate(ns, fmt.Sprintf("%s-%d", name, i), t))
 	}
+	return nil
 }

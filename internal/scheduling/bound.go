@@ -75,6 +75,9 @@ func (s *solver) lpGroups(pods []*corev1.Pod) ([]*podInfo, []*lpGroup, error) {
 		if err != nil || volErr != "" {
 			return nil, nil, fmt.Errorf("pod %s: cannot bound a pod without valid node requirements", podKey(pod))
 		}
+		if why := requestsOutOfRange(pod); why != "" {
+			return nil, nil, fmt.Errorf("pod %s: cannot bound: %s", podKey(pod), why)
+		}
 		p := &podInfo{pod: pod, selector: sel, affinity: aff, alts: alts, tolerations: pod.Spec.Tolerations, requests: PodRequests(pod)}
 		ck := requirementsSig(alts) + "#" + tolerationsSig(p.tolerations)
 		ci, ok := classIndex[ck]

@@ -29,8 +29,9 @@ type podInfo struct {
 	// selector is the nodeSelector alone, affinity the required node affinity terms: kept to word reasons.
 	selector Requirements
 	affinity []Requirements
-	// volumeErr is set when the pod's volumes cannot be resolved (a missing claim); nothing can host the pod.
-	volumeErr   string
+	// refusal says why nothing can host the pod whatever the nodes: its volumes cannot be resolved (a missing
+	// claim), or its requests are too large to count.
+	refusal     string
 	tolerations []corev1.Toleration
 	ports       []hostPort
 	// required inter-pod terms the pod owns, and groups whose selector matches the pod.

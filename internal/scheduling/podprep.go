@@ -69,9 +69,12 @@ func (s *solver) existingAntiTerms(existingPods []existingPod) ([][]*term, error
 func (s *solver) compilePod(pod *corev1.Pod) (*podInfo, error) {
 	p := &podInfo{pod: pod, key: podKey(pod), labels: labels.Set(pod.Labels), requests: PodRequests(pod), tolerations: pod.Spec.Tolerations, ports: podHostPorts(pod)}
 	var err error
-	p.selector, p.affinity, p.alts, p.volumeErr, err = compileNodeRequirements(pod, s.vols)
+	p.selector, p.affinity, p.alts, p.refusal, err = compileNodeRequirements(pod, s.vols)
 	if err != nil {
 		return p, err
+	}
+	if why := requestsOutOfRange(pod); why != "" {
+		p.refusal = why
 	}
 	if p.owned, p.prefs, err = s.terms.podTerms(pod, p.alts); err != nil {
 		return p, err

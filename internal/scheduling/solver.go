@@ -176,7 +176,7 @@ func activePrefs(p *podInfo, l int) []preference {
 
 // place finds a home for p; it reports false when there is none.
 func (s *solver) place(p *podInfo) bool {
-	if p.volumeErr != "" {
+	if p.refusal != "" {
 		return false
 	}
 	levels := len(p.prefs)
@@ -432,8 +432,8 @@ func claimLabels(n *node, opt InstanceTypeOption) map[string]string {
 
 // explain gives one reason per NodePool (and one for existing capacity) why p was left out.
 func (s *solver) explain(p *podInfo) []string {
-	if p.volumeErr != "" {
-		return []string{p.volumeErr}
+	if p.refusal != "" {
+		return []string{p.refusal}
 	}
 	var reasons []string
 	if len(s.existing) > 0 {
