@@ -37,6 +37,7 @@ type flags struct {
 	latency, slowBootLatency                                                                           time.Duration
 	faultActions, neverRegisterTypes                                                                   []string
 	verbose                                                                                            bool
+	iamPolicy                                                                                          string
 }
 
 func newCommand() *cobra.Command {
@@ -79,6 +80,7 @@ func newCommand() *cobra.Command {
 	fs.Float64Var(&f.slowBootRate, "slow-boot-rate", 0, "fraction of instances that boot --slow-boot-latency slower")
 	fs.DurationVar(&f.slowBootLatency, "slow-boot-latency", 5*time.Minute, "extra boot time of slow instances")
 	fs.Float64Var(&f.interruptionsPerHour, "spot-interruptions-per-hour", 0, "rate at which each spot instance is interrupted")
+	fs.StringVar(&f.iamPolicy, "iam-policy", ec2sim.IAMPolicyOff, "IAM policy every call must pass: \"builtin\" (Tailor's documented controller policy), a policy file, or \"off\"")
 	fs.BoolVarP(&f.verbose, "verbose", "v", false, "log every launch")
 	cmd.MarkFlagsMutuallyExclusive("catalog", "instance-types")
 	return cmd
@@ -102,7 +104,12 @@ func run(ctx context.Context, f *flags) error {
 	if err != nil {
 		return err
 	}
+	policy, err := ec2sim.LoadIAMPolicy(f.iamPolicy)
+	if err != nil {
+		return err
+	}
 	opts := ec2sim.Options{
+		IAMPolicy:           policy,
 		Addr:                f.addr,
 		Config:              cfg,
 		InstanceTypes:       ec2sim.InstanceTypesFromCatalog(cat, cfg.Region, f.vmOverhead),

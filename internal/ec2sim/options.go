@@ -36,6 +36,10 @@ type Options struct {
 	KubeClient kubernetes.Interface
 	// Log receives what the simulator does; the zero value discards it.
 	Log logr.Logger
+	// IAMPolicy, when set, is the identity-based IAM policy every API call is evaluated against, as AWS would for
+	// the caller's role; a call it does not allow is refused (UnauthorizedOperation, AccessDenied). Its
+	// placeholders (<cluster>, <region>, …) are filled from Config. LoadIAMPolicy reads one; nil allows every call.
+	IAMPolicy []byte
 }
 
 // Timing are the delays of the simulated region, in the injected clock's time.

@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -27,6 +28,7 @@ type Sim struct {
 	cloud *cloud
 	json  []*jsonService
 	admin http.Handler
+	iam   atomic.Pointer[iamEnforcer] // nil when no IAM policy is enforced
 
 	mu  sync.Mutex
 	url string
@@ -42,6 +44,9 @@ func New(opts Options) (*Sim, error) {
 		return nil, err
 	}
 	s := &Sim{opts: opts, cloud: c, json: jsonServices()}
+	if err := s.SetIAMPolicy(opts.IAMPolicy); err != nil {
+		return nil, err
+	}
 	s.admin = s.adminHandler()
 	return s, nil
 }
@@ -165,6 +170,11 @@ func (s *Sim) serveEC2(w http.ResponseWriter, r *http.Request, body []byte, rid 
 		writeEC2Error(w, err, rid)
 		return
 	}
+	if iam := s.iam.Load(); iam != nil {
+		if denied := iam.authorizeEC2(s.cloud, iam.principalARN(r), action, f); denied != nil {
+			handler = denied
+		}
+	}
 	resp, err := handler(s.cloud, f, rid)
 	if err != nil {
 		writeEC2Error(w, asAPIError(err), rid)
@@ -221,6 +231,12 @@ func (s *Sim) serveJSON(w http.ResponseWriter, r *http.Request, target string, b
 	if err := s.injectFaults(r.Context(), action, throttle); err != nil {
 		writeJSONError(w, svc, err, rid)
 		return
+	}
+	if iam := s.iam.Load(); iam != nil {
+		if err := iam.authorizeJSON(svc.name, iam.principalARN(r), action, body); err != nil {
+			writeJSONError(w, svc, err, rid)
+			return
+		}
 	}
 	resp, err := handler(r.Context(), s, body)
 	if err != nil {

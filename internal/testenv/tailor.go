@@ -35,7 +35,8 @@ type StackOptions struct {
 	// ClusterName is the cluster both are told about; ec2sim tags its subnets and security groups
 	// tailor.sh/discovery=<ClusterName>.
 	ClusterName string
-	// EC2SimArgs and ControllerArgs are added to the defaults (fast launches and boots; metrics and probes off).
+	// EC2SimArgs and ControllerArgs are added to the defaults (fast launches and boots; ec2sim enforcing the
+	// documented IAM policy, --iam-policy=off to lift it; metrics and probes off).
 	EC2SimArgs     []string
 	ControllerArgs []string
 	// WithoutController starts ec2sim alone.
@@ -70,6 +71,8 @@ func (e *Environment) StartStack(ctx context.Context, opts StackOptions) (*Stack
 		"--launch-latency=300ms",
 		"--boot-latency=500ms",
 		"--terminate-latency=300ms",
+		// Every call Tailor makes must pass the controller policy docs/aws-iam.md documents, as on AWS.
+		"--iam-policy=builtin",
 	}, opts.EC2SimArgs...)
 	sim, err := e.StartProcess("ec2sim", filepath.Join(opts.BinDir, "ec2sim"), args, nil)
 	if err != nil {

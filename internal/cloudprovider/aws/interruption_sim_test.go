@@ -61,9 +61,12 @@ func (e *simEnv) raiseEveryEvent() (spotID, onDemandID string) {
 	if !ok {
 		t.Fatalf("SQS client is %T, want *sqs.Client", e.clients.SQS)
 	}
+	// The sender stands in for EventBridge, which the controller's IAM policy is not.
+	liftIAMPolicy(t, e)
 	if _, err := sender.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: url.QueueUrl, MessageBody: aws.String("{not json")}); err != nil {
 		t.Fatalf("SendMessage: %v", err)
 	}
+	restoreIAMPolicy(t, e)
 	return spotID, onDemandID
 }
 

@@ -342,7 +342,9 @@ func TestSimDeleteListGet(t *testing.T) {
 	b := must[*apiv1.NodeClaim](t, "Create b")(e.provider.Create(ctx, testNodeClaim("nc-b", "1")))
 	// A foreign instance: launched by another cluster's Tailor, in the same account.
 	other := newProviderOn(t, e, "other-cluster")
+	liftIAMPolicy(t, e) // the other cluster's controller has its own policy
 	foreign := must[*apiv1.NodeClaim](t, "Create foreign")(other.Create(ctx, testNodeClaim("nc-foreign", "1")))
+	restoreIAMPolicy(t, e)
 	e.step(2 * time.Second)
 
 	list, err := e.provider.List(ctx)

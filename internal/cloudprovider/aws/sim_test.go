@@ -25,6 +25,7 @@ import (
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
 	"github.com/tailor-sh/tailor/internal/awshttp"
 	"github.com/tailor-sh/tailor/internal/ec2sim"
+	"github.com/tailor-sh/tailor/internal/iampolicy"
 )
 
 const (
@@ -133,6 +134,8 @@ func newSimEnvWith(t *testing.T, types []ec2sim.InstanceType, nodes kubernetes.I
 		Seed:          42,
 		Clock:         clk,
 		Timing:        ec2sim.Timing{LaunchLatency: time.Second, BootLatency: time.Second, TerminateLatency: 3 * time.Second},
+		// Every call the provider makes must pass the IAM policy docs/aws-iam.md documents.
+		IAMPolicy: iampolicy.Controller,
 	})
 	if err != nil {
 		t.Fatalf("ec2sim.New: %v", err)
@@ -174,6 +177,22 @@ func newSimEnvWith(t *testing.T, types []ec2sim.InstanceType, nodes kubernetes.I
 		t.Fatalf("New: %v", err)
 	}
 	return &simEnv{t: t, sim: sim, clock: clk, provider: p, clients: clients, kube: kube, transport: transport}
+}
+
+// liftIAMPolicy lets the next calls through whatever the controller's policy says, for a caller that is not the
+// controller; restoreIAMPolicy enforces it again.
+func liftIAMPolicy(t *testing.T, e *simEnv) {
+	t.Helper()
+	if err := e.sim.SetIAMPolicy(nil); err != nil {
+		t.Fatalf("SetIAMPolicy: %v", err)
+	}
+}
+
+func restoreIAMPolicy(t *testing.T, e *simEnv) {
+	t.Helper()
+	if err := e.sim.SetIAMPolicy(iampolicy.Controller); err != nil {
+		t.Fatalf("SetIAMPolicy: %v", err)
+	}
 }
 
 // step moves the shared clock and lets ec2sim catch up.
