@@ -93,6 +93,7 @@ func (s *Sim) adminHandler() http.Handler {
 		}
 		respond(w, s.cloud.scheduledChange([]string{r.PathValue("id")}, req.EventTypeCode, start))
 	})
+	s.iamAdmin(mux)
 	mux.HandleFunc("GET /admin/faults", func(w http.ResponseWriter, _ *http.Request) {
 		writeAdmin(w, http.StatusOK, s.Faults())
 	})

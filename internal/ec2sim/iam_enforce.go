@@ -51,6 +51,39 @@ func (s *Sim) SetIAMPolicy(doc []byte) error {
 	return nil
 }
 
+// IAMState is the body of GET and PUT /admin/iam.
+type IAMState struct {
+	// Enforce tells whether the configured policy (Options.IAMPolicy) is being enforced. A test lifts it for a moment
+	// to act as another principal, such as EventBridge sending to the interruption queue.
+	Enforce bool `json:"enforce"`
+}
+
+// iamAdmin serves /admin/iam: whether the configured IAM policy is enforced.
+func (s *Sim) iamAdmin(mux *http.ServeMux) {
+	mux.HandleFunc("GET /admin/iam", func(w http.ResponseWriter, _ *http.Request) {
+		writeAdmin(w, http.StatusOK, IAMState{Enforce: s.iam.Load() != nil})
+	})
+	mux.HandleFunc("PUT /admin/iam", func(w http.ResponseWriter, r *http.Request) {
+		var st IAMState
+		if !readAdmin(w, r, &st) {
+			return
+		}
+		if st.Enforce && s.opts.IAMPolicy == nil {
+			writeAdminError(w, http.StatusBadRequest, fmt.Errorf("no IAM policy is configured (--iam-policy) to enforce"))
+			return
+		}
+		var doc []byte
+		if st.Enforce {
+			doc = s.opts.IAMPolicy
+		}
+		if err := s.SetIAMPolicy(doc); err != nil {
+			writeAdminError(w, http.StatusBadRequest, err)
+			return
+		}
+		writeAdmin(w, http.StatusOK, IAMState{Enforce: s.iam.Load() != nil})
+	})
+}
+
 // iamEnforcer decides whether the caller may make a call, from the policy and the simulated region's state.
 type iamEnforcer struct {
 	policy  *iamPolicy

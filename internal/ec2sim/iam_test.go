@@ -364,3 +364,31 @@ func TestLoadIAMPolicy(t *testing.T) {
 		t.Error("a missing policy file was accepted")
 	}
 }
+
+func TestIAMAdminLiftsAndRestoresTheConfiguredPolicy(t *testing.T) {
+	h := newHarness(t, withPolicy(t))
+	send := func() error {
+		_, err := h.sqs.SendMessage(t.Context(), &sqs.SendMessageInput{QueueUrl: aws.String(h.queueURL()), MessageBody: aws.String("{}")})
+		return err
+	}
+	if err := send(); errorCode(err) != "AccessDenied" {
+		t.Fatalf("SendMessage under the controller policy = %v, want AccessDenied", err)
+	}
+	var st IAMState
+	if code := h.admin(http.MethodPut, "/admin/iam", IAMState{Enforce: false}, &st); code != http.StatusOK || st.Enforce {
+		t.Fatalf("PUT /admin/iam enforce=false: %d %+v", code, st)
+	}
+	if err := send(); err != nil {
+		t.Errorf("SendMessage with the policy lifted: %v", err)
+	}
+	if code := h.admin(http.MethodPut, "/admin/iam", IAMState{Enforce: true}, &st); code != http.StatusOK || !st.Enforce {
+		t.Fatalf("PUT /admin/iam enforce=true: %d %+v", code, st)
+	}
+	if err := send(); errorCode(err) != "AccessDenied" {
+		t.Errorf("SendMessage with the policy restored = %v, want AccessDenied", err)
+	}
+	off := newHarness(t, nil)
+	if code := off.admin(http.MethodPut, "/admin/iam", IAMState{Enforce: true}, nil); code != http.StatusBadRequest {
+		t.Errorf("enforcing without a configured policy answered %d, want 400", code)
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
+	"github.com/tailor-sh/tailor/internal/ec2sim"
 	"github.com/tailor-sh/tailor/internal/testenv"
 )
 
@@ -178,10 +179,17 @@ func (h *harness) sendMalformed(m *monitor) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The sender stands in for EventBridge, which the controller's IAM policy ec2sim enforces is not: lift it meanwhile.
+	if err := h.admin(t.Context(), http.MethodPut, "/admin/iam", ec2sim.IAMState{Enforce: false}, nil); err != nil {
+		t.Fatal(err)
+	}
 	for _, body := range malformedMessages {
 		if _, err := client.SendMessage(t.Context(), &sqs.SendMessageInput{QueueUrl: url.QueueUrl, MessageBody: aws.String(body)}); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if err := h.admin(t.Context(), http.MethodPut, "/admin/iam", ec2sim.IAMState{Enforce: true}, nil); err != nil {
+		t.Fatal(err)
 	}
 	m.fault("bad input: malformed SQS message", len(malformedMessages))
 	var left int
