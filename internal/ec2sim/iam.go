@@ -81,7 +81,7 @@ func parseStatement(rs map[string]json.RawMessage) (iamStatement, error) {
 		case "Effect":
 			var effect string
 			if err = json.Unmarshal(v, &effect); err == nil && effect != "Allow" && effect != "Deny" {
-				err = fmt.Errorf("Effect %q: use Allow or Deny", effect)
+				err = fmt.Errorf("%q is neither Allow nor Deny", effect)
 			}
 			st.Allow = effect == "Allow"
 		case "Action":
