@@ -34,6 +34,8 @@ func (e *simEnv) templateNames() []string {
 // never touch.
 func (e *simEnv) foreignTemplate(name string) {
 	e.t.Helper()
+	liftIAMPolicy(e.t, e) // another cluster's controller, with its own policy
+	defer restoreIAMPolicy(e.t, e)
 	_, err := e.clients.EC2.CreateLaunchTemplate(e.t.Context(), &ec2.CreateLaunchTemplateInput{
 		LaunchTemplateName: aws.String(name),
 		LaunchTemplateData: &ec2types.RequestLaunchTemplateData{InstanceType: ec2types.InstanceTypeM5Large},
