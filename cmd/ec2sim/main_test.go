@@ -76,6 +76,7 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		{[]string{"--catalog=nowhere"}, "unknown catalogue"},
 		{[]string{"--throttle-rate=2"}, "throttleRate"},
 		{[]string{"--config=/nonexistent/ec2sim.yaml"}, "reading ec2sim config"},
+		{[]string{"--iam-policy=/nonexistent/policy.json"}, "reading the IAM policy"},
 	} {
 		t.Run(tc.want, func(t *testing.T) {
 			cmd := newCommand()
