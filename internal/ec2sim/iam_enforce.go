@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/go-logr/logr"
+
 	"github.com/tailor-sh/tailor/internal/iampolicy"
 )
 
@@ -47,6 +49,7 @@ func (s *Sim) SetIAMPolicy(doc []byte) error {
 	if err != nil {
 		return err
 	}
+	e.log = s.opts.Log
 	s.iam.Store(e)
 	return nil
 }
@@ -89,6 +92,7 @@ type iamEnforcer struct {
 	policy  *iamPolicy
 	region  string
 	account string
+	log     logr.Logger
 }
 
 // newIAMEnforcer parses doc after filling its placeholders from the region's config: <cluster> is the cluster
@@ -136,6 +140,7 @@ func (e *iamEnforcer) check(principal string, reqs []authzRequest) *denial {
 		r.Context["aws:requestedregion"] = []string{e.region}
 		d, matched := e.policy.evaluate(r)
 		if d != allowed {
+			e.log.Info("the IAM policy refused a call", "action", r.Action, "resource", r.Resource, "explicit", d == explicitDeny)
 			return &denial{principal: principal, req: r, explicit: d == explicitDeny, matched: matched}
 		}
 	}
