@@ -28,6 +28,8 @@ import (
 //  2. each replacement: created with the record (its name chosen up front, so the candidates' record names it);
 //  3. once every replacement is initialized: each candidate deleted; then the record is taken off the replacements.
 //
+// (A replacement of a finished command may later become a candidate of another; its record is then overwritten.)
+//
 // Abandoning undoes it in the reverse order: replacements deleted, then each candidate untainted, its Disrupting
 // condition cleared and, last, its record removed. A leader that starts (or a pass that finds a record it has no
 // command for) rebuilds the command from the first live NodeClaim that carries one and lets progress decide: every
@@ -85,9 +87,14 @@ func (c *Controller) crashed(step string) bool {
 	return c.crashAfter != nil && c.crashAfter(step)
 }
 
-// adopt rebuilds the commands recorded on live NodeClaims that this process does not run: the first becomes the
-// command in flight (progress then resumes or abandons it), any other is abandoned (one command at a time).
+// adopt rebuilds a command recorded on live NodeClaims when this process runs none: the first by id becomes the
+// command in flight, and progress resumes or abandons it. Other records wait for later passes, one command at a
+// time: one may be a finished command whose record a failed patch left on a replacement (resuming it just removes
+// the record), and abandoning that instead would delete a node in use.
 func (c *Controller) adopt(ctx context.Context, w *world) error {
+	if c.command != nil {
+		return nil
+	}
 	byName := map[string]*apiv1.NodeClaim{}
 	for _, nc := range w.claims {
 		byName[nc.Name] = nc
@@ -105,9 +112,6 @@ func (c *Controller) adopt(ctx context.Context, w *world) error {
 			errs = append(errs, c.release(ctx, nc.Name, nc.Status.NodeName))
 			continue
 		}
-		if c.command != nil && c.command.id == rec.ID {
-			continue
-		}
 		recs[rec.ID] = rec
 	}
 	ids := make([]string, 0, len(recs))
@@ -115,16 +119,13 @@ func (c *Controller) adopt(ctx context.Context, w *world) error {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
-	for _, id := range ids {
-		cmd := c.rebuild(w, byName, recs[id])
-		if c.command == nil {
-			log.FromContext(ctx).Info("resuming a disruption command recorded by an earlier leader", "command", cmd.id,
-				"reason", cmd.reason, "nodes", strings.Join(cmd.nodes(), ","), "replacements", strings.Join(cmd.replacements, ","))
-			c.command = cmd
-			c.cluster.MarkReplacing(cmd.id, c.held(cmd))
-			continue
-		}
-		errs = append(errs, c.abandon(ctx, cmd, "another disruption command is in flight"))
+	if len(ids) > 0 {
+		cmd := c.rebuild(w, byName, recs[ids[0]])
+		log.FromContext(ctx).Info("resuming a disruption command recorded by an earlier leader", "command", cmd.id,
+			"reason", cmd.reason, "nodes", strings.Join(cmd.nodes(), ","), "replacements", strings.Join(cmd.replacements, ","),
+			"waiting", len(ids)-1)
+		c.command = cmd
+		c.cluster.MarkReplacing(cmd.id, c.held(cmd))
 	}
 	return errors.Join(errs...)
 }

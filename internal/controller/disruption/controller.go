@@ -241,10 +241,11 @@ func (c *Controller) evaluate(ctx context.Context, w *world, nc *apiv1.NodeClaim
 		return nil, nil
 	}
 	if disrupting := nc.StatusConditions().Get(apiv1.ConditionTypeDisrupting); disrupting != nil && disrupting.Status == metav1.ConditionTrue {
-		if c.command == nil || !c.command.has(nc.Name) {
+		_, recorded := nc.Annotations[apiv1.DisruptionCommandAnnotationKey]
+		if !recorded && (c.command == nil || !c.command.has(nc.Name)) {
 			return nil, c.recover(ctx, nc, node, disrupting.Reason)
 		}
-		return nil, nil
+		return nil, nil // its command is in flight, or waits for adopt
 	}
 	if c.command == nil || !c.command.has(nc.Name) {
 		if err := c.unstrand(ctx, nc, node); err != nil {
