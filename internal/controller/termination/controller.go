@@ -51,6 +51,8 @@ const (
 	ReasonEvictionBlocked = "EvictionBlocked"
 	ReasonForceDeleted    = "GracePeriodExpired"
 	ReasonTerminated      = "Terminated"
+	// ReasonDoNotDisruptWait: the drain leaves a pod annotated tailor.sh/do-not-disrupt for now.
+	ReasonDoNotDisruptWait = "DoNotDisruptWait"
 )
 
 // interruptedReason is the Disrupting condition reason the interruption controller sets: the cloud is taking the
@@ -60,6 +62,9 @@ const interruptedReason = "Interrupted"
 // interruptedHold bounds how long an interrupted instance is kept after the interruption for its pods to come up
 // elsewhere: well inside the two minutes' notice EC2 gives before it reclaims a spot instance.
 const interruptedHold = 90 * time.Second
+
+// unhealthyReason is the Disrupting condition reason node repair sets.
+const unhealthyReason = "Unhealthy"
 
 // Controller drains and releases Nodes being deleted that carry Tailor's termination finalizer.
 type Controller struct {
@@ -72,6 +77,8 @@ type Controller struct {
 	// evictedOwners are, per node, the owners (ReplicaSets, StatefulSets, …) of the pods its drain evicted, with
 	// those pods. In memory only: after a restart an interrupted node is not held.
 	evictedOwners map[string]map[types.UID]*evicted
+	// waitedFor are, per node, the do-not-disrupt pods its drain said it waits for (one event each).
+	waitedFor map[string]map[types.UID]bool
 }
 
 // evicted are the pods a drain evicted from one owner, and when it first did.
@@ -85,7 +92,7 @@ func New(clk clock.Clock, kube client.Client, cloud cloudprovider.CloudProvider,
 	if clk == nil || kube == nil || cloud == nil || recorder == nil {
 		return nil, errors.New("termination: every dependency (clock, client, cloud provider, recorder) is required")
 	}
-	return &Controller{clk: clk, kube: kube, cloud: cloud, recorder: recorder, evictedOwners: map[string]map[types.UID]*evicted{}}, nil
+	return &Controller{clk: clk, kube: kube, cloud: cloud, recorder: recorder, evictedOwners: map[string]map[types.UID]*evicted{}, waitedFor: map[string]map[types.UID]bool{}}, nil
 }
 
 // Reconcile moves a deleted node one step through cordon → drain → volumes detached → instance terminated →
@@ -106,8 +113,8 @@ func (c *Controller) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := c.cordon(ctx, node); err != nil {
 		return ctrl.Result{}, err
 	}
-	graceExpired := c.graceExpired(node, claim)
-	remaining, blocked, err := c.drain(ctx, node, graceExpired)
+	graceExpired := c.graceExpired(node, claim) || kubeletGone(node, claim)
+	remaining, blocked, err := c.drain(ctx, node, graceExpired, c.holdsDoNotDisrupt(claim))
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -142,6 +149,7 @@ func (c *Controller) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	c.mu.Lock()
 	delete(c.evictedOwners, node.Name)
+	delete(c.waitedFor, node.Name)
 	c.mu.Unlock()
 	nodesTerminated.WithLabelValues(node.Labels[apiv1.NodePoolLabelKey]).Inc()
 	log.FromContext(ctx).Info("deleted node")
@@ -183,6 +191,26 @@ func (c *Controller) cordon(ctx context.Context, node *corev1.Node) error {
 	return nil
 }
 
+// kubeletGone tells whether the node is being repaired (its NodeClaim is Disrupting for reason Unhealthy) and its
+// kubelet is not Ready: no kubelet will run the pods' graceful termination, so waiting for it (or for do-not-disrupt
+// pods, or PodDisruptionBudgets that count those pods as healthy) would hold the broken node for nothing. Its pods
+// are deleted at once, as at the end of a terminationGracePeriod.
+func kubeletGone(node *corev1.Node, claim *apiv1.NodeClaim) bool {
+	if claim == nil {
+		return false
+	}
+	cond := claim.StatusConditions().Get(apiv1.ConditionTypeDisrupting)
+	if cond == nil || cond.Reason != unhealthyReason {
+		return false
+	}
+	for _, c := range node.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status != corev1.ConditionTrue
+		}
+	}
+	return true
+}
+
 // graceExpired tells whether the claim's terminationGracePeriod has passed since the node's deletion began.
 func (c *Controller) graceExpired(node *corev1.Node, claim *apiv1.NodeClaim) bool {
 	if claim == nil || claim.Spec.TerminationGracePeriod == nil {
@@ -191,9 +219,23 @@ func (c *Controller) graceExpired(node *corev1.Node, claim *apiv1.NodeClaim) boo
 	return c.clk.Since(node.DeletionTimestamp.Time) >= claim.Spec.TerminationGracePeriod.Duration
 }
 
-// drain evicts (or, past the grace period, deletes) the pods that must leave the node. It returns how many are still
-// there and whether a PodDisruptionBudget refused an eviction.
-func (c *Controller) drain(ctx context.Context, node *corev1.Node, graceExpired bool) (remaining int, blocked bool, err error) {
+// holdsDoNotDisrupt tells whether the drain waits for pods annotated tailor.sh/do-not-disrupt rather than evicting
+// them: always, except for an interrupted instance (the cloud takes it back within minutes whatever the drain does).
+// The wait ends when the pod's protection runs out (a duration), when it finishes, or when the NodeClaim's
+// terminationGracePeriod is over (then it is deleted as every other pod); without a terminationGracePeriod, a pod
+// annotated "true" holds the node until it goes by itself, as in Karpenter.
+func (c *Controller) holdsDoNotDisrupt(claim *apiv1.NodeClaim) bool {
+	if claim == nil {
+		return true
+	}
+	cond := claim.StatusConditions().Get(apiv1.ConditionTypeDisrupting)
+	return cond == nil || cond.Reason != interruptedReason
+}
+
+// drain evicts (or, past the grace period, deletes) the pods that must leave the node; with holdProtected it leaves
+// pods that tailor.sh/do-not-disrupt protects now. It returns how many are still there and whether a
+// PodDisruptionBudget refused an eviction or a protected pod was waited for.
+func (c *Controller) drain(ctx context.Context, node *corev1.Node, graceExpired, holdProtected bool) (remaining int, blocked bool, err error) {
 	pods := &corev1.PodList{}
 	if err := c.kube.List(ctx, pods, client.MatchingFields{PodNodeNameIndex: node.Name}); err != nil {
 		return 0, false, fmt.Errorf("listing pods on node %s: %w", node.Name, err)
@@ -223,6 +265,10 @@ func (c *Controller) drain(ctx context.Context, node *corev1.Node, graceExpired 
 		}
 		if graceExpired {
 			errs = append(errs, c.forceDelete(ctx, node, p))
+			continue
+		}
+		if holdProtected && c.protected(ctx, node, p) {
+			blocked = true
 			continue
 		}
 		ok, err := c.evict(ctx, node, p)
@@ -267,6 +313,43 @@ func (c *Controller) forceDelete(ctx context.Context, node *corev1.Node, p *core
 	log.FromContext(ctx).Info("deleted pod past the termination grace period", "pod", klog.KObj(p))
 	c.recorder.Eventf(p, node, corev1.EventTypeWarning, ReasonForceDeleted, "Drain", "deleted: node %s's terminationGracePeriod is over", node.Name)
 	return nil
+}
+
+// protected tells whether tailor.sh/do-not-disrupt protects the pod now (apiv1.DoNotDisrupt, from the pod's start),
+// and says once per pod that the drain waits for it.
+func (c *Controller) protected(ctx context.Context, node *corev1.Node, p *corev1.Pod) bool {
+	value := p.Annotations[apiv1.DoNotDisruptAnnotationKey]
+	if value == "" {
+		return false
+	}
+	start := p.CreationTimestamp.Time
+	if p.Status.StartTime != nil {
+		start = p.Status.StartTime.Time
+	}
+	protected, until, perr := apiv1.DoNotDisrupt(value, start, c.clk.Now())
+	if !protected {
+		return false
+	}
+	c.mu.Lock()
+	if c.waitedFor[node.Name] == nil {
+		c.waitedFor[node.Name] = map[types.UID]bool{}
+	}
+	first := !c.waitedFor[node.Name][p.UID]
+	c.waitedFor[node.Name][p.UID] = true
+	c.mu.Unlock()
+	if first {
+		why := "until it finishes or the NodeClaim's terminationGracePeriod ends"
+		if !until.IsZero() {
+			why = "until " + until.UTC().Format(time.RFC3339) + " (or the NodeClaim's terminationGracePeriod ends)"
+		}
+		if perr != nil {
+			why += "; " + perr.Error()
+		}
+		log.FromContext(ctx).Info("drain waits for a do-not-disrupt pod", "pod", klog.KObj(p), "value", value)
+		c.recorder.Eventf(p, node, corev1.EventTypeNormal, ReasonDoNotDisruptWait, "Drain",
+			"not evicted from node %s: annotated %s=%s; the drain waits %s", node.Name, apiv1.DoNotDisruptAnnotationKey, value, why)
+	}
+	return true
 }
 
 func (c *Controller) rememberOwners(node string, pods []*corev1.Pod) {
