@@ -79,6 +79,9 @@ func (s *Sim) adminHandler() http.Handler {
 		}
 		respond(w, s.cloud.interrupt(r.PathValue("id"), notice, req.Rebalance))
 	})
+	mux.HandleFunc("POST /admin/instances/{id}/stop-kubelet", func(w http.ResponseWriter, r *http.Request) {
+		respond(w, s.StopKubelet(r.Context(), r.PathValue("id")))
+	})
 	mux.HandleFunc("POST /admin/instances/{id}/rebalance", func(w http.ResponseWriter, r *http.Request) {
 		respond(w, s.cloud.rebalance(r.PathValue("id")))
 	})
