@@ -240,17 +240,8 @@ func (c *Controller) evaluate(ctx context.Context, w *world, nc *apiv1.NodeClaim
 		!nc.StatusConditions().IsTrue(apiv1.ConditionTypeInitialized) {
 		return nil, nil
 	}
-	if disrupting := nc.StatusConditions().Get(apiv1.ConditionTypeDisrupting); disrupting != nil && disrupting.Status == metav1.ConditionTrue {
-		_, recorded := nc.Annotations[apiv1.DisruptionCommandAnnotationKey]
-		if !recorded && (c.command == nil || !c.command.has(nc.Name)) {
-			return nil, c.recover(ctx, nc, node, disrupting.Reason)
-		}
-		return nil, nil // its command is in flight, or waits for adopt
-	}
-	if c.command == nil || !c.command.has(nc.Name) {
-		if err := c.unstrand(ctx, nc, node); err != nil {
-			return nil, err
-		}
+	if busy, err := c.leftOver(ctx, nc, node); busy || err != nil {
+		return nil, err
 	}
 	cand := &candidate{claim: nc, node: node, pool: pool, pods: movable(w.podsByNode[node.Name])}
 	empty := len(cand.pods) == 0
@@ -281,6 +272,23 @@ func (c *Controller) evaluate(ctx context.Context, w *world, nc *apiv1.NodeClaim
 		return nil, nil
 	}
 	return cand, nil
+}
+
+// leftOver tidies what an unfinished command may have left on a node no command in flight holds (a Disrupting
+// condition without a record, a stray disrupted taint) and tells whether the claim is busy with a command (Disrupting)
+// and so no candidate this pass.
+func (c *Controller) leftOver(ctx context.Context, nc *apiv1.NodeClaim, node *corev1.Node) (bool, error) {
+	ours := c.command != nil && c.command.has(nc.Name)
+	if disrupting := nc.StatusConditions().Get(apiv1.ConditionTypeDisrupting); disrupting != nil && disrupting.Status == metav1.ConditionTrue {
+		if _, recorded := nc.Annotations[apiv1.DisruptionCommandAnnotationKey]; !recorded && !ours {
+			return true, c.recover(ctx, nc, node, disrupting.Reason)
+		}
+		return true, nil // its command is in flight, or waits for adopt
+	}
+	if ours {
+		return false, nil
+	}
+	return false, c.unstrand(ctx, nc, node)
 }
 
 // refresh updates the claim's Drifted and Consolidatable conditions; stale means the claim changed since it was
