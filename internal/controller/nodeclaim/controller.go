@@ -31,6 +31,10 @@ const TerminationFinalizer = apiv1.TerminationFinalizer
 // RegistrationTTL is how long a launched NodeClaim may wait for its Node before it is deleted and replaced.
 const RegistrationTTL = 15 * time.Minute
 
+// LaunchTTL is how long a NodeClaim may go unlaunched (the cloud refusing it for reasons other than capacity, or its
+// node class not ready) before it is deleted so its pods are planned again.
+const LaunchTTL = 5 * time.Minute
+
 // ProviderIDIndex indexes Nodes by spec.providerID and NodeClaims by status.providerID.
 const ProviderIDIndex = "providerID"
 
@@ -44,6 +48,7 @@ const (
 	ReasonRegistrationTimeout  = "RegistrationTimeout"
 	ReasonNodeClassNotReady    = "NodeClassNotReady"
 	ReasonInvalid              = "Invalid"
+	ReasonLaunchTimeout        = "LaunchTimeout"
 )
 
 // Controller reconciles NodeClaims through their lifecycle phases.
@@ -180,6 +185,9 @@ func (c *Controller) launch(ctx context.Context, s *scope) (ctrl.Result, error) 
 		}
 		return ctrl.Result{}, nil
 	}
+	if expired, err := c.launchExpired(ctx, nc); expired || err != nil {
+		return ctrl.Result{}, err
+	}
 	launched, err := c.cloud.Create(ctx, nc)
 	switch {
 	case cloudprovider.IsInsufficientCapacityError(err):
@@ -232,6 +240,31 @@ func (c *Controller) launch(ctx context.Context, s *scope) (ctrl.Result, error) 
 	c.recorder.Eventf(nc, nil, corev1.EventTypeNormal, ReasonLaunched, "Launch", "launched %s %s in %s as %s",
 		nc.Labels[apiv1.CapacityTypeLabelKey], nc.Labels[apiv1.InstanceTypeLabelKey], nc.Labels[apiv1.ZoneLabelKey], nc.Status.ProviderID)
 	return ctrl.Result{}, nil
+}
+
+// launchExpired deletes a claim still unlaunched LaunchTTL after its creation — the cloud kept refusing it for reasons
+// other than capacity (an insufficient-capacity error deletes it at once), or its node class was never ready — so the
+// provisioner plans its pods again, perhaps onto another NodePool. It is checked before every launch attempt, so a
+// claim retried with backoff goes on the first attempt after the TTL. A claim refused by its own runtime checks
+// (Invalid) never gets here: it is kept for its owner to fix or delete, since deleting what may be a hand-made claim
+// would lose it silently, and the planner does not make claims from a NodePool failing those checks.
+func (c *Controller) launchExpired(ctx context.Context, nc *apiv1.NodeClaim) (bool, error) {
+	waited := c.clk.Since(nc.CreationTimestamp.Time)
+	if nc.CreationTimestamp.IsZero() || waited < LaunchTTL {
+		return false, nil
+	}
+	why := "not launched"
+	if cond := nc.StatusConditions().Get(apiv1.ConditionTypeLaunched); cond != nil && cond.Status == metav1.ConditionFalse {
+		why = cond.Reason + ": " + cond.Message
+	}
+	log.FromContext(ctx).Info("deleting nodeclaim not launched within the launch TTL", "waited", waited.String(), "last", why)
+	c.recorder.Eventf(nc, nil, corev1.EventTypeWarning, ReasonLaunchTimeout, "Launch",
+		"not launched within %s (%s); deleting the nodeclaim so its pods are planned again", LaunchTTL, why)
+	if err := c.kube.Delete(ctx, nc); client.IgnoreNotFound(err) != nil {
+		return false, err
+	}
+	nc.DeletionTimestamp = ptrTime(c.now())
+	return true, nil
 }
 
 // price is the hourly price of the launched offering, from the provider's instance types ("" if unknown).
