@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -192,7 +193,9 @@ func containerRequests(c *corev1.Container) Resources {
 
 // PodRequests is what a pod needs from a node, as the kube-scheduler computes it: the sum of its containers and
 // sidecars (init containers with restartPolicy Always), or the largest init container step if that is more (each
-// plain init container runs alongside the sidecars started before it), plus the pod overhead, plus one pod slot.
+// plain init container runs alongside the sidecars started before it), except for the resources the pod's own
+// spec.resources requests (PodLevelResources: cpu, memory, hugepages), which replace that figure; plus the pod
+// overhead, plus one pod slot.
 func PodRequests(pod *corev1.Pod) Resources {
 	var sum Resources
 	for i := range pod.Spec.Containers {
@@ -210,9 +213,34 @@ func PodRequests(pod *corev1.Pod) Resources {
 		initMax = initMax.Max(sidecars.Add(req))
 	}
 	total := sum.Add(sidecars).Max(initMax)
+	total = withPodLevelRequests(total, pod.Spec.Resources)
 	if pod.Spec.Overhead != nil {
 		total = total.Add(ResourcesFrom(pod.Spec.Overhead))
 	}
 	total.Pods = 1
+	return total
+}
+
+// withPodLevelRequests replaces, in the containers' total, each resource the pod-level spec.resources requests, as
+// k8s.io/component-helpers/resource.PodRequests does with PodLevelResources on. Only cpu, memory and hugepages may be
+// set at pod level; a pod-level limit with no request stands in for it (the API server's defaulting; manifests read
+// from files have not been defaulted).
+func withPodLevelRequests(total Resources, pod *corev1.ResourceRequirements) Resources {
+	if pod == nil || (len(pod.Requests) == 0 && len(pod.Limits) == 0) {
+		return total
+	}
+	level := corev1.ResourceList{}
+	for name, q := range pod.Limits {
+		level[name] = q
+	}
+	for name, q := range pod.Requests {
+		level[name] = q
+	}
+	total.Extended = maps.Clone(total.Extended)
+	for name, q := range level {
+		if name == corev1.ResourceCPU || name == corev1.ResourceMemory || strings.HasPrefix(string(name), corev1.ResourceHugePagesPrefix) {
+			total.set(name, q)
+		}
+	}
 	return total
 }
