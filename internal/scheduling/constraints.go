@@ -51,6 +51,9 @@ const (
 	reasonPreferenceFormat = "preference not met: %s"
 	reasonMinValuesFormat  = "requirement %s needs minValues %d but only %d values fit"
 	reasonNoDomainFormat   = "the node offers no value for topology key %s"
+	// reasonDRA: the planner cannot tell which node a DRA driver's devices would be allocated on, so it buys none
+	// rather than a node the kube-scheduler might not use.
+	reasonDRA = "DRA resource claims (spec.resourceClaims) are not supported by Tailor's planner yet"
 )
 
 // insufficientReasons are the reasons for the usual resources, built once: rejections are the planner's hot path.

@@ -30,7 +30,7 @@ type podInfo struct {
 	selector Requirements
 	affinity []Requirements
 	// refusal says why nothing can host the pod whatever the nodes: its volumes cannot be resolved (a missing
-	// claim), or its requests are too large to count.
+	// claim), its requests are too large to count, or it asks for DRA devices (reasonDRA).
 	refusal     string
 	tolerations []corev1.Toleration
 	ports       []hostPort

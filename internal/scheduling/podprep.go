@@ -76,6 +76,9 @@ func (s *solver) compilePod(pod *corev1.Pod) (*podInfo, error) {
 	if why := requestsOutOfRange(pod); why != "" {
 		p.refusal = why
 	}
+	if len(pod.Spec.ResourceClaims) > 0 && p.refusal == "" {
+		p.refusal = reasonDRA
+	}
 	if p.owned, p.prefs, err = s.terms.podTerms(pod, p.alts); err != nil {
 		return p, err
 	}

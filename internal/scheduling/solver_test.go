@@ -11,6 +11,7 @@ import (
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
 )
@@ -126,6 +127,16 @@ func TestSolveReasons(t *testing.T) {
 			pools: []*NodePool{defaultPool()},
 			pod:   pod("p").req("1", "1Gi").pvc("data").obj(),
 			want:  []string{`persistentvolumeclaim "default/data" not found`},
+		},
+		{
+			name:  "DRA resource claims",
+			pools: []*NodePool{defaultPool()},
+			pod: func() *corev1.Pod {
+				p := pod("p").req("1", "1Gi").obj()
+				p.Spec.ResourceClaims = []corev1.PodResourceClaim{{Name: "gpu", ResourceClaimTemplateName: ptr.To("single-gpu")}}
+				return p
+			}(),
+			want: []string{reasonDRA},
 		},
 	}
 	for _, tt := range tests {
