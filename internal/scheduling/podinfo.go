@@ -38,6 +38,8 @@ type podInfo struct {
 	owned   []*term
 	matches []*topoGroup
 	prefs   []preference
+	// ha counts the soft-HA preferences at the front of prefs (Cost policy only, see markSoftHA).
+	ha int
 	// pinKeys are the non-hostname topology keys the pod's placement must fix on a NodeClaim.
 	pinKeys []string
 	// reqSig identifies alts; class identifies alts+tolerations (pods that may share nodes); sig everything.

@@ -82,7 +82,38 @@ func (s *solver) compilePod(pod *corev1.Pod) (*podInfo, error) {
 	if p.owned, p.prefs, err = s.terms.podTerms(pod, p.alts); err != nil {
 		return p, err
 	}
-	return p, addNodePreferences(p)
+	if err := addNodePreferences(p); err != nil {
+		return p, err
+	}
+	switch s.opts.Preferences {
+	case PreferenceIgnore:
+		p.prefs = nil
+	case PreferenceCost:
+		markSoftHA(p)
+	}
+	return p, nil
+}
+
+// markSoftHA moves the pod's soft-HA preferences — preferred anti-affinity on hostname or zone against pods its own
+// labels match, i.e. its replicas — to the front, so they are relaxed last, and counts them in p.ha.
+func markSoftHA(p *podInfo) {
+	isHA := func(pr preference) bool {
+		t := pr.term
+		return t != nil && t.kind == kindAntiAffinity && (isHostname(t.group.key) || t.group.key == apiv1.ZoneLabelKey) &&
+			t.group.matchesPod(p.pod.Namespace, p.labels)
+	}
+	var ha, rest []preference
+	for _, pr := range p.prefs {
+		if isHA(pr) {
+			ha = append(ha, pr)
+		} else {
+			rest = append(rest, pr)
+		}
+	}
+	if len(ha) == 0 {
+		return
+	}
+	p.prefs, p.ha = append(ha, rest...), len(ha)
 }
 
 // countGroups matches every pending pod against every group, counts the existing pods per domain and records the

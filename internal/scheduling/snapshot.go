@@ -1,6 +1,8 @@
 package scheduling
 
 import (
+	"fmt"
+
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 
@@ -72,11 +74,27 @@ type PreferencePolicy string
 const (
 	// PreferenceCost honours a preference only on capacity the plan has anyway (existing nodes and NodeClaims
 	// already opened); it never opens a NodeClaim just to satisfy a preference. The default.
+	// Replicas of one owner with a preferred anti-affinity against each other on hostname or zone (soft HA) are the
+	// exception: each is put in a domain of its own, opening a node if need be, until haDomains domains hold them.
 	PreferenceCost PreferencePolicy = "Cost"
 	// PreferenceRespect treats preferences as requirements and relaxes them, lowest weight first, only when a pod
 	// cannot be placed otherwise, even if that opens a NodeClaim per pod.
 	PreferenceRespect PreferencePolicy = "Respect"
+	// PreferenceIgnore ignores preferences altogether: the plan is made as if pods had none.
+	PreferenceIgnore PreferencePolicy = "Ignore"
 )
+
+// Validate reports an unknown policy.
+func (p PreferencePolicy) Validate() error {
+	switch p {
+	case PreferenceCost, PreferenceRespect, PreferenceIgnore:
+		return nil
+	}
+	return fmt.Errorf("unknown preference policy %q (use %s, %s or %s)", p, PreferenceCost, PreferenceRespect, PreferenceIgnore)
+}
+
+// haDomains is how many domains (nodes or zones) the Cost policy spreads soft-HA replicas over before it packs them.
+const haDomains = 3
 
 // Options tune Solve.
 type Options struct {

@@ -121,8 +121,8 @@ func Solve(snap *Snapshot, pods []*corev1.Pod, opts Options) (*Results, error) {
 	if opts.Preferences == "" {
 		opts.Preferences = PreferenceCost
 	}
-	if opts.Preferences != PreferenceCost && opts.Preferences != PreferenceRespect {
-		return nil, fmt.Errorf("unknown preference policy %q (use %s or %s)", opts.Preferences, PreferenceCost, PreferenceRespect)
+	if err := opts.Preferences.Validate(); err != nil {
+		return nil, err
 	}
 	if opts.MaxMergeCandidates == 0 {
 		opts.MaxMergeCandidates = 64
@@ -188,6 +188,14 @@ func (s *solver) place(p *podInfo) bool {
 		}
 		return false
 	}
+	if s.wantsSpread(p) {
+		// Soft HA under the Cost policy: keep the replicas apart, opening a node if need be, while few domains hold them.
+		for l := 0; l <= levels-p.ha; l++ {
+			if s.placeExisting(p, l) || s.placeClaims(p, l) || s.placeNew(p, l, nil) {
+				return true
+			}
+		}
+	}
 	for l := 0; l <= levels; l++ {
 		if s.placeExisting(p, l) || s.placeClaims(p, l) {
 			return true
@@ -195,6 +203,22 @@ func (s *solver) place(p *podInfo) bool {
 	}
 	for l := 0; l <= levels; l++ {
 		if s.placeNew(p, l, nil) {
+			return true
+		}
+	}
+	return false
+}
+
+// wantsSpread reports whether a soft-HA preference of p names a group still held by fewer than haDomains domains.
+func (s *solver) wantsSpread(p *podInfo) bool {
+	for _, pr := range p.prefs[:p.ha] {
+		held := 0
+		for _, n := range pr.term.group.counts {
+			if n > 0 {
+				held++
+			}
+		}
+		if held < haDomains {
 			return true
 		}
 	}
