@@ -21,6 +21,7 @@ import (
 	"github.com/tailor-sh/tailor/internal/controller/provisioning"
 	"github.com/tailor-sh/tailor/internal/controller/termination"
 	"github.com/tailor-sh/tailor/internal/operator"
+	"github.com/tailor-sh/tailor/internal/scheduling"
 	"github.com/tailor-sh/tailor/internal/state"
 	"github.com/tailor-sh/tailor/internal/version"
 )
@@ -117,6 +118,7 @@ func registerProvisioning(d *deps) error {
 	if err != nil {
 		return err
 	}
+	p.SetPreferencePolicy(scheduling.PreferencePolicy(d.opts.PreferencePolicy))
 	if err := p.Register(d.mgr); err != nil {
 		return fmt.Errorf("registering provisioning: %w", err)
 	}

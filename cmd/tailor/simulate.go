@@ -31,8 +31,10 @@ func newSimulateCommand() *cobra.Command {
 	f.StringVar(&opts.Source.InstanceTypesFile, "instance-types", "", "custom instance type catalogue file (JSON, docs/catalog.md)")
 	f.StringVarP(&opts.Output, "output", "o", cli.OutputTable, "output format: table or json")
 	f.StringVar(&opts.SVG, "svg", "", "also draw the fleet (cpu and memory requested per node) into this SVG file")
-	f.StringVar(&opts.Preferences, "preferences", string(scheduling.PreferenceCost),
-		"how preferred affinities weigh against cost: Cost (never open a node just for a preference) or Respect (treat them as required, relaxing only when a pod cannot be placed)")
+	f.StringVar(&opts.Preferences, "preference-policy", string(scheduling.PreferenceCost),
+		"how preferred affinities weigh against cost: Cost (never open a node just for a preference, except up to 3 for soft-HA replicas), Respect (treat them as required, relaxing only when a pod cannot be placed) or Ignore")
+	f.StringVar(&opts.Preferences, "preferences", string(scheduling.PreferenceCost), "old name of --preference-policy")
+	_ = f.MarkDeprecated("preferences", "use --preference-policy")
 	f.Float64Var(&opts.PackingTolerance, "packing-tolerance", scheduling.DefaultPackingTolerance,
 		"how much dearer per unit of capacity than the most efficient instance type a node may grow into, as a fraction (0.01 = 1%); negative lets nodes grow into any type, as Karpenter's do")
 	return cmd

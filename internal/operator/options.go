@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/tailor-sh/tailor/internal/scheduling"
 )
 
 // Options are `tailor controller`'s settings. Each flag can also be set by an environment variable: the flag's name
@@ -36,6 +38,8 @@ type Options struct {
 	Kubeconfig              string
 	// ConsolidationMaxCandidates caps how many nodes one multi-node consolidation move may replace.
 	ConsolidationMaxCandidates int
+	// PreferencePolicy is how the provisioner weighs preferences against cost (scheduling.PreferencePolicy).
+	PreferencePolicy string
 }
 
 // AddFlags registers every option on fs with its default.
@@ -51,6 +55,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.NodeRepair, "node-repair", true, "replace, then delete, nodes whose Ready (or a provider-listed condition) has been False or Unknown for longer than the provider's toleration")
 	fs.DurationVar(&o.NodeRepairToleration, "node-repair-toleration", 0, "replace every provider repair policy's toleration (30m for Ready) with this one; 0 keeps the provider's")
 	fs.IntVar(&o.ConsolidationMaxCandidates, "consolidation-max-candidates", 100, "most nodes one multi-node consolidation move may replace by one node; each step of its binary search simulates that many nodes' pods")
+	fs.StringVar(&o.PreferencePolicy, "preference-policy", "Cost", "how preferred affinities, ScheduleAnyway spreads and PreferNoSchedule taints weigh against cost: Cost (honour them only on capacity the plan has anyway, except that soft-HA replicas get up to 3 nodes), Respect (treat them as required, relaxing only when a pod cannot be placed) or Ignore")
 	fs.BoolVar(&o.LeaderElect, "leader-elect", false, "elect a leader on a Lease so only one replica acts")
 	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election Lease; default: the pod's namespace")
 	// Shorter than controller-runtime's 15s/10s/2s: a follower takes over from a crashed leader within about 10-15 s
@@ -121,6 +126,9 @@ func (o *Options) Validate() error {
 		errs = append(errs, errors.New("--cluster-name is required (or TAILOR_CLUSTER_NAME): the name of the cluster whose instances Tailor manages"))
 	} else if len(o.ClusterName) > 100 {
 		errs = append(errs, fmt.Errorf("--cluster-name %q is longer than 100 characters", o.ClusterName))
+	}
+	if err := scheduling.PreferencePolicy(o.PreferencePolicy).Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("--preference-policy: %w", err))
 	}
 	if o.CloudProvider != "aws" {
 		errs = append(errs, fmt.Errorf("--cloud-provider %q is not supported; use aws", o.CloudProvider))
