@@ -54,7 +54,9 @@ func New(clk clock.Clock, kube client.Client, cluster *state.Cluster, cloud clou
 }
 
 // SetPreferencePolicy sets how the plan weighs preferences against cost (empty: scheduling.PreferenceCost).
-func (p *Provisioner) SetPreferencePolicy(policy scheduling.PreferencePolicy) { p.opts.Preferences = policy }
+func (p *Provisioner) SetPreferencePolicy(policy scheduling.PreferencePolicy) {
+	p.opts.Preferences = policy
+}
 
 // Trigger asks for a batch: a pod became provisionable or capacity went away.
 func (p *Provisioner) Trigger() { p.batcher.Trigger() }
