@@ -25,6 +25,7 @@ import (
 
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
 	"github.com/tailor-sh/tailor/internal/cloudprovider"
+	"github.com/tailor-sh/tailor/internal/state"
 )
 
 // DisruptedTaint cordons a node Tailor is taking away: nothing new schedules there while it drains.
@@ -299,9 +300,30 @@ func (c *Controller) evict(ctx context.Context, node *corev1.Node, p *corev1.Pod
 		log.FromContext(ctx).V(1).Info("eviction refused by a PodDisruptionBudget; will retry", "pod", klog.KObj(p))
 		c.recorder.Eventf(p, node, corev1.EventTypeWarning, ReasonEvictionBlocked, "Drain", "eviction refused by a PodDisruptionBudget: %v", err)
 		return false, nil
+	case apierrors.IsInternalError(err) && strings.Contains(err.Error(), "more than one PodDisruptionBudget"):
+		// The Eviction API never evicts a pod that several budgets select; only someone changing the budgets, or
+		// the grace period, ends this wait.
+		names := c.pdbNames(ctx, p)
+		log.FromContext(ctx).Info("eviction refused: the pod has more than one PodDisruptionBudget; will retry", "pod", klog.KObj(p), "pdbs", names)
+		c.recorder.Eventf(p, node, corev1.EventTypeWarning, ReasonEvictionBlocked, "Drain",
+			"eviction refused: the pod has more than one PodDisruptionBudget (%s), which the Eviction API does not support; make one budget select it", names)
+		return false, nil
 	default:
 		return false, fmt.Errorf("evicting pod %s/%s: %w", p.Namespace, p.Name, err)
 	}
+}
+
+// pdbNames lists the PodDisruptionBudgets that select the pod, for messages ("" when they cannot be read).
+func (c *Controller) pdbNames(ctx context.Context, p *corev1.Pod) string {
+	pdbs := &policyv1.PodDisruptionBudgetList{}
+	if err := c.kube.List(ctx, pdbs, client.InNamespace(p.Namespace)); err != nil {
+		return ""
+	}
+	var names []string
+	for _, pdb := range state.PDBsFor(p, pdbs.Items) {
+		names = append(names, pdb.Name)
+	}
+	return strings.Join(names, ", ")
 }
 
 // forceDelete deletes a pod once the grace period is over, whatever its PodDisruptionBudget says, with no further

@@ -1,0 +1,69 @@
+package termination
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// TestPodUnderTwoPDBs: the Eviction API refuses a pod that two PodDisruptionBudgets select (500, "more than one
+// PodDisruptionBudget"). The drain must say so with an EvictionBlocked event naming the fix and wait as for any
+// refused eviction, instead of failing the reconcile and retrying for ever in silence.
+func TestPodUnderTwoPDBs(t *testing.T) {
+	f := newFixture(t)
+	recorder := events.NewFakeRecorder(100)
+	c, err := New(f.clk, f.cached, f.cloud, recorder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node, _ := f.node("drain-twopdb", nil)
+	labels := map[string]string{"app": "doubly"}
+	p := f.pod("doubly-1", node.Name, labels, nil)
+	for _, name := range []string{"first", "second"} {
+		pdb := &policyv1.PodDisruptionBudget{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: f.ns},
+			Spec:       policyv1.PodDisruptionBudgetSpec{MaxUnavailable: ptr.To(intstr.FromInt32(1)), Selector: &metav1.LabelSelector{MatchLabels: labels}},
+		}
+		if err := f.direct.Create(t.Context(), pdb); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.direct.Delete(t.Context(), node); err != nil {
+		t.Fatal(err)
+	}
+	var res ctrl.Result
+	waitFor(t, "the node's deletion in the cache", func(ctx context.Context) bool {
+		n := &corev1.Node{}
+		return f.cached.Get(ctx, client.ObjectKeyFromObject(node), n) == nil && !n.DeletionTimestamp.IsZero()
+	})
+	for range 3 {
+		res, err = c.Reconcile(t.Context(), ctrl.Request{NamespacedName: client.ObjectKey{Name: node.Name}})
+		if err != nil {
+			t.Fatalf("reconcile failed instead of waiting: %v", err)
+		}
+	}
+	if res.RequeueAfter != pdbBlockedPoll {
+		t.Errorf("requeue after %s, want the PDB backoff %s", res.RequeueAfter, pdbBlockedPoll)
+	}
+	if f.gone(p) {
+		t.Fatal("the pod was removed")
+	}
+	var blocked string
+	for len(recorder.Events) > 0 {
+		if e := <-recorder.Events; strings.Contains(e, ReasonEvictionBlocked) {
+			blocked = e
+		}
+	}
+	if !strings.Contains(blocked, "more than one PodDisruptionBudget") || !strings.Contains(blocked, "first") || !strings.Contains(blocked, "second") {
+		t.Errorf("EvictionBlocked event %q does not say the pod has several PodDisruptionBudgets and name them", blocked)
+	}
+}
