@@ -13,7 +13,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/klog/v2"
@@ -399,13 +398,12 @@ func (c *Controller) blocked(w *world, cand *candidate) string {
 		if c.protected(p, podStart(p)) {
 			return fmt.Sprintf("pod %s/%s annotated %s=%s", p.Namespace, p.Name, apiv1.DoNotDisruptAnnotationKey, p.Annotations[apiv1.DoNotDisruptAnnotationKey])
 		}
-		for i := range w.pdbs {
-			pdb := &w.pdbs[i]
-			if pdb.Namespace != p.Namespace || pdb.Status.DisruptionsAllowed > 0 {
-				continue
-			}
-			sel, err := metav1.LabelSelectorAsSelector(pdb.Spec.Selector)
-			if err == nil && !sel.Empty() && sel.Matches(labels.Set(p.Labels)) {
+		pdbs := state.PDBsFor(p, w.pdbs)
+		if len(pdbs) > 1 {
+			return fmt.Sprintf("pod %s/%s is selected by %d PodDisruptionBudgets, which the Eviction API refuses to evict", p.Namespace, p.Name, len(pdbs))
+		}
+		for _, pdb := range pdbs {
+			if pdb.Status.DisruptionsAllowed <= 0 {
 				return fmt.Sprintf("PodDisruptionBudget %s/%s allows no disruption of pod %s", pdb.Namespace, pdb.Name, p.Name)
 			}
 		}
