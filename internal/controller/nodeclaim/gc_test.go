@@ -65,6 +65,18 @@ func (f *fixture) gone(name string) bool {
 	return !got.DeletionTimestamp.IsZero()
 }
 
+// countGone counts the claims deleted or being deleted.
+func (f *fixture) countGone(claims []*apiv1.NodeClaim) int {
+	f.t.Helper()
+	n := 0
+	for _, nc := range claims {
+		if f.gone(nc.Name) {
+			n++
+		}
+	}
+	return n
+}
+
 // vanish removes the claims' instances behind Tailor's back, as a changed --cluster-name or a lost tag makes the
 // provider answer "not found" for them.
 func (f *fixture) vanish(claims ...*apiv1.NodeClaim) {
@@ -106,12 +118,7 @@ func TestGCBudget(t *testing.T) {
 	if err := f.gc.Collect(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	deleted := 0
-	for _, nc := range claims {
-		if f.gone(nc.Name) {
-			deleted++
-		}
-	}
+	deleted := f.countGone(claims)
 	if deleted != 2 {
 		t.Fatalf("one pass deleted %d claims whose instance was gone, want the budget of 2", deleted)
 	}
@@ -134,12 +141,7 @@ func TestGCMostOrphanedSlowsDown(t *testing.T) {
 	if err := f.gc.Collect(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	deleted := 0
-	for _, nc := range claims {
-		if f.gone(nc.Name) {
-			deleted++
-		}
-	}
+	deleted := f.countGone(claims)
 	if deleted != 1 {
 		t.Fatalf("with 3 of 4 claims orphaned one pass deleted %d, want 1", deleted)
 	}

@@ -20,10 +20,11 @@ func (f resolverFunc) ResolveNodeClass(ctx context.Context, nc *apiv1.EC2NodeCla
 	return f(ctx, nc)
 }
 
-func TestReconcileWritesResolvedStatus(t *testing.T) {
-	kube := env.DirectClient(t)
+// createNodeClass creates a node class with one selector of each kind (mutate changes it first).
+func createNodeClass(t *testing.T, kube client.Client, name string, mutate func(*apiv1.EC2NodeClass)) *apiv1.EC2NodeClass {
+	t.Helper()
 	nc := &apiv1.EC2NodeClass{
-		ObjectMeta: metav1.ObjectMeta{Name: "default"},
+		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec: apiv1.EC2NodeClassSpec{
 			SubnetSelectorTerms:        []apiv1.SubnetSelectorTerm{{Tags: map[string]string{"tailor.sh/discovery": "demo"}}},
 			SecurityGroupSelectorTerms: []apiv1.SecurityGroupSelectorTerm{{Tags: map[string]string{"tailor.sh/discovery": "demo"}}},
@@ -31,9 +32,18 @@ func TestReconcileWritesResolvedStatus(t *testing.T) {
 			Role:                       "TailorNodeRole",
 		},
 	}
+	if mutate != nil {
+		mutate(nc)
+	}
 	if err := kube.Create(t.Context(), nc); err != nil {
 		t.Fatal(err)
 	}
+	return nc
+}
+
+func TestReconcileWritesResolvedStatus(t *testing.T) {
+	kube := env.DirectClient(t)
+	createNodeClass(t, kube, "default", nil)
 	calls := 0
 	fail := false
 	c, err := New(kube, resolverFunc(func(_ context.Context, nc *apiv1.EC2NodeClass) error {
@@ -88,18 +98,7 @@ func (r *cleaningResolver) DeleteNodeClassLaunchTemplates(_ context.Context, nam
 
 func TestReconcileCleansUpAfterDeletedNodeClass(t *testing.T) {
 	kube := env.DirectClient(t)
-	nc := &apiv1.EC2NodeClass{
-		ObjectMeta: metav1.ObjectMeta{Name: "doomed"},
-		Spec: apiv1.EC2NodeClassSpec{
-			SubnetSelectorTerms:        []apiv1.SubnetSelectorTerm{{Tags: map[string]string{"tailor.sh/discovery": "demo"}}},
-			SecurityGroupSelectorTerms: []apiv1.SecurityGroupSelectorTerm{{Tags: map[string]string{"tailor.sh/discovery": "demo"}}},
-			AMISelectorTerms:           []apiv1.AMISelectorTerm{{Alias: "al2023@latest"}},
-			Role:                       "TailorNodeRole",
-		},
-	}
-	if err := kube.Create(t.Context(), nc); err != nil {
-		t.Fatal(err)
-	}
+	nc := createNodeClass(t, kube, "doomed", nil)
 	r := &cleaningResolver{resolverFunc: func(context.Context, *apiv1.EC2NodeClass) error { return nil }}
 	c, err := New(kube, r)
 	if err != nil {
@@ -128,19 +127,9 @@ func TestReconcileCleansUpAfterDeletedNodeClass(t *testing.T) {
 // names the field.
 func TestInvalidNodeClassNotReady(t *testing.T) {
 	kube := env.DirectClient(t)
-	nc := &apiv1.EC2NodeClass{
-		ObjectMeta: metav1.ObjectMeta{Name: "bad-eviction"},
-		Spec: apiv1.EC2NodeClassSpec{
-			SubnetSelectorTerms:        []apiv1.SubnetSelectorTerm{{Tags: map[string]string{"tailor.sh/discovery": "demo"}}},
-			SecurityGroupSelectorTerms: []apiv1.SecurityGroupSelectorTerm{{Tags: map[string]string{"tailor.sh/discovery": "demo"}}},
-			AMISelectorTerms:           []apiv1.AMISelectorTerm{{Alias: "al2023@latest"}},
-			Role:                       "TailorNodeRole",
-			Kubelet:                    &apiv1.KubeletConfiguration{EvictionHard: map[string]string{"memory.available": "150%"}},
-		},
-	}
-	if err := kube.Create(t.Context(), nc); err != nil {
-		t.Fatal(err)
-	}
+	nc := createNodeClass(t, kube, "bad-eviction", func(nc *apiv1.EC2NodeClass) {
+		nc.Spec.Kubelet = &apiv1.KubeletConfiguration{EvictionHard: map[string]string{"memory.available": "150%"}}
+	})
 	t.Cleanup(func() { _ = kube.Delete(context.WithoutCancel(t.Context()), nc) })
 	c, err := New(kube, resolverFunc(func(_ context.Context, nc *apiv1.EC2NodeClass) error {
 		nc.Status.Subnets = []apiv1.Subnet{{ID: "subnet-1", Zone: "us-east-1a"}}
