@@ -156,6 +156,12 @@ func newCloud(opts *Options) (*cloud, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, it := range types.list {
+		it.Offerings = slices.DeleteFunc(it.Offerings, func(o Offering) bool {
+			i := slices.IndexFunc(opts.Config.Zones, func(z ZoneConfig) bool { return z.Name == o.Zone })
+			return i >= 0 && !opts.Config.Zones[i].sells(it.Name)
+		})
+	}
 	c := &cloud{
 		clock:              opts.Clock,
 		log:                opts.Log,

@@ -53,6 +53,36 @@ type ZoneConfig struct {
 	Name string `json:"name"`
 	// ID, for example "use1-az1".
 	ID string `json:"id,omitempty"`
+	// UnsupportedInstanceTypes are the instance types (wildcards * and ?) not sold in this zone:
+	// DescribeInstanceTypeOfferings leaves them out there and CreateFleet answers Unsupported for them. When the
+	// config names no zones, the third default zone (<region>c, ID <prefix>-az3) lacks DefaultAZ3Unsupported, as
+	// real us-east-1's use1-az3 lacks the newest, largest and accelerated types.
+	UnsupportedInstanceTypes []string `json:"unsupportedInstanceTypes,omitempty"`
+}
+
+// DefaultAZ3Unsupported are the types the third default zone does not sell: GPU families (g*, p*), bare metal
+// sizes, and the eighth generation (c8g, m8i, r8gn…).
+var DefaultAZ3Unsupported = []string{"g*", "p*", "*.metal*", "?8*"}
+
+// Sells reports whether the region sells the instance type in the zone at all (whatever the catalogue's offerings):
+// the zone is configured and does not list the type as unsupported.
+func (c *Config) Sells(zone, instanceType string) bool {
+	for _, z := range c.Zones {
+		if z.Name == zone {
+			return z.sells(instanceType)
+		}
+	}
+	return false
+}
+
+// sells reports whether the zone sells the instance type.
+func (z ZoneConfig) sells(instanceType string) bool {
+	for _, p := range z.UnsupportedInstanceTypes {
+		if matchWildcard(p, instanceType) {
+			return false
+		}
+	}
+	return true
 }
 
 // SubnetConfig is a subnet in one zone.
@@ -185,6 +215,7 @@ func (c *Config) complete() error {
 		for _, s := range []string{"a", "b", "c"} {
 			c.Zones = append(c.Zones, ZoneConfig{Name: c.Region + s})
 		}
+		c.Zones[2].UnsupportedInstanceTypes = slices.Clone(DefaultAZ3Unsupported)
 	}
 	zoneNames := map[string]bool{}
 	for i := range c.Zones {

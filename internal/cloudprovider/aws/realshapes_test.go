@@ -106,4 +106,18 @@ func TestSimEveryCatalogueTypeHasValidLabels(t *testing.T) {
 	if bad > 10 {
 		t.Errorf("%d invalid label values in all", bad)
 	}
+	// ec2sim's third zone sells no GPU, metal or eighth-generation type; the offerings say so.
+	zonesOf := map[string][]string{}
+	for _, it := range types {
+		for _, o := range it.Offerings {
+			if o.CapacityType == apiv1.CapacityTypeOnDemand {
+				zonesOf[it.Name] = append(zonesOf[it.Name], o.Zone)
+			}
+		}
+	}
+	for name, want := range map[string]int{"p5.48xlarge": 2, "g5.xlarge": 2, "c8g.large": 2, "m5.metal": 2, "m5.large": 3, "m6g.large": 3} {
+		if got := len(zonesOf[name]); got != want {
+			t.Errorf("%s offered in %v, want %d zones", name, zonesOf[name], want)
+		}
+	}
 }
