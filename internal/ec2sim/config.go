@@ -56,13 +56,14 @@ type ZoneConfig struct {
 	// UnsupportedInstanceTypes are the instance types (wildcards * and ?) not sold in this zone:
 	// DescribeInstanceTypeOfferings leaves them out there and CreateFleet answers Unsupported for them. When the
 	// config names no zones, the third default zone (<region>c, ID <prefix>-az3) lacks DefaultAZ3Unsupported, as
-	// real us-east-1's use1-az3 lacks the newest, largest and accelerated types.
+	// real us-east-1's use1-az3 lacks many large and accelerated types.
 	UnsupportedInstanceTypes []string `json:"unsupportedInstanceTypes,omitempty"`
 }
 
-// DefaultAZ3Unsupported are the types the third default zone does not sell: GPU families (g*, p*), bare metal
-// sizes, and the eighth generation (c8g, m8i, r8gn…).
-var DefaultAZ3Unsupported = []string{"g*", "p*", "*.metal*", "?8*"}
+// DefaultAZ3Unsupported are the types the third default zone does not sell: GPU families (g*, p*) and bare metal
+// sizes, the largest of each family. (The newest generation stays: it holds the cheapest types, and taking it from a
+// zone would make every zone-spread workload dearer than the catalogue's plan.)
+var DefaultAZ3Unsupported = []string{"g*", "p*", "*.metal*"}
 
 // Sells reports whether the region sells the instance type in the zone at all (whatever the catalogue's offerings):
 // the zone is configured and does not list the type as unsupported.

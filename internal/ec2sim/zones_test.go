@@ -12,8 +12,8 @@ import (
 	"github.com/tailor-sh/tailor/internal/catalog"
 )
 
-// Not every type is sold in every zone: the default region's third zone (use1-az3) lacks GPU families, bare metal
-// and the eighth generation. DescribeInstanceTypeOfferings says so and CreateFleet refuses them there.
+// Not every type is sold in every zone: the default region's third zone (use1-az3) lacks GPU families and bare
+// metal. DescribeInstanceTypeOfferings says so and CreateFleet refuses them there.
 func TestPerZoneAvailability(t *testing.T) {
 	cat := catalog.MustLoad(catalog.DefaultName)
 	h := newHarness(t, func(o *Options) {
@@ -34,7 +34,7 @@ func TestPerZoneAvailability(t *testing.T) {
 	for name, want := range map[string][]string{
 		"m5.large": all, "m6g.large": all, "c7g.xlarge": all, "t4g.medium": all, "m7i.48xlarge": all,
 		"g5.xlarge": twoZones, "p5.48xlarge": twoZones, "m5.metal": twoZones, "c7i.metal-48xl": twoZones,
-		"c8g.large": twoZones, "m8i-flex.large": twoZones, "r8gn.48xlarge": twoZones,
+		"c8g.large": all, "r8gn.48xlarge": all, "g6e.48xlarge": twoZones, "m8g.metal-24xl": twoZones,
 	} {
 		got := slices.Sorted(slices.Values(zonesOf[name]))
 		if diff := cmp.Diff(want, got); diff != "" {

@@ -106,7 +106,7 @@ func TestSimEveryCatalogueTypeHasValidLabels(t *testing.T) {
 	if bad > 10 {
 		t.Errorf("%d invalid label values in all", bad)
 	}
-	// ec2sim's third zone sells no GPU, metal or eighth-generation type; the offerings say so.
+	// ec2sim's third zone sells no GPU or metal type; the offerings say so.
 	zonesOf := map[string][]string{}
 	for _, it := range types {
 		for _, o := range it.Offerings {
@@ -115,7 +115,7 @@ func TestSimEveryCatalogueTypeHasValidLabels(t *testing.T) {
 			}
 		}
 	}
-	for name, want := range map[string]int{"p5.48xlarge": 2, "g5.xlarge": 2, "c8g.large": 2, "m5.metal": 2, "m5.large": 3, "m6g.large": 3} {
+	for name, want := range map[string]int{"p5.48xlarge": 2, "g5.xlarge": 2, "c8g.large": 3, "m5.metal": 2, "m5.large": 3, "m6g.large": 3} {
 		if got := len(zonesOf[name]); got != want {
 			t.Errorf("%s offered in %v, want %d zones", name, zonesOf[name], want)
 		}
