@@ -31,6 +31,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
+	"github.com/tailor-sh/tailor/internal/catalog"
 	"github.com/tailor-sh/tailor/internal/cli"
 	"github.com/tailor-sh/tailor/internal/ec2sim"
 	"github.com/tailor-sh/tailor/internal/testenv"
@@ -396,7 +397,8 @@ func simulatedPlan(t *testing.T, deps []*appsv1.Deployment) (plan, bound float64
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	opts := cli.SimulateOptions{Paths: []string{filepath.Join(root, "examples", "reference.yaml"), dir}, Output: cli.OutputJSON}
+	opts := cli.SimulateOptions{Paths: []string{filepath.Join(root, "examples", "reference.yaml"), dir}, Output: cli.OutputJSON,
+		Source: cli.CatalogSource{InstanceTypesFile: ec2simCatalogue(t)}}
 	if err := cli.Simulate(opts, &out); err != nil {
 		t.Fatalf("tailor simulate: %v", err)
 	}
@@ -409,6 +411,33 @@ func simulatedPlan(t *testing.T, deps []*appsv1.Deployment) (plan, bound float64
 	}
 	t.Logf("tailor simulate plans $%.4f/h on %d nodes for the same pods, lower bound $%.4f/h", res.TotalPricePerHour, len(res.NodeClaims), res.LowerBoundPricePerHour)
 	return res.TotalPricePerHour, res.LowerBoundPricePerHour
+}
+
+// ec2simCatalogue writes the catalogue of the world ec2sim's default region sells: the embedded catalogue without the
+// offerings in zones that do not sell the type (docs/ec2sim.md, per-zone availability). Planning and bounding a
+// burst against the embedded catalogue, which sells every type in every zone, would measure the fleet against
+// capacity the controller cannot buy.
+func ec2simCatalogue(t *testing.T) string {
+	t.Helper()
+	cat, err := catalog.Load(catalog.DefaultName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat = cat.DeepCopy()
+	region := ec2sim.DefaultConfig("demo-cluster")
+	for i := range cat.InstanceTypes {
+		it := &cat.InstanceTypes[i]
+		it.Offerings = slices.DeleteFunc(it.Offerings, func(o catalog.Offering) bool { return !region.Sells(o.Zone, it.Name) })
+	}
+	var buf bytes.Buffer
+	if err := catalog.Encode(&buf, cat); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "ec2sim-catalogue.json")
+	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // claimTypes counts the claims by instance type, for logs.
