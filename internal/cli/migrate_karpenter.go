@@ -574,17 +574,9 @@ func (c *converter) ec2NodeClass(d *document, version string) []converted {
 
 	family, hasFamily := n.str("amiFamily")
 	amis, hasAMIs := n.objList("amiSelectorTerms")
-	for _, t := range amis {
-		term := apiv1.AMISelectorTerm{}
-		if alias, ok := t.str("alias"); ok {
-			fam, ver, _ := strings.Cut(alias, "@")
-			term.Alias = amiAlias(t, "alias", karpenterAliasFamily(fam)) + "@" + ver
-		}
-		term.ID, _ = t.str("id")
-		term.Name, _ = t.str("name")
-		term.Owner, _ = t.str("owner")
-		term.Tags, _ = t.strMap("tags")
-		spec.AMISelectorTerms = append(spec.AMISelectorTerms, term)
+	spec.AMISelectorTerms = amiTerms(n, amis)
+	if hasAMIs && len(spec.AMISelectorTerms) == 0 {
+		n.errorf("amiSelectorTerms", "no term left that Tailor can map: add an alias (such as al2023@latest) or an AMI id")
 	}
 	usesAlias := slices.ContainsFunc(spec.AMISelectorTerms, func(t apiv1.AMISelectorTerm) bool { return t.Alias != "" })
 	switch {
@@ -613,6 +605,34 @@ func (c *converter) ec2NodeClass(d *document, version string) []converted {
 		}
 	}
 	return []converted{{obj: class}}
+}
+
+// amiTerms converts Karpenter's amiSelectorTerms; a term Tailor cannot map (ssmParameter, or nothing it selects by)
+// is dropped with a warning rather than emitted as {}, which would select every AMI.
+func amiTerms(n node, amis []node) []apiv1.AMISelectorTerm {
+	var out []apiv1.AMISelectorTerm
+	for i, t := range amis {
+		if _, ok := t.str("ssmParameter"); ok {
+			// Tailor resolves AMIs by alias, id, name, owner and tags, not from an SSM parameter Karpenter reads.
+			n.warnf(fmt.Sprintf("amiSelectorTerms[%d].ssmParameter", i), "Tailor cannot select an AMI by SSM parameter; dropped the term: use an alias (such as al2023@latest) or the parameter's AMI id")
+			continue
+		}
+		term := apiv1.AMISelectorTerm{}
+		if alias, ok := t.str("alias"); ok {
+			fam, ver, _ := strings.Cut(alias, "@")
+			term.Alias = amiAlias(t, "alias", karpenterAliasFamily(fam)) + "@" + ver
+		}
+		term.ID, _ = t.str("id")
+		term.Name, _ = t.str("name")
+		term.Owner, _ = t.str("owner")
+		term.Tags, _ = t.strMap("tags")
+		if term.Alias == "" && term.ID == "" && term.Name == "" && term.Owner == "" && len(term.Tags) == 0 {
+			n.warnf(fmt.Sprintf("amiSelectorTerms[%d]", i), "has nothing Tailor can select an AMI by; dropped the term")
+			continue
+		}
+		out = append(out, term)
+	}
+	return out
 }
 
 // karpenterAliasFamily maps an alias family (al2023) to the amiFamily spelling (AL2023).

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -66,14 +67,25 @@ func requirements(n node, key string) []apiv1.NodeSelectorRequirementWithMinValu
 			item.errorf("operator", "required")
 			continue
 		}
+		values, _ := item.strList("values")
 		switch corev1.NodeSelectorOperator(op) {
 		case corev1.NodeSelectorOpIn, corev1.NodeSelectorOpNotIn, corev1.NodeSelectorOpExists,
 			corev1.NodeSelectorOpDoesNotExist, corev1.NodeSelectorOpGt, corev1.NodeSelectorOpLt:
+		case "Gte", "Lte":
+			var ok bool
+			if op, values, ok = inclusiveBound(item, op, values); !ok {
+				continue
+			}
 		default:
-			item.errorf("operator", "want In, NotIn, Exists, DoesNotExist, Gt or Lt, got %q", op)
+			item.errorf("operator", "want In, NotIn, Exists, DoesNotExist, Gt, Lt, Gte or Lte, got %q", op)
 			continue
 		}
-		values, _ := item.strList("values")
+		if k == apiv1.CapacityTypeLabelKey || k == "karpenter.sh/capacity-type" {
+			var ok bool
+			if values, ok = dropReserved(item, op, values); !ok {
+				continue
+			}
+		}
 		req := apiv1.NodeSelectorRequirementWithMinValues{Operator: corev1.NodeSelectorOperator(op), Values: values}
 		if mv, ok := item.int32("minValues"); ok {
 			req.MinValues = &mv
@@ -135,4 +147,37 @@ func taints(n node, key string) apiv1.Taints {
 		out = append(out, t)
 	}
 	return out
+}
+
+// inclusiveBound turns Karpenter's Gte/Lte (v1.14) into the Gt/Lt Kubernetes node selectors know, on the integer next
+// to the bound: Gte 4 is Gt 3, Lte 8 is Lt 9.
+func inclusiveBound(item node, op string, values []string) (string, []string, bool) {
+	if len(values) != 1 {
+		item.errorf("values", "%s takes exactly one integer value, got %d", op, len(values))
+		return "", nil, false
+	}
+	v, err := strconv.ParseInt(values[0], 10, 64)
+	if err != nil {
+		item.errorf("values", "%s takes an integer, got %q", op, values[0])
+		return "", nil, false
+	}
+	if op == "Gte" {
+		return string(corev1.NodeSelectorOpGt), []string{strconv.FormatInt(v-1, 10)}, true
+	}
+	return string(corev1.NodeSelectorOpLt), []string{strconv.FormatInt(v+1, 10)}, true
+}
+
+// dropReserved removes Karpenter's reserved capacity type (capacity reservations), which Tailor does not launch: it
+// warns, and drops the requirement when nothing else is left of an In.
+func dropReserved(item node, op string, values []string) ([]string, bool) {
+	if !slices.Contains(values, "reserved") {
+		return values, true
+	}
+	kept := slices.DeleteFunc(slices.Clone(values), func(v string) bool { return v == "reserved" })
+	if op == string(corev1.NodeSelectorOpIn) && len(kept) == 0 {
+		item.warnf("values", "capacity type reserved (capacity reservations) is not supported by Tailor; dropped the requirement, so the NodePool allows on-demand and spot: restrict it by hand")
+		return nil, false
+	}
+	item.warnf("values", "capacity type reserved (capacity reservations) is not supported by Tailor; dropped the value")
+	return kept, true
 }

@@ -506,7 +506,7 @@ func TestMigrateRejectsInvalidInput(t *testing.T) {
 		{"neither provider nor providerRef", "apiVersion: karpenter.sh/v1alpha5\nkind: Provisioner\nmetadata: {name: x}\nspec: {}\n",
 			"spec.providerRef: one of spec.provider or spec.providerRef is required"},
 		{"bad operator", "apiVersion: karpenter.sh/v1alpha5\nkind: Provisioner\nmetadata: {name: x}\nspec: {providerRef: {name: x}, requirements: [{key: a, operator: Has}]}\n",
-			`spec.requirements[0].operator: want In, NotIn, Exists, DoesNotExist, Gt or Lt, got "Has"`},
+			`spec.requirements[0].operator: want In, NotIn, Exists, DoesNotExist, Gt, Lt, Gte or Lte, got "Has"`},
 		{"bad duration", "apiVersion: karpenter.sh/v1\nkind: NodePool\nmetadata: {name: x}\nspec: {template: {spec: {nodeClassRef: {name: x, kind: EC2NodeClass}, expireAfter: 30d}}}\n",
 			`spec.template.spec.expireAfter: want a duration such as 720h, or Never, got "30d"`},
 		{"bad quantity", "apiVersion: karpenter.sh/v1\nkind: NodePool\nmetadata: {name: x}\nspec: {limits: {cpu: lots}, template: {spec: {nodeClassRef: {name: x}}}}\n",
@@ -589,5 +589,56 @@ func TestMigrateBalanced(t *testing.T) {
 	err := RunMigrate(MigrateOptions{File: "-", Stdin: strings.NewReader(pool("{consolidationPolicy: WhenEmpty, consolidationThreshold: 2}")), Out: &out, Warnings: &warnings})
 	if err == nil || !strings.Contains(err.Error(), "consolidationThreshold: is only for consolidationPolicy: Balanced") {
 		t.Errorf("error %v, want consolidationThreshold refused without Balanced", err)
+	}
+}
+
+// TestMigrateKarpenterV114: Karpenter v1.14 input — Gte/Lte requirements become Gt/Lt on the next integer, an
+// ssmParameter AMI term Tailor cannot map is dropped with a warning (never emitted as {}), and the reserved capacity
+// type is dropped with a warning.
+func TestMigrateKarpenterV114(t *testing.T) {
+	const in = `
+apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata: {name: v114}
+spec:
+  template:
+    spec:
+      nodeClassRef: {group: karpenter.k8s.aws, kind: EC2NodeClass, name: v114}
+      requirements:
+        - {key: karpenter.k8s.aws/instance-cpu, operator: Gte, values: ["4"]}
+        - {key: karpenter.k8s.aws/instance-memory, operator: Lte, values: ["65536"]}
+        - {key: karpenter.sh/capacity-type, operator: In, values: ["reserved", "on-demand"]}
+---
+apiVersion: karpenter.k8s.aws/v1
+kind: EC2NodeClass
+metadata: {name: v114}
+spec:
+  role: KarpenterNodeRole
+  subnetSelectorTerms: [{tags: {karpenter.sh/discovery: demo}}]
+  securityGroupSelectorTerms: [{tags: {karpenter.sh/discovery: demo}}]
+  amiSelectorTerms:
+    - ssmParameter: /aws/service/eks/optimized-ami/1.33/amazon-linux-2023/x86_64/standard/recommended/image_id
+    - alias: al2023@latest
+`
+	var out, warnings bytes.Buffer
+	if err := RunMigrate(MigrateOptions{File: "-", Stdin: strings.NewReader(in), Out: &out, Warnings: &warnings}); err != nil {
+		t.Fatalf("RunMigrate: %v\nwarnings:\n%s", err, warnings.String())
+	}
+	for _, want := range []string{
+		"operator: Gt\n", "- \"3\"", "operator: Lt\n", "- \"65537\"", "alias: al2023@latest",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	for _, bad := range []string{"- {}", "reserved", "Gte", "Lte"} {
+		if strings.Contains(out.String(), bad) {
+			t.Errorf("output contains %q:\n%s", bad, out.String())
+		}
+	}
+	for _, want := range []string{"ssmParameter", "reserved"} {
+		if !strings.Contains(warnings.String(), want) {
+			t.Errorf("no warning mentions %s:\n%s", want, warnings.String())
+		}
 	}
 }
