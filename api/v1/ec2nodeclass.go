@@ -61,7 +61,8 @@ type EC2NodeClassSpec struct {
 	// +listType=atomic
 	// +required
 	SecurityGroupSelectorTerms []SecurityGroupSelectorTerm `json:"securityGroupSelectorTerms"`
-	// role is the name of the IAM role the nodes assume; Tailor creates and owns an instance profile for it.
+	// role is the name of the IAM role the nodes assume. Tailor does not call IAM: nodes launch with the existing
+	// instance profile of the same name (the AWS console and most tooling create one alongside an EC2 role).
 	// Exactly one of role and instanceProfile is set. It cannot change: create a new EC2NodeClass instead.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=64
@@ -104,7 +105,9 @@ type EC2NodeClassSpec struct {
 	// +kubebuilder:default={httpEndpoint: enabled, httpProtocolIPv6: disabled, httpPutResponseHopLimit: 1, httpTokens: required}
 	// +optional
 	MetadataOptions *MetadataOptions `json:"metadataOptions,omitempty"`
-	// tags are put on every instance, volume and network interface Tailor creates, next to its own tags.
+	// tags are put, next to Tailor's own tags, on what each launch creates: the EC2 fleet, the instance, its volumes
+	// and network interfaces, and the spot instance request of a spot launch. Launch templates carry only Tailor's
+	// own tags.
 	// +kubebuilder:validation:MaxProperties=40
 	// +kubebuilder:validation:XValidation:rule="self.all(k, size(k) >= 1 && size(k) <= 128 && size(self[k]) <= 256)",message="tags keys must be 1-128 characters and values at most 256"
 	// +kubebuilder:validation:XValidation:rule="self.all(k, !(k in ['tailor.sh/nodepool', 'tailor.sh/nodeclaim', 'tailor.sh/ec2nodeclass', 'tailor.sh/cluster']) && !k.startsWith('kubernetes.io/cluster/'))",message="tags must not use the keys Tailor sets itself: tailor.sh/nodepool, tailor.sh/nodeclaim, tailor.sh/ec2nodeclass, tailor.sh/cluster and kubernetes.io/cluster/*"
@@ -332,8 +335,8 @@ type EC2NodeClassStatus struct {
 	// +listType=atomic
 	// +optional
 	AMIs []AMI `json:"amis,omitempty"`
-	// instanceProfile is the instance profile nodes launch with: spec.instanceProfile, or the one Tailor made for
-	// spec.role.
+	// instanceProfile is the instance profile nodes launch with: spec.instanceProfile, or else the profile named as
+	// spec.role (Tailor creates none).
 	// +optional
 	InstanceProfile string `json:"instanceProfile,omitempty"`
 	// conditions: Ready, SubnetsReady, SecurityGroupsReady, AMIsReady, InstanceProfileReady.
