@@ -134,34 +134,11 @@ func (c *Controller) planReplacements(ctx context.Context, view *state.View, rea
 // simulate plans the candidates' pods on the cluster without the candidates' nodes; with launch, new capacity may
 // be planned from the NodePools, otherwise only existing and in-flight nodes may take them.
 func simulate(snap *scheduling.Snapshot, cands []*candidate, launch bool) (*scheduling.Results, error) {
-	removed := map[string]bool{}
-	var pods []*corev1.Pod
+	removal := make([]*scheduling.Candidate, 0, len(cands))
 	for _, cand := range cands {
-		removed[cand.node.Name] = true
-		for _, p := range cand.pods {
-			moved := p.DeepCopy()
-			moved.Spec.NodeName = ""
-			pods = append(pods, moved)
-		}
+		removal = append(removal, &scheduling.Candidate{Node: cand.node.Name, Pods: cand.pods})
 	}
-	trial := *snap
-	if !launch {
-		trial.NodePools = nil
-	}
-	trial.Nodes = nil
-	for _, n := range snap.Nodes {
-		if !removed[n.Name] {
-			trial.Nodes = append(trial.Nodes, n)
-		}
-	}
-	if len(pods) == 0 {
-		return &scheduling.Results{}, nil
-	}
-	results, err := scheduling.Solve(&trial, pods, scheduling.Options{})
-	if err != nil {
-		return nil, fmt.Errorf("simulating the removal of %d node(s): %w", len(cands), err)
-	}
-	return results, nil
+	return scheduling.SimulateRemoval(snap, removal, launch)
 }
 
 // launch starts a replace: it records the command on the candidates, taints them so nothing new lands there, marks
