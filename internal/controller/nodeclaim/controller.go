@@ -412,13 +412,7 @@ func (c *Controller) initialize(ctx context.Context, s *scope) (ctrl.Result, err
 }
 
 func notInitialized(nc *apiv1.NodeClaim, node *corev1.Node) string {
-	ready := false
-	for _, cond := range node.Status.Conditions {
-		if cond.Type == corev1.NodeReady {
-			ready = cond.Status == corev1.ConditionTrue
-		}
-	}
-	if !ready {
+	if !isReady(node) {
 		return "node is not Ready"
 	}
 	for _, t := range nc.Spec.StartupTaints {
@@ -514,6 +508,17 @@ func (c *Controller) nodeFor(ctx context.Context, providerID string) (*corev1.No
 }
 
 func (c *Controller) now() metav1.Time { return metav1.NewTime(c.clk.Now()) }
+
+// isReady tells whether the node's Ready condition is True (its last entry, should the list repeat it).
+func isReady(node *corev1.Node) bool {
+	ready := false
+	for _, cond := range node.Status.Conditions {
+		if cond.Type == corev1.NodeReady {
+			ready = cond.Status == corev1.ConditionTrue
+		}
+	}
+	return ready
+}
 
 func hasTaint(taints []corev1.Taint, t corev1.Taint) bool {
 	for _, have := range taints {

@@ -181,10 +181,8 @@ func (g *GarbageCollector) nodeReady(ctx context.Context, providerID string) (bo
 		return false, err
 	}
 	for i := range nodes.Items {
-		for _, c := range nodes.Items[i].Status.Conditions {
-			if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
-				return true, nil
-			}
+		if isReady(&nodes.Items[i]) {
+			return true, nil
 		}
 	}
 	return false, nil
