@@ -7,17 +7,23 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/spf13/pflag"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apiextensionsclient "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/yaml"
 
+	"github.com/tailor-sh/tailor/internal/operator"
 	"github.com/tailor-sh/tailor/internal/testenv"
 )
 
@@ -202,4 +208,82 @@ func stderr(err error) string {
 		return string(ee.Stderr)
 	}
 	return ""
+}
+
+// chartFlagsNotExposed are the controller flags the chart deliberately does not offer, with the reason.
+var chartFlagsNotExposed = map[string]string{
+	"kubeconfig":     "in a pod the controller uses its service account's in-cluster configuration",
+	"cloud-provider": "aws is the only provider; the chart passes it",
+}
+
+// TestHelmChartExposesControllerFlags renders the chart with its defaults and with every tuning value set, and
+// checks that each `tailor controller` flag is either rendered or deliberately left out, and that the rendered
+// arguments parse and pass the controller's own validation: a flag added to the controller without a chart value
+// (or a chart default the controller refuses) fails here, not in a user's cluster.
+func TestHelmChartExposesControllerFlags(t *testing.T) {
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	chart := filepath.Join(root, "charts", "tailor")
+	helm := filepath.Join(root, "bin", "helm")
+	cases := map[string][]string{
+		"defaults": {"clusterName=demo"},
+		"tuned": {
+			"clusterName=demo", "clusterEndpoint=https://ABCD.gr7.us-east-1.eks.amazonaws.com", "aws.region=us-east-1",
+			"aws.endpointURL=http://127.0.0.1:4566", "interruptionQueue=demo", "disruption.nodeRepair=false", "disruption.nodeRepairToleration=10m",
+			"disruption.consolidationMaxCandidates=20", "scheduling.preferencePolicy=Respect",
+			"leaderElection.leaseDuration=15s", "leaderElection.renewDeadline=10s", "leaderElection.retryPeriod=2s",
+		},
+	}
+	for name, values := range cases {
+		t.Run(name, func(t *testing.T) {
+			args := []string{"template", "tailor", chart, "--show-only", "templates/deployment.yaml"}
+			for _, v := range values {
+				args = append(args, "--set", v)
+			}
+			rendered, err := exec.CommandContext(t.Context(), helm, args...).Output()
+			if err != nil {
+				t.Fatalf("helm template: %v\n%s", err, stderr(err))
+			}
+			var deploy appsv1.Deployment
+			if err := yaml.Unmarshal(rendered, &deploy); err != nil {
+				t.Fatalf("decoding the rendered Deployment: %v", err)
+			}
+			var container *corev1.Container
+			for i := range deploy.Spec.Template.Spec.Containers {
+				if deploy.Spec.Template.Spec.Containers[i].Name == "controller" {
+					container = &deploy.Spec.Template.Spec.Containers[i]
+				}
+			}
+			if container == nil || len(container.Args) == 0 || container.Args[0] != "controller" {
+				t.Fatalf("rendered Deployment has no controller container running `tailor controller`")
+			}
+			var opts operator.Options
+			fs := pflag.NewFlagSet("controller", pflag.ContinueOnError)
+			opts.AddFlags(fs)
+			if err := fs.Parse(container.Args[1:]); err != nil {
+				t.Fatalf("the controller would refuse the chart's arguments %q: %v", container.Args[1:], err)
+			}
+			// IRSA on EKS gives the pod AWS_REGION; nothing else comes from the environment.
+			opts.Complete(func(k string) (string, bool) { return "us-east-1", k == "AWS_REGION" })
+			if err := opts.Validate(); err != nil {
+				t.Errorf("the controller would refuse the chart's settings: %v", err)
+			}
+			if name != "tuned" {
+				return
+			}
+			fs.VisitAll(func(f *pflag.Flag) {
+				if _, skip := chartFlagsNotExposed[f.Name]; skip || f.Changed {
+					return
+				}
+				t.Errorf("controller flag --%s is not set by the chart: add a value for it (values.yaml, values.schema.json, deployment.yaml) or list it in chartFlagsNotExposed with the reason", f.Name)
+			})
+			for _, want := range []string{"--node-repair=false", "--node-repair-toleration=10m", "--consolidation-max-candidates=20", "--preference-policy=Respect", "--leader-election-lease-duration=15s"} {
+				if !slices.Contains(container.Args, want) {
+					t.Errorf("rendered arguments %q lack %s", container.Args, want)
+				}
+			}
+		})
+	}
 }
