@@ -11,8 +11,10 @@ import (
 // +kubebuilder:object:root=true
 // +kubebuilder:resource:path=nodepools,scope=Cluster,categories=tailor
 // +kubebuilder:subresource:status
+// +kubebuilder:subresource:scale:specpath=.spec.replicas,statuspath=.status.nodes
 // +kubebuilder:printcolumn:name="NodeClass",type="string",JSONPath=".spec.template.spec.nodeClassRef.name"
 // +kubebuilder:printcolumn:name="Nodes",type="integer",JSONPath=".status.nodes"
+// +kubebuilder:printcolumn:name="Replicas",type="integer",JSONPath=".spec.replicas",priority=1
 // +kubebuilder:printcolumn:name="Ready",type="string",JSONPath=".status.conditions[?(@.type==\"Ready\")].status"
 // +kubebuilder:printcolumn:name="Weight",type="integer",JSONPath=".spec.weight"
 // +kubebuilder:printcolumn:name="CPU",type="string",JSONPath=".status.resources.cpu"
@@ -44,7 +46,16 @@ type NodePoolList struct {
 
 // NodePoolSpec is what a NodePool allows: the shape of its nodes, how they may be disrupted, how much they may add
 // up to, and how the NodePool ranks against others.
+// +kubebuilder:validation:XValidation:rule="has(self.replicas) == has(oldSelf.replicas)",message="replicas cannot be added to or removed from an existing NodePool: a NodePool is static (replicas set) or dynamic for its whole life; create a new NodePool instead"
 type NodePoolSpec struct {
+	// replicas makes the NodePool static: Tailor keeps exactly this many nodes, whether or not pods need them (the
+	// cheapest instance type the requirements allow), and never consolidates them; drift and expiry still replace
+	// them. `kubectl scale nodepool NAME --replicas N` sets it. Unset: the NodePool is dynamic and launches nodes for
+	// pending pods. It can be neither added nor removed after creation.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=10000
+	// +optional
+	Replicas *int64 `json:"replicas,omitempty"`
 	// template is the NodeClaim this NodePool stamps out for each node.
 	// +required
 	Template NodeClaimTemplate `json:"template"`
@@ -264,3 +275,6 @@ type NodePoolStatus struct {
 	// +optional
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
+
+// IsStatic tells whether the NodePool keeps a fixed number of nodes (spec.replicas) instead of launching for pods.
+func (np *NodePool) IsStatic() bool { return np.Spec.Replicas != nil }

@@ -184,6 +184,8 @@ func TestInvalidObjectsAreRejected(t *testing.T) {
 		{"consolidateAfter that is no duration", baseNodePool, `{spec: {disruption: {consolidateAfter: soon}}}`,
 			"spec.disruption.consolidateAfter", "consolidateAfter must be a duration of hours, minutes and seconds such as 30s or 5m, or Never"},
 
+		{"negative replicas", baseNodePool, `{spec: {replicas: -1}}`, "spec.replicas", "should be greater than or equal to 0"},
+
 		// NodeClaim.
 		{"NodeClaim without nodeClassRef", baseNodeClaim, `{spec: {nodeClassRef: null}}`, "spec.nodeClassRef", "Required value"},
 		{"NodeClaim with negative requests", baseNodeClaim, `{spec: {resources: {requests: {cpu: "-2"}}}}`,

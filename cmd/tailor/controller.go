@@ -19,6 +19,7 @@ import (
 	"github.com/tailor-sh/tailor/internal/controller/nodeclass"
 	"github.com/tailor-sh/tailor/internal/controller/nodepool"
 	"github.com/tailor-sh/tailor/internal/controller/provisioning"
+	"github.com/tailor-sh/tailor/internal/controller/staticpool"
 	"github.com/tailor-sh/tailor/internal/controller/termination"
 	"github.com/tailor-sh/tailor/internal/operator"
 	"github.com/tailor-sh/tailor/internal/scheduling"
@@ -84,7 +85,7 @@ func runController(cmd *cobra.Command, opts *operator.Options) error {
 			return fmt.Errorf("indexing: %w", err)
 		}
 	}
-	for _, register := range []func(*deps) error{registerProvisioning, registerLifecycle, registerTermination, registerDisruption, registerNodeClasses, registerNodePools, registerInterruption} {
+	for _, register := range []func(*deps) error{registerProvisioning, registerLifecycle, registerTermination, registerDisruption, registerNodeClasses, registerNodePools, registerStaticNodePools, registerInterruption} {
 		if err := register(d); err != nil {
 			return err
 		}
@@ -196,6 +197,17 @@ func registerNodePools(d *deps) error {
 	}
 	if err := c.Register(d.mgr); err != nil {
 		return fmt.Errorf("registering the nodepool status controller: %w", err)
+	}
+	return nil
+}
+
+func registerStaticNodePools(d *deps) error {
+	c, err := staticpool.New(d.clk, d.kube, d.mgr.GetAPIReader(), d.cluster, d.cloud, d.recorder)
+	if err != nil {
+		return err
+	}
+	if err := c.Register(d.mgr); err != nil {
+		return fmt.Errorf("registering the static nodepool controller: %w", err)
 	}
 	return nil
 }

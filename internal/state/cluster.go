@@ -97,6 +97,10 @@ type View struct {
 	NodeClaims map[string]*apiv1.NodeClaim
 	// InstanceTypes by NodePool name.
 	InstanceTypes map[string][]*cloudprovider.InstanceType
+	// StaticNodePools are the usable NodePools with spec.replicas, by name. They are not in Snapshot.NodePools:
+	// pending pods never launch nodes from them (the static controller keeps their count), but their nodes are in
+	// Snapshot.Nodes like any other.
+	StaticNodePools map[string]*scheduling.NodePool
 }
 
 // Read builds a View: every node and in-flight NodeClaim with its pods, every usable NodePool with its usage and
@@ -114,6 +118,7 @@ func (c *Cluster) Read(ctx context.Context, instanceTypes InstanceTypesFunc) (*V
 		NodePoolProblems: map[string]error{},
 		NodeClaims:       map[string]*apiv1.NodeClaim{},
 		InstanceTypes:    map[string][]*cloudprovider.InstanceType{},
+		StaticNodePools:  map[string]*scheduling.NodePool{},
 	}
 	for i := range l.claims.Items {
 		v.NodeClaims[l.claims.Items[i].Name] = &l.claims.Items[i]
@@ -356,6 +361,10 @@ func addNodePools(ctx context.Context, v *View, pools []apiv1.NodePool, usage ma
 		sp, err := SchedulingNodePool(np, its, usage[np.Name])
 		if err != nil {
 			v.NodePoolProblems[np.Name] = err
+			continue
+		}
+		if np.IsStatic() {
+			v.StaticNodePools[np.Name] = sp
 			continue
 		}
 		v.Snapshot.NodePools = append(v.Snapshot.NodePools, sp)

@@ -344,7 +344,8 @@ func (c *Controller) markDrifted(ctx context.Context, nc *apiv1.NodeClaim, pool 
 // while it waits.
 func (c *Controller) markConsolidatable(ctx context.Context, nc *apiv1.NodeClaim, pool *apiv1.NodePool, empty bool) bool {
 	after, ok, err := pool.Spec.Disruption.ConsolidateAfter.Duration()
-	if err != nil || (!ok && pool.Spec.Disruption.ConsolidateAfter.IsNever()) {
+	// A static NodePool's nodes are its spec.replicas, needed or not: never consolidated.
+	if err != nil || (!ok && pool.Spec.Disruption.ConsolidateAfter.IsNever()) || pool.IsStatic() {
 		nc.StatusConditions().Clear(apiv1.ConditionTypeConsolidatable)
 		return false
 	}

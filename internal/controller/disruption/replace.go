@@ -105,6 +105,11 @@ func (c *Controller) planReplacements(ctx context.Context, view *state.View, rea
 	if !anyPods(cands) {
 		return &plan{reason: reason, candidates: cands}, nil
 	}
+	// A static NodePool's node is not replaced here: once it is deleted the static controller launches the next
+	// one from the NodePool, and its pods wait for room as after any eviction.
+	if static := staticOnes(cands); len(static) > 0 {
+		return &plan{reason: reason, candidates: static}, nil
+	}
 	results, err := simulate(view.Snapshot, cands, true)
 	if err != nil {
 		return nil, err
@@ -129,6 +134,17 @@ func (c *Controller) planReplacements(ctx context.Context, view *state.View, rea
 			"why", strings.Join(one.Unschedulable[0].Reasons, "; "))
 	}
 	return nil, nil
+}
+
+// staticOnes are the candidates of static NodePools (spec.replicas).
+func staticOnes(cands []*candidate) []*candidate {
+	var out []*candidate
+	for _, cand := range cands {
+		if cand.pool.IsStatic() {
+			out = append(out, cand)
+		}
+	}
+	return out
 }
 
 // simulate plans the candidates' pods on the cluster without the candidates' nodes; with launch, new capacity may
