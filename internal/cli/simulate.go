@@ -168,6 +168,9 @@ func buildSnapshot(m *manifests, types []*cloudprovider.InstanceType) (*scheduli
 		snap.NodePools = []*scheduling.NodePool{{Name: "default", InstanceTypes: types}}
 	}
 	for _, np := range m.nodePools {
+		if np.IsStatic() {
+			continue // as in the controller: pods never launch nodes in a static NodePool
+		}
 		pool, err := convertNodePool(np, types)
 		if err != nil {
 			return nil, nil, err

@@ -154,3 +154,60 @@ spec:
 		t.Errorf("unschedulable (-want +got):\n%s", diff)
 	}
 }
+
+// TestSimulateStaticNodePool: as in the controller, pending pods plan no node in a static NodePool (spec.replicas):
+// they go to the dynamic one, and a pod only the static NodePool could host is reported.
+func TestSimulateStaticNodePool(t *testing.T) {
+	dir := t.TempDir()
+	manifest := `apiVersion: tailor.sh/v1
+kind: NodePool
+metadata: {name: warm}
+spec:
+  replicas: 2
+  weight: 100
+  template:
+    metadata: {labels: {example.com/pool: warm}}
+    spec:
+      nodeClassRef: {group: tailor.sh, kind: EC2NodeClass, name: default}
+---
+apiVersion: tailor.sh/v1
+kind: NodePool
+metadata: {name: dynamic}
+spec:
+  template:
+    spec:
+      nodeClassRef: {group: tailor.sh, kind: EC2NodeClass, name: default}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: anywhere, namespace: default}
+spec:
+  containers: [{name: c, image: pause, resources: {requests: {cpu: 500m}}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: warm-only, namespace: default}
+spec:
+  nodeSelector: {example.com/pool: warm}
+  containers: [{name: c, image: pause, resources: {requests: {cpu: 500m}}}]
+`
+	if err := os.WriteFile(filepath.Join(dir, "m.yaml"), []byte(manifest), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := Simulate(SimulateOptions{Paths: []string{dir}, Output: OutputJSON, Clock: clocktesting.NewFakePassiveClock(fakeNow)}, &out); err != nil {
+		t.Fatal(err)
+	}
+	var got SimulateResult
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	for _, nc := range got.NodeClaims {
+		if nc.NodePool == "warm" {
+			t.Errorf("planned a node in the static NodePool warm for pods %v", nc.Pods)
+		}
+	}
+	if len(got.Unschedulable) != 1 || got.Unschedulable[0].Pod != "default/warm-only" {
+		t.Errorf("unschedulable %+v, want only default/warm-only", got.Unschedulable)
+	}
+}
