@@ -63,6 +63,11 @@ const (
 // later means the NodePool changed and the node drifted.
 const NodePoolHashAnnotationKey = Group + "/nodepool-hash"
 
+// NodePoolHashVersionAnnotationKey on a NodeClaim records how its NodePoolHashAnnotationKey was computed. A NodeClaim
+// whose hash has another version than the running Tailor's is re-stamped with the current hash rather than drifted,
+// so an upgrade that changes what the hash covers does not replace every node.
+const NodePoolHashVersionAnnotationKey = Group + "/nodepool-hash-version"
+
 // PricePerHourAnnotationKey on a NodeClaim records the hourly price (USD, decimal) of the offering launched for it,
 // so the fleet's cost can be summed without asking the cloud again.
 const PricePerHourAnnotationKey = Group + "/price-per-hour"

@@ -32,10 +32,6 @@ const (
 	reasonEmpty   = string(apiv1.DisruptionReasonEmpty)
 )
 
-// conditionReasonNodePoolDrifted is the Drifted reason the disruption controller sets when the NodePool's template
-// hash changed; it re-derives that case from the hash itself, so explain does too.
-const conditionReasonNodePoolDrifted = "NodePoolDrifted"
-
 // NodeClaimExplanation is what `tailor explain nodeclaim` says about one NodeClaim.
 type NodeClaimExplanation struct {
 	Name      string    `json:"name"`
@@ -372,19 +368,25 @@ func drift(w *claimWorld) DisruptionMethod {
 		m.Detail = "unknown: the NodePool does not exist"
 		return m
 	}
-	if h, ok := w.claim.Annotations[apiv1.NodePoolHashAnnotationKey]; ok && h != state.NodePoolHash(w.pool) {
+	// The same check the disruption controller makes (state.CheckNodePoolDrift): the template hash, less the
+	// requirements, and the node's labels against the requirements.
+	pd := state.CheckNodePoolDrift(w.claim, w.pool)
+	if pd.Reason != "" {
 		m.Applies = true
-		m.Detail = fmt.Sprintf("the NodePool's template changed since launch (hash %s, now %s)", h, state.NodePoolHash(w.pool))
+		m.Detail = fmt.Sprintf("%s: %s", pd.Reason, pd.Message)
 		return m
 	}
 	// Provider drift (image, subnets, security groups) is only known to the controller, through the condition.
 	if c := w.claim.StatusConditions().Get(apiv1.ConditionTypeDrifted); c != nil && c.Status == metav1.ConditionTrue &&
-		c.Reason != conditionReasonNodePoolDrifted {
+		c.Reason != state.DriftReasonNodePool && c.Reason != state.DriftReasonRequirements {
 		m.Applies = true
 		m.Detail = fmt.Sprintf("the cloud provider reports drift (%s): %s", c.Reason, c.Message)
 		return m
 	}
-	m.Detail = "matches its NodePool's template, and the controller reports no provider drift"
+	m.Detail = "matches its NodePool's template and requirements, and the controller reports no provider drift"
+	if pd.Restamp {
+		m.Detail += "; its template hash is of an older hash version, which the controller re-stamps rather than compares"
+	}
 	return m
 }
 

@@ -521,10 +521,10 @@ func seedExplainCluster(t *testing.T, kube client.Client, cs kubernetes.Interfac
 			apiv1.ZoneLabelKey: zone, apiv1.CapacityTypeLabelKey: apiv1.CapacityTypeOnDemand}
 	}
 	// Launched under an older template: drifted.
-	claim("general-abc", onNode("m5.xlarge", "us-east-1a"), map[string]string{apiv1.NodePoolHashAnnotationKey: "0000000000000000"}, launched("kwok-small", time.Minute))
-	empty := claim("general-empty", onNode("m5.large", "us-east-1b"), map[string]string{apiv1.NodePoolHashAnnotationKey: state.NodePoolHash(general)}, launched("kwok-empty", time.Minute))
+	claim("general-abc", onNode("m5.xlarge", "us-east-1a"), map[string]string{apiv1.NodePoolHashAnnotationKey: "0000000000000000", apiv1.NodePoolHashVersionAnnotationKey: state.NodePoolHashVersion}, launched("kwok-small", time.Minute))
+	empty := claim("general-empty", onNode("m5.large", "us-east-1b"), state.NodePoolHashAnnotations(general), launched("kwok-empty", time.Minute))
 	f.emptyCreated = empty.CreationTimestamp.Time
-	claim("general-inflight", map[string]string{apiv1.NodePoolLabelKey: "general"}, map[string]string{apiv1.NodePoolHashAnnotationKey: state.NodePoolHash(general)}, nil)
+	claim("general-inflight", map[string]string{apiv1.NodePoolLabelKey: "general"}, state.NodePoolHashAnnotations(general), nil)
 
 	create(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "other"}})
 	// No controller-manager runs to create the service accounts pods need.

@@ -31,7 +31,7 @@ func NodeClaimFor(np *apiv1.NodePool, planned *scheduling.NodeClaim) *apiv1.Node
 		requests = requests.Add(scheduling.PodRequests(pod))
 	}
 	tmpl := np.Spec.Template.Spec
-	annotations := map[string]string{apiv1.NodePoolHashAnnotationKey: NodePoolHash(np)}
+	annotations := NodePoolHashAnnotations(np)
 	for k, v := range np.Spec.Template.ObjectMeta.Annotations {
 		annotations[k] = v
 	}

@@ -49,7 +49,6 @@ const (
 	conditionEmptyWaiting = "EmptyWaiting"
 	conditionEmpty        = "Empty"
 	conditionQuiet        = "ConsolidateAfterElapsed"
-	conditionNodePoolHash = "NodePoolDrifted"
 )
 
 // eventInvalidDoNotDisrupt reports a tailor.sh/do-not-disrupt value that is neither "true" nor a duration.
@@ -293,8 +292,14 @@ func (c *Controller) leftOver(ctx context.Context, nc *apiv1.NodeClaim, node *co
 // refresh updates the claim's Drifted and Consolidatable conditions; stale means the claim changed since it was
 // read, so no decision should be made on it this pass.
 func (c *Controller) refresh(ctx context.Context, nc *apiv1.NodeClaim, pool *apiv1.NodePool, empty bool) (drifted, consolidatable, stale bool, err error) {
+	poolDrift := state.CheckNodePoolDrift(nc, pool)
+	if poolDrift.Restamp {
+		if stale, err = c.restamp(ctx, nc, pool); err != nil || stale {
+			return false, false, stale, err
+		}
+	}
 	original := nc.DeepCopy()
-	if drifted, err = c.markDrifted(ctx, nc, pool); err != nil {
+	if drifted, err = c.markDrifted(ctx, nc, poolDrift); err != nil {
 		return false, false, false, err
 	}
 	consolidatable = c.markConsolidatable(ctx, nc, pool, empty)
@@ -317,11 +322,36 @@ func (c *Controller) expired(nc *apiv1.NodeClaim) bool {
 	return err == nil && ok && c.clk.Since(nc.CreationTimestamp.Time) >= d
 }
 
-// markDrifted sets Drifted when the NodePool's template changed since launch or the provider reports drift.
-func (c *Controller) markDrifted(ctx context.Context, nc *apiv1.NodeClaim, pool *apiv1.NodePool) (bool, error) {
+// restamp writes the NodePool's current hash and hash version onto a NodeClaim whose hash an older Tailor computed
+// (see state.CheckNodePoolDrift): an upgrade that changes what the hash covers must not drift every node. stale means
+// the claim changed since it was read.
+func (c *Controller) restamp(ctx context.Context, nc *apiv1.NodeClaim, pool *apiv1.NodePool) (bool, error) {
+	original := nc.DeepCopy()
+	if nc.Annotations == nil {
+		nc.Annotations = map[string]string{}
+	}
+	for k, v := range state.NodePoolHashAnnotations(pool) {
+		nc.Annotations[k] = v
+	}
+	err := c.kube.Patch(ctx, nc, client.MergeFromWithOptions(original, client.MergeFromWithOptimisticLock{}))
+	switch {
+	case apierrors.IsConflict(err) || apierrors.IsNotFound(err):
+		return true, nil
+	case err != nil:
+		return false, fmt.Errorf("re-stamping the nodepool hash of nodeclaim %s: %w", nc.Name, err)
+	}
+	log.FromContext(ctx).V(1).Info("re-stamped nodepool hash of another hash version", "nodeclaim", klog.KObj(nc),
+		"previous", original.Annotations[apiv1.NodePoolHashAnnotationKey], "version", state.NodePoolHashVersion)
+	return false, nil
+}
+
+// markDrifted sets Drifted when the NodePool's template (less its requirements) changed since launch, when the
+// node's labels no longer meet the NodePool's requirements (poolDrift, from state.CheckNodePoolDrift), or when the
+// provider reports drift.
+func (c *Controller) markDrifted(ctx context.Context, nc *apiv1.NodeClaim, poolDrift state.NodePoolDrift) (bool, error) {
 	now := metav1.NewTime(c.clk.Now())
-	if h, ok := nc.Annotations[apiv1.NodePoolHashAnnotationKey]; ok && h != state.NodePoolHash(pool) {
-		nc.StatusConditions().Set(now, apiv1.ConditionTypeDrifted, metav1.ConditionTrue, conditionNodePoolHash, "the NodePool's template changed since this node launched")
+	if poolDrift.Reason != "" {
+		nc.StatusConditions().Set(now, apiv1.ConditionTypeDrifted, metav1.ConditionTrue, poolDrift.Reason, poolDrift.Message)
 		return true, nil
 	}
 	reason, err := c.cloud.IsDrifted(ctx, nc)

@@ -81,7 +81,7 @@ func (f *fixture) claim(name string, np *apiv1.NodePool, mutate func(*apiv1.Node
 		ObjectMeta: metav1.ObjectMeta{
 			Name:        name,
 			Labels:      map[string]string{apiv1.NodePoolLabelKey: np.Name},
-			Annotations: map[string]string{apiv1.NodePoolHashAnnotationKey: state.NodePoolHash(np)},
+			Annotations: state.NodePoolHashAnnotations(np),
 		},
 		Spec: apiv1.NodeClaimSpec{NodeClassRef: np.Spec.Template.Spec.NodeClassRef, ExpireAfter: apiv1.Never},
 	}
