@@ -56,6 +56,11 @@ type CloudProvider interface {
 	// IsDrifted reports why the NodeClaim's machine no longer matches its node class, or "" when it still does. A
 	// node class that is missing or not Ready is not drift: IsDrifted returns "" and no error. Errors:
 	// NodeClaimNotFoundError when the machine is gone; any other error is transient.
+	//
+	// The disruption controller asks about every NodeClaim on each pass, so a provider must not make a cloud call
+	// per NodeClaim: it may answer from a listing of its machines that it shares between the calls of a few seconds
+	// (AWS: one DescribeInstances listing of the cluster's instances, reused for 3 s). Such an answer may be that
+	// old; a machine gone since may still read as not drifted until the next listing.
 	IsDrifted(ctx context.Context, nodeClaim *apiv1.NodeClaim) (DriftReason, error)
 
 	// Name is the provider's name, such as "aws". It is the scheme of the provider IDs it hands out.

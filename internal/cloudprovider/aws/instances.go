@@ -181,7 +181,8 @@ func (p *Provider) IsDrifted(ctx context.Context, nodeClaim *apiv1.NodeClaim) (c
 	if err != nil {
 		return "", cloudprovider.NewNodeClaimNotFoundError(fmt.Errorf("nodeclaim %q: %w", nodeClaim.Name, err))
 	}
-	inst, err := p.instanceByID(ctx, instanceID)
+	// From a listing of the cluster's instances shared by the calls of one disruption pass, not a call per claim.
+	inst, err := p.snapshotInstance(ctx, instanceID)
 	if err != nil {
 		return "", fmt.Errorf("checking drift of nodeclaim %q: %w", nodeClaim.Name, err)
 	}

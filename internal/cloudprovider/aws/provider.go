@@ -58,6 +58,9 @@ type Provider struct {
 
 	mu            sync.Mutex
 	instanceTypes map[string]instanceTypesEntry // by node class name
+
+	// snapshot is the last listing of the cluster's instances, which IsDrifted answers from (instancesnapshot.go).
+	snapshot instanceSnapshot
 }
 
 type instanceTypesEntry struct {

@@ -1,0 +1,76 @@
+package aws
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+)
+
+// instanceSnapshotTTL is how long one listing of the cluster's instances answers IsDrifted. It is shorter than the
+// disruption controller's pass interval (5 s): each pass lists once, at its first question, and answers the rest of
+// its NodeClaims from that listing, so a pass over 1,000 nodes costs one DescribeInstances page instead of 1,000
+// calls. What drift compares (image, subnet, security groups, tags at launch) does not change on a running
+// instance, so an answer a few seconds old is as good as a fresh one.
+const instanceSnapshotTTL = 3 * time.Second
+
+// instanceListPageSize is the DescribeInstances page size of the listing, the most EC2 allows.
+const instanceListPageSize = 1000
+
+// instanceSnapshot is the last listing of this cluster's live instances, by instance id. Its zero value is empty.
+type instanceSnapshot struct {
+	// mu is held across a refresh, so that concurrent callers wait for one listing instead of each making their own.
+	mu   sync.Mutex
+	at   time.Time
+	byID map[string]*ec2types.Instance
+}
+
+// snapshotInstance returns the instance with this id from a listing of the cluster's live instances no older than
+// instanceSnapshotTTL, listing again when it is older. An instance the listing lacks (launched since, gone, or not
+// tagged for this cluster) is described alone, as instanceByID does; nil when EC2 does not know it.
+func (p *Provider) snapshotInstance(ctx context.Context, id string) (*ec2types.Instance, error) {
+	s := &p.snapshot
+	s.mu.Lock()
+	if s.byID == nil || p.clk.Since(s.at) >= instanceSnapshotTTL {
+		at := p.clk.Now()
+		list, err := p.listClusterInstances(ctx)
+		if err != nil {
+			s.mu.Unlock()
+			return nil, err
+		}
+		s.byID = make(map[string]*ec2types.Instance, len(list))
+		for i := range list {
+			s.byID[aws.ToString(list[i].InstanceId)] = &list[i]
+		}
+		s.at = at
+	}
+	inst := s.byID[id]
+	s.mu.Unlock()
+	if inst != nil {
+		return inst, nil
+	}
+	return p.instanceByID(ctx, id)
+}
+
+// listClusterInstances pages through this cluster's live instances, instanceListPageSize at a time.
+func (p *Provider) listClusterInstances(ctx context.Context) ([]ec2types.Instance, error) {
+	var out []ec2types.Instance
+	pager := ec2.NewDescribeInstancesPaginator(p.ec2, &ec2.DescribeInstancesInput{
+		Filters:    []ec2types.Filter{filter("tag:"+TagCluster, p.opts.ClusterName), filter("instance-state-name", liveStates...)},
+		MaxResults: aws.Int32(instanceListPageSize),
+	})
+	for pager.HasMorePages() {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("listing the cluster's instances: %w", err)
+		}
+		for _, r := range page.Reservations {
+			out = append(out, r.Instances...)
+		}
+	}
+	return out, nil
+}
