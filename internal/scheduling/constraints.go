@@ -69,6 +69,9 @@ func reasonInsufficient(name corev1.ResourceName) string {
 	if r, ok := insufficientReasons[name]; ok {
 		return r
 	}
+	if name == ebsVolumeResource {
+		return reasonCSIVolumesFull
+	}
 	return fmt.Sprintf(reasonInsufficientFmt, name)
 }
 
@@ -632,6 +635,9 @@ func largestReason(need Resources, types []*typeInfo) string {
 	}
 	for _, name := range sortedResourceNames(need.Extended) {
 		if need.Extended[name] > largest.Extended[name] {
+			if name == ebsVolumeResource {
+				return volumeLimitReason(need, largest)
+			}
 			return fmt.Sprintf(reasonNoTypeFormat, fmtQuantity(need, name), name, fmtQuantity(largest, name))
 		}
 	}

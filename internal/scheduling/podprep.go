@@ -67,7 +67,7 @@ func (s *solver) existingAntiTerms(existingPods []existingPod) ([][]*term, error
 
 // compilePod turns a pending pod into what the constraints need.
 func (s *solver) compilePod(pod *corev1.Pod) (*podInfo, error) {
-	p := &podInfo{pod: pod, key: podKey(pod), labels: labels.Set(pod.Labels), requests: PodRequests(pod), tolerations: pod.Spec.Tolerations, ports: podHostPorts(pod)}
+	p := &podInfo{pod: pod, key: podKey(pod), labels: labels.Set(pod.Labels), requests: withVolumes(PodRequests(pod), s.vols.ebsVolumes(pod)), tolerations: pod.Spec.Tolerations, ports: podHostPorts(pod)}
 	var err error
 	p.selector, p.affinity, p.alts, p.refusal, err = compileNodeRequirements(pod, s.vols)
 	if err != nil {

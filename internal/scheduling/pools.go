@@ -32,7 +32,7 @@ func (s *solver) buildPools(snap *Snapshot) error {
 		if err != nil {
 			return fmt.Errorf("daemonset pod %s: %w", podKey(ds), err)
 		}
-		s.dsPods = append(s.dsPods, &podInfo{pod: ds, key: podKey(ds), requests: PodRequests(ds), alts: alts, tolerations: ds.Spec.Tolerations})
+		s.dsPods = append(s.dsPods, &podInfo{pod: ds, key: podKey(ds), requests: withVolumes(PodRequests(ds), s.vols.ebsVolumes(ds)), alts: alts, tolerations: ds.Spec.Tolerations})
 	}
 	for _, np := range pools {
 		ps, err := s.buildPool(np)
@@ -42,7 +42,7 @@ func (s *solver) buildPools(snap *Snapshot) error {
 		s.pools = append(s.pools, ps)
 	}
 	for _, en := range snap.Nodes {
-		n := &node{name: en.Name, existing: en, taints: en.Taints, alloc: ResourcesFrom(en.Allocatable)}
+		n := &node{name: en.Name, existing: en, taints: en.Taints, alloc: withAttachLimit(ResourcesFrom(en.Allocatable), existingAttachLimit(en))}
 		lbls := maps.Clone(en.Labels)
 		if lbls == nil {
 			lbls = map[string]string{}
@@ -52,7 +52,7 @@ func (s *solver) buildPools(snap *Snapshot) error {
 		}
 		n.reqs = FromLabels(lbls)
 		for _, p := range en.Pods {
-			n.used = n.used.Add(PodRequests(p))
+			n.used = n.used.Add(withVolumes(PodRequests(p), s.vols.ebsVolumes(p)))
 			n.ports = append(n.ports, podHostPorts(p)...)
 		}
 		s.existing = append(s.existing, n)
@@ -130,7 +130,7 @@ func (s *solver) poolType(np *NodePool, base Requirements, it *cloudprovider.Ins
 		s.burstables[np] = append(s.burstables[np], it)
 		return nil
 	}
-	ti := &typeInfo{it: it, capacity: ResourcesFrom(it.Capacity), alloc: ResourcesFrom(it.Allocatable())}
+	ti := &typeInfo{it: it, capacity: ResourcesFrom(it.Capacity), alloc: withAttachLimit(ResourcesFrom(it.Allocatable()), DefaultEBSAttachLimit)}
 	for _, o := range it.Offerings {
 		if o.Available && base.Has(apiv1.ZoneLabelKey, o.Zone) && base.Has(apiv1.CapacityTypeLabelKey, o.CapacityType) {
 			ti.offerings = append(ti.offerings, o)

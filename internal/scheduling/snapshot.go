@@ -65,6 +65,10 @@ type ExistingNode struct {
 	NodeClaim string
 	// Unschedulable nodes (cordoned or being deleted) take no new pods but still count for topology.
 	Unschedulable bool
+	// VolumeLimits are the node's CSI attach limits by driver name, from its CSINode (spec.drivers[].allocatable.count),
+	// when known. Without an EBSCSIDriver entry a node Tailor launched is taken to attach DefaultEBSAttachLimit EBS
+	// volumes and any other node as many as its pods need.
+	VolumeLimits map[string]int64
 }
 
 // PreferencePolicy says how preferences (preferred node and pod affinity, ScheduleAnyway topology spread,
