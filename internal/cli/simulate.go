@@ -145,6 +145,7 @@ func buildSnapshot(m *manifests, types []*cloudprovider.InstanceType) (*scheduli
 		}
 		snap.Nodes = append(snap.Nodes, &scheduling.ExistingNode{
 			Name: n.Name, Labels: n.Labels, Taints: apiv1.PlanningTaints(n.Spec.Taints), Allocatable: alloc, Pods: bound[n.Name], Unschedulable: n.Spec.Unschedulable,
+			VolumeLimits: m.volumeLimits[n.Name],
 		})
 		if pool := n.Labels[apiv1.NodePoolLabelKey]; pool != "" {
 			if usage[pool] == nil {

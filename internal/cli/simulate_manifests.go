@@ -30,7 +30,9 @@ type manifests struct {
 	pvs            []*corev1.PersistentVolume
 	pvcs           []*corev1.PersistentVolumeClaim
 	storageClasses []*storagev1.StorageClass
-	ignored        map[string]int
+	// volumeLimits are the CSI attach limits of nodes by node name and driver, from CSINode objects.
+	volumeLimits map[string]map[string]int64
+	ignored      map[string]int
 }
 
 // readManifests reads files and folders (recursively: .yaml, .yml, .json) of multi-document YAML or JSON,
@@ -185,6 +187,20 @@ var kindReaders = map[string]func(*manifests, map[string]any) error{
 		m.pvcs = append(m.pvcs, v)
 	}),
 	"StorageClass": reader(func(m *manifests, v *storagev1.StorageClass) { m.storageClasses = append(m.storageClasses, v) }),
+	"CSINode": reader(func(m *manifests, v *storagev1.CSINode) {
+		for _, d := range v.Spec.Drivers {
+			if d.Allocatable == nil || d.Allocatable.Count == nil {
+				continue // the driver reports no limit: kube-scheduler applies none
+			}
+			if m.volumeLimits == nil {
+				m.volumeLimits = map[string]map[string]int64{}
+			}
+			if m.volumeLimits[v.Name] == nil {
+				m.volumeLimits[v.Name] = map[string]int64{}
+			}
+			m.volumeLimits[v.Name][d.Name] = int64(*d.Allocatable.Count)
+		}
+	}),
 }
 
 // reader converts an object to T and hands it to keep.

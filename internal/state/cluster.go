@@ -107,7 +107,7 @@ type View struct {
 // instance types, DaemonSets, volumes, and the pods that still need capacity.
 func (c *Cluster) Read(ctx context.Context, instanceTypes InstanceTypesFunc) (*View, error) {
 	var l lists
-	for _, list := range []client.ObjectList{&l.nodes, &l.claims, &l.pools, &l.pods, &l.daemonSets, &l.pvs, &l.pvcs, &l.scs} {
+	for _, list := range []client.ObjectList{&l.nodes, &l.claims, &l.pools, &l.pods, &l.daemonSets, &l.pvs, &l.pvcs, &l.scs, &l.csiNodes} {
 		if err := c.kube.List(ctx, list); err != nil {
 			return nil, fmt.Errorf("listing %T: %w", list, err)
 		}
@@ -125,7 +125,7 @@ func (c *Cluster) Read(ctx context.Context, instanceTypes InstanceTypesFunc) (*V
 	}
 	c.pruneClaims(v.NodeClaims)
 	podsByNode, pending := c.sortPods(l.pods.Items)
-	inFlight, usage := c.addNodes(v, l.nodes.Items, podsByNode)
+	inFlight, usage := c.addNodes(v, l.nodes.Items, podsByNode, volumeLimits(l.csiNodes.Items))
 	c.applyReplacing(v)
 	waiting := c.addPending(v, pending, inFlight)
 	addNodePools(ctx, v, l.pools.Items, usage, instanceTypes)
@@ -179,6 +179,25 @@ type lists struct {
 	pvs        corev1.PersistentVolumeList
 	pvcs       corev1.PersistentVolumeClaimList
 	scs        storagev1.StorageClassList
+	csiNodes   storagev1.CSINodeList
+}
+
+// volumeLimits are the CSI attach limits each CSINode reports, by node name and driver; a driver without an
+// allocatable count has none (kube-scheduler applies none either).
+func volumeLimits(csiNodes []storagev1.CSINode) map[string]map[string]int64 {
+	out := map[string]map[string]int64{}
+	for i := range csiNodes {
+		for _, d := range csiNodes[i].Spec.Drivers {
+			if d.Allocatable == nil || d.Allocatable.Count == nil {
+				continue
+			}
+			if out[csiNodes[i].Name] == nil {
+				out[csiNodes[i].Name] = map[string]int64{}
+			}
+			out[csiNodes[i].Name][d.Name] = int64(*d.Allocatable.Count)
+		}
+	}
+	return out
 }
 
 // sortPods splits pods into those bound to a node (by node name) and those Tailor should find capacity for; pods
@@ -205,7 +224,7 @@ func (c *Cluster) sortPods(pods []corev1.Pod) (map[string][]*corev1.Pod, []*core
 
 // addNodes puts every node, and every NodeClaim whose node has not registered, into the snapshot, and sums each
 // NodePool's usage over its NodeClaims.
-func (c *Cluster) addNodes(v *View, nodes []corev1.Node, podsByNode map[string][]*corev1.Pod) (map[string]*scheduling.ExistingNode, map[string]corev1.ResourceList) {
+func (c *Cluster) addNodes(v *View, nodes []corev1.Node, podsByNode map[string][]*corev1.Pod, limits map[string]map[string]int64) (map[string]*scheduling.ExistingNode, map[string]corev1.ResourceList) {
 	registered := map[string]bool{}
 	for i := range nodes {
 		n := &nodes[i]
@@ -217,6 +236,7 @@ func (c *Cluster) addNodes(v *View, nodes []corev1.Node, podsByNode map[string][
 			Allocatable:   n.Status.Allocatable,
 			Pods:          podsByNode[n.Name],
 			Unschedulable: n.Spec.Unschedulable || !n.DeletionTimestamp.IsZero(),
+			VolumeLimits:  limits[n.Name],
 		})
 	}
 	usage := map[string]corev1.ResourceList{}
