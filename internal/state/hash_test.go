@@ -34,20 +34,20 @@ func TestNodePoolHashCoversTemplateButNotRequirements(t *testing.T) {
 		mutate  func(*apiv1.NodeClaimTemplate)
 		changes bool
 	}{
-		{"widened requirement", func(t *apiv1.NodeClaimTemplate) { t.Spec.Requirements[0].Values = []string{"m5", "m6i"} }, false},
-		{"narrowed requirement", func(t *apiv1.NodeClaimTemplate) { t.Spec.Requirements[0].Values = []string{"m6i"} }, false},
-		{"added requirement", func(t *apiv1.NodeClaimTemplate) {
-			t.Spec.Requirements = append(t.Spec.Requirements, apiv1.NodeSelectorRequirementWithMinValues{Key: apiv1.ZoneLabelKey, Operator: corev1.NodeSelectorOpIn, Values: []string{"us-east-1a"}})
+		{"widened requirement", func(tmpl *apiv1.NodeClaimTemplate) { tmpl.Spec.Requirements[0].Values = []string{"m5", "m6i"} }, false},
+		{"narrowed requirement", func(tmpl *apiv1.NodeClaimTemplate) { tmpl.Spec.Requirements[0].Values = []string{"m6i"} }, false},
+		{"added requirement", func(tmpl *apiv1.NodeClaimTemplate) {
+			tmpl.Spec.Requirements = append(tmpl.Spec.Requirements, apiv1.NodeSelectorRequirementWithMinValues{Key: apiv1.ZoneLabelKey, Operator: corev1.NodeSelectorOpIn, Values: []string{"us-east-1a"}})
 		}, false},
-		{"taint", func(t *apiv1.NodeClaimTemplate) {
-			t.Spec.Taints = apiv1.Taints{{Key: "dedicated", Value: "db", Effect: corev1.TaintEffectNoSchedule}}
+		{"taint", func(tmpl *apiv1.NodeClaimTemplate) {
+			tmpl.Spec.Taints = apiv1.Taints{{Key: "dedicated", Value: "db", Effect: corev1.TaintEffectNoSchedule}}
 		}, true},
-		{"startup taint", func(t *apiv1.NodeClaimTemplate) {
-			t.Spec.StartupTaints = apiv1.Taints{{Key: "cni", Effect: corev1.TaintEffectNoSchedule}}
+		{"startup taint", func(tmpl *apiv1.NodeClaimTemplate) {
+			tmpl.Spec.StartupTaints = apiv1.Taints{{Key: "cni", Effect: corev1.TaintEffectNoSchedule}}
 		}, true},
-		{"label", func(t *apiv1.NodeClaimTemplate) { t.ObjectMeta.Labels = map[string]string{"team": "a"} }, true},
-		{"annotation", func(t *apiv1.NodeClaimTemplate) { t.ObjectMeta.Annotations = map[string]string{"a": "b"} }, true},
-		{"node class", func(t *apiv1.NodeClaimTemplate) { t.Spec.NodeClassRef.Name = "gpu" }, true},
+		{"label", func(tmpl *apiv1.NodeClaimTemplate) { tmpl.ObjectMeta.Labels = map[string]string{"team": "a"} }, true},
+		{"annotation", func(tmpl *apiv1.NodeClaimTemplate) { tmpl.ObjectMeta.Annotations = map[string]string{"a": "b"} }, true},
+		{"node class", func(tmpl *apiv1.NodeClaimTemplate) { tmpl.Spec.NodeClassRef.Name = "gpu" }, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := NodePoolHash(hashPool(tc.mutate))
@@ -60,8 +60,8 @@ func TestNodePoolHashCoversTemplateButNotRequirements(t *testing.T) {
 
 // TestCheckNodePoolDrift: the static hash, the hash version and the requirements against the node's labels.
 func TestCheckNodePoolDrift(t *testing.T) {
-	np := hashPool(func(t *apiv1.NodeClaimTemplate) {
-		t.Spec.Requirements = append(t.Spec.Requirements,
+	np := hashPool(func(tmpl *apiv1.NodeClaimTemplate) {
+		tmpl.Spec.Requirements = append(tmpl.Spec.Requirements,
 			apiv1.NodeSelectorRequirementWithMinValues{Key: apiv1.CapacityTypeLabelKey, Operator: corev1.NodeSelectorOpNotIn, Values: []string{"spot"}},
 			apiv1.NodeSelectorRequirementWithMinValues{Key: apiv1.InstanceCPULabelKey, Operator: corev1.NodeSelectorOpGt, Values: []string{"2"}},
 			apiv1.NodeSelectorRequirementWithMinValues{Key: "team", Operator: corev1.NodeSelectorOpIn, Values: []string{"a"}})
