@@ -33,6 +33,8 @@ type vNode struct {
 	newPods   map[*corev1.Pod]bool
 	cordoned  bool
 	isNewNode bool
+	// volumeLimit is how many EBS CSI volumes the node attaches.
+	volumeLimit int64
 }
 
 type placedPod struct {
@@ -101,7 +103,7 @@ func (v Validator) buildNodes(r *Results, addf func(string, ...any)) ([]*vNode, 
 		if _, ok := lbls[apiv1.HostnameLabelKey]; !ok {
 			lbls[apiv1.HostnameLabelKey] = en.Name
 		}
-		n := &vNode{name: en.Name, labels: lbls, taints: en.Taints, alloc: en.Allocatable, pods: slices.Clone(en.Pods), newPods: map[*corev1.Pod]bool{}, cordoned: en.Unschedulable}
+		n := &vNode{name: en.Name, labels: lbls, taints: en.Taints, alloc: en.Allocatable, pods: slices.Clone(en.Pods), newPods: map[*corev1.Pod]bool{}, cordoned: en.Unschedulable, volumeLimit: existingAttachLimit(en)}
 		nodes = append(nodes, n)
 		byName[en.Name] = n
 	}
@@ -177,7 +179,7 @@ func (v Validator) claimNode(c *NodeClaim, np *NodePool, addf func(string, ...an
 	checkOption(c, np, opt, addf)
 	checkClaimLabels(c, np, opt, addf)
 	checkMinValues(c, np, addf)
-	n := &vNode{name: c.Hostname, labels: c.Labels, taints: np.Taints, alloc: opt.InstanceType.Allocatable(), newPods: map[*corev1.Pod]bool{}, isNewNode: true}
+	n := &vNode{name: c.Hostname, labels: c.Labels, taints: np.Taints, alloc: opt.InstanceType.Allocatable(), newPods: map[*corev1.Pod]bool{}, isNewNode: true, volumeLimit: DefaultEBSAttachLimit}
 	for _, ds := range v.Snapshot.DaemonSetPods {
 		if v.taintsOK(ds, np.Taints) == nil && nodeAffinityMatches(ds, c.Labels) {
 			n.pods = append(n.pods, ds)
@@ -504,5 +506,15 @@ func (v Validator) checkNode(n *vNode, addf func(string, ...any)) {
 	alloc := ResourcesFrom(n.alloc)
 	if short := total.FirstShortfall(alloc); short != "" {
 		addf("node %s: pods request %s but allocatable is %s (short of %s)", n.name, total, alloc, short)
+	}
+	vols := newVolumeIndex(v.Snapshot)
+	volumes := map[string]bool{}
+	for _, p := range n.pods {
+		for _, k := range vols.ebsVolumeKeys(p) {
+			volumes[k] = true
+		}
+	}
+	if int64(len(volumes)) > n.volumeLimit {
+		addf("node %s: its pods mount %d %s volumes but it attaches %d", n.name, len(volumes), EBSCSIDriver, n.volumeLimit)
 	}
 }

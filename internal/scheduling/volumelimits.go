@@ -2,6 +2,7 @@ package scheduling
 
 import (
 	"fmt"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -47,15 +48,18 @@ const (
 	reasonCSIVolumesFull = "the node's " + EBSCSIDriver + " volume attach limit is used up"
 )
 
-// ebsVolumes counts the distinct EBS CSI volumes the pod mounts: claims bound to a volume of the driver (or an
+// ebsVolumes counts the distinct EBS CSI volumes the pod mounts (see ebsVolumeKeys).
+func (v *volumeIndex) ebsVolumes(pod *corev1.Pod) int64 { return int64(len(v.ebsVolumeKeys(pod))) }
+
+// ebsVolumeKeys names the distinct EBS CSI volumes the pod mounts: claims bound to a volume of the driver (or an
 // in-tree EBS volume), unbound claims whose storage class the driver (or the in-tree EBS provisioner) provisions,
 // generic ephemeral volumes of such a class, and inline in-tree EBS volumes. A claim the snapshot lacks is not
 // counted (the pod is refused for it anyway).
-func (v *volumeIndex) ebsVolumes(pod *corev1.Pod) int64 {
+func (v *volumeIndex) ebsVolumeKeys(pod *corev1.Pod) []string {
 	if v == nil {
-		return 0
+		return nil
 	}
-	seen := map[string]bool{}
+	var keys []string
 	for _, vol := range pod.Spec.Volumes {
 		key := ""
 		switch {
@@ -69,16 +73,17 @@ func (v *volumeIndex) ebsVolumes(pod *corev1.Pod) int64 {
 			}
 		case vol.Ephemeral != nil && vol.Ephemeral.VolumeClaimTemplate != nil:
 			if v.claimIsEBS("", vol.Ephemeral.VolumeClaimTemplate.Spec.StorageClassName) {
-				key = "ephemeral/" + vol.Name
+				// The claim Kubernetes makes for it is named <pod>-<volume>.
+				key = "pvc/" + pod.Namespace + "/" + pod.Name + "-" + vol.Name
 			}
 		case vol.AWSElasticBlockStore != nil:
 			key = "ebs/" + vol.AWSElasticBlockStore.VolumeID
 		}
-		if key != "" {
-			seen[key] = true
+		if key != "" && !slices.Contains(keys, key) {
+			keys = append(keys, key)
 		}
 	}
-	return int64(len(seen))
+	return keys
 }
 
 // claimIsEBS tells whether a claim bound to volumeName (or, unbound, of class className) is an EBS CSI volume.

@@ -37,14 +37,15 @@ func volumeSnapshot(pvcs map[string]int) *Snapshot {
 	return snap
 }
 
-// claimVolumes counts the EBS volumes of each planned NodeClaim's pods.
+// claimVolumes counts the EBS volumes (claims not of the efs class, and ephemeral volumes) of each planned
+// NodeClaim's pods.
 func claimVolumes(r *Results) []int {
 	var out []int
 	for _, c := range r.NodeClaims {
 		n := 0
 		for _, p := range c.Pods {
 			for _, v := range p.Spec.Volumes {
-				if v.PersistentVolumeClaim != nil && v.PersistentVolumeClaim.ClaimName[:3] != "efs" {
+				if v.PersistentVolumeClaim != nil && v.PersistentVolumeClaim.ClaimName[:3] != "efs" || v.Ephemeral != nil {
 					n++
 				}
 			}
@@ -81,6 +82,22 @@ func TestCSIVolumeLimits(t *testing.T) {
 			name:        "in-tree EBS volumes count as the CSI driver's",
 			pvcs:        map[string]int{"gp2-intree": 26},
 			pods:        onePerPod("gp2-intree", 26),
+			wantVolumes: []int{DefaultEBSAttachLimit, 1},
+		},
+		{
+			name: "generic ephemeral volumes of an EBS class count",
+			pods: func() []*corev1.Pod {
+				sc := "ebs"
+				var pods []*corev1.Pod
+				for i := range 26 {
+					p := pod(fmt.Sprintf("scratch-%d", i)).req("100m", "128Mi").obj()
+					p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: "scratch", VolumeSource: corev1.VolumeSource{Ephemeral: &corev1.EphemeralVolumeSource{
+						VolumeClaimTemplate: &corev1.PersistentVolumeClaimTemplate{Spec: corev1.PersistentVolumeClaimSpec{StorageClassName: &sc}},
+					}}})
+					pods = append(pods, p)
+				}
+				return pods
+			}(),
 			wantVolumes: []int{DefaultEBSAttachLimit, 1},
 		},
 		{
