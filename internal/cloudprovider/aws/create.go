@@ -174,6 +174,7 @@ func (p *Provider) launch(ctx context.Context, nodeClaim *apiv1.NodeClaim, nc *a
 	}
 	capacityType := options[0].offering.CapacityType
 	tags := instanceTags(p.opts.ClusterName, nodeClaim, nc)
+	maps.Copy(tags, p.ownerTags())
 	in := &ec2.CreateFleetInput{
 		Type:                  ec2types.FleetTypeInstant,
 		LaunchTemplateConfigs: configs,

@@ -20,7 +20,7 @@ import (
 )
 
 // ErrNotOwned is wrapped by the error Delete returns for an instance that does not carry this cluster's
-// tailor.sh/cluster tag: Tailor never terminates it.
+// tailor.sh/cluster tag, or carries another cluster UID: Tailor never terminates it.
 var ErrNotOwned = errors.New("instance is not owned by this cluster")
 
 // liveStates are the instance states List and the Create idempotency check consider alive.
@@ -61,7 +61,7 @@ func (p *Provider) describeInstances(ctx context.Context, filters ...ec2types.Fi
 }
 
 // instanceForClaim finds the live instance launched for the NodeClaim name in this cluster, if any (the newest,
-// should there be several).
+// should there be several). An instance of a cluster of the same name with another UID is not a candidate.
 func (p *Provider) instanceForClaim(ctx context.Context, name string) (*ec2types.Instance, error) {
 	list, err := p.describeInstances(ctx,
 		filter("tag:"+TagCluster, p.opts.ClusterName),
@@ -70,6 +70,7 @@ func (p *Provider) instanceForClaim(ctx context.Context, name string) (*ec2types
 	if err != nil {
 		return nil, fmt.Errorf("looking for the instance of nodeclaim %q: %w", name, err)
 	}
+	list = slices.DeleteFunc(list, func(i ec2types.Instance) bool { return !p.owned(&i) })
 	if len(list) == 0 {
 		return nil, nil
 	}
@@ -92,8 +93,18 @@ func (p *Provider) instanceByID(ctx context.Context, id string) (*ec2types.Insta
 	return &list[0], nil
 }
 
+// owned tells whether the instance is this cluster's (see ownsTags).
 func (p *Provider) owned(inst *ec2types.Instance) bool {
-	return fromEC2Tags(inst.Tags)[TagCluster] == p.opts.ClusterName
+	return p.ownsTags(fromEC2Tags(inst.Tags))
+}
+
+// notOwnedReason says how an instance's tags fall short of this cluster's.
+func (p *Provider) notOwnedReason(inst *ec2types.Instance) string {
+	tags := fromEC2Tags(inst.Tags)
+	if tags[TagCluster] != p.opts.ClusterName {
+		return fmt.Sprintf("it has no %s=%s tag", TagCluster, p.opts.ClusterName)
+	}
+	return fmt.Sprintf("its %s tag is %s, another cluster of the same name (this one is %s)", TagClusterUID, tags[TagClusterUID], p.opts.ClusterUID)
 }
 
 func instanceState(inst *ec2types.Instance) ec2types.InstanceStateName {
@@ -117,14 +128,15 @@ func (p *Provider) Get(ctx context.Context, id string) (*apiv1.NodeClaim, error)
 	case inst == nil:
 		return nil, cloudprovider.NewNodeClaimNotFoundError(fmt.Errorf("instance %s does not exist", instanceID))
 	case !p.owned(inst):
-		return nil, cloudprovider.NewNodeClaimNotFoundError(fmt.Errorf("instance %s is not owned by cluster %q", instanceID, p.opts.ClusterName))
+		return nil, cloudprovider.NewNodeClaimNotFoundError(fmt.Errorf("instance %s is not owned by cluster %q: %s", instanceID, p.opts.ClusterName, p.notOwnedReason(inst)))
 	case instanceState(inst) == ec2types.InstanceStateNameTerminated || instanceState(inst) == ec2types.InstanceStateNameShuttingDown:
 		return nil, cloudprovider.NewNodeClaimNotFoundError(fmt.Errorf("instance %s is %s", instanceID, instanceState(inst)))
 	}
 	return p.instanceNodeClaim(ctx, inst), nil
 }
 
-// List describes every live instance of this cluster launched for a NodeClaim. See cloudprovider.CloudProvider.
+// List describes every live instance of this cluster launched for a NodeClaim (see ownsTags). See
+// cloudprovider.CloudProvider.
 func (p *Provider) List(ctx context.Context) ([]*apiv1.NodeClaim, error) {
 	list, err := p.describeInstances(ctx,
 		filter("tag:"+TagCluster, p.opts.ClusterName),
@@ -135,6 +147,9 @@ func (p *Provider) List(ctx context.Context) ([]*apiv1.NodeClaim, error) {
 	}
 	out := make([]*apiv1.NodeClaim, 0, len(list))
 	for i := range list {
+		if !p.owned(&list[i]) {
+			continue
+		}
 		out = append(out, p.instanceNodeClaim(ctx, &list[i]))
 	}
 	slices.SortFunc(out, func(a, b *apiv1.NodeClaim) int {
@@ -157,7 +172,7 @@ func (p *Provider) Delete(ctx context.Context, nodeClaim *apiv1.NodeClaim) error
 	case inst == nil || instanceState(inst) == ec2types.InstanceStateNameTerminated:
 		return cloudprovider.NewNodeClaimNotFoundError(fmt.Errorf("instance %s of nodeclaim %q is gone", instanceID, nodeClaim.Name))
 	case !p.owned(inst):
-		return fmt.Errorf("refusing to terminate instance %s of nodeclaim %q: it has no %s=%s tag: %w", instanceID, nodeClaim.Name, TagCluster, p.opts.ClusterName, ErrNotOwned)
+		return fmt.Errorf("refusing to terminate instance %s of nodeclaim %q: %s: %w", instanceID, nodeClaim.Name, p.notOwnedReason(inst), ErrNotOwned)
 	case instanceState(inst) == ec2types.InstanceStateNameShuttingDown:
 		return nil
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -38,6 +39,8 @@ type launchTemplateSpec struct {
 type launchTemplates struct {
 	ec2 EC2API
 	clk clock.PassiveClock
+	// owner are the tags marking a template as this cluster's (TagCluster, and TagClusterUID when known).
+	owner map[string]string
 
 	mu     sync.Mutex
 	byName map[string]string
@@ -134,8 +137,8 @@ func (l *launchTemplates) create(ctx context.Context, cluster, name string, spec
 		LaunchTemplateData: data,
 		TagSpecifications: []ec2types.TagSpecification{{
 			ResourceType: ec2types.ResourceTypeLaunchTemplate,
-			Tags: toEC2Tags(map[string]string{TagCluster: cluster, TagEC2NodeClass: spec.NodeClass,
-				TagNodeClassHash: spec.nodeClassHash, TagAMI: spec.AMI}),
+			Tags: toEC2Tags(ownedTags(l.owner, cluster, map[string]string{TagEC2NodeClass: spec.NodeClass,
+				TagNodeClassHash: spec.nodeClassHash, TagAMI: spec.AMI})),
 		}},
 	})
 	if err != nil {
@@ -220,6 +223,13 @@ func blockDeviceMappings(bdms []apiv1.BlockDeviceMapping) []ec2types.LaunchTempl
 		out = append(out, ec2types.LaunchTemplateBlockDeviceMappingRequest{DeviceName: aws.String(m.DeviceName), Ebs: ebs})
 	}
 	return out
+}
+
+// ownedTags are tags plus the owner tags (TagCluster defaults to cluster when owner does not set it).
+func ownedTags(owner map[string]string, cluster string, tags map[string]string) map[string]string {
+	tags[TagCluster] = cluster
+	maps.Copy(tags, owner)
+	return tags
 }
 
 func toEC2Tags(tags map[string]string) []ec2types.Tag {

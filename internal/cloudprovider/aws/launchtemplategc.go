@@ -34,8 +34,8 @@ const (
 	launchTemplateUnusedTTL = 24 * time.Hour
 )
 
-// GarbageCollectLaunchTemplates deletes the cluster's launch templates (tagged tailor.sh/cluster=<cluster>, never
-// another's) that no current EC2NodeClass and NodePool resolves to: the node class is gone or being deleted, no
+// GarbageCollectLaunchTemplates deletes the cluster's launch templates (tagged tailor.sh/cluster=<cluster> and, if
+// they carry one, tailor.sh/cluster-uid=<uid>; never another's) that no current EC2NodeClass and NodePool resolves to: the node class is gone or being deleted, no
 // NodePool uses it, its spec changed since (the template's node class hash tag), the template's AMI is no longer one
 // it selects, or the template went unused for a day. Templates younger than 10 minutes are kept. It returns the
 // names deleted.
@@ -132,8 +132,9 @@ func (p *Provider) DeleteNodeClassLaunchTemplates(ctx context.Context, nodeClass
 	return errors.Join(errs...)
 }
 
-// clusterTemplates lists the launch templates tagged for this cluster (and matching the extra filters). The tag is
-// checked again on every answer: a template of another cluster is never returned.
+// clusterTemplates lists the launch templates tagged for this cluster (and matching the extra filters). The tags are
+// checked again on every answer: a template of another cluster, or of a cluster of the same name with another UID,
+// is never returned.
 func (p *Provider) clusterTemplates(ctx context.Context, filters []ec2types.Filter) ([]ec2types.LaunchTemplate, error) {
 	in := &ec2.DescribeLaunchTemplatesInput{
 		Filters: append([]ec2types.Filter{{Name: aws.String("tag:" + TagCluster), Values: []string{p.opts.ClusterName}}}, filters...),
@@ -146,7 +147,7 @@ func (p *Provider) clusterTemplates(ctx context.Context, filters []ec2types.Filt
 			return nil, fmt.Errorf("describing the cluster's launch templates: %w", err)
 		}
 		for _, lt := range page.LaunchTemplates {
-			if fromEC2Tags(lt.Tags)[TagCluster] == p.opts.ClusterName {
+			if p.ownsTags(fromEC2Tags(lt.Tags)) {
 				out = append(out, lt)
 			}
 		}

@@ -43,6 +43,11 @@ type Options struct {
 	Region string
 	// ClusterName names the cluster; it is in every tag that marks an instance as this cluster's.
 	ClusterName string
+	// ClusterUID identifies this cluster among clusters of the same name in one account (Tailor passes the UID of
+	// the kube-system namespace). Set, it is tagged on everything the provider creates (TagClusterUID), and an
+	// instance or launch template carrying the cluster's name but another UID is not this cluster's. Empty, ownership
+	// is by name alone.
+	ClusterUID string
 	// EndpointURL, when set, replaces the AWS endpoints of every service (EC2, SSM, SQS, Pricing), for ec2sim.
 	EndpointURL string
 	// KubernetesVersion, such as "1.35", picks the EKS-optimized AMIs an alias (al2023@latest) resolves to.
@@ -74,6 +79,7 @@ var (
 	regionRE      = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
 	clusterNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$`)
 	k8sVersionRE  = regexp.MustCompile(`^1\.[0-9]+$`)
+	clusterUIDRE  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$`)
 )
 
 // Complete checks the options and fills in the defaults.
@@ -109,6 +115,9 @@ func (o *Options) validateIdentity() error {
 	}
 	if !clusterNameRE.MatchString(o.ClusterName) {
 		return fmt.Errorf("cluster name %q: set --cluster-name to 1-100 letters, digits, '-', '_' or '.', starting with a letter or digit", o.ClusterName)
+	}
+	if o.ClusterUID != "" && !clusterUIDRE.MatchString(o.ClusterUID) {
+		return fmt.Errorf("cluster uid %q: set --cluster-uid to 1-128 letters, digits, '-', '_', '.' or ':' (such as the kube-system namespace's UID), or leave it empty to use that", o.ClusterUID)
 	}
 	if o.EndpointURL != "" {
 		u, err := url.Parse(o.EndpointURL)

@@ -21,10 +21,14 @@ import (
 // ProviderName is the provider's name and the scheme of its provider IDs: aws:///<zone>/<instance-id>.
 const ProviderName = "aws"
 
-// Tags Tailor puts on what it creates. TagCluster marks ownership: Tailor only ever terminates instances carrying
-// TagCluster with its own cluster name.
+// Tags Tailor puts on what it creates. TagCluster and TagClusterUID mark ownership: Tailor only ever terminates
+// instances carrying TagCluster with its own cluster name and, if they carry TagClusterUID, its own cluster UID.
 const (
-	TagCluster      = apiv1.Group + "/cluster"
+	TagCluster = apiv1.Group + "/cluster"
+	// TagClusterUID is the cluster's UID (Options.ClusterUID): it tells apart clusters of the same name in one
+	// account. A resource carrying TagCluster with this cluster's name but another UID is not this cluster's; one
+	// without TagClusterUID (launched before Tailor tagged UIDs) still is.
+	TagClusterUID   = apiv1.Group + "/cluster-uid"
 	TagNodePool     = apiv1.Group + "/nodepool"
 	TagNodeClaim    = apiv1.Group + "/nodeclaim"
 	TagEC2NodeClass = apiv1.Group + "/ec2nodeclass"
@@ -97,9 +101,30 @@ func New(opts Options, clients Clients, kube client.Reader, clk clock.Clock) (*P
 			typesTTL: opts.InstanceTypesTTL, pricesTTL: opts.PricesTTL,
 		},
 	}
-	p.templates = &launchTemplates{ec2: clients.EC2, clk: clk, byName: map[string]string{}, usedAt: map[string]time.Time{}}
+	p.templates = &launchTemplates{ec2: clients.EC2, clk: clk, owner: p.ownerTags(), byName: map[string]string{}, usedAt: map[string]time.Time{}}
 	p.started = clk.Now()
 	return p, nil
+}
+
+// ownsTags tells whether tags mark a resource as this cluster's: TagCluster is the cluster's name and TagClusterUID,
+// when the resource carries one, is the cluster's UID. A resource without TagClusterUID was made before Tailor tagged
+// UIDs (or by a cluster that does not know its UID) and stays the named cluster's, so an upgrade does not orphan the
+// fleet; a provider without a UID owns by name alone.
+func (p *Provider) ownsTags(tags map[string]string) bool {
+	if tags[TagCluster] != p.opts.ClusterName {
+		return false
+	}
+	uid, tagged := tags[TagClusterUID]
+	return !tagged || p.opts.ClusterUID == "" || uid == p.opts.ClusterUID
+}
+
+// ownerTags are the tags that mark what the provider creates as this cluster's.
+func (p *Provider) ownerTags() map[string]string {
+	tags := map[string]string{TagCluster: p.opts.ClusterName}
+	if p.opts.ClusterUID != "" {
+		tags[TagClusterUID] = p.opts.ClusterUID
+	}
+	return tags
 }
 
 // Name returns "aws".

@@ -524,6 +524,8 @@ func TestOptionsComplete(t *testing.T) {
 		{name: "no cluster", opts: Options{Region: "us-east-1"}, wantErr: "--cluster-name"},
 		{name: "bad endpoint", opts: Options{Region: "us-east-1", ClusterName: "c", EndpointURL: "127.0.0.1:4566"}, wantErr: "absolute http(s) URL"},
 		{name: "bad version", opts: Options{Region: "us-east-1", ClusterName: "c", KubernetesVersion: "v1.35"}, wantErr: "major.minor"},
+		{name: "cluster uid", opts: Options{Region: "us-east-1", ClusterName: "c", ClusterUID: "4f1c2b9e-6a55-4c61-9a0e-2d0b8c1e7f3a"}},
+		{name: "bad cluster uid", opts: Options{Region: "us-east-1", ClusterName: "c", ClusterUID: "a uid"}, wantErr: "--cluster-uid"},
 		{name: "bad overhead", opts: Options{Region: "us-east-1", ClusterName: "c", VMMemoryOverheadPercent: 1.5}, wantErr: "vm memory overhead"},
 	}
 	for _, tt := range tests {
