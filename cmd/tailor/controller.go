@@ -94,9 +94,15 @@ func runController(cmd *cobra.Command, opts *operator.Options) error {
 }
 
 func newAWSProvider(ctx context.Context, d *deps) (*aws.Provider, error) {
+	uid, err := operator.ClusterUID(ctx, d.mgr.GetAPIReader(), d.opts.ClusterUID)
+	if err != nil {
+		return nil, err
+	}
+	ctrl.LoggerFrom(ctx).Info("cluster identity", "cluster", d.opts.ClusterName, "cluster-uid", uid)
 	awsOpts := aws.Options{
 		Region:          d.opts.AWSRegion,
 		ClusterName:     d.opts.ClusterName,
+		ClusterUID:      uid,
 		EndpointURL:     d.opts.AWSEndpointURL,
 		ClusterEndpoint: d.opts.ClusterEndpoint,
 	}

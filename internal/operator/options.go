@@ -18,6 +18,7 @@ import (
 // the command line wins.
 type Options struct {
 	ClusterName             string
+	ClusterUID              string
 	ClusterEndpoint         string
 	CloudProvider           string
 	AWSRegion               string
@@ -45,6 +46,7 @@ type Options struct {
 // AddFlags registers every option on fs with its default.
 func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.ClusterName, "cluster-name", "", "name of the cluster; Tailor tags every instance with it and touches no instance without it (required)")
+	fs.StringVar(&o.ClusterUID, "cluster-uid", "", "UID tagged on every instance besides the cluster name, to tell this cluster from another of the same name in the account; default: the kube-system namespace's UID. Set it only to adopt the instances of a cluster rebuilt from scratch (docs/aws.md)")
 	fs.StringVar(&o.ClusterEndpoint, "cluster-endpoint", "", "API server URL the nodes join, for their bootstrap configuration")
 	fs.StringVar(&o.CloudProvider, "cloud-provider", "aws", "cloud provider: aws")
 	fs.StringVar(&o.AWSRegion, "aws-region", "", "AWS region, such as us-east-1; empty takes $AWS_REGION (required one way or the other)")
