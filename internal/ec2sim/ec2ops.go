@@ -76,9 +76,13 @@ func (c *cloud) describeInstances(in describeInput) ([]*instance, string, error)
 	if err := c.checkInstanceIDs(in.IDs); err != nil {
 		return nil, "", err
 	}
+	now := c.clock.Now()
+	if err := c.checkVisible(in.IDs, now); err != nil {
+		return nil, "", err
+	}
 	var matched []*instance
 	for _, i := range c.orderedInstances() {
-		if len(in.IDs) > 0 && !slices.Contains(in.IDs, i.ID) {
+		if len(in.IDs) > 0 && !slices.Contains(in.IDs, i.ID) || !c.visible(i, now) {
 			continue
 		}
 		ok, err := matchFilters(in.Filters, c.instanceAttrs(i))
@@ -94,6 +98,30 @@ func (c *cloud) describeInstances(in describeInput) ([]*instance, string, error)
 		return nil, "", err
 	}
 	return matched[p.start:p.end], p.next, nil
+}
+
+// visible tells whether DescribeInstances shows the instance yet (Faults.DescribeInstancesDelay).
+func (c *cloud) visible(i *instance, now time.Time) bool {
+	return now.Sub(i.LaunchTime) >= c.faults.DescribeInstancesDelay.Duration
+}
+
+// checkVisible answers InvalidInstanceID.NotFound for IDs of instances launched too recently for DescribeInstances
+// to show them, as EC2 does while its view catches up with a launch.
+func (c *cloud) checkVisible(ids []string, now time.Time) error {
+	var hidden []string
+	for _, id := range ids {
+		if i, ok := c.instances[id]; ok && !c.visible(i, now) {
+			hidden = append(hidden, id)
+		}
+	}
+	switch len(hidden) {
+	case 0:
+		return nil
+	case 1:
+		return errBadRequest("InvalidInstanceID.NotFound", "The instance ID '%s' does not exist", hidden[0])
+	default:
+		return errBadRequest("InvalidInstanceID.NotFound", "The instance IDs '%s' do not exist", strings.Join(hidden, ", "))
+	}
 }
 
 // ---- instance types ----

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"math"
+	"net/http"
 	"slices"
 	"strconv"
 	"time"
@@ -118,7 +119,7 @@ func (c *cloud) createFleet(req *fleetRequest) (*fleetResult, error) {
 		}
 	}
 	if prev, ok := c.fleets[req.ClientToken]; ok && req.ClientToken != "" {
-		return prev, nil
+		return prev, c.loseFleetResponse()
 	}
 	targets, err := fleetTargets(req)
 	if err != nil {
@@ -154,8 +155,21 @@ func (c *cloud) createFleet(req *fleetRequest) (*fleetResult, error) {
 	if req.ClientToken != "" {
 		c.fleets[req.ClientToken] = res
 	}
+	err = c.loseFleetResponse()
 	c.save()
-	return res, nil
+	return res, err
+}
+
+// loseFleetResponse uses up one lost CreateFleet answer (Faults.LostFleetResponses), if any is left: the error the
+// call answers instead of what it did. It runs with c.mu held, after the fleet launched.
+func (c *cloud) loseFleetResponse() error {
+	if c.faults.LostFleetResponses <= 0 {
+		return nil
+	}
+	c.faults.LostFleetResponses--
+	c.save()
+	return &apiError{Status: http.StatusInternalServerError, Code: "InternalError",
+		Message: "An internal error has occurred (injected by ec2sim: the fleet was launched and its answer lost)."}
 }
 
 // fleetTargets splits the target capacity between on-demand and spot.

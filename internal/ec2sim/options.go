@@ -83,6 +83,15 @@ type Faults struct {
 	// FleetErrors make CreateFleet fail the overrides they match with an error in its answer's Errors list, as
 	// EC2 reports per-override failures of an instant fleet; nothing launches from those pools.
 	FleetErrors []FleetErrorFault `json:"fleetErrors,omitempty"`
+	// LostFleetResponses is how many of the next CreateFleet calls lose their answer: the fleet launches as asked,
+	// then the call answers 500 InternalError, so the caller does not learn what launched. Each such call uses one up,
+	// a retry with the same client token included (which would otherwise answer the first call's result); GET
+	// /admin/faults shows how many are left.
+	LostFleetResponses int `json:"lostFleetResponses,omitempty"`
+	// DescribeInstancesDelay makes DescribeInstances eventually consistent, as EC2's is: an instance is invisible to
+	// it for this long after its launch. Asked for by ID it answers InvalidInstanceID.NotFound; a filter leaves it
+	// out. Other actions (TerminateInstances, the admin API) see it at once.
+	DescribeInstancesDelay metav1.Duration `json:"describeInstancesDelay,omitempty"`
 }
 
 // CreateFleet error codes FleetErrorFault injects.
@@ -142,6 +151,12 @@ func (f Faults) Validate() error {
 	}
 	if f.Latency.Duration < 0 || f.SlowBootLatency.Duration < 0 {
 		return fmt.Errorf("faults.latency and faults.slowBootLatency must not be negative")
+	}
+	if f.LostFleetResponses < 0 {
+		return fmt.Errorf("faults.lostFleetResponses %d: must not be negative", f.LostFleetResponses)
+	}
+	if f.DescribeInstancesDelay.Duration < 0 {
+		return fmt.Errorf("faults.describeInstancesDelay %s: must not be negative", f.DescribeInstancesDelay.Duration)
 	}
 	if f.SpotInterruptionsPerHour < 0 {
 		return fmt.Errorf("faults.spotInterruptionsPerHour %v: must not be negative", f.SpotInterruptionsPerHour)
