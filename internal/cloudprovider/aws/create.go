@@ -184,14 +184,18 @@ func (p *Provider) launch(ctx context.Context, nodeClaim *apiv1.NodeClaim, nc *a
 		},
 		OnDemandOptions:   &ec2types.OnDemandOptionsRequest{AllocationStrategy: ec2types.FleetOnDemandAllocationStrategyLowestPrice},
 		TagSpecifications: launchTagSpecifications(tags, capacityType),
-		// The same token across the SDK's own retries of this call, so a retried request cannot launch twice; a
-		// new one for every other call (EC2 answers a reused token with the first call's result).
-		ClientToken: aws.String(fleetToken(nodeClaim, p.clk.Now(), configs, capacityType)),
 	}
 	if capacityType == apiv1.CapacityTypeSpot {
 		in.SpotOptions = &ec2types.SpotOptionsRequest{AllocationStrategy: ec2types.SpotAllocationStrategyPriceCapacityOptimized}
 	}
+	// The same token across the SDK's own retries of this call, so a retried request cannot launch twice; a new one
+	// for every other call (EC2 answers a reused token with the first call's result), except that the same request
+	// after one whose outcome is unknown reuses that one's (unsettledFleets).
+	now, asked := p.clk.Now(), hashOf(in)
+	token := p.unsettled.token(nodeClaim, asked, fleetToken(nodeClaim, now, configs, capacityType), now)
+	in.ClientToken = aws.String(token)
 	out, err := p.ec2.CreateFleet(ctx, in)
+	p.unsettled.settle(nodeClaim, asked, token, now, err)
 	if err != nil {
 		if code := errorCode(err); capacityType == apiv1.CapacityTypeSpot && slices.Contains(spotRoleErrorCodes, code) {
 			return nil, []string{p.markSpotRefused(ctx, code)}, nil

@@ -56,6 +56,7 @@ type Provider struct {
 	data        *ec2DataSource
 	unavailable *UnavailableOfferings
 	templates   *launchTemplates
+	unsettled   unsettledFleets
 	// started is when the provider was built: the launch template collector trusts "not used lately" only once the
 	// process has been up that long.
 	started time.Time
