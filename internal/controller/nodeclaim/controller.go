@@ -57,8 +57,10 @@ type Controller struct {
 	kube     client.Client
 	cloud    cloudprovider.CloudProvider
 	recorder events.EventRecorder
-	// launched remembers, by NodeClaim UID, the instances launched but possibly not yet visible in the informer
-	// cache, so a reconcile on a stale read neither launches (Create is idempotent anyway) nor reports it twice.
+	// launched remembers, by NodeClaim UID, what Create returned until the claim's provider ID is visible in the
+	// informer cache, so a reconcile on a stale read neither launches again (Create's lookup by tag cannot be trusted
+	// to find an instance EC2 does not list yet) nor reports it twice, and a status write that failed (a conflict
+	// with a stale read) is made again from it.
 	launched sync.Map
 	// initialized remembers, by UID, the claims already reported initialized, for the same reason.
 	initialized sync.Map
@@ -173,8 +175,10 @@ func (c *Controller) launch(ctx context.Context, s *scope) (ctrl.Result, error) 
 		c.launched.Delete(nc.UID)
 		return ctrl.Result{}, nil
 	}
-	if _, ok := c.launched.Load(nc.UID); ok {
-		// Our own status write has not reached the cache yet.
+	if prev, ok := c.launched.Load(nc.UID); ok {
+		// Our own status write has not reached the cache yet, or it failed: write it again. On a stale read the
+		// write conflicts again, harmlessly.
+		c.recordLaunch(ctx, nc, prev.(*apiv1.NodeClaim))
 		return ctrl.Result{RequeueAfter: time.Second}, nil
 	}
 	if errs := nc.RuntimeValidate(); len(errs) > 0 {
@@ -208,6 +212,20 @@ func (c *Controller) launch(ctx context.Context, s *scope) (ctrl.Result, error) 
 		c.recorder.Eventf(nc, nil, corev1.EventTypeWarning, ReasonLaunchFailed, "Launch", "launching: %v", err)
 		return ctrl.Result{}, fmt.Errorf("launching nodeclaim: %w", err)
 	}
+	c.launched.Store(nc.UID, launched)
+	price := c.recordLaunch(ctx, nc, launched)
+	nodeClaimsLaunched.WithLabelValues(nc.Labels[apiv1.NodePoolLabelKey]).Inc()
+	log.FromContext(ctx).Info("launched nodeclaim",
+		"instance-type", nc.Labels[apiv1.InstanceTypeLabelKey], "zone", nc.Labels[apiv1.ZoneLabelKey],
+		"capacity-type", nc.Labels[apiv1.CapacityTypeLabelKey], "price", price, "provider-id", nc.Status.ProviderID)
+	c.recorder.Eventf(nc, nil, corev1.EventTypeNormal, ReasonLaunched, "Launch", "launched %s %s in %s as %s",
+		nc.Labels[apiv1.CapacityTypeLabelKey], nc.Labels[apiv1.InstanceTypeLabelKey], nc.Labels[apiv1.ZoneLabelKey], nc.Status.ProviderID)
+	return ctrl.Result{}, nil
+}
+
+// recordLaunch writes what Create returned into the claim: labels, provider ID, image, capacity, Launched, the node
+// name and price annotations. It returns the price.
+func (c *Controller) recordLaunch(ctx context.Context, nc, launched *apiv1.NodeClaim) string {
 	if nc.Labels == nil {
 		nc.Labels = map[string]string{}
 	}
@@ -219,8 +237,6 @@ func (c *Controller) launch(ctx context.Context, s *scope) (ctrl.Result, error) 
 	nc.Status.Capacity = launched.Status.Capacity
 	nc.Status.Allocatable = launched.Status.Allocatable
 	nc.StatusConditions().Set(c.now(), apiv1.ConditionTypeLaunched, metav1.ConditionTrue, ReasonLaunched, "")
-	c.launched.Store(nc.UID, nc.Status.ProviderID)
-	nodeClaimsLaunched.WithLabelValues(nc.Labels[apiv1.NodePoolLabelKey]).Inc()
 	price := c.price(ctx, nc)
 	for key, value := range map[string]string{
 		apiv1.NodeNameAnnotationKey:     launched.Annotations[apiv1.NodeNameAnnotationKey],
@@ -234,12 +250,7 @@ func (c *Controller) launch(ctx context.Context, s *scope) (ctrl.Result, error) 
 		}
 		nc.Annotations[key] = value
 	}
-	log.FromContext(ctx).Info("launched nodeclaim",
-		"instance-type", nc.Labels[apiv1.InstanceTypeLabelKey], "zone", nc.Labels[apiv1.ZoneLabelKey],
-		"capacity-type", nc.Labels[apiv1.CapacityTypeLabelKey], "price", price, "provider-id", nc.Status.ProviderID)
-	c.recorder.Eventf(nc, nil, corev1.EventTypeNormal, ReasonLaunched, "Launch", "launched %s %s in %s as %s",
-		nc.Labels[apiv1.CapacityTypeLabelKey], nc.Labels[apiv1.InstanceTypeLabelKey], nc.Labels[apiv1.ZoneLabelKey], nc.Status.ProviderID)
-	return ctrl.Result{}, nil
+	return price
 }
 
 // launchExpired deletes a claim still unlaunched LaunchTTL after its creation — the cloud kept refusing it for reasons
