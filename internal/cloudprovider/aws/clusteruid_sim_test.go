@@ -141,19 +141,45 @@ func TestSimSameNameClustersKeepApart(t *testing.T) {
 		t.Errorf("cluster b's collector deleted %v; cluster a's templates must stay (before: %v)", deleted, templatesBefore)
 	}
 
-	// Instance GC: cluster a holds no NodeClaims, so its collector terminates every instance it owns, and none of
-	// cluster b's.
-	gc, err := nodeclaim.NewGarbageCollector(e.clock, a.kube.(client.Client), a)
-	if err != nil {
-		t.Fatal(err)
+	// Instance GC: each cluster holds the NodeClaim of its own instance. Cluster a's collector terminates what it
+	// owns and no claim accounts for (its nc-b, the instance without a UID), none of cluster b's; cluster b's then
+	// finds nothing of its own to collect and touches none of cluster a's.
+	for _, c := range []struct {
+		p     *Provider
+		claim *apiv1.NodeClaim
+	}{{a, ownA}, {b, ownB}} {
+		stored := c.claim.DeepCopy()
+		stored.ResourceVersion = ""
+		if err := c.p.kube.(client.Client).Create(ctx, stored); err != nil {
+			t.Fatalf("storing nodeclaim %s: %v", stored.Name, err)
+		}
 	}
-	if err := gc.Collect(ctx); err != nil {
-		t.Fatalf("cluster a's Collect: %v", err)
+	collect := func(p *Provider) {
+		t.Helper()
+		gc, err := nodeclaim.NewGarbageCollector(e.clock, p.kube.(client.Client), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := gc.Collect(ctx); err != nil {
+			t.Fatalf("Collect: %v", err)
+		}
 	}
-	if inst, _ := e.simInstance(instanceIDOf(t, ownB)); inst.State != "running" {
-		t.Errorf("cluster b's instance is %s after cluster a's garbage collection, want running", inst.State)
+	state := func(nc *apiv1.NodeClaim) string {
+		inst, _ := e.simInstance(instanceIDOf(t, nc))
+		return inst.State
 	}
-	if inst, _ := e.simInstance(instanceIDOf(t, ownA)); inst.State != "shutting-down" {
-		t.Errorf("cluster a's own unclaimed instance is %s after its garbage collection, want shutting-down", inst.State)
+	collect(a)
+	if got := state(ownB); got != "running" {
+		t.Errorf("cluster b's instance is %s after cluster a's garbage collection, want running", got)
+	}
+	if got := state(again); got != "shutting-down" {
+		t.Errorf("cluster a's unclaimed nc-b is %s after its garbage collection, want shutting-down", got)
+	}
+	collect(b)
+	if got := state(ownA); got != "running" {
+		t.Errorf("cluster a's instance is %s after cluster b's garbage collection, want running", got)
+	}
+	if got := state(ownB); got != "running" {
+		t.Errorf("cluster b's claimed instance is %s after its garbage collection, want running", got)
 	}
 }
