@@ -28,8 +28,8 @@ const GCGracePeriod = time.Minute
 const GCInterval = time.Minute
 
 // DefaultGCClaimBudget is the share of the cluster's NodeClaims one pass may delete because the provider does not find
-// their instance (at least one a pass). A provider that suddenly finds nothing (a changed --cluster-name, a lost tag,
-// credentials of another account) must not empty the cluster in one pass.
+// their instance (at least one a pass). A provider that suddenly finds nothing (a changed --cluster-name or
+// --cluster-uid, a lost tag, credentials of another account) must not empty the cluster in one pass.
 const DefaultGCClaimBudget = 0.1
 
 // GarbageCollector terminates instances this cluster owns that no NodeClaim accounts for, and deletes launched
@@ -147,7 +147,7 @@ func (g *GarbageCollector) collectClaims(ctx context.Context, claims []apiv1.Nod
 	}
 	if len(readyKept) > 0 {
 		gcClaimsKept.Add(float64(len(readyKept)))
-		logger.Error(nil, "the cloud provider does not find the instances of nodeclaims whose nodes are Ready; keeping them: check --cluster-name and the instances' tailor.sh/cluster tag",
+		logger.Error(nil, "the cloud provider does not find the instances of nodeclaims whose nodes are Ready; keeping them: check --cluster-name and the instances' tailor.sh/cluster and tailor.sh/cluster-uid tags",
 			"count", len(readyKept), "nodeclaims", summarize(readyKept))
 	}
 	if len(orphans) == 0 {
@@ -156,7 +156,7 @@ func (g *GarbageCollector) collectClaims(ctx context.Context, claims []apiv1.Nod
 	budget := max(1, int(math.Floor(g.ClaimBudget*float64(len(claims)))))
 	if 2*(len(orphans)+len(readyKept)) > launched {
 		budget = 1
-		logger.Error(nil, "most launched nodeclaims look orphaned (the cloud provider does not find their instances); deleting at most one a pass: check --cluster-name, the tailor.sh/cluster tag and the controller's credentials",
+		logger.Error(nil, "most launched nodeclaims look orphaned (the cloud provider does not find their instances); deleting at most one a pass: check --cluster-name, the tailor.sh/cluster and tailor.sh/cluster-uid tags and the controller's credentials",
 			"orphaned", len(orphans)+len(readyKept), "launched", launched)
 	}
 	slices.SortFunc(orphans, func(a, b *apiv1.NodeClaim) int { return strings.Compare(a.Name, b.Name) })
