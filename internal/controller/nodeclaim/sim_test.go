@@ -9,6 +9,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/events"
 	clocktesting "k8s.io/utils/clock/testing"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -185,8 +186,13 @@ func (f *simFixture) live(claim string) []string {
 // runs.
 func (f *simFixture) failLaunch(name string) {
 	f.t.Helper()
-	if _, err := f.c.Reconcile(f.t.Context(), ctrl.Request{NamespacedName: client.ObjectKey{Name: name}}); err == nil {
-		f.t.Fatal("the launch succeeded although every CreateFleet answer was lost")
+	// Until the claim is in the cache, a reconcile does nothing; the first that launches fails.
+	err := wait.PollUntilContextTimeout(f.t.Context(), 20*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
+		_, err := f.c.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKey{Name: name}})
+		return err != nil, nil
+	})
+	if err != nil {
+		f.t.Fatalf("no launch attempt failed although every CreateFleet answer was lost: %v", err)
 	}
 	if n := len(f.live(name)); n != 1 {
 		f.t.Fatalf("%d instances after the lost launch answers, want the 1 the lost call launched", n)
