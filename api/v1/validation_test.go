@@ -48,6 +48,18 @@ spec:
     - alias: al2023@latest
 `
 
+const baseNodeOverlay = `
+apiVersion: tailor.sh/v1
+kind: NodeOverlay
+metadata:
+  name: case
+spec:
+  requirements:
+    - {key: tailor.sh/instance-family, operator: In, values: [m7i]}
+    - {key: tailor.sh/capacity-type, operator: In, values: [on-demand]}
+  priceAdjustment: "-30%"
+`
+
 // requirement is a NodePool patch that replaces the requirements with one.
 func requirement(req string) string {
 	return `{spec: {template: {spec: {requirements: [` + req + `]}}}}`
@@ -186,6 +198,21 @@ func TestInvalidObjectsAreRejected(t *testing.T) {
 
 		{"negative replicas", baseNodePool, `{spec: {replicas: -1}}`, "spec.replicas", "should be greater than or equal to 0"},
 
+		// NodeOverlay.
+		{"overlay with price and adjustment", baseNodeOverlay, `{spec: {price: "0.05"}}`,
+			"spec", "set exactly one of price (an absolute $/h such as 0.0832) and priceAdjustment"},
+		{"overlay with neither", baseNodeOverlay, `{spec: {priceAdjustment: null}}`,
+			"spec", "set exactly one of price"},
+		{"overlay price with a unit", baseNodeOverlay, `{spec: {priceAdjustment: null, price: "$0.05"}}`,
+			"spec.price", "price must be a non-negative decimal number of dollars per hour"},
+		{"overlay adjustment without a sign", baseNodeOverlay, `{spec: {priceAdjustment: "30%"}}`,
+			"spec.priceAdjustment", "priceAdjustment must be a signed percentage such as -30%"},
+		{"overlay adjustment below -100%", baseNodeOverlay, `{spec: {priceAdjustment: "-150%"}}`,
+			"spec.priceAdjustment", "priceAdjustment may lower a price by at most -100%"},
+		{"overlay requirement with minValues", baseNodeOverlay, `{spec: {requirements: [{key: tailor.sh/instance-family, operator: In, values: [m7i], minValues: 1}]}}`,
+			"spec.requirements", "requirements[].minValues has no meaning in a NodeOverlay"},
+		{"overlay weight 0", baseNodeOverlay, `{spec: {weight: 0}}`, "spec.weight", "should be greater than or equal to 1"},
+
 		// NodeClaim.
 		{"NodeClaim without nodeClassRef", baseNodeClaim, `{spec: {nodeClassRef: null}}`, "spec.nodeClassRef", "Required value"},
 		{"NodeClaim with negative requests", baseNodeClaim, `{spec: {resources: {requests: {cpu: "-2"}}}}`,
@@ -293,7 +320,7 @@ func TestConsolidationThresholdsAccepted(t *testing.T) {
 // TestBaseObjectsAreValid guards the table above: each base object must be accepted, so every rejection comes from
 // the case's patch.
 func TestBaseObjectsAreValid(t *testing.T) {
-	for _, base := range []string{baseNodePool, baseNodeClaim, baseEC2NodeClass} {
+	for _, base := range []string{baseNodePool, baseNodeClaim, baseEC2NodeClass, baseNodeOverlay} {
 		obj := object(t, base)
 		if err := kube.Create(t.Context(), obj, client.DryRunAll); err != nil {
 			t.Errorf("%s rejected: %v\n%s", obj.GetKind(), err, causes(err))

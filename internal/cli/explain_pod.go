@@ -74,6 +74,10 @@ type PodDecision struct {
 	Zone         string   `json:"zone,omitempty"`
 	CapacityType string   `json:"capacityType,omitempty"`
 	PricePerHour *float64 `json:"pricePerHour,omitempty"`
+	// NodeOverlay names the NodeOverlay that set the price of the node to launch, and ListPricePerHour is the
+	// provider's price it replaced.
+	NodeOverlay      string  `json:"nodeOverlay,omitempty"`
+	ListPricePerHour float64 `json:"listPricePerHour,omitempty"`
 	// SharedWith counts the other pending pods the dry run puts on the same new node.
 	SharedWith int `json:"sharedWith,omitempty"`
 	// OtherInstanceTypes are the next cheapest types that fit too (the launch falls back to them).
@@ -321,7 +325,8 @@ func (e *explainer) placement(view *state.View, res *scheduling.Results, p *core
 		best := c.Cheapest()
 		price := best.Offering.PricePerHour
 		dec := PodDecision{Kind: DecisionNewNode, NodePool: c.NodePool, InstanceType: best.InstanceType.Name,
-			Zone: best.Offering.Zone, CapacityType: best.Offering.CapacityType, PricePerHour: &price, SharedWith: len(c.Pods) - 1}
+			Zone: best.Offering.Zone, CapacityType: best.Offering.CapacityType, PricePerHour: &price, SharedWith: len(c.Pods) - 1,
+			NodeOverlay: best.Offering.Overlay, ListPricePerHour: best.Offering.ListPrice}
 		for _, o := range c.InstanceTypeOptions[1:] {
 			if len(dec.OtherInstanceTypes) == maxOtherInstanceTypes {
 				break

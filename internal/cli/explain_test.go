@@ -297,6 +297,30 @@ func TestExplain(t *testing.T) {
 		}
 	})
 
+	t.Run("a NodeOverlay that prices the launch is named", func(t *testing.T) {
+		ov := &apiv1.NodeOverlay{
+			ObjectMeta: metav1.ObjectMeta{Name: "enterprise-discount"},
+			Spec: apiv1.NodeOverlaySpec{
+				Requirements:    []apiv1.NodeSelectorRequirementWithMinValues{{Key: apiv1.CapacityTypeLabelKey, Operator: corev1.NodeSelectorOpIn, Values: []string{apiv1.CapacityTypeOnDemand}}},
+				PriceAdjustment: ptr.To("-50%"),
+			},
+		}
+		if err := kube.Create(t.Context(), ov); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = kube.Delete(t.Context(), ov) })
+		d := f.explainPod(t, "on-demand-only").Decision
+		list := f.price(t, d.InstanceType, d.Zone, d.CapacityType)
+		if d.Kind != DecisionNewNode || d.NodeOverlay != "enterprise-discount" || d.ListPricePerHour != list ||
+			d.PricePerHour == nil || math.Abs(*d.PricePerHour-list/2) > 1e-9 {
+			t.Errorf("decision %+v, want a new node priced by enterprise-discount at half its list price $%.4f", d, list)
+		}
+		text := f.text(t, ExplainOptions{Target: ExplainPod, Name: "on-demand-only"})
+		if want := fmt.Sprintf("priced by NodeOverlay enterprise-discount (the provider lists it at $%.4f/h)", list); !strings.Contains(text, want) {
+			t.Errorf("text lacks %q:\n%s", want, text)
+		}
+	})
+
 	t.Run("a missing NodeClaim is an error", func(t *testing.T) {
 		err := Explain(t.Context(), kube, ExplainOptions{Target: ExplainNodeClaim, Name: "nope"}, &bytes.Buffer{})
 		if err == nil || err.Error() != "nodeclaim nope not found" {

@@ -106,6 +106,9 @@ func decisionText(p *PodExplanation) (string, []string) {
 	case DecisionNewNode:
 		s := fmt.Sprintf("launch a node from nodepool %s: %s", d.NodePool, offeringText(d.InstanceType, d.CapacityType, d.Zone, d.PricePerHour))
 		var more []string
+		if d.NodeOverlay != "" {
+			more = append(more, fmt.Sprintf("priced by NodeOverlay %s (the provider lists it at $%.4f/h)", d.NodeOverlay, d.ListPricePerHour))
+		}
 		if d.SharedWith > 0 {
 			more = append(more, fmt.Sprintf("shared with %d other pending pod(s) of the same batch", d.SharedWith))
 		}

@@ -50,12 +50,15 @@ type SimulateResult struct {
 
 // SimulatedNodeClaim is one node Tailor would launch.
 type SimulatedNodeClaim struct {
-	NodePool     string   `json:"nodePool"`
-	InstanceType string   `json:"instanceType"`
-	Zone         string   `json:"zone"`
-	CapacityType string   `json:"capacityType"`
-	PricePerHour float64  `json:"pricePerHour"`
-	Pods         []string `json:"pods"`
+	NodePool     string  `json:"nodePool"`
+	InstanceType string  `json:"instanceType"`
+	Zone         string  `json:"zone"`
+	CapacityType string  `json:"capacityType"`
+	PricePerHour float64 `json:"pricePerHour"`
+	// NodeOverlay names the NodeOverlay that set the price, and ListPricePerHour is the catalogue's price it replaced.
+	NodeOverlay      string   `json:"nodeOverlay,omitempty"`
+	ListPricePerHour float64  `json:"listPricePerHour,omitempty"`
+	Pods             []string `json:"pods"`
 	// Options are the other instance types that would fit, cheapest first (at most 10).
 	Options []string `json:"instanceTypeOptions,omitempty"`
 }
@@ -166,13 +169,22 @@ func buildSnapshot(m *manifests, types []*cloudprovider.InstanceType) (*scheduli
 		return nil, nil, fmt.Errorf("pod %s/%s is bound to node %q, which the manifests do not include", bound[name][0].Namespace, bound[name][0].Name, name)
 	}
 	if len(m.nodePools) == 0 {
-		snap.NodePools = []*scheduling.NodePool{{Name: "default", InstanceTypes: types}}
+		its, _, err := cloudprovider.ApplyOverlays(types, "default", m.overlays)
+		if err != nil {
+			return nil, nil, err
+		}
+		snap.NodePools = []*scheduling.NodePool{{Name: "default", InstanceTypes: its}}
 	}
 	for _, np := range m.nodePools {
 		if np.IsStatic() {
 			continue // as in the controller: pods never launch nodes in a static NodePool
 		}
-		pool, err := convertNodePool(np, types)
+		// As in the controller, NodeOverlays set the prices each NodePool plans with.
+		its, _, err := cloudprovider.ApplyOverlays(types, np.Name, m.overlays)
+		if err != nil {
+			return nil, nil, err
+		}
+		pool, err := convertNodePool(np, its)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -219,7 +231,7 @@ func toSimulateResult(res *scheduling.Results, bound float64, pods int, elapsed 
 	for _, c := range res.NodeClaims {
 		o := c.Cheapest()
 		nc := SimulatedNodeClaim{NodePool: c.NodePool, InstanceType: o.InstanceType.Name, Zone: o.Offering.Zone, CapacityType: o.Offering.CapacityType,
-			PricePerHour: o.Offering.PricePerHour, Pods: podNames(c.Pods)}
+			PricePerHour: o.Offering.PricePerHour, NodeOverlay: o.Offering.Overlay, ListPricePerHour: o.Offering.ListPrice, Pods: podNames(c.Pods)}
 		for i, opt := range c.InstanceTypeOptions {
 			if i >= 10 {
 				break

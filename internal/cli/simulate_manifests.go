@@ -30,6 +30,7 @@ type manifests struct {
 	pvs            []*corev1.PersistentVolume
 	pvcs           []*corev1.PersistentVolumeClaim
 	storageClasses []*storagev1.StorageClass
+	overlays       []apiv1.NodeOverlay
 	// volumeLimits are the CSI attach limits of nodes by node name and driver, from CSINode objects.
 	volumeLimits map[string]map[string]int64
 	ignored      map[string]int
@@ -151,8 +152,9 @@ func (m *manifests) addList(kind string, obj map[string]any) error {
 
 // kindReaders read one kind each into the manifests.
 var kindReaders = map[string]func(*manifests, map[string]any) error{
-	"NodePool": reader(func(m *manifests, np *apiv1.NodePool) { m.nodePools = append(m.nodePools, np) }),
-	"Node":     reader(func(m *manifests, n *corev1.Node) { m.nodes = append(m.nodes, n) }),
+	"NodePool":    reader(func(m *manifests, np *apiv1.NodePool) { m.nodePools = append(m.nodePools, np) }),
+	"NodeOverlay": reader(func(m *manifests, o *apiv1.NodeOverlay) { m.overlays = append(m.overlays, *o) }),
+	"Node":        reader(func(m *manifests, n *corev1.Node) { m.nodes = append(m.nodes, n) }),
 	"Pod": reader(func(m *manifests, p *corev1.Pod) {
 		if p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
 			m.pods = append(m.pods, defaultNamespace(p))

@@ -211,3 +211,63 @@ spec:
 		t.Errorf("unschedulable %+v, want only default/warm-only", got.Unschedulable)
 	}
 }
+
+// TestSimulateNodeOverlay: a NodeOverlay in the manifests sets the prices the plan uses: a Savings Plan making
+// on-demand m7i cheaper than spot flips the plan to on-demand m7i, and the claim names the overlay.
+func TestSimulateNodeOverlay(t *testing.T) {
+	dir := t.TempDir()
+	manifest := `apiVersion: tailor.sh/v1
+kind: NodePool
+metadata: {name: default}
+spec:
+  template:
+    spec:
+      nodeClassRef: {group: tailor.sh, kind: EC2NodeClass, name: default}
+      requirements: [{key: tailor.sh/instance-family, operator: In, values: [m7i, c7i]}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: app, namespace: default}
+spec:
+  containers: [{name: c, image: pause, resources: {requests: {cpu: "1", memory: 2Gi}}}]
+`
+	overlay := `---
+apiVersion: tailor.sh/v1
+kind: NodeOverlay
+metadata: {name: savings-plan}
+spec:
+  requirements:
+    - {key: tailor.sh/instance-family, operator: In, values: [m7i]}
+    - {key: tailor.sh/capacity-type, operator: In, values: [on-demand]}
+  priceAdjustment: "-80%"
+`
+	plan := func(docs string) SimulatedNodeClaim {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, "m.yaml"), []byte(docs), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		if err := Simulate(SimulateOptions{Paths: []string{dir}, Output: OutputJSON, Clock: clocktesting.NewFakePassiveClock(fakeNow)}, &out); err != nil {
+			t.Fatal(err)
+		}
+		var got SimulateResult
+		if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+			t.Fatal(err)
+		}
+		if len(got.NodeClaims) != 1 {
+			t.Fatalf("%d nodeclaims, want 1", len(got.NodeClaims))
+		}
+		return got.NodeClaims[0]
+	}
+	before := plan(manifest)
+	if before.CapacityType != "spot" || before.NodeOverlay != "" {
+		t.Fatalf("without the overlay: %s %s by %q, want spot at the catalogue's price", before.InstanceType, before.CapacityType, before.NodeOverlay)
+	}
+	after := plan(manifest + overlay)
+	if after.CapacityType != "on-demand" || !strings.HasPrefix(after.InstanceType, "m7i.") || after.NodeOverlay != "savings-plan" {
+		t.Errorf("with the overlay: %s %s by %q, want on-demand m7i priced by savings-plan", after.InstanceType, after.CapacityType, after.NodeOverlay)
+	}
+	if after.PricePerHour >= before.PricePerHour || after.ListPricePerHour <= after.PricePerHour {
+		t.Errorf("with the overlay $%v/h (list $%v/h), without $%v/h: want cheaper than spot and below its list price", after.PricePerHour, after.ListPricePerHour, before.PricePerHour)
+	}
+}

@@ -70,4 +70,8 @@ type Offering struct {
 	PricePerHour float64
 	// Available is false while the provider has recently seen no capacity for it.
 	Available bool
+	// Overlay names the NodeOverlay that set PricePerHour ("" for the provider's own price), and ListPrice is the
+	// provider's price it replaced (see ApplyOverlays).
+	Overlay   string
+	ListPrice float64
 }

@@ -107,7 +107,7 @@ type View struct {
 // instance types, DaemonSets, volumes, and the pods that still need capacity.
 func (c *Cluster) Read(ctx context.Context, instanceTypes InstanceTypesFunc) (*View, error) {
 	var l lists
-	for _, list := range []client.ObjectList{&l.nodes, &l.claims, &l.pools, &l.pods, &l.daemonSets, &l.pvs, &l.pvcs, &l.scs, &l.csiNodes} {
+	for _, list := range []client.ObjectList{&l.nodes, &l.claims, &l.pools, &l.pods, &l.daemonSets, &l.pvs, &l.pvcs, &l.scs, &l.csiNodes, &l.overlays} {
 		if err := c.kube.List(ctx, list); err != nil {
 			return nil, fmt.Errorf("listing %T: %w", list, err)
 		}
@@ -128,7 +128,7 @@ func (c *Cluster) Read(ctx context.Context, instanceTypes InstanceTypesFunc) (*V
 	inFlight, usage := c.addNodes(v, l.nodes.Items, podsByNode, volumeLimits(l.csiNodes.Items))
 	c.applyReplacing(v)
 	waiting := c.addPending(v, pending, inFlight)
-	addNodePools(ctx, v, l.pools.Items, usage, instanceTypes)
+	addNodePools(ctx, v, l.pools.Items, usage, overlaid(instanceTypes, l.overlays.Items))
 	for i := range l.daemonSets.Items {
 		v.Snapshot.DaemonSetPods = append(v.Snapshot.DaemonSetPods, DaemonSetPod(&l.daemonSets.Items[i]))
 	}
@@ -180,6 +180,7 @@ type lists struct {
 	pvcs       corev1.PersistentVolumeClaimList
 	scs        storagev1.StorageClassList
 	csiNodes   storagev1.CSINodeList
+	overlays   apiv1.NodeOverlayList
 }
 
 // volumeLimits are the CSI attach limits each CSINode reports, by node name and driver; a driver without an

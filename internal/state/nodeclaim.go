@@ -82,9 +82,15 @@ func claimRequirements(planned *scheduling.NodeClaim) []apiv1.NodeSelectorRequir
 	if m := planned.Requirements.MinValues(apiv1.InstanceTypeLabelKey); m > limit {
 		limit = m
 	}
+	out, pinned := pinOverlaidCapacityType(out, planned)
 	for _, o := range planned.InstanceTypeOptions {
 		if len(names) == limit {
 			break
+		}
+		// A claim pinned to an overlaid capacity type offers only the types the overlay discounts: the provider
+		// orders what it may launch by its own list prices, which know nothing of the discount.
+		if pinned && (o.Offering.Overlay == "" || o.Offering.CapacityType != planned.Cheapest().Offering.CapacityType) {
+			continue
 		}
 		names = append(names, o.InstanceType.Name)
 	}
@@ -93,4 +99,26 @@ func claimRequirements(planned *scheduling.NodeClaim) []apiv1.NodeSelectorRequir
 		itReq.MinValues = ptr.To(int32(m))
 	}
 	return append(out, itReq)
+}
+
+// pinOverlaidCapacityType restricts the claim to the capacity type of its cheapest option when a NodeOverlay made a
+// capacity type other than spot the cheapest (a Savings Plan or Reserved Instance discount on on-demand): a provider
+// launches spot whenever a claim allows it, which would throw the discount away.
+// It reports whether it pinned. A claim whose minValues needs more instance types is not pinned (flexibility first).
+func pinOverlaidCapacityType(reqs []apiv1.NodeSelectorRequirementWithMinValues, planned *scheduling.NodeClaim) ([]apiv1.NodeSelectorRequirementWithMinValues, bool) {
+	if len(planned.InstanceTypeOptions) == 0 || planned.Requirements.MinValues(apiv1.InstanceTypeLabelKey) > 0 {
+		return reqs, false
+	}
+	cheapest := planned.Cheapest().Offering
+	if cheapest.Overlay == "" || cheapest.CapacityType == apiv1.CapacityTypeSpot {
+		return reqs, false
+	}
+	pinned := apiv1.NodeSelectorRequirementWithMinValues{Key: apiv1.CapacityTypeLabelKey, Operator: corev1.NodeSelectorOpIn, Values: []string{cheapest.CapacityType}}
+	for i, r := range reqs {
+		if r.Key == apiv1.CapacityTypeLabelKey {
+			reqs[i] = pinned
+			return reqs, true
+		}
+	}
+	return append(reqs, pinned), true
 }

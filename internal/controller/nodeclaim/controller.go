@@ -288,6 +288,13 @@ func (c *Controller) price(ctx context.Context, nc *apiv1.NodeClaim) string {
 	if err != nil {
 		return ""
 	}
+	// The price Tailor planned with: NodeOverlays (a Savings Plan, say) replace the provider's list price.
+	overlays := &apiv1.NodeOverlayList{}
+	if err := c.kube.List(ctx, overlays); err == nil {
+		if its, _, err = cloudprovider.ApplyOverlays(its, np.Name, overlays.Items); err != nil {
+			return ""
+		}
+	}
 	for _, it := range its {
 		if it.Name != nc.Labels[apiv1.InstanceTypeLabelKey] {
 			continue

@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/events"
 	clocktesting "k8s.io/utils/clock/testing"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -473,5 +474,38 @@ func TestRegistrationAwaitsPublication(t *testing.T) {
 				t.Errorf("node still carries %s after registration: %v", apiv1.UnregisteredTaintKey, node.Spec.Taints)
 			}
 		})
+	}
+}
+
+// TestLaunchRecordsOverlaidPrice: the price recorded at launch (and so tailor_cluster_price_per_hour and
+// consolidation's savings) is the NodeOverlay's, not the provider's list price.
+func TestLaunchRecordsOverlaidPrice(t *testing.T) {
+	f := newFixture(t)
+	np := &apiv1.NodePool{
+		ObjectMeta: metav1.ObjectMeta{Name: "overlaid"},
+		Spec: apiv1.NodePoolSpec{Template: apiv1.NodeClaimTemplate{Spec: apiv1.NodeClaimTemplateSpec{
+			NodeClassRef: apiv1.NodeClassReference{Group: apiv1.Group, Kind: apiv1.EC2NodeClassKind, Name: "default"},
+		}}},
+	}
+	ov := &apiv1.NodeOverlay{ObjectMeta: metav1.ObjectMeta{Name: "flat-rate"}, Spec: apiv1.NodeOverlaySpec{Price: ptr.To("0.0123")}}
+	for _, o := range []client.Object{np, ov} {
+		if err := f.direct.Create(t.Context(), o); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = f.direct.Delete(context.WithoutCancel(t.Context()), o) })
+	}
+	f.claim("overlaid-claim", func(nc *apiv1.NodeClaim) { nc.Labels[apiv1.NodePoolLabelKey] = "overlaid" })
+	err := wait.PollUntilContextTimeout(t.Context(), 20*time.Millisecond, 5*time.Second, true, func(ctx context.Context) (bool, error) {
+		return f.kube.Get(ctx, client.ObjectKey{Name: "overlaid"}, &apiv1.NodePool{}) == nil &&
+			f.kube.Get(ctx, client.ObjectKey{Name: "flat-rate"}, &apiv1.NodeOverlay{}) == nil, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc := f.reconcileUntil("overlaid-claim", "launched with a price", func(nc *apiv1.NodeClaim) bool {
+		return conditionTrue(nc, apiv1.ConditionTypeLaunched) && nc.Annotations[apiv1.PricePerHourAnnotationKey] != ""
+	})
+	if got := nc.Annotations[apiv1.PricePerHourAnnotationKey]; got != "0.0123" {
+		t.Errorf("price annotation = %q, want the NodeOverlay's 0.0123", got)
 	}
 }

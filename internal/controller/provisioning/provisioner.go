@@ -141,12 +141,16 @@ func (p *Provisioner) launch(ctx context.Context, view *state.View, planned *sch
 	log.FromContext(ctx).Info("created nodeclaim", "nodeclaim", klog.KObj(nc), "nodepool", np.Name,
 		"pods", len(planned.Pods), "instanceTypeOptions", len(planned.InstanceTypeOptions),
 		"cheapest", cheapest.InstanceType.Name, "zone", cheapest.Offering.Zone,
-		"capacityType", cheapest.Offering.CapacityType, "pricePerHour", cheapest.Offering.PricePerHour)
+		"capacityType", cheapest.Offering.CapacityType, "pricePerHour", cheapest.Offering.PricePerHour, "nodeOverlay", cheapest.Offering.Overlay)
+	priced := ""
+	if o := cheapest.Offering; o.Overlay != "" {
+		priced = fmt.Sprintf(", priced by NodeOverlay %s (list $%.4f/h)", o.Overlay, o.ListPrice)
+	}
 	for _, pod := range planned.Pods {
 		p.cluster.Nominate(pod, nc.Name)
 		p.recorder.Eventf(pod, nil, corev1.EventTypeNormal, ReasonNominated, "Provisioning",
-			"pod should schedule on nodeclaim %s (%s, %s %s, $%.4f/h)", nc.Name, cheapest.InstanceType.Name,
-			cheapest.Offering.CapacityType, cheapest.Offering.Zone, cheapest.Offering.PricePerHour)
+			"pod should schedule on nodeclaim %s (%s, %s %s, $%.4f/h%s)", nc.Name, cheapest.InstanceType.Name,
+			cheapest.Offering.CapacityType, cheapest.Offering.Zone, cheapest.Offering.PricePerHour, priced)
 	}
 	return nil
 }
