@@ -382,6 +382,11 @@ func (s *solver) checkKey(p *podInfo, n *node, a *attempt, terms []*term, key st
 	if _, known := n.domain(key); known || !n.isClaim() {
 		return ""
 	}
+	if withSymmetry {
+		// The pod's required terms pin the claim before its preferences are checked: pin it where the preferences
+		// still in force hold too, if any such domain is left, or they would fail on a domain chosen without them.
+		domains = s.preferredDomains(p, a, key, domains)
+	}
 	// Pin the claim: the least loaded domain for spread, else the first; ties go to the cheaper domain.
 	best := s.pickDomain(p, n, key, domains, terms, a)
 	pin := s.pinned(n, a, key, best)
@@ -390,6 +395,20 @@ func (s *solver) checkKey(p *podInfo, n *node, a *attempt, terms []*term, key st
 	}
 	a.reqs, a.types, a.changed = pin.reqs, pin.types, true
 	return ""
+}
+
+// preferredDomains narrows domains to those the pod's inter-pod preferences on key, still in force at the attempt's
+// relaxation level, allow; it returns domains unchanged when no such domain is left.
+func (s *solver) preferredDomains(p *podInfo, a *attempt, key string, domains []string) []string {
+	for _, pr := range activePrefs(p, a.level) {
+		if pr.term == nil || pr.term.group.key != key {
+			continue
+		}
+		if kept, _ := s.filterDomains(p, pr.term, domains); len(kept) > 0 {
+			domains = kept
+		}
+	}
+	return domains
 }
 
 // keylessNodeOK reports whether an existing node without the key passes the terms on it: it is in no domain, so

@@ -19,8 +19,7 @@ func domainsOf(r *Results, key string) int {
 
 // TestSolveCostKeepsSoftHA: under the Cost policy, replicas of one owner with a preferred anti-affinity against each
 // other (hostname or zone) still land in distinct domains, up to haDomains of them: 3 soft-HA replicas must not share
-// one node even though one node is cheaper. Ignore drops every preference. (A preferred zone anti-affinity is marked
-// soft-HA too, but the planner still puts such replicas in one zone under Respect as well as Cost: a known defect.)
+// one node (or zone) even though one node is cheaper. Ignore drops every preference.
 func TestSolveCostKeepsSoftHA(t *testing.T) {
 	sel := map[string]string{"app": "web"}
 	for _, tt := range []struct {
@@ -32,6 +31,9 @@ func TestSolveCostKeepsSoftHA(t *testing.T) {
 		{name: "cost hostname", key: apiv1.HostnameLabelKey, policy: PreferenceCost, want: 3},
 		{name: "respect hostname", key: apiv1.HostnameLabelKey, policy: PreferenceRespect, want: 3},
 		{name: "ignore hostname", key: apiv1.HostnameLabelKey, policy: PreferenceIgnore, want: 1},
+		{name: "cost zone", key: apiv1.ZoneLabelKey, policy: PreferenceCost, want: 3},
+		{name: "respect zone", key: apiv1.ZoneLabelKey, policy: PreferenceRespect, want: 3},
+		{name: "ignore zone", key: apiv1.ZoneLabelKey, policy: PreferenceIgnore, want: 1},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			pods := replicas(3, "web", func(n string) *podBuilder {
