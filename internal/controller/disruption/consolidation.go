@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
@@ -14,6 +15,9 @@ import (
 // ReasonUnderutilized is consolidation's reason: the node's pods fit on the rest of the cluster, or on one cheaper
 // new node.
 const ReasonUnderutilized = string(apiv1.DisruptionReasonUnderutilized)
+
+// eventConsolidationApproved is the event on each node of a consolidation move about to be carried out.
+const eventConsolidationApproved = "ConsolidationApproved"
 
 // ValidationWindow is how long a consolidation decision must stand before it is carried out: the same nodes must be
 // chosen again after at least this long, so a decision made on a cluster in motion is not acted on.
@@ -58,7 +62,33 @@ func (c *Controller) consolidate(ctx context.Context, view *state.View, cands []
 		return nil, nil
 	}
 	c.pending = nil
+	c.approved(p)
 	return p, nil
+}
+
+// approved records a consolidation move that stood through the validation window: an event on each candidate with
+// what the move saves and costs, and the saving and score metrics.
+func (c *Controller) approved(p *plan) {
+	m := p.move
+	if m == nil {
+		return
+	}
+	what := "delete"
+	if len(p.replacements) > 0 {
+		what = "replace by one " + p.replacements[0].Cheapest().InstanceType.Name
+	}
+	pct := 0.0
+	if m.Price > 0 {
+		pct = 100 * m.Savings / m.Price
+	}
+	for _, cand := range p.candidates {
+		c.recorder.Eventf(cand.claim, cand.node, corev1.EventTypeNormal, eventConsolidationApproved, "Consolidate",
+			"%s %d node(s) ($%.4f/h): saves at least $%.4f/h (%.1f%%; the NodePool requires $%.4f/h), disruption cost %.2f, score %.3f",
+			what, len(p.candidates), m.Price, m.Savings, pct, m.Required, m.Disruption, m.Score)
+	}
+	pool := p.candidates[0].pool.Name
+	consolidationSavings.WithLabelValues(pool).Add(m.Savings)
+	consolidationScore.WithLabelValues(pool).Observe(m.Score)
 }
 
 // decide turns the view and the candidates into the Consolidator's input, and its move into a plan.
@@ -80,7 +110,7 @@ func (c *Controller) decide(ctx context.Context, view *state.View, cands []*cand
 	}
 	log.FromContext(ctx).V(1).Info("consolidation move found", "nodeclaims", len(move.Candidates), "replace", !move.Delete(),
 		"savingsPerHour", move.Savings, "requiredPerHour", move.Required, "disruptionCost", move.Disruption, "score", move.Score)
-	p := &plan{reason: ReasonUnderutilized, pools: view.NodePools}
+	p := &plan{reason: ReasonUnderutilized, pools: view.NodePools, move: move}
 	for _, n := range move.Candidates {
 		p.candidates = append(p.candidates, byClaim[n.NodeClaim])
 	}

@@ -320,6 +320,8 @@ func TestConsolidationDeletesNodeWhosePodsFitElsewhere(t *testing.T) {
 	f.pod("a", nil)
 	f.pod("b", nil)
 	f.pod("b", nil)
+	recorder := events.NewFakeRecorder(10)
+	f.c.recorder = recorder
 	f.clk.Step(31 * time.Second)
 	if got := f.disrupt(); len(got) != 0 {
 		t.Fatalf("acted at once on %v; want a validation window first", got)
@@ -331,6 +333,16 @@ func TestConsolidationDeletesNodeWhosePodsFitElsewhere(t *testing.T) {
 	}
 	if f.exists("b") == nil {
 		t.Errorf("b deleted too")
+	}
+	// The move is explained on the node before it goes.
+	var approved string
+	for len(recorder.Events) > 0 {
+		if e := <-recorder.Events; strings.Contains(e, eventConsolidationApproved) {
+			approved = e
+		}
+	}
+	if !strings.Contains(approved, "delete 1 node(s)") || !strings.Contains(approved, "the NodePool requires $") || !strings.Contains(approved, "score ") {
+		t.Errorf("ConsolidationApproved event %q, want the move, its saving against the requirement and its score", approved)
 	}
 }
 

@@ -18,6 +18,15 @@ var (
 		Name: "tailor_nodeclaims_repaired_total",
 		Help: "NodeClaims deleted by node repair (a node condition unhealthy beyond its toleration), by NodePool.",
 	}, []string{"nodepool"})
+	consolidationSavings = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tailor_consolidation_savings_per_hour_total",
+		Help: "Sum of the hourly savings (USD/h, the least each move saves) of the consolidation moves carried out, by NodePool.",
+	}, []string{"nodepool"})
+	consolidationScore = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "tailor_consolidation_score",
+		Help:    "Balanced score (savings share / disruption share) of each consolidation move carried out, by NodePool; Balanced takes a move scoring at least 1/balanceFactor.",
+		Buckets: []float64{0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32},
+	}, []string{"nodepool"})
 	repairBlocked = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "tailor_nodepool_repair_blocked",
 		Help: "1 while node repair is stopped in the NodePool because more than 20% of its nodes are unhealthy, else 0.",
@@ -25,5 +34,5 @@ var (
 )
 
 func init() {
-	metrics.Registry.MustRegister(decisions, eligibleNodes, repaired, repairBlocked)
+	metrics.Registry.MustRegister(decisions, eligibleNodes, repaired, repairBlocked, consolidationSavings, consolidationScore)
 }

@@ -49,6 +49,8 @@ type plan struct {
 	candidates   []*candidate
 	replacements []*scheduling.NodeClaim
 	pools        map[string]*apiv1.NodePool
+	// move is the consolidation move the plan carries out (consolidation only): its price, saving and score.
+	move *scheduling.Move
 }
 
 func (p *plan) action() string {
