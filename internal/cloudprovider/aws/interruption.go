@@ -13,39 +13,28 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/tailor-sh/tailor/internal/cloudprovider"
 )
 
-// EventKind is the kind of an instance event from the interruption queue.
-type EventKind string
+// EventKind is the kind of an instance event from the interruption queue (cloudprovider.InterruptionKind).
+type EventKind = cloudprovider.InterruptionKind
 
 // The event kinds Tailor acts on, with the EventBridge detail types behind them.
 const (
 	// EventSpotInterruption: "EC2 Spot Instance Interruption Warning", two minutes before EC2 takes a spot instance.
-	EventSpotInterruption EventKind = "SpotInterruption"
+	EventSpotInterruption = cloudprovider.InterruptionSpot
 	// EventRebalanceRecommendation: "EC2 Instance Rebalance Recommendation", a spot instance at elevated risk.
-	EventRebalanceRecommendation EventKind = "RebalanceRecommendation"
+	EventRebalanceRecommendation = cloudprovider.InterruptionRebalance
 	// EventStateChange: "EC2 Instance State-change Notification" (stopping, stopped, shutting-down, terminated).
-	EventStateChange EventKind = "StateChange"
+	EventStateChange = cloudprovider.InterruptionStateChange
 	// EventScheduledChange: an "AWS Health Event" of category scheduledChange for EC2, such as an instance retirement.
-	EventScheduledChange EventKind = "ScheduledChange"
+	EventScheduledChange = cloudprovider.InterruptionScheduledChange
 )
 
-// Event is one parsed instance event.
-type Event struct {
-	Kind EventKind
-	// ID is EventBridge's id of the event.
-	ID string
-	// Time is when the event happened.
-	Time time.Time
-	// InstanceIDs are the instances concerned (one for the EC2 events, any number for a Health event).
-	InstanceIDs []string
-	// State is the new instance state of a StateChange.
-	State string
-	// Action is what a SpotInterruption will do: terminate, stop or hibernate.
-	Action string
-	// EventTypeCode is the Health event's code, such as AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED.
-	EventTypeCode string
-}
+// Event is one parsed instance event (cloudprovider.InterruptionEvent): InstanceIDs are EC2 instance IDs, the last
+// segment of the provider IDs.
+type Event = cloudprovider.InterruptionEvent
 
 // ErrUnsupportedEvent is wrapped by ParseEvent's error for a well-formed event of a kind Tailor does not act on.
 var ErrUnsupportedEvent = errors.New("unsupported event")
@@ -176,6 +165,8 @@ type InterruptionQueue struct {
 	mu  sync.Mutex
 	url string
 }
+
+var _ cloudprovider.InterruptionQueue = (*InterruptionQueue)(nil)
 
 // NewInterruptionQueue reads the queue with the given name (the --interruption-queue flag).
 func NewInterruptionQueue(api SQSAPI, name string, clk clock.Clock) (*InterruptionQueue, error) {

@@ -20,16 +20,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
-	"github.com/tailor-sh/tailor/internal/cloudprovider/aws"
+	"github.com/tailor-sh/tailor/internal/cloudprovider"
 )
 
 // Queue delivers instance events to a handler until its context ends; an event is removed from the queue once the
-// handler returns nil and delivered again later otherwise. *aws.InterruptionQueue satisfies it.
-type Queue interface {
-	Run(ctx context.Context, handle func(context.Context, aws.Event) error) error
-}
-
-var _ Queue = (*aws.InterruptionQueue)(nil)
+// handler returns nil and delivered again later otherwise. A provider's interruption queue satisfies it (AWS:
+// *aws.InterruptionQueue, wired in cmd/tailor); the controller never imports a provider.
+type Queue = cloudprovider.InterruptionQueue
 
 // ReasonInterrupted is the reason of the Disrupting condition and of the events of an interrupted NodeClaim.
 const ReasonInterrupted = "Interrupted"
@@ -96,7 +93,7 @@ func (c *Controller) Start(ctx context.Context) error {
 
 // Handle acts on one event. It returns an error, so that the event comes back, only when an action that the event
 // calls for failed; events about instances without a NodeClaim are done with.
-func (c *Controller) Handle(ctx context.Context, ev aws.Event) error {
+func (c *Controller) Handle(ctx context.Context, ev cloudprovider.InterruptionEvent) error {
 	kind := string(ev.Kind)
 	receivedMessages.WithLabelValues(kind).Inc()
 	if !ev.Time.IsZero() {
@@ -143,34 +140,28 @@ func (c *Controller) claimsOf(ctx context.Context, ids sets.Set[string]) (map[st
 	return out, nil
 }
 
-// instanceID is the instance ID at the end of an AWS provider ID (aws:///<zone>/<instance-id>), or "" for a
-// NodeClaim not launched yet or not on AWS.
-func instanceID(providerID string) string {
-	id, err := aws.ParseProviderID(providerID)
-	if err != nil {
-		return ""
-	}
-	return id
-}
+// instanceID is the machine ID at the end of a provider ID (AWS: aws:///<zone>/<instance-id>), or "" for a
+// NodeClaim not launched yet.
+func instanceID(providerID string) string { return cloudprovider.MachineID(providerID) }
 
 // actionFor is what an event calls for, before looking at the NodeClaim.
-func actionFor(ev aws.Event) Action {
+func actionFor(ev cloudprovider.InterruptionEvent) Action {
 	switch ev.Kind {
-	case aws.EventSpotInterruption, aws.EventScheduledChange:
+	case cloudprovider.InterruptionSpot, cloudprovider.InterruptionScheduledChange:
 		return ActionDisrupt
-	case aws.EventStateChange:
+	case cloudprovider.InterruptionStateChange:
 		if disruptingStates.Has(ev.State) {
 			return ActionDisrupt
 		}
 		return ActionIgnore
-	case aws.EventRebalanceRecommendation:
+	case cloudprovider.InterruptionRebalance:
 		return ActionRecord
 	}
 	return ActionIgnore
 }
 
 // act does what the event calls for to one NodeClaim and returns what it did.
-func (c *Controller) act(ctx context.Context, ev aws.Event, instanceID string, nc *apiv1.NodeClaim) (Action, error) {
+func (c *Controller) act(ctx context.Context, ev cloudprovider.InterruptionEvent, instanceID string, nc *apiv1.NodeClaim) (Action, error) {
 	ctx = log.IntoContext(ctx, log.FromContext(ctx).WithValues("nodeclaim", klog.KObj(nc), "instance", instanceID))
 	logger := log.FromContext(ctx)
 	action := actionFor(ev)
@@ -263,22 +254,22 @@ func (c *Controller) record(nc *apiv1.NodeClaim, node *corev1.Node, eventType, r
 }
 
 // describe names the event for conditions, events and logs.
-func describe(ev aws.Event, instanceID string) string {
+func describe(ev cloudprovider.InterruptionEvent, instanceID string) string {
 	var what string
 	switch ev.Kind {
-	case aws.EventSpotInterruption:
+	case cloudprovider.InterruptionSpot:
 		what = "spot interruption warning"
 		if ev.Action != "" {
 			what += " (instance action " + ev.Action + ")"
 		}
-	case aws.EventScheduledChange:
+	case cloudprovider.InterruptionScheduledChange:
 		what = "scheduled change"
 		if ev.EventTypeCode != "" {
 			what += " " + ev.EventTypeCode
 		}
-	case aws.EventStateChange:
+	case cloudprovider.InterruptionStateChange:
 		what = "state change to " + ev.State
-	case aws.EventRebalanceRecommendation:
+	case cloudprovider.InterruptionRebalance:
 		what = "rebalance recommendation"
 	default:
 		what = string(ev.Kind) + " event"

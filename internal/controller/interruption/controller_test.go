@@ -23,7 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
-	"github.com/tailor-sh/tailor/internal/cloudprovider/aws"
+	"github.com/tailor-sh/tailor/internal/cloudprovider"
 )
 
 // holdFinalizer keeps a deleted NodeClaim around so a test can look at it, as the termination finalizer would.
@@ -69,9 +69,9 @@ func objectName(o runtime.Object) string {
 }
 
 // queueFunc is a Queue made of a function.
-type queueFunc func(ctx context.Context, handle func(context.Context, aws.Event) error) error
+type queueFunc func(ctx context.Context, handle func(context.Context, cloudprovider.InterruptionEvent) error) error
 
-func (f queueFunc) Run(ctx context.Context, handle func(context.Context, aws.Event) error) error {
+func (f queueFunc) Run(ctx context.Context, handle func(context.Context, cloudprovider.InterruptionEvent) error) error {
 	return f(ctx, handle)
 }
 
@@ -88,7 +88,7 @@ func newFixture(t *testing.T, queue Queue) *fixture {
 	t.Helper()
 	cached, direct := env.Clients(t)
 	if queue == nil {
-		queue = queueFunc(func(context.Context, func(context.Context, aws.Event) error) error { return nil })
+		queue = queueFunc(func(context.Context, func(context.Context, cloudprovider.InterruptionEvent) error) error { return nil })
 	}
 	f := &fixture{t: t, kube: cached, direct: direct, clk: clocktesting.NewFakeClock(time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)), recorder: &recorder{}}
 	var err error
@@ -211,7 +211,7 @@ func latencySample(t *testing.T) (count uint64, sum float64) {
 }
 
 // actionCounts reads tailor_interruption_actions_total for a kind, for every action.
-func actionCounts(t *testing.T, kind aws.EventKind) map[Action]float64 {
+func actionCounts(t *testing.T, kind cloudprovider.InterruptionKind) map[Action]float64 {
 	t.Helper()
 	out := map[Action]float64{}
 	for _, a := range []Action{ActionDisrupt, ActionRecord, ActionIgnore, ActionAlreadyDeleting, ActionNoNodeClaim} {
@@ -240,7 +240,7 @@ func TestHandle(t *testing.T) {
 		claims map[string]bool
 		// deleted are claims deleted before the event.
 		deleted     []string
-		event       aws.Event
+		event       cloudprovider.InterruptionEvent
 		wantActions map[Action]float64
 		wantClaims  map[string]claimOutcome
 		wantEvents  []recordedEvent
@@ -250,7 +250,7 @@ func TestHandle(t *testing.T) {
 		name:        "spot interruption disrupts the claim",
 		prefix:      "spot",
 		claims:      map[string]bool{"spot-a": true, "spot-b": true},
-		event:       aws.Event{Kind: aws.EventSpotInterruption, ID: "ev-1", InstanceIDs: []string{"i-spot-a"}, Action: "terminate"},
+		event:       cloudprovider.InterruptionEvent{Kind: cloudprovider.InterruptionSpot, ID: "ev-1", InstanceIDs: []string{"i-spot-a"}, Action: "terminate"},
 		wantActions: map[Action]float64{ActionDisrupt: 1},
 		wantClaims: map[string]claimOutcome{
 			"spot-a": {Deleting: true, DisruptingReason: ReasonInterrupted},
@@ -265,7 +265,7 @@ func TestHandle(t *testing.T) {
 		name:   "scheduled change disrupts every affected claim, with or without a node",
 		prefix: "sched",
 		claims: map[string]bool{"sched-a": true, "sched-b": false},
-		event: aws.Event{Kind: aws.EventScheduledChange, ID: "ev-2", InstanceIDs: []string{"i-sched-b", "i-sched-a", "i-sched-a"},
+		event: cloudprovider.InterruptionEvent{Kind: cloudprovider.InterruptionScheduledChange, ID: "ev-2", InstanceIDs: []string{"i-sched-b", "i-sched-a", "i-sched-a"},
 			EventTypeCode: "AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED"},
 		wantActions: map[Action]float64{ActionDisrupt: 2},
 		wantClaims: map[string]claimOutcome{
@@ -282,7 +282,7 @@ func TestHandle(t *testing.T) {
 		name:        "state change to stopping disrupts",
 		prefix:      "stop",
 		claims:      map[string]bool{"stop-a": true},
-		event:       aws.Event{Kind: aws.EventStateChange, ID: "ev-3", InstanceIDs: []string{"i-stop-a"}, State: "stopping"},
+		event:       cloudprovider.InterruptionEvent{Kind: cloudprovider.InterruptionStateChange, ID: "ev-3", InstanceIDs: []string{"i-stop-a"}, State: "stopping"},
 		wantActions: map[Action]float64{ActionDisrupt: 1},
 		wantClaims:  map[string]claimOutcome{"stop-a": {Deleting: true, DisruptingReason: ReasonInterrupted}},
 		wantEvents: []recordedEvent{
@@ -294,14 +294,14 @@ func TestHandle(t *testing.T) {
 		name:        "state change to running is ignored",
 		prefix:      "run",
 		claims:      map[string]bool{"run-a": true},
-		event:       aws.Event{Kind: aws.EventStateChange, ID: "ev-4", InstanceIDs: []string{"i-run-a"}, State: "running"},
+		event:       cloudprovider.InterruptionEvent{Kind: cloudprovider.InterruptionStateChange, ID: "ev-4", InstanceIDs: []string{"i-run-a"}, State: "running"},
 		wantActions: map[Action]float64{ActionIgnore: 1},
 		wantClaims:  map[string]claimOutcome{"run-a": {}},
 	}, {
 		name:        "rebalance recommendation only records events",
 		prefix:      "rebal",
 		claims:      map[string]bool{"rebal-a": true},
-		event:       aws.Event{Kind: aws.EventRebalanceRecommendation, ID: "ev-5", InstanceIDs: []string{"i-rebal-a"}},
+		event:       cloudprovider.InterruptionEvent{Kind: cloudprovider.InterruptionRebalance, ID: "ev-5", InstanceIDs: []string{"i-rebal-a"}},
 		wantActions: map[Action]float64{ActionRecord: 1},
 		wantClaims:  map[string]claimOutcome{"rebal-a": {}},
 		wantEvents: []recordedEvent{
@@ -312,14 +312,14 @@ func TestHandle(t *testing.T) {
 	}, {
 		name:        "an unknown instance is dropped",
 		prefix:      "unknown",
-		event:       aws.Event{Kind: aws.EventSpotInterruption, ID: "ev-6", InstanceIDs: []string{"i-nobody"}, Action: "terminate"},
+		event:       cloudprovider.InterruptionEvent{Kind: cloudprovider.InterruptionSpot, ID: "ev-6", InstanceIDs: []string{"i-nobody"}, Action: "terminate"},
 		wantActions: map[Action]float64{ActionNoNodeClaim: 1},
 	}, {
 		name:        "a claim already being deleted is left alone (Tailor's own termination, a redelivery)",
 		prefix:      "gone",
 		claims:      map[string]bool{"gone-a": true},
 		deleted:     []string{"gone-a"},
-		event:       aws.Event{Kind: aws.EventStateChange, ID: "ev-7", InstanceIDs: []string{"i-gone-a"}, State: "shutting-down"},
+		event:       cloudprovider.InterruptionEvent{Kind: cloudprovider.InterruptionStateChange, ID: "ev-7", InstanceIDs: []string{"i-gone-a"}, State: "shutting-down"},
 		wantActions: map[Action]float64{ActionAlreadyDeleting: 1},
 		wantClaims:  map[string]claimOutcome{"gone-a": {Deleting: true}},
 	}}
@@ -392,7 +392,7 @@ func sortEvents(evs []recordedEvent) {
 func TestHandleRedeliveryIsHarmless(t *testing.T) {
 	f := newFixture(t, nil)
 	f.claim("twice", true)
-	ev := aws.Event{Kind: aws.EventSpotInterruption, ID: "ev-twice", InstanceIDs: []string{"i-twice"}, Action: "terminate"}
+	ev := cloudprovider.InterruptionEvent{Kind: cloudprovider.InterruptionSpot, ID: "ev-twice", InstanceIDs: []string{"i-twice"}, Action: "terminate"}
 	before := actionCounts(t, ev.Kind)
 	if err := f.c.Handle(t.Context(), ev); err != nil {
 		t.Fatalf("first Handle: %v", err)
@@ -421,11 +421,11 @@ func TestHandleDeleteFailureRedelivers(t *testing.T) {
 	f := newFixture(t, nil)
 	f.claim("denied", false)
 	failing := &failingDeletes{Client: f.kube}
-	c, err := New(f.clk, failing, queueFunc(func(context.Context, func(context.Context, aws.Event) error) error { return nil }), f.recorder)
+	c, err := New(f.clk, failing, queueFunc(func(context.Context, func(context.Context, cloudprovider.InterruptionEvent) error) error { return nil }), f.recorder)
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = c.Handle(t.Context(), aws.Event{Kind: aws.EventSpotInterruption, InstanceIDs: []string{"i-denied"}})
+	err = c.Handle(t.Context(), cloudprovider.InterruptionEvent{Kind: cloudprovider.InterruptionSpot, InstanceIDs: []string{"i-denied"}})
 	if !errors.Is(err, errDenied) {
 		t.Fatalf("Handle = %v, want the delete's error so the event is delivered again", err)
 	}
@@ -447,12 +447,12 @@ func (f *failingDeletes) Delete(context.Context, client.Object, ...client.Delete
 func TestStartHandsEventsToHandle(t *testing.T) {
 	var verdicts []error
 	var f *fixture
-	queue := queueFunc(func(ctx context.Context, handle func(context.Context, aws.Event) error) error {
+	queue := queueFunc(func(ctx context.Context, handle func(context.Context, cloudprovider.InterruptionEvent) error) error {
 		sent := f.clk.Now()
 		f.clk.Step(3 * time.Second)
-		for _, ev := range []aws.Event{
-			{Kind: aws.EventSpotInterruption, Time: sent, InstanceIDs: []string{"i-started"}, Action: "terminate"},
-			{Kind: aws.EventRebalanceRecommendation, Time: sent, InstanceIDs: []string{"i-none"}},
+		for _, ev := range []cloudprovider.InterruptionEvent{
+			{Kind: cloudprovider.InterruptionSpot, Time: sent, InstanceIDs: []string{"i-started"}, Action: "terminate"},
+			{Kind: cloudprovider.InterruptionRebalance, Time: sent, InstanceIDs: []string{"i-none"}},
 		} {
 			verdicts = append(verdicts, handle(ctx, ev))
 		}
@@ -491,7 +491,7 @@ func TestInstanceIDFromProviderID(t *testing.T) {
 }
 
 func TestNewRequiresEveryDependency(t *testing.T) {
-	q := queueFunc(func(context.Context, func(context.Context, aws.Event) error) error { return nil })
+	q := queueFunc(func(context.Context, func(context.Context, cloudprovider.InterruptionEvent) error) error { return nil })
 	if _, err := New(nil, nil, q, &recorder{}); err == nil {
 		t.Error("New without a clock or client succeeded, want an error")
 	}
