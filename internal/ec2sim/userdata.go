@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pelletier/go-toml/v2"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/yaml"
@@ -65,7 +66,7 @@ func parseUserData(encoded string) (nodeSettings, error) {
 		err = s.parseShell(trimmed)
 	case strings.Contains(trimmed, "node.eks.aws/"):
 		err = s.parseNodeConfig(trimmed)
-	case strings.Contains(trimmed, "[settings."):
+	case strings.Contains(trimmed, "[settings"):
 		err = s.parseBottlerocket(trimmed)
 	}
 	return s, err
@@ -319,31 +320,37 @@ func (w *wordSplitter) quoted(quote rune, escapable string) error {
 	return nil
 }
 
-// parseBottlerocket reads the [settings.kubernetes…] tables of Bottlerocket's TOML user data. It understands the
-// TOML Bottlerocket settings use: tables, key = value with quoted or bare keys, strings, integers and arrays of
-// strings.
+// parseBottlerocket reads the settings.kubernetes tables of Bottlerocket's TOML user data with a real TOML
+// parser, so a document Bottlerocket would refuse (a table defined twice, a syntax error) fails here too.
 func (s *nodeSettings) parseBottlerocket(text string) error {
-	section := ""
-	for n, line := range strings.Split(text, "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
+	var doc map[string]any
+	if err := toml.Unmarshal([]byte(text), &doc); err != nil {
+		return fmt.Errorf("bottlerocket settings: %w", err)
+	}
+	settings, _ := doc["settings"].(map[string]any)
+	k8s, _ := settings["kubernetes"].(map[string]any)
+	if v, ok := k8s["max-pods"]; ok {
+		if err := s.applyFlag("--max-pods", fmt.Sprint(v)); err != nil {
+			return fmt.Errorf("bottlerocket settings: settings.kubernetes.max-pods: %w", err)
 		}
-		if strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]") {
-			section = strings.Trim(line, "[] ")
-			continue
-		}
-		k, v, ok := strings.Cut(line, "=")
+	}
+	for _, table := range []string{"node-labels", "node-taints", "kube-reserved", "system-reserved", "eviction-hard"} {
+		raw, ok := k8s[table]
 		if !ok {
-			return fmt.Errorf("bottlerocket settings line %d: expecting key = value: %q", n+1, line)
+			continue
 		}
-		key := unquoteTOML(strings.TrimSpace(k))
-		values, err := tomlValues(strings.TrimSpace(v))
-		if err != nil {
-			return fmt.Errorf("bottlerocket settings line %d: %w", n+1, err)
+		t, ok := raw.(map[string]any)
+		if !ok {
+			return fmt.Errorf("bottlerocket settings: settings.kubernetes.%s must be a table", table)
 		}
-		if err := s.applyBottlerocket(section, key, values); err != nil {
-			return fmt.Errorf("bottlerocket settings line %d: %w", n+1, err)
+		for _, key := range sortedKeys(t) {
+			values, err := tomlStrings(t[key])
+			if err != nil {
+				return fmt.Errorf("bottlerocket settings: settings.kubernetes.%s.%s: %w", table, key, err)
+			}
+			if err := s.applyBottlerocket("settings.kubernetes."+table, key, values); err != nil {
+				return fmt.Errorf("bottlerocket settings: settings.kubernetes.%s.%s: %w", table, key, err)
+			}
 		}
 	}
 	return nil
@@ -361,10 +368,6 @@ func (s *nodeSettings) applyBottlerocket(section, key string, values []string) e
 		(*m)[key] = first
 	}
 	switch section {
-	case "settings.kubernetes":
-		if key == "max-pods" {
-			return s.applyFlag("--max-pods", first)
-		}
 	case "settings.kubernetes.node-labels":
 		s.Labels[key] = first
 	case "settings.kubernetes.node-taints":
@@ -385,28 +388,23 @@ func (s *nodeSettings) applyBottlerocket(section, key string, values []string) e
 	return nil
 }
 
-// tomlValues reads a TOML string, bare scalar or array of strings.
-func tomlValues(v string) ([]string, error) {
-	if strings.HasPrefix(v, "[") {
-		if !strings.HasSuffix(v, "]") {
-			return nil, fmt.Errorf("unterminated array %q", v)
-		}
-		var out []string
-		for _, item := range strings.Split(strings.Trim(v, "[]"), ",") {
-			if item = strings.TrimSpace(item); item != "" {
-				out = append(out, unquoteTOML(item))
+// tomlStrings reads a TOML value Bottlerocket's kubernetes tables hold: a string or an array of strings.
+func tomlStrings(v any) ([]string, error) {
+	switch v := v.(type) {
+	case string:
+		return []string{v}, nil
+	case []any:
+		out := make([]string, 0, len(v))
+		for _, item := range v {
+			str, ok := item.(string)
+			if !ok {
+				return nil, fmt.Errorf("array items must be strings, not %T", item)
 			}
+			out = append(out, str)
 		}
 		return out, nil
 	}
-	return []string{unquoteTOML(v)}, nil
-}
-
-func unquoteTOML(v string) string {
-	if u, err := strconv.Unquote(v); err == nil {
-		return u
-	}
-	return strings.Trim(v, "'")
+	return nil, fmt.Errorf("must be a string or an array of strings, not %T", v)
 }
 
 // parseFlags reads the kubelet flags that shape the Node, as --flag=value or --flag value.

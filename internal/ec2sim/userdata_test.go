@@ -174,6 +174,15 @@ func TestParseUserData(t *testing.T) {
 			},
 		},
 		{
+			// Bottlerocket refuses TOML that defines a table twice, as any TOML parser does; so does ec2sim.
+			name: "Bottlerocket duplicate table", data: b64("[settings.kubernetes]\nmax-pods = 3\n\n[settings.kubernetes]\ncluster-name = \"c\"\n"),
+			wantErr: "bottlerocket settings",
+		},
+		{
+			name: "Bottlerocket invalid TOML", data: b64("[settings.kubernetes]\nmax-pods = = 3\n"),
+			wantErr: "bottlerocket settings",
+		},
+		{
 			name: "bad taint effect", data: b64("#!/bin/bash\n/etc/eks/bootstrap.sh c --kubelet-extra-args '--register-with-taints=a=b:Sometimes'\n"),
 			wantErr: "effect \"Sometimes\"",
 		},

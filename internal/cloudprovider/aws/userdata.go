@@ -6,12 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"mime/multipart"
+	"net/netip"
 	"net/textproto"
 	"slices"
 	"strings"
 
+	"github.com/pelletier/go-toml/v2"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
@@ -139,6 +142,11 @@ func al2UserData(b bootstrap) (string, error) {
 	if b.clusterCABundle != "" {
 		fmt.Fprintf(&sb, " --b64-cluster-ca %s", shellQuote(b.clusterCABundle))
 	}
+	if ip, err := clusterDNSIP(b.clusterCIDR); err == nil {
+		// bootstrap.sh would otherwise guess the DNS address from the VPC's CIDR, which is wrong for any cluster
+		// whose service CIDR is not one of EKS's two defaults.
+		fmt.Fprintf(&sb, " --dns-cluster-ip %s", shellQuote(ip))
+	}
 	fmt.Fprintf(&sb, " --use-max-pods false --kubelet-extra-args %s\n", shellQuote(strings.Join(flags, " ")))
 	parts, err := customParts(b.customUserData)
 	if err != nil {
@@ -148,47 +156,88 @@ func al2UserData(b bootstrap) (string, error) {
 	return writeMIME(parts)
 }
 
-// bottlerocketUserData is Bottlerocket's TOML settings; the user's settings come first and Tailor's follow.
+// bottlerocketUserData is Bottlerocket's TOML settings: the user's settings (spec.userData) merged with Tailor's.
+// Bottlerocket refuses a document that defines a table twice, so the two are merged as data, not as text. Tailor
+// owns the settings that make the node join and match the plan (cluster name, API server, CA, cluster DNS IP, max
+// pods) and its keys win in the tables it writes (labels, taints, reservations, eviction); the user's other keys
+// and tables are kept.
 func bottlerocketUserData(b bootstrap) (string, error) {
-	var sb strings.Builder
-	if b.customUserData != "" {
-		sb.WriteString(strings.TrimRight(b.customUserData, "\n"))
-		sb.WriteString("\n\n")
+	doc := map[string]any{}
+	if strings.TrimSpace(b.customUserData) != "" {
+		if err := toml.Unmarshal([]byte(b.customUserData), &doc); err != nil {
+			return "", fmt.Errorf("spec.userData: not valid Bottlerocket TOML settings: %w", err)
+		}
 	}
-	sb.WriteString("[settings.kubernetes]\n")
-	fmt.Fprintf(&sb, "cluster-name = %q\napi-server = %q\n", b.clusterName, b.clusterEndpoint)
+	settings, err := subTable(doc, "settings", "settings")
+	if err != nil {
+		return "", err
+	}
+	k8s, err := subTable(settings, "kubernetes", "settings.kubernetes")
+	if err != nil {
+		return "", err
+	}
+	k8s["cluster-name"] = b.clusterName
+	k8s["api-server"] = b.clusterEndpoint
 	if b.clusterCABundle != "" {
-		fmt.Fprintf(&sb, "cluster-certificate = %q\n", b.clusterCABundle)
+		k8s["cluster-certificate"] = b.clusterCABundle
 	}
-	fmt.Fprintf(&sb, "max-pods = %d\n", b.maxPods)
-	writeTable := func(name string, m map[string]string) {
-		if len(m) == 0 {
-			return
-		}
-		fmt.Fprintf(&sb, "\n[settings.kubernetes.%s]\n", name)
-		for _, k := range sortedKeys(m) {
-			fmt.Fprintf(&sb, "%q = %q\n", k, m[k])
-		}
+	if ip, err := clusterDNSIP(b.clusterCIDR); err == nil {
+		k8s["cluster-dns-ip"] = ip
 	}
-	writeTable("node-labels", b.labels)
-	writeTable("kube-reserved", quantities(b.kubeReserved))
-	writeTable("system-reserved", quantities(b.systemReserved))
-	writeTable("eviction-hard", b.evictionHard)
-	if len(b.taints) > 0 {
-		byKey := map[string][]string{}
-		for _, t := range b.taints {
-			byKey[t.Key] = append(byKey[t.Key], t.Value+":"+string(t.Effect))
-		}
-		sb.WriteString("\n[settings.kubernetes.node-taints]\n")
-		for _, k := range sortedKeys(byKey) {
-			quoted := make([]string, 0, len(byKey[k]))
-			for _, v := range byKey[k] {
-				quoted = append(quoted, fmt.Sprintf("%q", v))
-			}
-			fmt.Fprintf(&sb, "%q = [%s]\n", k, strings.Join(quoted, ", "))
-		}
+	k8s["max-pods"] = b.maxPods
+	taints := map[string]any{}
+	for _, t := range b.taints {
+		list, _ := taints[t.Key].([]any)
+		taints[t.Key] = append(list, t.Value+":"+string(t.Effect))
 	}
-	return sb.String(), nil
+	for _, table := range []struct {
+		name   string
+		values map[string]any
+	}{
+		{"node-labels", anyMap(b.labels)},
+		{"node-taints", taints},
+		{"kube-reserved", anyMap(quantities(b.kubeReserved))},
+		{"system-reserved", anyMap(quantities(b.systemReserved))},
+		{"eviction-hard", anyMap(b.evictionHard)},
+	} {
+		if len(table.values) == 0 {
+			continue
+		}
+		t, err := subTable(k8s, table.name, "settings.kubernetes."+table.name)
+		if err != nil {
+			return "", err
+		}
+		maps.Copy(t, table.values)
+	}
+	out, err := toml.Marshal(doc)
+	if err != nil {
+		return "", fmt.Errorf("encoding Bottlerocket settings: %w", err)
+	}
+	return string(out), nil
+}
+
+// subTable is the table under key in parent, created when absent; path names it in the error when the user's
+// settings have something else there.
+func subTable(parent map[string]any, key, path string) (map[string]any, error) {
+	v, ok := parent[key]
+	if !ok {
+		t := map[string]any{}
+		parent[key] = t
+		return t, nil
+	}
+	t, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("spec.userData: %s must be a TOML table, not %T", path, v)
+	}
+	return t, nil
+}
+
+func anyMap(m map[string]string) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
 }
 
 type mimePart struct {
@@ -342,4 +391,21 @@ func userDataLabels(labels map[string]string) map[string]string {
 		out[k] = v
 	}
 	return out
+}
+
+// clusterDNSIP is the cluster DNS service's address in a service CIDR: the tenth address, as EKS assigns it
+// (10.100.0.0/16 → 10.100.0.10, fd00::/108 → fd00::a).
+func clusterDNSIP(serviceCIDR string) (string, error) {
+	prefix, err := netip.ParsePrefix(serviceCIDR)
+	if err != nil {
+		return "", fmt.Errorf("service CIDR %q: %w", serviceCIDR, err)
+	}
+	addr := prefix.Masked().Addr()
+	for range 10 {
+		addr = addr.Next()
+	}
+	if !prefix.Contains(addr) {
+		return "", fmt.Errorf("service CIDR %q is too small for the cluster DNS address", serviceCIDR)
+	}
+	return addr.String(), nil
 }
