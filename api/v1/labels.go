@@ -43,6 +43,9 @@ const (
 	InstanceGPUNameLabelKey = Group + "/instance-gpu-name"
 	// InstanceGPUMemoryLabelKey is the memory of one GPU in MiB; absent on machines without one.
 	InstanceGPUMemoryLabelKey = Group + "/instance-gpu-memory"
+	// InstanceGPUManufacturerLabelKey is the GPU maker in lower case, "nvidia" or "amd"; absent on machines without
+	// a GPU. It picks the AMI variant with the right drivers (docs/aws.md).
+	InstanceGPUManufacturerLabelKey = Group + "/instance-gpu-manufacturer"
 
 	// Kubernetes' own well-known keys.
 	InstanceTypeLabelKey = "node.kubernetes.io/instance-type"
@@ -119,6 +122,7 @@ var InstanceLabelKeys = []string{
 	InstanceGPUCountLabelKey,
 	InstanceGPUNameLabelKey,
 	InstanceGPUMemoryLabelKey,
+	InstanceGPUManufacturerLabelKey,
 }
 
 // WellKnownLabelKeys are the keys a requirement may use in a restricted domain (tailor.sh, kubernetes.io, k8s.io).

@@ -113,6 +113,7 @@ func (t InstanceType) labels(region string) map[string]string {
 	if t.GPUs > 0 {
 		l[apiv1.InstanceGPUCountLabelKey] = strconv.FormatInt(t.GPUs, 10)
 		set(apiv1.InstanceGPUNameLabelKey, t.GPUName)
+		set(apiv1.InstanceGPUManufacturerLabelKey, t.GPUManufacturer)
 		if t.GPUMemoryMiB > 0 {
 			l[apiv1.InstanceGPUMemoryLabelKey] = strconv.FormatInt(t.GPUMemoryMiB, 10)
 		}

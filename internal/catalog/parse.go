@@ -117,19 +117,20 @@ const (
 
 // derivedLabelKeys are the labels set from fields (or from offerings); a type's "labels" may not set them.
 var derivedLabelKeys = map[string]string{
-	apiv1.InstanceTypeLabelKey:       "name",
-	apiv1.ArchLabelKey:               "arch",
-	apiv1.InstanceCPULabelKey:        "cpu",
-	apiv1.InstanceMemoryLabelKey:     "memoryMiB",
-	apiv1.InstanceGPUCountLabelKey:   "gpus",
-	apiv1.InstanceGPUNameLabelKey:    "gpuName",
-	apiv1.InstanceGPUMemoryLabelKey:  "gpuMemoryMiB",
-	apiv1.InstanceFamilyLabelKey:     "family",
-	apiv1.InstanceCategoryLabelKey:   "category",
-	apiv1.InstanceGenerationLabelKey: "generation",
-	apiv1.InstanceSizeLabelKey:       "size",
-	apiv1.ZoneLabelKey:               "offerings[].zone",
-	apiv1.CapacityTypeLabelKey:       "offerings[].capacityType",
+	apiv1.InstanceTypeLabelKey:            "name",
+	apiv1.ArchLabelKey:                    "arch",
+	apiv1.InstanceCPULabelKey:             "cpu",
+	apiv1.InstanceMemoryLabelKey:          "memoryMiB",
+	apiv1.InstanceGPUCountLabelKey:        "gpus",
+	apiv1.InstanceGPUNameLabelKey:         "gpuName",
+	apiv1.InstanceGPUMemoryLabelKey:       "gpuMemoryMiB",
+	apiv1.InstanceGPUManufacturerLabelKey: "gpuManufacturer",
+	apiv1.InstanceFamilyLabelKey:          "family",
+	apiv1.InstanceCategoryLabelKey:        "category",
+	apiv1.InstanceGenerationLabelKey:      "generation",
+	apiv1.InstanceSizeLabelKey:            "size",
+	apiv1.ZoneLabelKey:                    "offerings[].zone",
+	apiv1.CapacityTypeLabelKey:            "offerings[].capacityType",
 }
 
 func parse(data []byte) (*Catalog, error) {

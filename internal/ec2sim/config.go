@@ -23,6 +23,8 @@ type Config struct {
 	ClusterName string `json:"clusterName,omitempty"`
 	// KubernetesVersions are the versions for which EKS-optimized images and their SSM parameters exist.
 	KubernetesVersions []string `json:"kubernetesVersions,omitempty"`
+	// EKS is what EKS DescribeCluster answers for ClusterName.
+	EKS EKSClusterConfig `json:"eks,omitempty"`
 	// VPC is the one VPC every subnet and security group belongs to.
 	VPC VPCConfig `json:"vpc,omitempty"`
 	// Zones are the availability zones; instance types are sold only in these.
@@ -39,6 +41,19 @@ type Config struct {
 	Queues []string `json:"queues,omitempty"`
 	// Capacity rules set the size of capacity pools (see CapacityRule); the last matching rule wins.
 	Capacity []CapacityRule `json:"capacity,omitempty"`
+}
+
+// EKSClusterConfig is the simulated EKS cluster: what DescribeCluster tells a controller that discovers how its
+// nodes join.
+type EKSClusterConfig struct {
+	// Version is the cluster's Kubernetes minor version; default the newest of KubernetesVersions.
+	Version string `json:"version,omitempty"`
+	// Endpoint is the API server URL; default (in cmd/ec2sim) the API server of --kubeconfig, else none.
+	Endpoint string `json:"endpoint,omitempty"`
+	// CertificateAuthority is the base64 PEM CA bundle of the API server; default (in cmd/ec2sim) --kubeconfig's.
+	CertificateAuthority string `json:"certificateAuthority,omitempty"`
+	// ServiceIPv4CIDR is the service CIDR; default 10.100.0.0/16, EKS's own default.
+	ServiceIPv4CIDR string `json:"serviceIpv4Cidr,omitempty"`
 }
 
 // VPCConfig is the simulated VPC.
@@ -202,6 +217,15 @@ func (c *Config) complete() error {
 	if len(c.KubernetesVersions) == 0 {
 		c.KubernetesVersions = []string{"1.33", "1.34", "1.35"}
 	}
+	if c.EKS.Version == "" {
+		c.EKS.Version = c.KubernetesVersions[len(c.KubernetesVersions)-1]
+	}
+	if c.EKS.ServiceIPv4CIDR == "" {
+		c.EKS.ServiceIPv4CIDR = "10.100.0.0/16"
+	}
+	if _, err := netip.ParsePrefix(c.EKS.ServiceIPv4CIDR); err != nil {
+		return fmt.Errorf("eks.serviceIpv4Cidr %q: must be a CIDR such as 10.100.0.0/16", c.EKS.ServiceIPv4CIDR)
+	}
 	if c.VPC.ID == "" {
 		c.VPC.ID = stableID("vpc", c.ClusterName)
 	}
@@ -330,13 +354,17 @@ func zoneIDPrefix(region string) string {
 const defaultRelease = "v20260115"
 
 // defaultImages are the images node autoscalers resolve through SSM aliases: EKS-optimized AL2023 (standard and
-// nvidia) and AL2, and Bottlerocket, for both architectures and each Kubernetes version. Each has the
+// nvidia on both architectures, neuron on x86_64) and AL2, and Bottlerocket, for both architectures and each Kubernetes version. Each has the
 // "recommended"/"latest" parameter and the one naming its release, as AWS publishes them.
 func defaultImages(versions []string) []ImageConfig {
 	var out []ImageConfig
 	for _, v := range versions {
 		for _, arch := range []string{"x86_64", "arm64"} {
-			for _, variant := range []string{"standard", "nvidia"} {
+			variants := []string{"standard", "nvidia"}
+			if arch == "x86_64" {
+				variants = append(variants, "neuron") // EKS publishes no arm64 Neuron AMI
+			}
+			for _, variant := range variants {
 				name := fmt.Sprintf("amazon-eks-node-al2023-%s-%s-%s-%s", arch, variant, v, defaultRelease)
 				base := fmt.Sprintf("/aws/service/eks/optimized-ami/%s/amazon-linux-2023/%s/%s/", v, arch, variant)
 				out = append(out, ImageConfig{

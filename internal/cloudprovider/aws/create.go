@@ -135,7 +135,8 @@ func (p *Provider) launchOptions(nodeClaim *apiv1.NodeClaim, nc *apiv1.EC2NodeCl
 	return options
 }
 
-// amiFor is the newest AMI whose requirements the instance type meets.
+// amiFor is the newest AMI whose requirements the instance type meets: with an alias's variants, the one with the
+// drivers the type needs (launchTemplateConfigs then makes one launch template per AMI in the fleet).
 func amiFor(it *cloudprovider.InstanceType, amis []apiv1.AMI) (apiv1.AMI, bool) {
 	for _, ami := range amis {
 		ok := true
@@ -146,6 +147,10 @@ func amiFor(it *cloudprovider.InstanceType, amis []apiv1.AMI) (apiv1.AMI, bool) 
 				ok = ok && has && slices.Contains(r.Values, v)
 			case corev1.NodeSelectorOpNotIn:
 				ok = ok && (!has || !slices.Contains(r.Values, v))
+			case corev1.NodeSelectorOpExists:
+				ok = ok && has
+			case corev1.NodeSelectorOpDoesNotExist:
+				ok = ok && !has
 			}
 		}
 		if ok {

@@ -30,10 +30,10 @@ const (
 )
 
 // ResolveNodeClass resolves the EC2NodeClass's selectors against EC2 and SSM and writes the result into its
-// status: subnets, security groups, AMIs (newest first, each with its architecture requirement) and the instance
-// profile, with the conditions SubnetsReady, SecurityGroupsReady, AMIsReady, InstanceProfileReady and Ready. A
-// selector that matches nothing makes its condition and Ready False with a message saying which selector and what
-// to check. It returns an error, and leaves the status unchanged, only when an AWS call failed; the caller retries.
+// status: subnets, security groups, AMIs (newest first, each with the requirements of the instance types it serves)
+// and the instance profile, with the conditions SubnetsReady, SecurityGroupsReady, AMIsReady, InstanceProfileReady
+// and Ready. A selector that matches nothing makes its condition and Ready False with a message saying which
+// selector and what to check. It returns an error, and leaves the status unchanged, only when an AWS call failed; the caller retries.
 // The caller patches the status.
 func (p *Provider) ResolveNodeClass(ctx context.Context, nc *apiv1.EC2NodeClass) error {
 	subnets, err := p.resolveSubnets(ctx, nc.Spec.SubnetSelectorTerms)
@@ -261,19 +261,23 @@ func (p *Provider) resolveSecurityGroups(ctx context.Context, terms []apiv1.Secu
 	return out, nil
 }
 
-// amiCandidate is an AMI found by a selector, before sorting.
+// amiCandidate is an AMI found by a selector, before sorting. requirements are what an instance type must meet
+// to boot it beyond its architecture: set for an alias's accelerator variants, empty otherwise.
 type amiCandidate struct {
 	id, name, arch, created string
+	requirements            []corev1.NodeSelectorRequirement
 }
 
-// resolveAMIs returns the AMIs the terms select, newest first, each with a kubernetes.io/arch requirement.
+// resolveAMIs returns the AMIs the terms select, newest first, each with a kubernetes.io/arch requirement and,
+// for an alias's variants (al2023's standard, NVIDIA and Neuron AMIs), the instance types each serves.
 func (p *Provider) resolveAMIs(ctx context.Context, terms []apiv1.AMISelectorTerm) ([]apiv1.AMI, error) {
 	found := map[string]amiCandidate{}
 	for _, t := range terms {
 		var images []ec2types.Image
+		variants := map[string]amiVariant{}
 		var err error
 		if t.Alias != "" {
-			images, err = p.aliasImages(ctx, t.Alias)
+			images, variants, err = p.aliasImages(ctx, t.Alias)
 		} else {
 			images, err = p.describeImages(ctx, t)
 		}
@@ -286,7 +290,8 @@ func (p *Provider) resolveAMIs(ctx context.Context, terms []apiv1.AMISelectorTer
 				continue
 			}
 			id := aws.ToString(img.ImageId)
-			found[id] = amiCandidate{id: id, name: aws.ToString(img.Name), arch: arch, created: aws.ToString(img.CreationDate)}
+			found[id] = amiCandidate{id: id, name: aws.ToString(img.Name), arch: arch, created: aws.ToString(img.CreationDate),
+				requirements: variants[id].requirements()}
 		}
 	}
 	list := make([]amiCandidate, 0, len(found))
@@ -298,11 +303,48 @@ func (p *Provider) resolveAMIs(ctx context.Context, terms []apiv1.AMISelectorTer
 	})
 	out := make([]apiv1.AMI, 0, len(list))
 	for _, c := range list {
-		out = append(out, apiv1.AMI{ID: c.id, Name: c.name, Requirements: []corev1.NodeSelectorRequirement{
+		reqs := append([]corev1.NodeSelectorRequirement{
 			{Key: apiv1.ArchLabelKey, Operator: corev1.NodeSelectorOpIn, Values: []string{c.arch}},
-		}})
+		}, c.requirements...)
+		out = append(out, apiv1.AMI{ID: c.id, Name: c.name, Requirements: reqs})
 	}
 	return out, nil
+}
+
+// amiVariant is which build of an EKS-optimized AMI family an alias parameter names: the standard one, or one with
+// the drivers of an accelerator. "" is an alias without variants (al2, bottlerocket), which serves every type.
+type amiVariant string
+
+// AMI variants of al2023.
+const (
+	amiVariantStandard amiVariant = "standard"
+	amiVariantNVIDIA   amiVariant = "nvidia"
+	amiVariantNeuron   amiVariant = "neuron"
+)
+
+// neuronFamilies are the instance families with AWS Neuron accelerators (Inferentia, Trainium): they need the
+// Neuron AMI's driver. EC2 describes them with no GPU, so the family is what tells them apart.
+var neuronFamilies = []string{"inf1", "inf2", "trn1", "trn1n", "trn2", "trn2u"}
+
+// requirements are what an instance type must meet to boot the variant, as EKS pairs them: NVIDIA GPUs take the
+// NVIDIA AMI, Neuron families the Neuron AMI, everything else (AMD GPUs included) the standard one.
+func (v amiVariant) requirements() []corev1.NodeSelectorRequirement {
+	switch v {
+	case amiVariantStandard:
+		return []corev1.NodeSelectorRequirement{
+			{Key: apiv1.InstanceGPUManufacturerLabelKey, Operator: corev1.NodeSelectorOpNotIn, Values: []string{"nvidia"}},
+			{Key: apiv1.InstanceFamilyLabelKey, Operator: corev1.NodeSelectorOpNotIn, Values: neuronFamilies},
+		}
+	case amiVariantNVIDIA:
+		return []corev1.NodeSelectorRequirement{
+			{Key: apiv1.InstanceGPUManufacturerLabelKey, Operator: corev1.NodeSelectorOpIn, Values: []string{"nvidia"}},
+		}
+	case amiVariantNeuron:
+		return []corev1.NodeSelectorRequirement{
+			{Key: apiv1.InstanceFamilyLabelKey, Operator: corev1.NodeSelectorOpIn, Values: neuronFamilies},
+		}
+	}
+	return nil
 }
 
 func kubeArch(a ec2types.ArchitectureValues) (string, bool) {
@@ -347,34 +389,40 @@ func (p *Provider) describeImages(ctx context.Context, t apiv1.AMISelectorTerm) 
 }
 
 // aliasImages resolves family@version through the SSM parameters AWS publishes for its EKS-optimized images, one
-// per architecture, then describes the images. A missing parameter (say, no arm64 image of a family) is skipped.
-func (p *Provider) aliasImages(ctx context.Context, alias string) ([]ec2types.Image, error) {
+// per architecture and variant, then describes the images; it returns each image's variant too. A missing
+// parameter (say, no arm64 image of a family) is skipped.
+func (p *Provider) aliasImages(ctx context.Context, alias string) ([]ec2types.Image, map[string]amiVariant, error) {
 	params, err := aliasParameters(alias, p.opts.KubernetesVersion)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	variants := map[string]amiVariant{}
 	var ids []string
-	for _, name := range params {
-		out, err := p.ssm.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name)})
+	for _, param := range params {
+		out, err := p.ssm.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(param.name)})
 		if err != nil {
 			var notFound *ssmtypes.ParameterNotFound
 			if errors.As(err, &notFound) {
 				continue
 			}
-			return nil, fmt.Errorf("getting SSM parameter %s: %w", name, err)
+			return nil, nil, fmt.Errorf("getting SSM parameter %s: %w", param.name, err)
 		}
-		if out.Parameter != nil && aws.ToString(out.Parameter.Value) != "" {
-			ids = append(ids, aws.ToString(out.Parameter.Value))
+		if out.Parameter == nil {
+			continue
+		}
+		if id := aws.ToString(out.Parameter.Value); id != "" {
+			ids = append(ids, id)
+			variants[id] = param.variant
 		}
 	}
 	if len(ids) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	out, err := p.ec2.DescribeImages(ctx, &ec2.DescribeImagesInput{Filters: []ec2types.Filter{filter("image-id", ids...)}})
 	if err != nil {
-		return nil, fmt.Errorf("describing images %v: %w", ids, err)
+		return nil, nil, fmt.Errorf("describing images %v: %w", ids, err)
 	}
-	return out.Images, nil
+	return out.Images, variants, nil
 }
 
 // AMI families.
@@ -385,32 +433,50 @@ const (
 	AMIFamilyCustom       = "Custom"
 )
 
-// aliasParameters are the SSM parameter names behind an alias, per architecture.
-func aliasParameters(alias, k8sVersion string) ([]string, error) {
+// aliasParameter is one SSM parameter behind an alias and the AMI variant it names.
+type aliasParameter struct {
+	name    string
+	variant amiVariant
+}
+
+// aliasParameters are the SSM parameters behind an alias: per architecture, and for al2023 per variant (standard
+// and NVIDIA on both architectures, Neuron on x86_64, as EKS publishes them).
+func aliasParameters(alias, k8sVersion string) ([]aliasParameter, error) {
 	family, version, ok := strings.Cut(alias, "@")
 	if !ok {
 		return nil, fmt.Errorf("alias %q: must be family@version such as al2023@latest", alias)
 	}
+	if k8sVersion == "" {
+		return nil, fmt.Errorf("alias %q: the cluster's Kubernetes version is unknown; set --kubernetes-version", alias)
+	}
 	latest := version == "latest"
+	var out []aliasParameter
 	switch family {
 	case "al2023":
-		var out []string
-		for _, arch := range []string{"x86_64", "arm64"} {
+		for _, av := range []struct {
+			arch    string
+			variant amiVariant
+		}{
+			{"x86_64", amiVariantStandard}, {"x86_64", amiVariantNVIDIA}, {"x86_64", amiVariantNeuron},
+			{"arm64", amiVariantStandard}, {"arm64", amiVariantNVIDIA},
+		} {
 			leaf := "recommended"
 			if !latest {
-				leaf = fmt.Sprintf("amazon-eks-node-al2023-%s-standard-%s-%s", arch, k8sVersion, version)
+				leaf = fmt.Sprintf("amazon-eks-node-al2023-%s-%s-%s-%s", av.arch, av.variant, k8sVersion, version)
 			}
-			out = append(out, fmt.Sprintf("/aws/service/eks/optimized-ami/%s/amazon-linux-2023/%s/standard/%s/image_id", k8sVersion, arch, leaf))
+			out = append(out, aliasParameter{
+				name:    fmt.Sprintf("/aws/service/eks/optimized-ami/%s/amazon-linux-2023/%s/%s/%s/image_id", k8sVersion, av.arch, av.variant, leaf),
+				variant: av.variant,
+			})
 		}
 		return out, nil
 	case "al2":
-		var out []string
 		for _, variant := range []struct{ path, name string }{{"amazon-linux-2", "amazon-eks-node"}, {"amazon-linux-2-arm64", "amazon-eks-arm64-node"}} {
 			leaf := "recommended"
 			if !latest {
 				leaf = fmt.Sprintf("%s-%s-%s", variant.name, k8sVersion, version)
 			}
-			out = append(out, fmt.Sprintf("/aws/service/eks/optimized-ami/%s/%s/%s/image_id", k8sVersion, variant.path, leaf))
+			out = append(out, aliasParameter{name: fmt.Sprintf("/aws/service/eks/optimized-ami/%s/%s/%s/image_id", k8sVersion, variant.path, leaf)})
 		}
 		return out, nil
 	case "bottlerocket":
@@ -418,10 +484,10 @@ func aliasParameters(alias, k8sVersion string) ([]string, error) {
 		if !latest {
 			v = strings.TrimPrefix(version, "v")
 		}
-		return []string{
-			fmt.Sprintf("/aws/service/bottlerocket/aws-k8s-%s/x86_64/%s/image_id", k8sVersion, v),
-			fmt.Sprintf("/aws/service/bottlerocket/aws-k8s-%s/arm64/%s/image_id", k8sVersion, v),
-		}, nil
+		for _, arch := range []string{"x86_64", "arm64"} {
+			out = append(out, aliasParameter{name: fmt.Sprintf("/aws/service/bottlerocket/aws-k8s-%s/%s/%s/image_id", k8sVersion, arch, v)})
+		}
+		return out, nil
 	}
 	return nil, fmt.Errorf("alias %q: family must be al2023, al2 or bottlerocket", alias)
 }

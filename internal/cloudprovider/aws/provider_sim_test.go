@@ -44,7 +44,8 @@ func TestSimResolveNodeClass(t *testing.T) {
 		archs = append(archs, ami.Requirements[0].Values...)
 	}
 	slices.Sort(archs)
-	if diff := cmp.Diff([]string{"amd64", "arm64"}, archs); diff != "" {
+	// Standard, NVIDIA and Neuron on amd64; standard and NVIDIA on arm64.
+	if diff := cmp.Diff([]string{"amd64", "amd64", "amd64", "arm64", "arm64"}, archs); diff != "" {
 		t.Errorf("AMI architectures (-want +got):\n%s", diff)
 	}
 	if nc.Status.InstanceProfile != "tailor-node" {

@@ -373,25 +373,35 @@ func TestAliasParameters(t *testing.T) {
 		wantErr bool
 	}{
 		{alias: "al2023@latest", want: []string{
-			"/aws/service/eks/optimized-ami/1.35/amazon-linux-2023/x86_64/standard/recommended/image_id",
-			"/aws/service/eks/optimized-ami/1.35/amazon-linux-2023/arm64/standard/recommended/image_id"}},
+			"/aws/service/eks/optimized-ami/1.35/amazon-linux-2023/x86_64/standard/recommended/image_id standard",
+			"/aws/service/eks/optimized-ami/1.35/amazon-linux-2023/x86_64/nvidia/recommended/image_id nvidia",
+			"/aws/service/eks/optimized-ami/1.35/amazon-linux-2023/x86_64/neuron/recommended/image_id neuron",
+			"/aws/service/eks/optimized-ami/1.35/amazon-linux-2023/arm64/standard/recommended/image_id standard",
+			"/aws/service/eks/optimized-ami/1.35/amazon-linux-2023/arm64/nvidia/recommended/image_id nvidia"}},
 		{alias: "al2023@v20260115", want: []string{
-			"/aws/service/eks/optimized-ami/1.35/amazon-linux-2023/x86_64/standard/amazon-eks-node-al2023-x86_64-standard-1.35-v20260115/image_id",
-			"/aws/service/eks/optimized-ami/1.35/amazon-linux-2023/arm64/standard/amazon-eks-node-al2023-arm64-standard-1.35-v20260115/image_id"}},
+			"/aws/service/eks/optimized-ami/1.35/amazon-linux-2023/x86_64/standard/amazon-eks-node-al2023-x86_64-standard-1.35-v20260115/image_id standard",
+			"/aws/service/eks/optimized-ami/1.35/amazon-linux-2023/x86_64/nvidia/amazon-eks-node-al2023-x86_64-nvidia-1.35-v20260115/image_id nvidia",
+			"/aws/service/eks/optimized-ami/1.35/amazon-linux-2023/x86_64/neuron/amazon-eks-node-al2023-x86_64-neuron-1.35-v20260115/image_id neuron",
+			"/aws/service/eks/optimized-ami/1.35/amazon-linux-2023/arm64/standard/amazon-eks-node-al2023-arm64-standard-1.35-v20260115/image_id standard",
+			"/aws/service/eks/optimized-ami/1.35/amazon-linux-2023/arm64/nvidia/amazon-eks-node-al2023-arm64-nvidia-1.35-v20260115/image_id nvidia"}},
 		{alias: "al2@latest", want: []string{
-			"/aws/service/eks/optimized-ami/1.35/amazon-linux-2/recommended/image_id",
-			"/aws/service/eks/optimized-ami/1.35/amazon-linux-2-arm64/recommended/image_id"}},
+			"/aws/service/eks/optimized-ami/1.35/amazon-linux-2/recommended/image_id ",
+			"/aws/service/eks/optimized-ami/1.35/amazon-linux-2-arm64/recommended/image_id "}},
 		{alias: "bottlerocket@v1.20.0", want: []string{
-			"/aws/service/bottlerocket/aws-k8s-1.35/x86_64/1.20.0/image_id",
-			"/aws/service/bottlerocket/aws-k8s-1.35/arm64/1.20.0/image_id"}},
+			"/aws/service/bottlerocket/aws-k8s-1.35/x86_64/1.20.0/image_id ",
+			"/aws/service/bottlerocket/aws-k8s-1.35/arm64/1.20.0/image_id "}},
 		{alias: "ubuntu@latest", wantErr: true},
 		{alias: "al2023", wantErr: true},
 	}
 	for _, tt := range tests {
-		got, err := aliasParameters(tt.alias, "1.35")
+		params, err := aliasParameters(tt.alias, "1.35")
 		if (err != nil) != tt.wantErr {
 			t.Errorf("aliasParameters(%q) error = %v, want error %v", tt.alias, err, tt.wantErr)
 			continue
+		}
+		var got []string
+		for _, p := range params {
+			got = append(got, p.name+" "+string(p.variant))
 		}
 		if diff := cmp.Diff(tt.want, got); diff != "" {
 			t.Errorf("aliasParameters(%q) (-want +got):\n%s", tt.alias, diff)
