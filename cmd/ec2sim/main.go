@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"os"
 	"os/signal"
@@ -14,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/tailor-sh/tailor/internal/catalog"
@@ -134,6 +136,9 @@ func run(ctx context.Context, f *flags) error {
 		if opts.KubeClient, err = kubernetes.NewForConfig(rc); err != nil {
 			return fmt.Errorf("building a client from --kubeconfig: %w", err)
 		}
+		if err := eksFromKubeconfig(cfg, rc); err != nil {
+			return err
+		}
 	}
 	sim, err := ec2sim.New(opts)
 	if err != nil {
@@ -164,6 +169,25 @@ func writeFileAtomically(path, content string) error {
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("renaming %s: %w", tmp, err)
+	}
+	return nil
+}
+
+// eksFromKubeconfig makes the simulated EKS cluster the one Nodes register in, unless the config says otherwise: its
+// API server and CA are what DescribeCluster answers, as on EKS.
+func eksFromKubeconfig(cfg *ec2sim.Config, rc *rest.Config) error {
+	if cfg.EKS.Endpoint == "" {
+		cfg.EKS.Endpoint = rc.Host
+	}
+	if cfg.EKS.CertificateAuthority == "" {
+		ca := rc.CAData
+		if len(ca) == 0 && rc.CAFile != "" {
+			var err error
+			if ca, err = os.ReadFile(rc.CAFile); err != nil {
+				return fmt.Errorf("reading the CA of --kubeconfig: %w", err)
+			}
+		}
+		cfg.EKS.CertificateAuthority = base64.StdEncoding.EncodeToString(ca)
 	}
 	return nil
 }

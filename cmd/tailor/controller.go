@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -76,7 +79,7 @@ func runController(cmd *cobra.Command, opts *operator.Options) error {
 		return err
 	}
 	d := &deps{opts: opts, mgr: mgr, clk: clock.RealClock{}, kube: mgr.GetClient(), recorder: mgr.GetEventRecorder("tailor")}
-	if d.cloud, err = newAWSProvider(cmd.Context(), d); err != nil {
+	if d.cloud, err = newAWSProvider(ctx, d, cfg); err != nil {
 		return err
 	}
 	d.cluster = state.NewCluster(d.clk, d.kube)
@@ -93,18 +96,24 @@ func runController(cmd *cobra.Command, opts *operator.Options) error {
 	return mgr.Start(ctx)
 }
 
-func newAWSProvider(ctx context.Context, d *deps) (*aws.Provider, error) {
+// newAWSProvider builds the provider. How nodes join the cluster (version, endpoint, CA, service CIDR) comes from
+// the flags, else EKS DescribeCluster, else the API server cfg points at; start fails when something is still
+// missing or unusable.
+func newAWSProvider(ctx context.Context, d *deps, cfg *rest.Config) (*aws.Provider, error) {
 	uid, err := operator.ClusterUID(ctx, d.mgr.GetAPIReader(), d.opts.ClusterUID)
 	if err != nil {
 		return nil, err
 	}
 	ctrl.LoggerFrom(ctx).Info("cluster identity", "cluster", d.opts.ClusterName, "cluster-uid", uid)
 	awsOpts := aws.Options{
-		Region:          d.opts.AWSRegion,
-		ClusterName:     d.opts.ClusterName,
-		ClusterUID:      uid,
-		EndpointURL:     d.opts.AWSEndpointURL,
-		ClusterEndpoint: d.opts.ClusterEndpoint,
+		Region:            d.opts.AWSRegion,
+		ClusterName:       d.opts.ClusterName,
+		ClusterUID:        uid,
+		EndpointURL:       d.opts.AWSEndpointURL,
+		KubernetesVersion: d.opts.KubernetesVersion,
+		ClusterEndpoint:   d.opts.ClusterEndpoint,
+		ClusterCABundle:   d.opts.ClusterCABundle,
+		ClusterCIDR:       d.opts.ServiceCIDR,
 	}
 	if err := awsOpts.Complete(); err != nil {
 		return nil, err
@@ -113,6 +122,22 @@ func newAWSProvider(ctx context.Context, d *deps) (*aws.Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("configuring AWS: %w", err)
 	}
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("building a discovery client: %w", err)
+	}
+	caData := cfg.CAData
+	if len(caData) == 0 && cfg.CAFile != "" {
+		if caData, err = os.ReadFile(cfg.CAFile); err != nil {
+			return nil, fmt.Errorf("reading the API server's CA %s: %w", cfg.CAFile, err)
+		}
+	}
+	awsOpts.DiscoverCluster(ctx, aws.ClusterSources{EKS: clients.EKS, APIServer: dc, CAData: caData})
+	if err := awsOpts.RequireClusterIdentity(ctx, clients.SSM); err != nil {
+		return nil, fmt.Errorf("how nodes join the cluster: %w", err)
+	}
+	ctrl.LoggerFrom(ctx).Info("nodes join the cluster with", "kubernetes-version", awsOpts.KubernetesVersion,
+		"cluster-endpoint", awsOpts.ClusterEndpoint, "service-cidr", awsOpts.ClusterCIDR)
 	d.sqs = clients.SQS
 	return aws.New(awsOpts, clients, d.kube, d.clk)
 }

@@ -127,7 +127,8 @@ func (s *Sim) Serve(ctx context.Context, ln net.Listener) error {
 	}
 }
 
-// ServeHTTP routes a request: /admin/… to the admin API, X-Amz-Target to a JSON service, the rest to EC2.
+// ServeHTTP routes a request: /admin/… to the admin API, /clusters/… to EKS, X-Amz-Target to a JSON service, the
+// rest to EC2.
 func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, "/admin/") {
 		s.admin.ServeHTTP(w, r)
@@ -139,6 +140,10 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rid := s.cloud.requestID()
+	if strings.HasPrefix(r.URL.Path, "/clusters/") {
+		s.serveEKS(w, r, rid)
+		return
+	}
 	if target := r.Header.Get("X-Amz-Target"); target != "" {
 		s.serveJSON(w, r, target, body, rid)
 		return

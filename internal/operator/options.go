@@ -17,9 +17,14 @@ import (
 // upper-cased with dashes as underscores and a TAILOR_ prefix (--cluster-name → TAILOR_CLUSTER_NAME); a flag given on
 // the command line wins.
 type Options struct {
-	ClusterName             string
-	ClusterUID              string
-	ClusterEndpoint         string
+	ClusterName     string
+	ClusterUID      string
+	ClusterEndpoint string
+	// KubernetesVersion, ClusterCABundle and ServiceCIDR, with ClusterEndpoint, say how nodes join the cluster;
+	// empty ones are discovered at start (EKS DescribeCluster, then the API server).
+	KubernetesVersion       string
+	ClusterCABundle         string
+	ServiceCIDR             string
 	CloudProvider           string
 	AWSRegion               string
 	AWSEndpointURL          string
@@ -47,7 +52,10 @@ type Options struct {
 func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.ClusterName, "cluster-name", "", "name of the cluster; Tailor tags every instance with it and touches no instance without it (required)")
 	fs.StringVar(&o.ClusterUID, "cluster-uid", "", "UID tagged on every instance besides the cluster name, to tell this cluster from another of the same name in the account; default: the kube-system namespace's UID. Set it only to adopt the instances of a cluster rebuilt from scratch (docs/aws.md)")
-	fs.StringVar(&o.ClusterEndpoint, "cluster-endpoint", "", "API server URL the nodes join, for their bootstrap configuration")
+	fs.StringVar(&o.ClusterEndpoint, "cluster-endpoint", "", "https URL of the API server the nodes join; empty: EKS DescribeCluster's endpoint")
+	fs.StringVar(&o.KubernetesVersion, "kubernetes-version", "", "the cluster's Kubernetes version (major.minor, such as 1.35), which picks the EKS-optimized AMIs; empty: EKS DescribeCluster's, else the API server's /version")
+	fs.StringVar(&o.ClusterCABundle, "cluster-ca-bundle", "", "base64 PEM CA certificate of the API server, for the nodes' bootstrap; empty: EKS DescribeCluster's, else the CA this controller trusts the API server with")
+	fs.StringVar(&o.ServiceCIDR, "service-cidr", "", "the cluster's service CIDR (such as 10.100.0.0/16); the nodes' cluster DNS address is its tenth address; empty: EKS DescribeCluster's")
 	fs.StringVar(&o.CloudProvider, "cloud-provider", "aws", "cloud provider: aws")
 	fs.StringVar(&o.AWSRegion, "aws-region", "", "AWS region, such as us-east-1; empty takes $AWS_REGION (required one way or the other)")
 	fs.StringVar(&o.AWSEndpointURL, "aws-endpoint-url", "", "override every AWS endpoint (for ec2sim); empty in production")

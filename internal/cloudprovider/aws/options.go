@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/aws/aws-sdk-go-v2/service/pricing"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
@@ -28,9 +29,6 @@ const (
 	DefaultPricesTTL               = time.Hour
 	DefaultUnavailableOfferingsTTL = 3 * time.Minute
 	DefaultVMMemoryOverheadPercent = 0.075
-	DefaultKubernetesVersion       = "1.35"
-	DefaultClusterCIDR             = "10.100.0.0/16"
-	DefaultClusterEndpoint         = "https://127.0.0.1:6443"
 	defaultPricingRegion           = "us-east-1"
 	maxFleetOverrides              = 60
 	defaultRootVolumeGiB           = 20
@@ -51,12 +49,13 @@ type Options struct {
 	// EndpointURL, when set, replaces the AWS endpoints of every service (EC2, SSM, SQS, Pricing), for ec2sim.
 	EndpointURL string
 	// KubernetesVersion, such as "1.35", picks the EKS-optimized AMIs an alias (al2023@latest) resolves to.
+	// ClusterEndpoint (https), ClusterCABundle (base64 PEM) and ClusterCIDR (the service CIDR) go into the nodes'
+	// user data so the kubelet can join the cluster. Flags set them; DiscoverCluster fills in what they leave out
+	// (from EKS, then the API server) and RequireClusterIdentity checks that all four are there and usable.
 	KubernetesVersion string
-	// ClusterEndpoint, ClusterCABundle (base64 PEM) and ClusterCIDR (the service CIDR) go into the nodes' user data
-	// so the kubelet can join the cluster.
-	ClusterEndpoint string
-	ClusterCABundle string
-	ClusterCIDR     string
+	ClusterEndpoint   string
+	ClusterCABundle   string
+	ClusterCIDR       string
 	// MaxAttempts and MaxBackoff tune the SDK's standard retryer: attempts per call (including the first) and the
 	// longest wait between two, with exponential backoff and jitter in between. Throttling and 5xx are retried.
 	MaxAttempts int
@@ -88,8 +87,8 @@ func (o *Options) Complete() error {
 		return err
 	}
 	o.setDefaults()
-	if !k8sVersionRE.MatchString(o.KubernetesVersion) {
-		return fmt.Errorf("kubernetes version %q: must be major.minor such as 1.35", o.KubernetesVersion)
+	if err := o.validateClusterIdentity(false); err != nil {
+		return err
 	}
 	if o.MaxAttempts < 1 || o.MaxBackoff < 0 || o.InstanceTypesTTL < 0 || o.PricesTTL < 0 || o.UnavailableOfferingsTTL < 0 {
 		return fmt.Errorf("aws retry attempts must be at least 1 and durations must not be negative")
@@ -129,15 +128,6 @@ func (o *Options) validateIdentity() error {
 }
 
 func (o *Options) setDefaults() {
-	if o.KubernetesVersion == "" {
-		o.KubernetesVersion = DefaultKubernetesVersion
-	}
-	if o.ClusterEndpoint == "" {
-		o.ClusterEndpoint = DefaultClusterEndpoint
-	}
-	if o.ClusterCIDR == "" {
-		o.ClusterCIDR = DefaultClusterCIDR
-	}
 	if o.MaxAttempts == 0 {
 		o.MaxAttempts = DefaultMaxAttempts
 	}
@@ -164,6 +154,7 @@ type Clients struct {
 	SSM     SSMAPI
 	Pricing PricingAPI
 	SQS     SQSAPI
+	EKS     EKSAPI
 }
 
 // NewClients builds the real SDK clients from completed options: credentials from the SDK's default chain
@@ -206,5 +197,6 @@ func NewClients(ctx context.Context, opts Options) (Clients, error) {
 		SSM:     ssm.NewFromConfig(cfg),
 		Pricing: pricing.NewFromConfig(cfg, func(o *pricing.Options) { o.Region = pricingRegion }),
 		SQS:     sqs.NewFromConfig(cfg),
+		EKS:     eks.NewFromConfig(cfg),
 	}, nil
 }

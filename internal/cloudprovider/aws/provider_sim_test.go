@@ -38,8 +38,8 @@ func TestSimResolveNodeClass(t *testing.T) {
 	}
 	var archs []string
 	for _, ami := range nc.Status.AMIs {
-		if !strings.Contains(ami.Name, "al2023") || !strings.Contains(ami.Name, "-"+DefaultKubernetesVersion+"-") {
-			t.Errorf("AMI %s (%s) is not an AL2023 image for Kubernetes %s", ami.ID, ami.Name, DefaultKubernetesVersion)
+		if !strings.Contains(ami.Name, "al2023") || !strings.Contains(ami.Name, "-"+testKubernetesVersion+"-") {
+			t.Errorf("AMI %s (%s) is not an AL2023 image for Kubernetes %s", ami.ID, ami.Name, testKubernetesVersion)
 		}
 		archs = append(archs, ami.Requirements[0].Values...)
 	}
@@ -410,7 +410,7 @@ func TestSimDriftAfterAMIChange(t *testing.T) {
 	}
 	// The node class now selects the NVIDIA variant: a different AMI.
 	e.updateNodeClass("default", func(nc *apiv1.EC2NodeClass) {
-		nc.Spec.AMISelectorTerms = []apiv1.AMISelectorTerm{{Name: "amazon-eks-node-al2023-*-nvidia-" + DefaultKubernetesVersion + "-*"}}
+		nc.Spec.AMISelectorTerms = []apiv1.AMISelectorTerm{{Name: "amazon-eks-node-al2023-*-nvidia-" + testKubernetesVersion + "-*"}}
 		nc.Spec.AMIFamily = AMIFamilyAL2023
 		nc.Generation++
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/aws/aws-sdk-go-v2/service/pricing"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
@@ -42,10 +43,17 @@ type SQSAPI interface {
 	DeleteMessage(ctx context.Context, in *sqs.DeleteMessageInput, optFns ...func(*sqs.Options)) (*sqs.DeleteMessageOutput, error)
 }
 
+// EKSAPI is the part of the EKS API the provider calls, to discover how nodes join the cluster. *eks.Client
+// satisfies it.
+type EKSAPI interface {
+	DescribeCluster(ctx context.Context, in *eks.DescribeClusterInput, optFns ...func(*eks.Options)) (*eks.DescribeClusterOutput, error)
+}
+
 // Compile-time checks that the SDK clients satisfy the narrow interfaces.
 var (
 	_ EC2API     = (*ec2.Client)(nil)
 	_ SSMAPI     = (*ssm.Client)(nil)
 	_ PricingAPI = (*pricing.Client)(nil)
 	_ SQSAPI     = (*sqs.Client)(nil)
+	_ EKSAPI     = (*eks.Client)(nil)
 )

@@ -113,8 +113,17 @@ func newSimEnv(t *testing.T) *simEnv {
 	return newSimEnvWith(t, simTypes(), nil)
 }
 
+// testKubernetesVersion is the cluster version of the tests: the newest ec2sim publishes AMIs for by default.
+const testKubernetesVersion = "1.35"
+
 // newSimEnvWith starts ec2sim selling types; with a kube client it registers Nodes for booted instances.
 func newSimEnvWith(t *testing.T, types []ec2sim.InstanceType, nodes kubernetes.Interface) *simEnv {
+	t.Helper()
+	return newSimEnvConfig(t, ec2sim.DefaultConfig(testCluster), types, nodes)
+}
+
+// newSimEnvConfig is newSimEnvWith on a region of the given config.
+func newSimEnvConfig(t *testing.T, cfg *ec2sim.Config, types []ec2sim.InstanceType, nodes kubernetes.Interface) *simEnv {
 	t.Helper()
 	// Credentials come from the SDK's default chain: here, the environment; nothing may reach outside 127.0.0.1.
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
@@ -128,7 +137,7 @@ func newSimEnvWith(t *testing.T, types []ec2sim.InstanceType, nodes kubernetes.I
 
 	clk := clocktesting.NewFakeClock(simStart)
 	sim, err := ec2sim.New(ec2sim.Options{
-		Config:        ec2sim.DefaultConfig(testCluster),
+		Config:        cfg,
 		InstanceTypes: types,
 		KubeClient:    nodes,
 		Seed:          42,
@@ -157,7 +166,7 @@ func newSimEnvWith(t *testing.T, types []ec2sim.InstanceType, nodes kubernetes.I
 
 	transport := &countingTransport{next: awshttp.Wrap(http.DefaultTransport), requests: map[string]int{}, throttled: map[string]int{}}
 	opts := Options{
-		Region: testRegion, ClusterName: testCluster, EndpointURL: "http://" + ln.Addr().String(),
+		Region: testRegion, ClusterName: testCluster, EndpointURL: "http://" + ln.Addr().String(), KubernetesVersion: testKubernetesVersion,
 		MaxBackoff: 5 * time.Millisecond, HTTPClient: &http.Client{Transport: transport},
 	}
 	if err := opts.Complete(); err != nil {

@@ -92,7 +92,7 @@ func launchFirst(in *ec2.CreateFleetInput) *ec2.CreateFleetOutput {
 func unitProvider(t *testing.T, api *fakeEC2) *Provider {
 	t.Helper()
 	clk := clocktesting.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	opts := Options{Region: "us-east-1", ClusterName: "unit", ClusterCABundle: "Q0E="}
+	opts := Options{Region: "us-east-1", ClusterName: "unit", ClusterCABundle: testCABundle(t)}
 	if err := opts.Complete(); err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +178,7 @@ func TestLaunchRequestShape(t *testing.T) {
 		t.Fatalf("user data is not base64: %v", err)
 	}
 	for _, want := range []string{"kind: NodeConfig", "--node-labels=tailor.sh/nodepool=default,team=a", "maxPods: 29",
-		"key: dedicated", "key: cni-not-ready", "certificateAuthority: Q0E="} {
+		"key: dedicated", "key: cni-not-ready", "certificateAuthority: " + p.opts.ClusterCABundle} {
 		if !strings.Contains(string(ud), want) {
 			t.Errorf("user data lacks %q:\n%s", want, ud)
 		}
@@ -545,7 +545,7 @@ func TestOptionsComplete(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Complete: %v", err)
 				}
-				if tt.opts.MaxAttempts != DefaultMaxAttempts || tt.opts.UnavailableOfferingsTTL != 3*time.Minute || tt.opts.KubernetesVersion != DefaultKubernetesVersion {
+				if tt.opts.MaxAttempts != DefaultMaxAttempts || tt.opts.UnavailableOfferingsTTL != 3*time.Minute {
 					t.Errorf("defaults not filled: %+v", tt.opts)
 				}
 				return

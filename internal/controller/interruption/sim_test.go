@@ -89,7 +89,7 @@ func newSimEnv(t *testing.T) *simEnv {
 	})
 	e.endpoint = "http://" + ln.Addr().String()
 
-	opts := aws.Options{Region: "us-east-1", ClusterName: simCluster, EndpointURL: e.endpoint, HTTPClient: ec2sim.SDKHTTPClient()}
+	opts := aws.Options{Region: "us-east-1", ClusterName: simCluster, EndpointURL: e.endpoint, KubernetesVersion: "1.35", HTTPClient: ec2sim.SDKHTTPClient()}
 	if err := opts.Complete(); err != nil {
 		t.Fatal(err)
 	}
