@@ -64,3 +64,35 @@ func TestSimNodeMatchesPlannedAllocatable(t *testing.T) {
 		t.Errorf("node capacity differs from the provider's prediction (-predicted +node):\n%s", diff)
 	}
 }
+
+// A Bottlerocket node class whose userData has its own [settings.kubernetes] table boots a node that registers with
+// the plan's labels and taints: ec2sim parses the merged settings as Bottlerocket would, refusing a table defined
+// twice (which is what appending Tailor's settings to the user's produced).
+func TestSimBottlerocketUserDataWithOwnKubernetesSettings(t *testing.T) {
+	nodes := kubefake.NewClientset()
+	e := newSimEnvWith(t, simTypes(), nodes)
+	nc := nodeClass("default")
+	nc.Spec.AMISelectorTerms = []apiv1.AMISelectorTerm{{Alias: "bottlerocket@latest"}}
+	userData := "[settings.kubernetes]\nimage-gc-high-threshold-percent = 80\n\n[settings.kubernetes.node-labels]\n\"mine\" = \"yes\"\n"
+	nc.Spec.UserData = &userData
+	e.addNodeClass(nc)
+	got, err := e.provider.Create(t.Context(), testNodeClaim("br-1", "1"))
+	if err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	e.step(3 * time.Second)
+	list, err := nodes.CoreV1().Nodes().List(t.Context(), metav1.ListOptions{})
+	if err != nil || len(list.Items) != 1 {
+		inst, _ := e.simInstance(instanceIDOf(t, got))
+		t.Fatalf("ec2sim registered %d nodes (%v), want 1; instance: %+v", len(list.Items), err, inst)
+	}
+	node := list.Items[0]
+	for k, v := range map[string]string{apiv1.NodePoolLabelKey: "default", "team": "a", "mine": "yes"} {
+		if node.Labels[k] != v {
+			t.Errorf("node label %s = %q, want %q", k, node.Labels[k], v)
+		}
+	}
+	if !slices.ContainsFunc(node.Spec.Taints, func(tn corev1.Taint) bool { return tn.Key == apiv1.UnregisteredTaint.Key }) {
+		t.Errorf("node taints %v lack %s", node.Spec.Taints, apiv1.UnregisteredTaint.Key)
+	}
+}
