@@ -124,6 +124,9 @@ func (s *Sim) buildNode(i *instance) (*corev1.Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the user data of %s: %w", i.ID, err)
 	}
+	if err := settings.checkJoin(s.cloud.cfg.EKS); err != nil {
+		return nil, fmt.Errorf("instance %s cannot join the cluster: %w", i.ID, err)
+	}
 	capacity, allocatable, err := nodeResources(it, i.RootVolumeGiB, &settings)
 	if err != nil {
 		return nil, fmt.Errorf("computing the resources of %s: %w", i.ID, err)

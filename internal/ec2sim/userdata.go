@@ -3,6 +3,7 @@ package ec2sim
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -28,6 +29,22 @@ type nodeSettings struct {
 	SystemReserved map[string]string
 	// EvictionHard maps a signal (memory.available, nodefs.available) to a quantity or a percentage.
 	EvictionHard map[string]string
+	// APIServer and CA are the API server URL and base64 PEM CA the node would join with, when the user data
+	// names them.
+	APIServer string
+	CA        string
+}
+
+// checkJoin tells whether a node with these settings could join the simulated EKS cluster: when both name an API
+// server (or a CA), they must be the same, as a kubelet told another endpoint or CA never registers.
+func (s *nodeSettings) checkJoin(eks EKSClusterConfig) error {
+	if s.APIServer != "" && eks.Endpoint != "" && s.APIServer != eks.Endpoint {
+		return fmt.Errorf("the user data joins API server %s, the cluster's is %s", s.APIServer, eks.Endpoint)
+	}
+	if s.CA != "" && eks.CertificateAuthority != "" && s.CA != eks.CertificateAuthority {
+		return fmt.Errorf("the user data's cluster CA is not the cluster's")
+	}
+	return nil
 }
 
 // reserves reports whether the user data sets any reservation; if not, the AMI's own defaults apply.
@@ -130,6 +147,10 @@ type nodeConfig struct {
 	APIVersion string `json:"apiVersion"`
 	Kind       string `json:"kind"`
 	Spec       struct {
+		Cluster struct {
+			APIServerEndpoint    string `json:"apiServerEndpoint"`
+			CertificateAuthority string `json:"certificateAuthority"`
+		} `json:"cluster"`
 		Kubelet struct {
 			Config struct {
 				MaxPods            int64             `json:"maxPods"`
@@ -152,6 +173,9 @@ func (s *nodeSettings) parseNodeConfig(text string) error {
 		if nc.Kind != "NodeConfig" {
 			continue
 		}
+		// nodeadm merges NodeConfigs in order: a later one's fields win.
+		s.APIServer = cmp.Or(nc.Spec.Cluster.APIServerEndpoint, s.APIServer)
+		s.CA = cmp.Or(nc.Spec.Cluster.CertificateAuthority, s.CA)
 		k := nc.Spec.Kubelet
 		if k.Config.MaxPods > 0 {
 			s.MaxPods = k.Config.MaxPods
@@ -213,6 +237,14 @@ func (s *nodeSettings) parseShell(script string) error {
 			arg := words[j]
 			var extra string
 			switch {
+			case arg == "--apiserver-endpoint" && j+1 < len(words):
+				s.APIServer = words[j+1]
+				j++
+				continue
+			case arg == "--b64-cluster-ca" && j+1 < len(words):
+				s.CA = words[j+1]
+				j++
+				continue
 			case arg == "--kubelet-extra-args" && j+1 < len(words):
 				extra = words[j+1]
 				j++
@@ -329,6 +361,8 @@ func (s *nodeSettings) parseBottlerocket(text string) error {
 	}
 	settings, _ := doc["settings"].(map[string]any)
 	k8s, _ := settings["kubernetes"].(map[string]any)
+	s.APIServer, _ = k8s["api-server"].(string)
+	s.CA, _ = k8s["cluster-certificate"].(string)
 	if v, ok := k8s["max-pods"]; ok {
 		if err := s.applyFlag("--max-pods", fmt.Sprint(v)); err != nil {
 			return fmt.Errorf("bottlerocket settings: settings.kubernetes.max-pods: %w", err)

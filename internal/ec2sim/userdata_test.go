@@ -103,6 +103,7 @@ func TestParseUserData(t *testing.T) {
 		{
 			name: "AL2023 MIME NodeConfig", data: b64(al2023MIME),
 			want: nodeSettings{
+				APIServer: "https://127.0.0.1:6443", CA: "Y2E=",
 				Labels: map[string]string{"tailor.sh/nodepool": "gpu", "tailor.sh/capacity-type": "spot"},
 				Taints: []corev1.Taint{
 					{Key: "dedicated", Value: "gpu", Effect: corev1.TaintEffectNoSchedule},
@@ -117,6 +118,7 @@ func TestParseUserData(t *testing.T) {
 		{
 			name: "CRLF MIME", data: b64(strings.ReplaceAll(al2023MIME, "\n", "\r\n")),
 			want: nodeSettings{
+				APIServer: "https://127.0.0.1:6443", CA: "Y2E=",
 				Labels: map[string]string{"tailor.sh/nodepool": "gpu", "tailor.sh/capacity-type": "spot"},
 				Taints: []corev1.Taint{
 					{Key: "dedicated", Value: "gpu", Effect: corev1.TaintEffectNoSchedule},
@@ -135,6 +137,7 @@ func TestParseUserData(t *testing.T) {
 		{
 			name: "AL2 bootstrap.sh", data: b64(al2Script),
 			want: nodeSettings{
+				APIServer: "https://127.0.0.1:6443", CA: "Y2E=",
 				Labels: map[string]string{"tailor.sh/nodepool": "default", "team": "a b"},
 				Taints: []corev1.Taint{
 					{Key: "critical", Value: "true", Effect: corev1.TaintEffectNoSchedule},
@@ -148,6 +151,7 @@ func TestParseUserData(t *testing.T) {
 		{
 			name: "MIME with a bootstrap.sh part", data: b64("MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"B\"\n\n--B\nContent-Type: text/x-shellscript\n\n" + al2Script + "\n--B--\n"),
 			want: nodeSettings{
+				APIServer: "https://127.0.0.1:6443", CA: "Y2E=",
 				Labels: map[string]string{"tailor.sh/nodepool": "default", "team": "a b"},
 				Taints: []corev1.Taint{
 					{Key: "critical", Value: "true", Effect: corev1.TaintEffectNoSchedule},
@@ -161,7 +165,8 @@ func TestParseUserData(t *testing.T) {
 		{
 			name: "Bottlerocket TOML", data: b64(bottlerocketTOML),
 			want: nodeSettings{
-				Labels: map[string]string{"tailor.sh/nodepool": "default", "team": "a"},
+				APIServer: "https://127.0.0.1:6443",
+				Labels:    map[string]string{"tailor.sh/nodepool": "default", "team": "a"},
 				Taints: []corev1.Taint{
 					{Key: "dedicated", Value: "db", Effect: corev1.TaintEffectNoSchedule},
 					{Key: "dedicated", Value: "db", Effect: corev1.TaintEffectNoExecute},
@@ -304,5 +309,35 @@ func TestNodeWork(t *testing.T) {
 	}
 	if w := h.sim.cloud.tick(false); len(w.create)+len(w.remove) != 0 {
 		t.Errorf("without a kube client there is no node work: %+v", w)
+	}
+}
+
+func TestCheckJoin(t *testing.T) {
+	eks := EKSClusterConfig{Endpoint: "https://127.0.0.1:6443", CertificateAuthority: "Y2E="}
+	tests := []struct {
+		name     string
+		settings nodeSettings
+		eks      EKSClusterConfig
+		wantErr  string
+	}{
+		{name: "same cluster", settings: nodeSettings{APIServer: "https://127.0.0.1:6443", CA: "Y2E="}, eks: eks},
+		{name: "user data names none", eks: eks},
+		{name: "simulated cluster names none", settings: nodeSettings{APIServer: "https://elsewhere", CA: "eA=="}},
+		{name: "another API server", settings: nodeSettings{APIServer: "https://127.0.0.1:6443/", CA: "Y2E="}, eks: eks, wantErr: "joins API server https://127.0.0.1:6443/"},
+		{name: "another CA", settings: nodeSettings{APIServer: "https://127.0.0.1:6443", CA: "eA=="}, eks: eks, wantErr: "CA is not the cluster's"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.settings.checkJoin(tt.eks)
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("checkJoin: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("checkJoin = %v, want an error containing %q", err, tt.wantErr)
+			}
+		})
 	}
 }

@@ -96,3 +96,46 @@ func TestSimBottlerocketUserDataWithOwnKubernetesSettings(t *testing.T) {
 		t.Errorf("node taints %v lack %s", node.Spec.Taints, apiv1.UnregisteredTaint.Key)
 	}
 }
+
+// ec2sim registers a node only when its user data joins the simulated EKS cluster's API server with its CA: the
+// identity the provider discovered from DescribeCluster does; another endpoint does not.
+func TestSimNodesJoinWithTheDiscoveredClusterIdentity(t *testing.T) {
+	cfg := ec2sim.DefaultConfig(testCluster)
+	cfg.EKS.Endpoint = "https://ABC.gr7.us-east-1.eks.amazonaws.com"
+	cfg.EKS.CertificateAuthority = testCABundle(t)
+	nodes := kubefake.NewClientset()
+	e := newSimEnvConfig(t, cfg, simTypes(), nodes)
+	e.provider.opts.KubernetesVersion = ""
+	e.provider.opts.DiscoverCluster(t.Context(), ClusterSources{EKS: e.clients.EKS})
+	if err := e.provider.opts.RequireClusterIdentity(t.Context(), e.clients.SSM); err != nil {
+		t.Fatalf("RequireClusterIdentity after discovery: %v", err)
+	}
+	e.addNodeClass(nodeClass("default"))
+	countNodes := func() int {
+		list, err := nodes.CoreV1().Nodes().List(t.Context(), metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(list.Items)
+	}
+	if _, err := e.provider.Create(t.Context(), testNodeClaim("joins", "1")); err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	e.step(3 * time.Second)
+	if n := countNodes(); n != 1 {
+		t.Fatalf("%d nodes registered, want the one whose user data names the cluster's endpoint and CA", n)
+	}
+
+	e.provider.opts.ClusterEndpoint = "https://127.0.0.1:6443"
+	stray, err := e.provider.Create(t.Context(), testNodeClaim("stray", "1"))
+	if err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	e.step(3 * time.Second)
+	if n := countNodes(); n != 1 {
+		t.Errorf("%d nodes registered; the instance told to join another API server must not register", n)
+	}
+	if inst, _ := e.simInstance(instanceIDOf(t, stray)); !inst.NeverRegistr {
+		t.Errorf("ec2sim did not mark %s as never registering", inst.ID)
+	}
+}
