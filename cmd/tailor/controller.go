@@ -53,14 +53,15 @@ func newControllerCommand() *cobra.Command {
 
 // deps are what every controller is built from.
 type deps struct {
-	opts     *operator.Options
-	mgr      manager.Manager
-	clk      clock.Clock
-	kube     client.Client
-	cloud    *aws.Provider
-	sqs      aws.SQSAPI // for the interruption queue
-	cluster  *state.Cluster
-	recorder events.EventRecorder
+	opts      *operator.Options
+	mgr       manager.Manager
+	clk       clock.Clock
+	kube      client.Client
+	apiReader client.Reader // uncached, for reads before the manager starts
+	cloud     *aws.Provider
+	sqs       aws.SQSAPI // for the interruption queue
+	cluster   *state.Cluster
+	recorder  events.EventRecorder
 }
 
 // runController is the composition root of the controller: it builds every dependency and wires the controllers.
@@ -78,7 +79,8 @@ func runController(cmd *cobra.Command, opts *operator.Options) error {
 	if err != nil {
 		return err
 	}
-	d := &deps{opts: opts, mgr: mgr, clk: clock.RealClock{}, kube: mgr.GetClient(), recorder: mgr.GetEventRecorder("tailor")}
+	d := &deps{opts: opts, mgr: mgr, clk: clock.RealClock{}, kube: mgr.GetClient(), apiReader: mgr.GetAPIReader(),
+		recorder: mgr.GetEventRecorder("tailor")}
 	if d.cloud, err = newAWSProvider(ctx, d, cfg); err != nil {
 		return err
 	}
@@ -100,7 +102,7 @@ func runController(cmd *cobra.Command, opts *operator.Options) error {
 // the flags, else EKS DescribeCluster, else the API server cfg points at; start fails when something is still
 // missing or unusable.
 func newAWSProvider(ctx context.Context, d *deps, cfg *rest.Config) (*aws.Provider, error) {
-	uid, err := operator.ClusterUID(ctx, d.mgr.GetAPIReader(), d.opts.ClusterUID)
+	uid, err := operator.ClusterUID(ctx, d.apiReader, d.opts.ClusterUID)
 	if err != nil {
 		return nil, err
 	}

@@ -70,7 +70,7 @@ func TestNewAWSProviderDiscoversFromTheAPIServer(t *testing.T) {
 
 	newDeps := func(o operator.Options) *deps {
 		o.ClusterName, o.AWSRegion, o.AWSEndpointURL = "prod", "us-east-1", endpoint
-		return &deps{opts: &o, clk: clock.RealClock{}, kube: kube}
+		return &deps{opts: &o, clk: clock.RealClock{}, kube: kube, apiReader: kube}
 	}
 	if _, err := newAWSProvider(t.Context(), newDeps(operator.Options{ClusterEndpoint: "https://api.example", ServiceCIDR: "10.100.0.0/16"}), env.Config); err != nil {
 		t.Errorf("newAWSProvider with the endpoint and CIDR flags: %v (version %s and the CA should come from the API server)", err, serverVersion)
