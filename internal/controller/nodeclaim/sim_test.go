@@ -94,7 +94,7 @@ func newSimFixture(t *testing.T) *simFixture {
 func (f *simFixture) restart() {
 	f.t.Helper()
 	opts := aws.Options{Region: "us-east-1", ClusterName: simCluster, ClusterUID: "uid-" + simCluster, EndpointURL: f.endpoint,
-		MaxBackoff: 5 * time.Millisecond, HTTPClient: ec2sim.SDKHTTPClient()}
+		KubernetesVersion: "1.35", MaxBackoff: 5 * time.Millisecond, HTTPClient: ec2sim.SDKHTTPClient()}
 	if err := opts.Complete(); err != nil {
 		f.t.Fatal(err)
 	}
