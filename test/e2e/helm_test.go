@@ -234,6 +234,7 @@ func TestHelmChartExposesControllerFlags(t *testing.T) {
 			"aws.endpointURL=http://127.0.0.1:4566", "interruptionQueue=demo", "clusterUID=0b5e3c1d-7f0e-4c1a-9d7e-2f8a6b4c1e90", "disruption.nodeRepair=false", "disruption.nodeRepairToleration=10m",
 			"disruption.consolidationMaxCandidates=20", "scheduling.preferencePolicy=Respect",
 			"leaderElection.leaseDuration=15s", "leaderElection.renewDeadline=10s", "leaderElection.retryPeriod=2s",
+			"kubernetesVersion=1.35", "clusterCABundle=Q0E=", "serviceCIDR=172.20.0.0/16",
 		},
 	}
 	for name, values := range cases {
