@@ -135,7 +135,7 @@ func newAWSProvider(ctx context.Context, d *deps, cfg *rest.Config) (*aws.Provid
 		}
 	}
 	awsOpts.DiscoverCluster(ctx, aws.ClusterSources{EKS: clients.EKS, APIServer: dc, CAData: caData})
-	if err := awsOpts.RequireClusterIdentity(ctx, clients.SSM); err != nil {
+	if err := awsOpts.RequireJoinSettings(ctx, clients.SSM); err != nil {
 		return nil, fmt.Errorf("how nodes join the cluster: %w", err)
 	}
 	ctrl.LoggerFrom(ctx).Info("nodes join the cluster with", "kubernetes-version", awsOpts.KubernetesVersion,

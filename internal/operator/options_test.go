@@ -87,13 +87,13 @@ func TestEnvironmentValues(t *testing.T) {
 	}
 }
 
-func TestClusterIdentityFlags(t *testing.T) {
+func TestJoinSettingsFlags(t *testing.T) {
 	o, err := parse(t, map[string]string{"TAILOR_SERVICE_CIDR": "172.20.0.0/16"},
 		"--cluster-name=demo", "--aws-region=us-east-1", "--kubernetes-version=1.34", "--cluster-ca-bundle=Q0E=")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if o.KubernetesVersion != "1.34" || o.ClusterCABundle != "Q0E=" || o.ServiceCIDR != "172.20.0.0/16" || o.ClusterEndpoint != "" {
-		t.Errorf("cluster identity options = %+v; want the flags and the environment, and no endpoint invented", o)
+		t.Errorf("join settings = %+v; want the flags and the environment, and no endpoint invented", o)
 	}
 }

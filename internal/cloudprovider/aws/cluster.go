@@ -34,13 +34,13 @@ type ClusterSources struct {
 	CAData []byte
 }
 
-// DiscoverCluster fills in the cluster identity the options leave empty: first from EKS DescribeCluster, then the
+// DiscoverCluster fills in the join settings (version, endpoint, CA, service CIDR) the options leave empty: first from EKS DescribeCluster, then the
 // version from the API server's /version and the CA from the controller's own trust. What the options already
-// hold (the flags) is kept. A source that fails is logged and skipped; RequireClusterIdentity then names what is
+// hold (the flags) is kept. A source that fails is logged and skipped; RequireJoinSettings then names what is
 // still missing and the flag that sets it.
 func (o *Options) DiscoverCluster(ctx context.Context, src ClusterSources) {
 	logger := log.FromContext(ctx)
-	if src.EKS != nil && o.identityIncomplete() {
+	if src.EKS != nil && o.joinSettingsIncomplete() {
 		out, err := src.EKS.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String(o.ClusterName)})
 		switch {
 		case err != nil:
@@ -72,7 +72,7 @@ func (o *Options) DiscoverCluster(ctx context.Context, src ClusterSources) {
 	}
 }
 
-func (o *Options) identityIncomplete() bool {
+func (o *Options) joinSettingsIncomplete() bool {
 	return o.KubernetesVersion == "" || o.ClusterEndpoint == "" || o.ClusterCABundle == "" || o.ClusterCIDR == ""
 }
 
@@ -85,11 +85,11 @@ func firstSet(values ...string) string {
 	return ""
 }
 
-// RequireClusterIdentity checks that the Kubernetes version, endpoint, CA bundle and service CIDR are all set and
+// RequireJoinSettings checks that the Kubernetes version, endpoint, CA bundle and service CIDR are all set and
 // usable by a node joining the cluster, and that EKS publishes AL2023 AMIs for the version (through ssm; nil skips
 // that check). Every problem names the flag that fixes it.
-func (o *Options) RequireClusterIdentity(ctx context.Context, ssmAPI SSMAPI) error {
-	if err := o.validateClusterIdentity(true); err != nil {
+func (o *Options) RequireJoinSettings(ctx context.Context, ssmAPI SSMAPI) error {
+	if err := o.validateJoinSettings(true); err != nil {
 		return err
 	}
 	if ssmAPI == nil {
@@ -108,9 +108,9 @@ func (o *Options) RequireClusterIdentity(ctx context.Context, ssmAPI SSMAPI) err
 	return nil
 }
 
-// validateClusterIdentity checks the cluster identity fields that are set; with required, an empty one is an
+// validateJoinSettings checks the join settings that are set; with required, an empty one is an
 // error too.
-func (o *Options) validateClusterIdentity(required bool) error {
+func (o *Options) validateJoinSettings(required bool) error {
 	var errs []error
 	missing := func(flag, what string) {
 		if required {

@@ -155,7 +155,7 @@ func TestDiscoverClusterSkipsEKSWhenFlagsSayAll(t *testing.T) {
 	}
 }
 
-func TestRequireClusterIdentity(t *testing.T) {
+func TestRequireJoinSettings(t *testing.T) {
 	ca := testCABundle(t)
 	good := Options{KubernetesVersion: "1.35", ClusterEndpoint: "https://api.example", ClusterCABundle: ca, ClusterCIDR: "10.100.0.0/16"}
 	published := fakeSSM{params: map[string]string{
@@ -185,15 +185,15 @@ func TestRequireClusterIdentity(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			o := good
 			tt.mutate(&o)
-			err := o.RequireClusterIdentity(t.Context(), published)
+			err := o.RequireJoinSettings(t.Context(), published)
 			if len(tt.want) == 0 {
 				if err != nil {
-					t.Fatalf("RequireClusterIdentity: %v", err)
+					t.Fatalf("RequireJoinSettings: %v", err)
 				}
 				return
 			}
 			if err == nil {
-				t.Fatalf("RequireClusterIdentity accepted %+v", o)
+				t.Fatalf("RequireJoinSettings accepted %+v", o)
 			}
 			for _, w := range tt.want {
 				if !strings.Contains(err.Error(), w) {
@@ -267,12 +267,12 @@ func TestSimDiscoverClusterFromEKS(t *testing.T) {
 	if diff := cmp.Diff([]string{"1.35", cfg.EKS.Endpoint, ca, "10.100.0.0/16"}, got); diff != "" {
 		t.Errorf("discovered (-want +got):\n%s", diff)
 	}
-	if err := o.RequireClusterIdentity(t.Context(), e.clients.SSM); err != nil {
-		t.Errorf("RequireClusterIdentity: %v", err)
+	if err := o.RequireJoinSettings(t.Context(), e.clients.SSM); err != nil {
+		t.Errorf("RequireJoinSettings: %v", err)
 	}
 	// The API server's own version, had EKS not answered, has no AMIs in this region: refused at start.
 	o.KubernetesVersion = "1.37"
-	if err := o.RequireClusterIdentity(t.Context(), e.clients.SSM); err == nil || !strings.Contains(err.Error(), "--kubernetes-version 1.37: EKS publishes no AMI") {
-		t.Errorf("RequireClusterIdentity with 1.37 = %v, want the AMI check to refuse it", err)
+	if err := o.RequireJoinSettings(t.Context(), e.clients.SSM); err == nil || !strings.Contains(err.Error(), "--kubernetes-version 1.37: EKS publishes no AMI") {
+		t.Errorf("RequireJoinSettings with 1.37 = %v, want the AMI check to refuse it", err)
 	}
 }

@@ -99,7 +99,7 @@ func TestSimBottlerocketUserDataWithOwnKubernetesSettings(t *testing.T) {
 
 // ec2sim registers a node only when its user data joins the simulated EKS cluster's API server with its CA: the
 // identity the provider discovered from DescribeCluster does; another endpoint does not.
-func TestSimNodesJoinWithTheDiscoveredClusterIdentity(t *testing.T) {
+func TestSimNodesJoinWithTheDiscoveredSettings(t *testing.T) {
 	cfg := ec2sim.DefaultConfig(testCluster)
 	cfg.EKS.Endpoint = "https://ABC.gr7.us-east-1.eks.amazonaws.com"
 	cfg.EKS.CertificateAuthority = testCABundle(t)
@@ -107,8 +107,8 @@ func TestSimNodesJoinWithTheDiscoveredClusterIdentity(t *testing.T) {
 	e := newSimEnvConfig(t, cfg, simTypes(), nodes)
 	e.provider.opts.KubernetesVersion = ""
 	e.provider.opts.DiscoverCluster(t.Context(), ClusterSources{EKS: e.clients.EKS})
-	if err := e.provider.opts.RequireClusterIdentity(t.Context(), e.clients.SSM); err != nil {
-		t.Fatalf("RequireClusterIdentity after discovery: %v", err)
+	if err := e.provider.opts.RequireJoinSettings(t.Context(), e.clients.SSM); err != nil {
+		t.Fatalf("RequireJoinSettings after discovery: %v", err)
 	}
 	e.addNodeClass(nodeClass("default"))
 	countNodes := func() int {

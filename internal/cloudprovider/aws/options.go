@@ -51,7 +51,7 @@ type Options struct {
 	// KubernetesVersion, such as "1.35", picks the EKS-optimized AMIs an alias (al2023@latest) resolves to.
 	// ClusterEndpoint (https), ClusterCABundle (base64 PEM) and ClusterCIDR (the service CIDR) go into the nodes'
 	// user data so the kubelet can join the cluster. Flags set them; DiscoverCluster fills in what they leave out
-	// (from EKS, then the API server) and RequireClusterIdentity checks that all four are there and usable.
+	// (from EKS, then the API server) and RequireJoinSettings checks that all four are there and usable.
 	KubernetesVersion string
 	ClusterEndpoint   string
 	ClusterCABundle   string
@@ -87,7 +87,7 @@ func (o *Options) Complete() error {
 		return err
 	}
 	o.setDefaults()
-	if err := o.validateClusterIdentity(false); err != nil {
+	if err := o.validateJoinSettings(false); err != nil {
 		return err
 	}
 	if o.MaxAttempts < 1 || o.MaxBackoff < 0 || o.InstanceTypesTTL < 0 || o.PricesTTL < 0 || o.UnavailableOfferingsTTL < 0 {
