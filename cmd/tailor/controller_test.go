@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"net"
 	"strings"
 	"testing"
 
@@ -10,6 +8,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/tailor-sh/tailor/internal/ec2sim"
+	"github.com/tailor-sh/tailor/internal/ec2sim/ec2simtest"
 	"github.com/tailor-sh/tailor/internal/iampolicy"
 	"github.com/tailor-sh/tailor/internal/operator"
 	"github.com/tailor-sh/tailor/internal/testenv"
@@ -19,14 +18,7 @@ import (
 // call DescribeCluster, or runs outside EKS) and whose AMIs exist for versions only.
 func startEC2Sim(t *testing.T, versions ...string) string {
 	t.Helper()
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
-	t.Setenv("AWS_SESSION_TOKEN", "")
-	t.Setenv("AWS_PROFILE", "")
-	t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	t.Setenv("AWS_CA_BUNDLE", "")
+	ec2simtest.IsolateAWSEnv(t)
 	cfg := &ec2sim.Config{ClusterName: "someone-else", KubernetesVersions: versions}
 	types := []ec2sim.InstanceType{{Name: "m5.large", Arch: "amd64", VCPUs: 2, MemoryMiB: 8192, ENIs: 3, IPsPerENI: 10,
 		Offerings: []ec2sim.Offering{{Zone: "us-east-1a", CapacityType: "on-demand", PricePerHour: 0.096}}}}
@@ -34,21 +26,8 @@ func startEC2Sim(t *testing.T, versions ...string) string {
 	if err != nil {
 		t.Fatalf("ec2sim.New: %v", err)
 	}
-	var lc net.ListenConfig
-	ln, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.WithoutCancel(t.Context()))
-	done := make(chan error, 1)
-	go func() { done <- sim.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("ec2sim Serve: %v", err)
-		}
-	})
-	return "http://" + ln.Addr().String()
+	endpoint := ec2simtest.Serve(t, sim)
+	return endpoint
 }
 
 // The controller's start-up wiring against a real kube-apiserver: without DescribeCluster's answer, the Kubernetes

@@ -216,3 +216,20 @@ func TestLoadReturnsIndependentCopies(t *testing.T) {
 		t.Error("a change to one loaded catalogue shows in the next Load")
 	}
 }
+
+func TestNamed(t *testing.T) {
+	c, err := Load(DefaultName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	its, err := c.Named(Options{}, "m5.xlarge", "m5.large")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(its) != 2 || its[0].Name != "m5.xlarge" || its[1].Name != "m5.large" || len(its[0].Offerings) == 0 {
+		t.Errorf("Named gave %d types (%v), want m5.xlarge then m5.large with offerings", len(its), its)
+	}
+	if _, err := c.Named(Options{}, "m5.large", "m99.huge"); err == nil || !strings.Contains(err.Error(), `"m99.huge"`) {
+		t.Errorf("an unknown name gave %v, want an error naming it", err)
+	}
+}

@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"fmt"
 	"math"
 	"strconv"
 
@@ -46,6 +47,20 @@ func (c *Catalog) ToInstanceTypes(opts Options) []*cloudprovider.InstanceType {
 		out = append(out, t.ToInstanceType(c.Region, opts))
 	}
 	return out
+}
+
+// Named converts the named instance types, in the order given, for a provider's or a test's use; a name the
+// catalogue does not sell is an error naming it.
+func (c *Catalog) Named(opts Options, names ...string) ([]*cloudprovider.InstanceType, error) {
+	out := make([]*cloudprovider.InstanceType, 0, len(names))
+	for _, name := range names {
+		t, ok := c.Lookup(name)
+		if !ok {
+			return nil, fmt.Errorf("catalogue %s has no instance type %q", c.Region, name)
+		}
+		out = append(out, t.ToInstanceType(c.Region, opts))
+	}
+	return out, nil
 }
 
 // ToInstanceType converts one entry: labels from its attributes (and the region when known), capacity, the node

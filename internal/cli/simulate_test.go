@@ -97,7 +97,6 @@ var fakeNow = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // TestSimulateNodesLimit: a NodePool's nodes limit counts the nodes labelled with it, and new nodes stop there.
 func TestSimulateNodesLimit(t *testing.T) {
-	dir := t.TempDir()
 	manifest := `apiVersion: tailor.sh/v1
 kind: NodePool
 metadata: {name: small}
@@ -132,17 +131,7 @@ spec:
       containers:
         - {name: c, image: pause, resources: {requests: {cpu: 500m, memory: 1Gi}}}
 `
-	if err := os.WriteFile(filepath.Join(dir, "m.yaml"), []byte(manifest), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	if err := Simulate(SimulateOptions{Paths: []string{dir}, Output: OutputJSON, Clock: clocktesting.NewFakePassiveClock(fakeNow)}, &out); err != nil {
-		t.Fatal(err)
-	}
-	var got SimulateResult
-	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
-		t.Fatal(err)
-	}
+	got := simulateJSON(t, manifest)
 	if len(got.NodeClaims) != 1 {
 		t.Errorf("want one new node (limit 2, one existing), got %d", len(got.NodeClaims))
 	}
@@ -158,7 +147,6 @@ spec:
 // TestSimulateStaticNodePool: as in the controller, pending pods plan no node in a static NodePool (spec.replicas):
 // they go to the dynamic one, and a pod only the static NodePool could host is reported.
 func TestSimulateStaticNodePool(t *testing.T) {
-	dir := t.TempDir()
 	manifest := `apiVersion: tailor.sh/v1
 kind: NodePool
 metadata: {name: warm}
@@ -191,17 +179,7 @@ spec:
   nodeSelector: {example.com/pool: warm}
   containers: [{name: c, image: pause, resources: {requests: {cpu: 500m}}}]
 `
-	if err := os.WriteFile(filepath.Join(dir, "m.yaml"), []byte(manifest), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	if err := Simulate(SimulateOptions{Paths: []string{dir}, Output: OutputJSON, Clock: clocktesting.NewFakePassiveClock(fakeNow)}, &out); err != nil {
-		t.Fatal(err)
-	}
-	var got SimulateResult
-	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
-		t.Fatal(err)
-	}
+	got := simulateJSON(t, manifest)
 	for _, nc := range got.NodeClaims {
 		if nc.NodePool == "warm" {
 			t.Errorf("planned a node in the static NodePool warm for pods %v", nc.Pods)
@@ -215,7 +193,6 @@ spec:
 // TestSimulateNodeOverlay: a NodeOverlay in the manifests sets the prices the plan uses: a Savings Plan making
 // on-demand m7i cheaper than spot flips the plan to on-demand m7i, and the claim names the overlay.
 func TestSimulateNodeOverlay(t *testing.T) {
-	dir := t.TempDir()
 	manifest := `apiVersion: tailor.sh/v1
 kind: NodePool
 metadata: {name: default}
@@ -243,17 +220,7 @@ spec:
 `
 	plan := func(docs string) SimulatedNodeClaim {
 		t.Helper()
-		if err := os.WriteFile(filepath.Join(dir, "m.yaml"), []byte(docs), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		var out bytes.Buffer
-		if err := Simulate(SimulateOptions{Paths: []string{dir}, Output: OutputJSON, Clock: clocktesting.NewFakePassiveClock(fakeNow)}, &out); err != nil {
-			t.Fatal(err)
-		}
-		var got SimulateResult
-		if err := json.Unmarshal(out.Bytes(), &got); err != nil {
-			t.Fatal(err)
-		}
+		got := simulateJSON(t, docs)
 		if len(got.NodeClaims) != 1 {
 			t.Fatalf("%d nodeclaims, want 1", len(got.NodeClaims))
 		}
@@ -270,4 +237,22 @@ spec:
 	if after.PricePerHour >= before.PricePerHour || after.ListPricePerHour <= after.PricePerHour {
 		t.Errorf("with the overlay $%v/h (list $%v/h), without $%v/h: want cheaper than spot and below its list price", after.PricePerHour, after.ListPricePerHour, before.PricePerHour)
 	}
+}
+
+// simulateJSON runs `tailor simulate -o json` on one manifest file holding docs and decodes its plan.
+func simulateJSON(t *testing.T, docs string) SimulateResult {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "m.yaml"), []byte(docs), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := Simulate(SimulateOptions{Paths: []string{dir}, Output: OutputJSON, Clock: clocktesting.NewFakePassiveClock(fakeNow)}, &out); err != nil {
+		t.Fatal(err)
+	}
+	var got SimulateResult
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	return got
 }

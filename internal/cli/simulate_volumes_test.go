@@ -1,16 +1,10 @@
 package cli
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-
-	clocktesting "k8s.io/utils/clock/testing"
 )
 
 // TestSimulateCSIVolumeLimits: tailor simulate counts EBS CSI volumes against attach limits — a CSINode's count on
@@ -68,18 +62,7 @@ spec:
 	podWith("with-a", "", "a")
 	podWith("with-b", "", "b")
 	podWith("hoarder", "", many...)
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "cluster.yaml"), []byte(b.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	if err := Simulate(SimulateOptions{Paths: []string{dir}, Output: OutputJSON, Clock: clocktesting.NewFakePassiveClock(fakeNow)}, &out); err != nil {
-		t.Fatal(err)
-	}
-	var got SimulateResult
-	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
-		t.Fatalf("output is not JSON: %v\n%s", err, out.String())
-	}
+	got := simulateJSON(t, b.String())
 	var onN1 []string
 	for _, e := range got.ExistingNodes {
 		onN1 = append(onN1, e.Pods...)

@@ -2,9 +2,7 @@ package aws
 
 import (
 	"bytes"
-	"context"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -25,6 +23,7 @@ import (
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
 	"github.com/tailor-sh/tailor/internal/awshttp"
 	"github.com/tailor-sh/tailor/internal/ec2sim"
+	"github.com/tailor-sh/tailor/internal/ec2sim/ec2simtest"
 	"github.com/tailor-sh/tailor/internal/iampolicy"
 )
 
@@ -126,14 +125,7 @@ func newSimEnvWith(t *testing.T, types []ec2sim.InstanceType, nodes kubernetes.I
 func newSimEnvConfig(t *testing.T, cfg *ec2sim.Config, types []ec2sim.InstanceType, nodes kubernetes.Interface) *simEnv {
 	t.Helper()
 	// Credentials come from the SDK's default chain: here, the environment; nothing may reach outside 127.0.0.1.
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
-	t.Setenv("AWS_SESSION_TOKEN", "")
-	t.Setenv("AWS_PROFILE", "")
-	t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	t.Setenv("AWS_CA_BUNDLE", "") // the counting transport is a plain http.Client, and ec2sim speaks plain http
+	ec2simtest.IsolateAWSEnv(t)
 
 	clk := clocktesting.NewFakeClock(simStart)
 	sim, err := ec2sim.New(ec2sim.Options{
@@ -149,24 +141,11 @@ func newSimEnvConfig(t *testing.T, cfg *ec2sim.Config, types []ec2sim.InstanceTy
 	if err != nil {
 		t.Fatalf("ec2sim.New: %v", err)
 	}
-	var lc net.ListenConfig
-	ln, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listening: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.WithoutCancel(t.Context()))
-	done := make(chan error, 1)
-	go func() { done <- sim.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("ec2sim Serve: %v", err)
-		}
-	})
+	endpoint := ec2simtest.Serve(t, sim)
 
 	transport := &countingTransport{next: awshttp.Wrap(http.DefaultTransport), requests: map[string]int{}, throttled: map[string]int{}}
 	opts := Options{
-		Region: testRegion, ClusterName: testCluster, EndpointURL: "http://" + ln.Addr().String(), KubernetesVersion: testKubernetesVersion,
+		Region: testRegion, ClusterName: testCluster, EndpointURL: endpoint, KubernetesVersion: testKubernetesVersion,
 		MaxBackoff: 5 * time.Millisecond, HTTPClient: &http.Client{Transport: transport},
 	}
 	if err := opts.Complete(); err != nil {
@@ -216,15 +195,9 @@ func (e *simEnv) step(d time.Duration) {
 // nodeClass is the reference EC2NodeClass: discovery-tagged subnets and groups, al2023@latest, an instance
 // profile.
 func nodeClass(name string) *apiv1.EC2NodeClass {
-	return &apiv1.EC2NodeClass{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Generation: 1},
-		Spec: apiv1.EC2NodeClassSpec{
-			SubnetSelectorTerms:        []apiv1.SubnetSelectorTerm{{Tags: map[string]string{ec2sim.DiscoveryTagKey: testCluster}}},
-			SecurityGroupSelectorTerms: []apiv1.SecurityGroupSelectorTerm{{Tags: map[string]string{ec2sim.DiscoveryTagKey: testCluster}}},
-			AMISelectorTerms:           []apiv1.AMISelectorTerm{{Alias: "al2023@latest"}},
-			InstanceProfile:            "tailor-node",
-		},
-	}
+	nc := ec2simtest.NodeClass(name, testCluster)
+	nc.Generation = 1
+	return nc
 }
 
 // addNodeClass resolves the node class against ec2sim and stores it.

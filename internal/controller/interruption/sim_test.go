@@ -3,7 +3,6 @@ package interruption
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -19,6 +18,7 @@ import (
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
 	"github.com/tailor-sh/tailor/internal/cloudprovider/aws"
 	"github.com/tailor-sh/tailor/internal/ec2sim"
+	"github.com/tailor-sh/tailor/internal/ec2sim/ec2simtest"
 )
 
 const simCluster = "interruption-test"
@@ -36,14 +36,7 @@ type simEnv struct {
 func newSimEnv(t *testing.T) *simEnv {
 	t.Helper()
 	// Credentials come from the SDK's default chain: here, the environment; nothing may reach outside 127.0.0.1.
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
-	t.Setenv("AWS_SESSION_TOKEN", "")
-	t.Setenv("AWS_PROFILE", "")
-	t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	t.Setenv("AWS_CA_BUNDLE", "") // ec2sim speaks plain http; a bundle would need a configurable transport
+	ec2simtest.IsolateAWSEnv(t)
 
 	e := &simEnv{}
 	// The controller's queue is created below, once the endpoint is known; the fixture's Controller is rebuilt then.
@@ -73,21 +66,8 @@ func newSimEnv(t *testing.T) *simEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var lc net.ListenConfig
-	ln, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.WithoutCancel(t.Context()))
-	done := make(chan error, 1)
-	go func() { done <- e.sim.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("ec2sim Serve: %v", err)
-		}
-	})
-	e.endpoint = "http://" + ln.Addr().String()
+	endpoint := ec2simtest.Serve(t, e.sim)
+	e.endpoint = endpoint
 
 	opts := aws.Options{Region: "us-east-1", ClusterName: simCluster, EndpointURL: e.endpoint, KubernetesVersion: "1.35", HTTPClient: ec2sim.SDKHTTPClient()}
 	if err := opts.Complete(); err != nil {
@@ -114,15 +94,7 @@ func newSimEnv(t *testing.T) *simEnv {
 func (e *simEnv) nodeClass() {
 	e.t.Helper()
 	ctx := e.t.Context()
-	nc := &apiv1.EC2NodeClass{
-		ObjectMeta: metav1.ObjectMeta{Name: "default"},
-		Spec: apiv1.EC2NodeClassSpec{
-			SubnetSelectorTerms:        []apiv1.SubnetSelectorTerm{{Tags: map[string]string{ec2sim.DiscoveryTagKey: simCluster}}},
-			SecurityGroupSelectorTerms: []apiv1.SecurityGroupSelectorTerm{{Tags: map[string]string{ec2sim.DiscoveryTagKey: simCluster}}},
-			AMISelectorTerms:           []apiv1.AMISelectorTerm{{Alias: "al2023@latest"}},
-			InstanceProfile:            "tailor-node",
-		},
-	}
+	nc := ec2simtest.NodeClass("default", simCluster)
 	if err := e.direct.Create(ctx, nc); err != nil {
 		e.t.Fatal(err)
 	}

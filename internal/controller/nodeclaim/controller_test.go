@@ -45,10 +45,9 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var its []*cloudprovider.InstanceType
-	for _, name := range []string{"m5.large", "m5.xlarge"} {
-		it, _ := c.Lookup(name)
-		its = append(its, it.ToInstanceType(c.Region, catalog.Options{}))
+	its, err := c.Named(catalog.Options{}, "m5.large", "m5.xlarge")
+	if err != nil {
+		t.Fatal(err)
 	}
 	clk := clocktesting.NewFakeClock(time.Now())
 	cloud := fake.New(its...)

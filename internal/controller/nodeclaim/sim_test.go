@@ -2,13 +2,11 @@ package nodeclaim
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/events"
 	clocktesting "k8s.io/utils/clock/testing"
@@ -18,6 +16,7 @@ import (
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
 	"github.com/tailor-sh/tailor/internal/cloudprovider/aws"
 	"github.com/tailor-sh/tailor/internal/ec2sim"
+	"github.com/tailor-sh/tailor/internal/ec2sim/ec2simtest"
 )
 
 const (
@@ -37,14 +36,7 @@ type simFixture struct {
 func newSimFixture(t *testing.T) *simFixture {
 	t.Helper()
 	// Credentials come from the SDK's default chain: here, the environment; nothing may reach outside 127.0.0.1.
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
-	t.Setenv("AWS_SESSION_TOKEN", "")
-	t.Setenv("AWS_PROFILE", "")
-	t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	t.Setenv("AWS_CA_BUNDLE", "")
+	ec2simtest.IsolateAWSEnv(t)
 
 	cached, direct := env.Clients(t, IndexFields)
 	clk := clocktesting.NewFakeClock(time.Now())
@@ -69,21 +61,8 @@ func newSimFixture(t *testing.T) *simFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var lc net.ListenConfig
-	ln, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.WithoutCancel(t.Context()))
-	done := make(chan error, 1)
-	go func() { done <- sim.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("ec2sim Serve: %v", err)
-		}
-	})
-	f := &simFixture{fixture: &fixture{t: t, kube: cached, direct: direct, clk: clk}, sim: sim, endpoint: "http://" + ln.Addr().String()}
+	endpoint := ec2simtest.Serve(t, sim)
+	f := &simFixture{fixture: &fixture{t: t, kube: cached, direct: direct, clk: clk}, sim: sim, endpoint: endpoint}
 	f.restart()
 	f.nodeClass()
 	return f
@@ -119,15 +98,7 @@ func (f *simFixture) restart() {
 func (f *simFixture) nodeClass() {
 	f.t.Helper()
 	ctx := f.t.Context()
-	nc := &apiv1.EC2NodeClass{
-		ObjectMeta: metav1.ObjectMeta{Name: simNodeClass},
-		Spec: apiv1.EC2NodeClassSpec{
-			SubnetSelectorTerms:        []apiv1.SubnetSelectorTerm{{Tags: map[string]string{ec2sim.DiscoveryTagKey: simCluster}}},
-			SecurityGroupSelectorTerms: []apiv1.SecurityGroupSelectorTerm{{Tags: map[string]string{ec2sim.DiscoveryTagKey: simCluster}}},
-			AMISelectorTerms:           []apiv1.AMISelectorTerm{{Alias: "al2023@latest"}},
-			InstanceProfile:            "tailor-node",
-		},
-	}
+	nc := ec2simtest.NodeClass(simNodeClass, simCluster)
 	if err := f.direct.Create(ctx, nc); err != nil {
 		f.t.Fatal(err)
 	}

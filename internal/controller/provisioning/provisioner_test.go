@@ -63,13 +63,9 @@ func instanceTypes(t *testing.T, names ...string) []*cloudprovider.InstanceType 
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []*cloudprovider.InstanceType
-	for _, name := range names {
-		it, ok := c.Lookup(name)
-		if !ok {
-			t.Fatalf("catalogue has no %s", name)
-		}
-		out = append(out, it.ToInstanceType(c.Region, catalog.Options{}))
+	out, err := c.Named(catalog.Options{}, names...)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return out
 }

@@ -17,7 +17,6 @@ import (
 
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
 	"github.com/tailor-sh/tailor/internal/catalog"
-	"github.com/tailor-sh/tailor/internal/cloudprovider"
 	"github.com/tailor-sh/tailor/internal/cloudprovider/fake"
 	"github.com/tailor-sh/tailor/internal/state"
 )
@@ -36,13 +35,9 @@ func newFixture(t *testing.T, types ...string) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var its []*cloudprovider.InstanceType
-	for _, name := range types {
-		it, ok := cat.Lookup(name)
-		if !ok {
-			t.Fatalf("catalogue has no %s", name)
-		}
-		its = append(its, it.ToInstanceType(cat.Region, catalog.Options{}))
+	its, err := cat.Named(catalog.Options{}, types...)
+	if err != nil {
+		t.Fatal(err)
 	}
 	clk := clocktesting.NewFakeClock(time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC))
 	recorder := events.NewFakeRecorder(100)
