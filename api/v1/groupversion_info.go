@@ -15,7 +15,7 @@ var GroupVersion = schema.GroupVersion{Group: Group, Version: "v1"}
 var (
 	// SchemeBuilder collects the functions that add this package's types to a scheme.
 	SchemeBuilder = runtime.NewSchemeBuilder(addKnownTypes)
-	// AddToScheme adds NodePool, NodeClaim, EC2NodeClass and NodeOverlay (and their lists) to a scheme. Callers build their own
+	// AddToScheme adds NodePool, NodeClaim, EC2NodeClass, NodeOverlay and CapacityBuffer (and their lists) to a scheme. Callers build their own
 	// runtime.Scheme; this package never touches client-go's global one.
 	AddToScheme = SchemeBuilder.AddToScheme
 )
@@ -26,6 +26,7 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&NodeClaim{}, &NodeClaimList{},
 		&EC2NodeClass{}, &EC2NodeClassList{},
 		&NodeOverlay{}, &NodeOverlayList{},
+		&CapacityBuffer{}, &CapacityBufferList{},
 	)
 	metav1.AddToGroupVersion(scheme, GroupVersion)
 	return nil
@@ -33,8 +34,9 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 
 // Kinds, for NodeClassReference and error messages.
 const (
-	NodePoolKind     = "NodePool"
-	NodeClaimKind    = "NodeClaim"
-	EC2NodeClassKind = "EC2NodeClass"
-	NodeOverlayKind  = "NodeOverlay"
+	NodePoolKind       = "NodePool"
+	NodeClaimKind      = "NodeClaim"
+	EC2NodeClassKind   = "EC2NodeClass"
+	NodeOverlayKind    = "NodeOverlay"
+	CapacityBufferKind = "CapacityBuffer"
 )
