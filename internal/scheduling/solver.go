@@ -115,7 +115,8 @@ type solver struct {
 	burstables map[*NodePool][]*cloudprovider.InstanceType
 }
 
-// Solve plans pods onto the snapshot. It returns an error only for malformed input (a bad selector, an invalid
+// Solve plans pods onto the snapshot. Virtual pods of capacity buffers (IsBufferPod) among pods are placed after all
+// the others. It returns an error only for malformed input (a bad selector, an invalid
 // requirement); pods that cannot be placed are reported in Results.Unschedulable.
 func Solve(snap *Snapshot, pods []*corev1.Pod, opts Options) (*Results, error) {
 	if opts.Preferences == "" {
@@ -138,13 +139,17 @@ func Solve(snap *Snapshot, pods []*corev1.Pod, opts Options) (*Results, error) {
 	if err != nil {
 		return nil, err
 	}
-	order := balancedOrder(infos)
+	real, buffer := splitBufferPods(infos)
+	order := balancedOrder(real)
 	if opts.PackingTolerance > 0 {
 		s.demand = classDemand(infos)
 		if s.assignLanes(order) {
 			order = laneOrder(order)
 		}
 	}
+	// Buffer pods come after every real pod: real pods take the room first, the buffer gets what is left and
+	// new capacity for the rest.
+	order = append(order, balancedOrder(buffer)...)
 	var failed []*podInfo
 	for _, p := range order {
 		if !s.place(p) {
