@@ -97,6 +97,8 @@ type View struct {
 	NodeClaims map[string]*apiv1.NodeClaim
 	// InstanceTypes by NodePool name.
 	InstanceTypes map[string][]*cloudprovider.InstanceType
+	// Buffers are the CapacityBuffers, resolved to the virtual pods whose room Tailor keeps (see BufferPods).
+	Buffers []*Buffer
 	// StaticNodePools are the usable NodePools with spec.replicas, by name. They are not in Snapshot.NodePools:
 	// pending pods never launch nodes from them (the static controller keeps their count), but their nodes are in
 	// Snapshot.Nodes like any other.
@@ -141,6 +143,11 @@ func (c *Cluster) Read(ctx context.Context, instanceTypes InstanceTypesFunc) (*V
 	for i := range l.scs.Items {
 		v.Snapshot.StorageClasses = append(v.Snapshot.StorageClasses, &l.scs.Items[i])
 	}
+	buffers, err := ReadBuffers(ctx, c.kube)
+	if err != nil {
+		return nil, err
+	}
+	v.Buffers = buffers
 	dead := c.deadNominations(v, waiting)
 	v.Pending = append(v.Pending, dead...)
 	holdRoom(waiting, dead)
