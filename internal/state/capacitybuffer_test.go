@@ -19,7 +19,9 @@ import (
 // TestBufferReplicas: replicas, a percentage of the workload (rounded up, at least one, the larger of the two) and
 // limits (a cap, or the count when nothing else is set).
 func TestBufferReplicas(t *testing.T) {
-	cpu := func(s string) corev1.ResourceList { return corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(s)} }
+	cpu := func(s string) corev1.ResourceList {
+		return corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(s)}
+	}
 	chunk := scheduling.ResourcesFrom(cpu("2"))
 	cases := []struct {
 		name     string
