@@ -20,7 +20,8 @@ import (
 )
 
 // Register adds the Provisioner to the manager (leader only) with a pod watch that opens batches: a pod that became
-// provisionable, or a NodeClaim that went away with pods waiting for it.
+// provisionable, or a NodeClaim that went away with pods waiting for it, a CapacityBuffer that changed, or a pod bound
+// while buffers exist (it may have taken buffer room).
 func (p *Provisioner) Register(mgr manager.Manager) error {
 	if err := mgr.Add(p); err != nil {
 		return err
@@ -40,9 +41,24 @@ func (p *Provisioner) Register(mgr manager.Manager) error {
 			UpdateFunc: func(_ context.Context, e event.UpdateEvent, _ workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 				old, okOld := e.ObjectOld.(*corev1.Pod)
 				pod, okNew := e.ObjectNew.(*corev1.Pod)
-				if okOld && okNew && old.Spec.NodeName == "" && pod.Spec.NodeName != "" && p.cluster.HasNominations() {
+				// A pod bound while a buffer exists may have taken the buffer's room: buy it again now.
+				if okOld && okNew && old.Spec.NodeName == "" && pod.Spec.NodeName != "" && (p.cluster.HasNominations() || p.buffers.Load()) {
 					p.Trigger()
 				}
+			},
+		}).
+		// A buffer created, changed or deleted changes the room to keep.
+		Watches(&apiv1.CapacityBuffer{}, handler.Funcs{
+			CreateFunc: func(context.Context, event.CreateEvent, workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+				p.Trigger()
+			},
+			UpdateFunc: func(_ context.Context, e event.UpdateEvent, _ workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+				if e.ObjectOld.GetGeneration() != e.ObjectNew.GetGeneration() {
+					p.Trigger()
+				}
+			},
+			DeleteFunc: func(context.Context, event.DeleteEvent, workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+				p.Trigger()
 			},
 		}).
 		Watches(&apiv1.NodeClaim{}, handler.Funcs{

@@ -15,6 +15,18 @@ var (
 		Help:    "How long one scheduling simulation of a batch of pending pods took.",
 		Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
 	})
+	bufferPods = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "tailor_capacitybuffer_pods",
+		Help: "Virtual pods (chunks) a CapacityBuffer resolved to at the last provisioning batch, by namespace and name.",
+	}, []string{"namespace", "name"})
+	bufferPodsWaiting = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "tailor_capacitybuffer_pods_unprovisioned",
+		Help: "Virtual pods of a CapacityBuffer that no existing or in-flight node held at the last batch (new capacity was planned for them, or none fits).",
+	}, []string{"namespace", "name"})
+	bufferLaunches = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tailor_capacitybuffer_launches_total",
+		Help: "NodeClaims created to hold a CapacityBuffer's room, by the buffer's namespace and name.",
+	}, []string{"namespace", "name"})
 	podStartupDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "tailor_pods_startup_duration_seconds",
 		Help:    "From a pod's creation to Running, for pods that started on nodes Tailor launched.",
@@ -23,5 +35,5 @@ var (
 )
 
 func init() {
-	metrics.Registry.MustRegister(nodeClaimsCreated, simulationDuration, podStartupDuration)
+	metrics.Registry.MustRegister(nodeClaimsCreated, simulationDuration, podStartupDuration, bufferPods, bufferPodsWaiting, bufferLaunches)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -26,6 +27,10 @@ const (
 	ReasonFailedScheduling = "FailedScheduling"
 	ReasonLimitReached     = "LimitReached"
 	ReasonNodePoolNotReady = "NodePoolNotReady"
+	// ReasonBufferProvisioned: a NodeClaim was created to hold a CapacityBuffer's room (on the buffer).
+	ReasonBufferProvisioned = "BufferProvisioned"
+	// ReasonBufferUnschedulable: some of a CapacityBuffer's room fits on no node Tailor can launch (on the buffer).
+	ReasonBufferUnschedulable = "BufferUnschedulable"
 )
 
 // pollInterval reopens a batch without a trigger, so pods that were waiting on something else get another look.
@@ -42,6 +47,9 @@ type Provisioner struct {
 	opts     scheduling.Options
 	// publisher writes the plan into pods' status.nominatedNodeName once a NodeClaim's node name is known.
 	publisher *Publisher
+	// buffers is set while some CapacityBuffer exists: a pod binding may then have taken buffer room, which is
+	// bought again at once rather than at the next poll.
+	buffers atomic.Bool
 }
 
 // New returns a Provisioner; every dependency is required.
@@ -89,16 +97,23 @@ func (p *Provisioner) Provision(ctx context.Context) (*scheduling.Results, error
 		p.recorder.Eventf(view.NodePools[name], nil, corev1.EventTypeWarning, ReasonNodePoolNotReady, "Provisioning",
 			"nodepool %q cannot launch nodes: %v", name, problem)
 	}
-	if len(view.Pending) == 0 {
+	p.buffers.Store(len(view.Buffers) > 0)
+	bufferPods := state.BufferPods(view.Buffers)
+	if len(view.Pending) == 0 && len(bufferPods) == 0 {
 		return nil, nil
 	}
-	logger.Info("found provisionable pod(s)", "pods", len(view.Pending))
+	if len(view.Pending) > 0 {
+		logger.Info("found provisionable pod(s)", "pods", len(view.Pending))
+	}
 	start := p.clk.Now()
-	results, err := scheduling.Solve(view.Snapshot, view.Pending, p.opts)
+	// Buffer pods go last (scheduling.Solve places them after every real pod): real pods take the room first.
+	pods := append(append(make([]*corev1.Pod, 0, len(view.Pending)+len(bufferPods)), view.Pending...), bufferPods...)
+	results, err := scheduling.Solve(view.Snapshot, pods, p.opts)
 	simulationDuration.Observe(p.clk.Since(start).Seconds())
 	if err != nil {
-		return nil, fmt.Errorf("planning %d pod(s): %w", len(view.Pending), err)
+		return nil, fmt.Errorf("planning %d pod(s): %w", len(pods), err)
 	}
+	p.recordBuffers(view, results)
 	if len(results.NodeClaims) > 0 {
 		logger.Info("computed new nodeclaim(s) to fit pod(s)", "nodeclaims", len(results.NodeClaims),
 			"pods", results.PodCount(), "pricePerHour", fmt.Sprintf("%.4f", results.TotalPricePerHour()),
@@ -114,7 +129,7 @@ func (p *Provisioner) Provision(ctx context.Context) (*scheduling.Results, error
 		if !placement.InFlight {
 			continue
 		}
-		for _, pod := range placement.Pods {
+		for _, pod := range scheduling.WithoutBufferPods(placement.Pods) {
 			p.cluster.Nominate(pod, placement.Node)
 			p.recorder.Eventf(pod, nil, corev1.EventTypeNormal, ReasonNominated, "Provisioning",
 				"pod should schedule on nodeclaim %s", placement.Node)
@@ -142,11 +157,12 @@ func (p *Provisioner) launch(ctx context.Context, view *state.View, planned *sch
 		"pods", len(planned.Pods), "instanceTypeOptions", len(planned.InstanceTypeOptions),
 		"cheapest", cheapest.InstanceType.Name, "zone", cheapest.Offering.Zone,
 		"capacityType", cheapest.Offering.CapacityType, "pricePerHour", cheapest.Offering.PricePerHour, "nodeOverlay", cheapest.Offering.Overlay)
+	p.bufferLaunched(ctx, view, planned, nc.Name)
 	priced := ""
 	if o := cheapest.Offering; o.Overlay != "" {
 		priced = fmt.Sprintf(", priced by NodeOverlay %s (list $%.4f/h)", o.Overlay, o.ListPrice)
 	}
-	for _, pod := range planned.Pods {
+	for _, pod := range scheduling.WithoutBufferPods(planned.Pods) {
 		p.cluster.Nominate(pod, nc.Name)
 		p.recorder.Eventf(pod, nil, corev1.EventTypeNormal, ReasonNominated, "Provisioning",
 			"pod should schedule on nodeclaim %s (%s, %s %s, $%.4f/h%s)", nc.Name, cheapest.InstanceType.Name,
@@ -160,6 +176,9 @@ func (p *Provisioner) launch(ctx context.Context, view *state.View, planned *sch
 func (p *Provisioner) reportUnschedulable(results *scheduling.Results, view *state.View) {
 	limited := map[string]string{}
 	for _, u := range results.Unschedulable {
+		if scheduling.IsBufferPod(u.Pod) {
+			continue // recordBuffers tells the buffer; the virtual pod has nowhere to take an event
+		}
 		reasons := append([]string(nil), u.Reasons...)
 		for name, problem := range view.NodePoolProblems {
 			reasons = append(reasons, fmt.Sprintf("nodepool %q: %v", name, problem))

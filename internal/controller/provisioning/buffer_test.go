@@ -1,0 +1,86 @@
+package provisioning
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	apiv1 "github.com/tailor-sh/tailor/api/v1"
+)
+
+// buffer creates a CapacityBuffer of replicas chunks of cpu in the fixture's namespace, deleted when the test ends
+// (every Read sees every namespace's buffers).
+func (f *fixture) buffer(name, cpu string, replicas int32) *apiv1.CapacityBuffer {
+	f.t.Helper()
+	cb := &apiv1.CapacityBuffer{
+		ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: name},
+		Spec: apiv1.CapacityBufferSpec{
+			Resources: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu)},
+			Replicas:  ptr.To(replicas),
+		},
+	}
+	if err := f.kube.Create(f.t.Context(), cb); err != nil {
+		f.t.Fatalf("creating capacitybuffer: %v", err)
+	}
+	f.t.Cleanup(func() { _ = f.kube.Delete(context.WithoutCancel(f.t.Context()), cb) })
+	return cb
+}
+
+// TestBufferProvisionsRoom: a buffer with nothing pending buys a node for its room, once; real pods then take that
+// room first (nominated to the buffer's NodeClaim) and the buffer gets a new NodeClaim.
+func TestBufferProvisionsRoom(t *testing.T) {
+	f := newFixture(t, "m5.large", "m5.xlarge", "m5.2xlarge", "m5.4xlarge")
+	f.nodePool("default", nil)
+	f.buffer("room", "8", 1)
+
+	if _, err := f.provisioner.Provision(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	claims := f.nodeClaims()
+	if len(claims) != 1 {
+		t.Fatalf("created %d nodeclaims for the buffer, want 1", len(claims))
+	}
+	bufferClaim := claims[0].Name
+	if cpu := claims[0].Spec.Resources.Requests[corev1.ResourceCPU]; cpu.Cmp(resource.MustParse("8")) < 0 {
+		t.Errorf("buffer nodeclaim requests %s cpu, want at least 8", cpu.String())
+	}
+	events := strings.Join(f.drainEvents(), "\n")
+	if !strings.Contains(events, ReasonBufferProvisioned) || !strings.Contains(events, bufferClaim) {
+		t.Errorf("events %q: want %s naming %s", events, ReasonBufferProvisioned, bufferClaim)
+	}
+
+	// The buffer's room is held by the in-flight NodeClaim: nothing more is bought.
+	if _, err := f.provisioner.Provision(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(f.nodeClaims()); n != 1 {
+		t.Fatalf("%d nodeclaims after a second batch, want still 1", n)
+	}
+
+	// The instance launches (status.allocatable as the nodeclaim controller writes it: 16 vCPU); four real 3-CPU
+	// pods take the buffer's room first, leaving less than its 8 CPU, so the buffer is bought again.
+	launched := claims[0].DeepCopy()
+	launched.Status.Allocatable = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("15890m"),
+		corev1.ResourceMemory: resource.MustParse("57Gi"), corev1.ResourcePods: resource.MustParse("234")}
+	if err := f.kube.Status().Update(t.Context(), launched); err != nil {
+		t.Fatal(err)
+	}
+	pods := f.pendingPods(4, "3", nil)
+	if _, err := f.provisioner.Provision(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pods {
+		if got, ok := f.provisioner.cluster.Nomination(p); !ok || got != bufferClaim {
+			t.Errorf("pod %s nominated to %q, want the buffer's nodeclaim %s", p.Name, got, bufferClaim)
+		}
+	}
+	claims = f.nodeClaims()
+	if len(claims) != 2 {
+		t.Fatalf("%d nodeclaims, want the buffer's first and one that restores it", len(claims))
+	}
+}
