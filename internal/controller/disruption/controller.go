@@ -154,13 +154,17 @@ func (c *Controller) Disrupt(ctx context.Context) ([]string, error) {
 			candidates[cand.reason] = append(candidates[cand.reason], cand)
 		}
 	}
+	// read once, and only when a method needs the simulator or a buffer's room must be kept
+	view, err := c.keepBufferRoom(ctx, candidates)
+	if err != nil {
+		return nil, err
+	}
 	for _, reason := range methods {
 		eligibleNodes.WithLabelValues(reason).Set(float64(len(candidates[reason])))
 	}
 	if c.command != nil {
 		return c.progress(ctx)
 	}
-	var view *state.View // read once, and only when a method needs the simulator
 	for _, reason := range methods {
 		var chosen []*candidate
 		if reason == ReasonUnhealthy {
