@@ -16,6 +16,7 @@ import (
 
 	"github.com/tailor-sh/tailor/internal/cloudprovider"
 	"github.com/tailor-sh/tailor/internal/cloudprovider/aws"
+	"github.com/tailor-sh/tailor/internal/controller/capacitybuffer"
 	"github.com/tailor-sh/tailor/internal/controller/disruption"
 	"github.com/tailor-sh/tailor/internal/controller/interruption"
 	"github.com/tailor-sh/tailor/internal/controller/nodeclaim"
@@ -90,7 +91,7 @@ func runController(cmd *cobra.Command, opts *operator.Options) error {
 			return fmt.Errorf("indexing: %w", err)
 		}
 	}
-	for _, register := range []func(*deps) error{registerProvisioning, registerLifecycle, registerTermination, registerDisruption, registerNodeClasses, registerNodePools, registerStaticNodePools, registerInterruption} {
+	for _, register := range []func(*deps) error{registerProvisioning, registerLifecycle, registerTermination, registerDisruption, registerNodeClasses, registerNodePools, registerStaticNodePools, registerCapacityBuffers, registerInterruption} {
 		if err := register(d); err != nil {
 			return err
 		}
@@ -230,6 +231,17 @@ func registerNodePools(d *deps) error {
 	}
 	if err := c.Register(d.mgr); err != nil {
 		return fmt.Errorf("registering the nodepool status controller: %w", err)
+	}
+	return nil
+}
+
+func registerCapacityBuffers(d *deps) error {
+	c, err := capacitybuffer.New(d.clk, d.kube)
+	if err != nil {
+		return err
+	}
+	if err := c.Register(d.mgr); err != nil {
+		return fmt.Errorf("registering the capacitybuffer status controller: %w", err)
 	}
 	return nil
 }
