@@ -155,3 +155,7 @@ const (
 // CapacityBufferLabelKey marks a virtual pod of a buffer; its value is the buffer's name (the pod's namespace is the
 // buffer's). Such a pod exists only inside Tailor's plans: nothing may patch, nominate or evict it.
 const CapacityBufferLabelKey = Group + "/capacity-buffer"
+
+// CapacityBuffersAnnotationKey is set on a NodeClaim launched to hold CapacityBuffer room: the buffers, as
+// namespace/name separated by commas. `tailor explain` names them for the pods that later run on the node.
+const CapacityBuffersAnnotationKey = Group + "/capacity-buffers"

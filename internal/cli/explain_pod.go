@@ -86,6 +86,9 @@ type PodDecision struct {
 	Reasons []string `json:"reasons,omitempty"`
 	// Note qualifies the decision (a registered node the kube-scheduler should bind to, say).
 	Note string `json:"note,omitempty"`
+	// CapacityBuffers (namespace/name) whose room the pod takes or took: the node was launched for them, or its free
+	// room is what they hold. Tailor buys that room again once a pod takes it.
+	CapacityBuffers []string `json:"capacityBuffers,omitempty"`
 }
 
 // NodePoolVerdict is whether one NodePool could launch a node for a pod, with the simulator's reason when not.
@@ -202,6 +205,9 @@ type dryRun struct {
 	batch    []*corev1.Pod
 	results  *scheduling.Results
 	unread   map[types.UID]error
+	// buffers are the virtual pods of every CapacityBuffer; held, the ones existing nodes hold room for, by node.
+	buffers []*corev1.Pod
+	held    map[string][]*corev1.Pod
 }
 
 func newDryRun(view *state.View, nominated map[types.UID]string) *dryRun {
@@ -217,7 +223,32 @@ func newDryRun(view *state.View, nominated map[types.UID]string) *dryRun {
 		d.pending[p.UID] = true
 	}
 	d.batch = slices.Clone(view.Pending)
+	// The controller plans buffers after the pending pods; so does the dry run, and it notes where buffers hold room.
+	d.buffers = state.BufferPods(view.Buffers)
+	if held, _, err := scheduling.BufferRoom(view.Snapshot, d.buffers); err == nil {
+		d.held = held
+	}
 	return d
+}
+
+// buffersOn names the buffers whose room on node the dry run found (sorted namespace/name).
+func (d *dryRun) buffersOn(node string) []string {
+	var out []string
+	for _, p := range d.held[node] {
+		if key, ok := state.BufferOf(p); ok && !slices.Contains(out, key.String()) {
+			out = append(out, key.String())
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// launchedFor names the buffers a NodeClaim was launched to hold room for.
+func launchedFor(nc *apiv1.NodeClaim) []string {
+	if nc == nil || nc.Annotations[apiv1.CapacityBuffersAnnotationKey] == "" {
+		return nil
+	}
+	return strings.Split(nc.Annotations[apiv1.CapacityBuffersAnnotationKey], ",")
 }
 
 // want adds an explained pod to the batch unless the controller plans it already or waits for its nomination.
@@ -248,7 +279,7 @@ func (d *dryRun) registeredNomination(p *corev1.Pod) *apiv1.NodeClaim {
 func (d *dryRun) solve() error {
 	batch := d.batch
 	for {
-		res, err := scheduling.Solve(d.view.Snapshot, batch, scheduling.Options{})
+		res, err := scheduling.Solve(d.view.Snapshot, append(slices.Clone(batch), d.buffers...), scheduling.Options{})
 		if err == nil {
 			d.results = res
 			return nil
@@ -284,6 +315,10 @@ func (e *explainer) decide(view *state.View, d *dryRun, p *corev1.Pod) PodDecisi
 	case PodBound:
 		dec := PodDecision{Kind: DecisionBound}
 		e.describeNode(view, p.Spec.NodeName, &dec)
+		if buffers := launchedFor(view.NodeClaims[dec.NodeClaim]); len(buffers) > 0 {
+			dec.CapacityBuffers = buffers
+			dec.Note = "the node was launched to hold capacity buffer room; the pod took it without waiting for a launch"
+		}
 		return dec
 	}
 	if nc := d.inFlight[p.UID]; nc != "" {
@@ -300,7 +335,17 @@ func (e *explainer) decide(view *state.View, d *dryRun, p *corev1.Pod) PodDecisi
 	if err := d.unread[p.UID]; err != nil {
 		return PodDecision{Kind: DecisionUnschedulable, Reasons: []string{"the simulator cannot read the pod: " + err.Error()}}
 	}
-	return e.placement(view, d.results, p)
+	dec := e.placement(view, d.results, p)
+	switch dec.Kind {
+	case DecisionExistingNode:
+		dec.CapacityBuffers = d.buffersOn(dec.Node)
+	case DecisionInFlight:
+		dec.CapacityBuffers = launchedFor(view.NodeClaims[dec.NodeClaim])
+	}
+	if len(dec.CapacityBuffers) > 0 {
+		dec.Note = "the pod takes room capacity buffers hold there; Tailor buys that room again for the buffers"
+	}
+	return dec
 }
 
 // placement finds the pod in the dry run's results.

@@ -321,6 +321,46 @@ func TestExplain(t *testing.T) {
 		}
 	})
 
+	t.Run("a pod taking capacity buffer room names the buffer", func(t *testing.T) {
+		cb := &apiv1.CapacityBuffer{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "room"},
+			Spec: apiv1.CapacityBufferSpec{Resources: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m")},
+				Replicas: ptr.To[int32](1)},
+		}
+		if err := kube.Create(t.Context(), cb); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = kube.Delete(t.Context(), cb) }()
+		x := f.explainPod(t, "fits")
+		if x.Decision.Kind != DecisionExistingNode || !slices.Equal(x.Decision.CapacityBuffers, []string{"default/room"}) {
+			t.Errorf("decision %+v, want kwok-small naming the buffer default/room", x.Decision)
+		}
+		text := f.text(t, ExplainOptions{Target: ExplainPod, Name: "fits"})
+		if !regexpMatch(`(?m)^  Buffers:\s+default/room$`, text) {
+			t.Errorf("text lacks the Buffers line:\n%s", text)
+		}
+
+		// A NodeClaim launched for a buffer: the pods that later run there took the buffer's room.
+		nc := &apiv1.NodeClaim{}
+		if err := kube.Get(t.Context(), client.ObjectKey{Name: "general-abc"}, nc); err != nil {
+			t.Fatal(err)
+		}
+		patch := client.MergeFrom(nc.DeepCopy())
+		nc.Annotations[apiv1.CapacityBuffersAnnotationKey] = "default/room"
+		if err := kube.Patch(t.Context(), nc, patch); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			patch := client.MergeFrom(nc.DeepCopy())
+			delete(nc.Annotations, apiv1.CapacityBuffersAnnotationKey)
+			_ = kube.Patch(t.Context(), nc, patch)
+		}()
+		x = f.explainPod(t, "bound")
+		if x.Decision.Kind != DecisionBound || !slices.Equal(x.Decision.CapacityBuffers, []string{"default/room"}) {
+			t.Errorf("decision %+v, want bound naming the buffer default/room", x.Decision)
+		}
+	})
+
 	t.Run("a missing NodeClaim is an error", func(t *testing.T) {
 		err := Explain(t.Context(), kube, ExplainOptions{Target: ExplainNodeClaim, Name: "nope"}, &bytes.Buffer{})
 		if err == nil || err.Error() != "nodeclaim nope not found" {

@@ -76,6 +76,12 @@ func (t *textWriter) pod(p *PodExplanation) {
 	for _, m := range more {
 		rows = append(rows, []string{"", m})
 	}
+	if len(p.Decision.CapacityBuffers) > 0 {
+		rows = append(rows, []string{"Buffers:", strings.Join(p.Decision.CapacityBuffers, ", ")})
+		if p.Decision.Kind != DecisionNominated {
+			rows = append(rows, []string{"", p.Decision.Note})
+		}
+	}
 	if len(p.NodePools) > 0 {
 		rows = append(rows, []string{"NodePools:", "(in the order Tailor tries them; each asked alone for a new node)"})
 	}

@@ -104,3 +104,13 @@ func unschedulableOf(results *scheduling.Results, key types.NamespacedName) int 
 	}
 	return n
 }
+
+// bufferKeys names the buffers whose virtual pods are among pods, as sorted namespace/name joined by commas.
+func bufferKeys(pods []*corev1.Pod) string {
+	var keys []string
+	for key := range countBufferPods(pods) {
+		keys = append(keys, key.String())
+	}
+	sort.Strings(keys)
+	return strings.Join(keys, ",")
+}

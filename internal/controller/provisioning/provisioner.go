@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
+	apiv1 "github.com/tailor-sh/tailor/api/v1"
 	"github.com/tailor-sh/tailor/internal/cloudprovider"
 	"github.com/tailor-sh/tailor/internal/scheduling"
 	"github.com/tailor-sh/tailor/internal/state"
@@ -148,6 +149,12 @@ func (p *Provisioner) launch(ctx context.Context, view *state.View, planned *sch
 		return fmt.Errorf("planned a node for nodepool %q, which is gone", planned.NodePool)
 	}
 	nc := state.NodeClaimFor(np, planned)
+	if held := bufferKeys(planned.Pods); held != "" {
+		if nc.Annotations == nil {
+			nc.Annotations = map[string]string{}
+		}
+		nc.Annotations[apiv1.CapacityBuffersAnnotationKey] = held
+	}
 	if err := p.kube.Create(ctx, nc); err != nil {
 		return fmt.Errorf("creating nodeclaim for nodepool %q: %w", np.Name, err)
 	}
