@@ -103,6 +103,12 @@ func Simulate(opts SimulateOptions, w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// CapacityBuffers: their virtual pods are planned after every real pod, as the controller plans them.
+	buffers, err := m.bufferPods()
+	if err != nil {
+		return err
+	}
+	pending = append(pending, buffers...)
 	start := clk.Now()
 	res, err := scheduling.Solve(snap, pending, scheduling.Options{Preferences: scheduling.PreferencePolicy(opts.Preferences), PackingTolerance: opts.PackingTolerance})
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
+	"github.com/tailor-sh/tailor/internal/state"
 )
 
 // manifests is everything tailor simulate read, sorted into kinds.
@@ -34,12 +35,23 @@ type manifests struct {
 	// volumeLimits are the CSI attach limits of nodes by node name and driver, from CSINode objects.
 	volumeLimits map[string]map[string]int64
 	ignored      map[string]int
+	// buffers are CapacityBuffers; podTemplates (by namespace/name) and workloads (by Kind/namespace/name) are what
+	// they may refer to.
+	buffers      []*apiv1.CapacityBuffer
+	podTemplates map[string]*corev1.PodTemplateSpec
+	workloads    map[string]workloadShape
+}
+
+// workloadShape is what a buffer reads from a workload: its pod template and replicas.
+type workloadShape struct {
+	template corev1.PodTemplateSpec
+	replicas int32
 }
 
 // readManifests reads files and folders (recursively: .yaml, .yml, .json) of multi-document YAML or JSON,
 // including kind: List.
 func readManifests(paths []string) (*manifests, error) {
-	m := &manifests{ignored: map[string]int{}}
+	m := &manifests{ignored: map[string]int{}, podTemplates: map[string]*corev1.PodTemplateSpec{}, workloads: map[string]workloadShape{}}
 	for _, p := range paths {
 		files, err := manifestFiles(p)
 		if err != nil {
@@ -121,7 +133,7 @@ func (m *manifests) add(obj map[string]any) error {
 		return m.addList(kind, obj)
 	}
 	read, ok := kindReaders[kind]
-	if !ok || kind == "NodePool" && !strings.HasPrefix(apiVersion, apiv1.Group+"/") {
+	if !ok || (kind == "NodePool" || kind == apiv1.CapacityBufferKind) && !strings.HasPrefix(apiVersion, apiv1.Group+"/") {
 		m.ignored[kind]++
 		return nil
 	}
@@ -180,6 +192,15 @@ var kindReaders = map[string]func(*manifests, map[string]any) error{
 	}),
 	"DaemonSet": reader(func(m *manifests, d *appsv1.DaemonSet) {
 		m.daemonSets = append(m.daemonSets, podFromTemplate(d.Namespace, d.Name, d.Spec.Template))
+	}),
+	"PodTemplate": reader(func(m *manifests, t *corev1.PodTemplate) {
+		m.podTemplates[namespaced(t.Namespace, t.Name)] = &t.Template
+	}),
+	apiv1.CapacityBufferKind: reader(func(m *manifests, b *apiv1.CapacityBuffer) {
+		if b.Namespace == "" {
+			b.Namespace = corev1.NamespaceDefault
+		}
+		m.buffers = append(m.buffers, b)
 	}),
 	"PersistentVolume": reader(func(m *manifests, v *corev1.PersistentVolume) { m.pvs = append(m.pvs, v) }),
 	"PersistentVolumeClaim": reader(func(m *manifests, v *corev1.PersistentVolumeClaim) {
@@ -260,5 +281,48 @@ func (m *manifests) expand(kind, ns, name, field string, replicas *int32, t core
 	for i := range n {
 		m.pods = append(m.pods, podFromTemplate(ns, fmt.Sprintf("%s-%d", name, i), t))
 	}
+	m.workloads[kind+"/"+ns+"/"+name] = workloadShape{template: t, replicas: n}
 	return nil
+}
+
+// namespaced is namespace/name, in the default namespace when none is given.
+func namespaced(ns, name string) string {
+	if ns == "" {
+		ns = corev1.NamespaceDefault
+	}
+	return ns + "/" + name
+}
+
+// bufferPods resolves every CapacityBuffer read against the PodTemplates and workloads read with it, as the
+// controller does against the cluster. A reference the manifests lack is an error naming the buffer and the field.
+func (m *manifests) bufferPods() ([]*corev1.Pod, error) {
+	var out []*corev1.Pod
+	for _, cb := range m.buffers {
+		var (
+			template *corev1.PodTemplateSpec
+			replicas *int32
+		)
+		name := cb.Namespace + "/" + cb.Name
+		switch {
+		case cb.Spec.PodTemplateRef != nil:
+			template = m.podTemplates[namespaced(cb.Namespace, cb.Spec.PodTemplateRef.Name)]
+			if template == nil {
+				return nil, fmt.Errorf("CapacityBuffer %q: spec.podTemplateRef: PodTemplate %s is not among the manifests: add it",
+					name, namespaced(cb.Namespace, cb.Spec.PodTemplateRef.Name))
+			}
+		case cb.Spec.ScalableRef != nil:
+			w, ok := m.workloads[cb.Spec.ScalableRef.Kind+"/"+namespaced(cb.Namespace, cb.Spec.ScalableRef.Name)]
+			if !ok {
+				return nil, fmt.Errorf("CapacityBuffer %q: spec.scalableRef: %s %s is not among the manifests: add it",
+					name, cb.Spec.ScalableRef.Kind, namespaced(cb.Namespace, cb.Spec.ScalableRef.Name))
+			}
+			template, replicas = &w.template, &w.replicas
+		}
+		b := state.BufferFrom(cb, template, replicas)
+		if b.Problem != nil {
+			return nil, fmt.Errorf("CapacityBuffer %q: %w", name, b.Problem)
+		}
+		out = append(out, b.Pods...)
+	}
+	return out, nil
 }

@@ -104,26 +104,39 @@ func ResolveBuffer(ctx context.Context, kube client.Reader, cb *apiv1.CapacityBu
 				fmt.Sprintf("spec.scalableRef: %s %s/%s", spec.ScalableRef.Kind, cb.Namespace, spec.ScalableRef.Name))
 		}
 		template, workloadNum, b.TemplateGeneration = tmpl(), replicas(), ptr.To(obj.GetGeneration())
-	case len(spec.Resources) > 0:
+	}
+	generation := b.TemplateGeneration
+	b = BufferFrom(cb, template, workloadNum)
+	b.TemplateGeneration = generation
+	return b, nil
+}
+
+// BufferFrom resolves a buffer whose references were read already: template is the PodTemplate's or the workload's
+// pod template (nil for a buffer of spec.resources) and workloadReplicas the workload's spec.replicas (nil without
+// scalableRef). tailor simulate calls it with what the manifests hold.
+func BufferFrom(cb *apiv1.CapacityBuffer, template *corev1.PodTemplateSpec, workloadReplicas *int32) *Buffer {
+	b := &Buffer{Buffer: cb}
+	if template == nil {
+		if len(cb.Spec.Resources) == 0 {
+			b.Reason, b.Problem = apiv1.CapacityBufferReasonInvalid,
+				errors.New("spec: set one of podTemplateRef, scalableRef or resources")
+			return b
+		}
 		template = &corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{
 			Name: "buffer", Image: "registry.k8s.io/pause:3.10",
-			Resources: corev1.ResourceRequirements{Requests: spec.Resources.DeepCopy()},
+			Resources: corev1.ResourceRequirements{Requests: cb.Spec.Resources.DeepCopy()},
 		}}}}
-	default:
-		b.Reason, b.Problem = apiv1.CapacityBufferReasonInvalid,
-			errors.New("spec: set one of podTemplateRef, scalableRef or resources")
-		return b, nil
 	}
-	n, err := BufferReplicas(cb.Spec, workloadNum, scheduling.PodRequests(&corev1.Pod{Spec: template.Spec}))
+	n, err := BufferReplicas(cb.Spec, workloadReplicas, scheduling.PodRequests(&corev1.Pod{Spec: template.Spec}))
 	if err != nil {
 		b.Reason, b.Problem = apiv1.CapacityBufferReasonInvalid, err
-		return b, nil
+		return b
 	}
 	b.Replicas = n
 	for i := range n {
 		b.Pods = append(b.Pods, VirtualPod(cb, template, int(i)))
 	}
-	return b, nil
+	return b
 }
 
 // missing records a reference that is not there (NotFound) on the buffer; any other error is returned.
