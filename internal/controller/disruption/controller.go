@@ -144,15 +144,9 @@ func (c *Controller) Disrupt(ctx context.Context) ([]string, error) {
 	if err := c.adopt(ctx, w); err != nil {
 		return nil, err
 	}
-	candidates := map[string][]*candidate{}
-	for _, nc := range w.claims {
-		cand, err := c.evaluate(ctx, w, nc)
-		if err != nil {
-			return nil, err
-		}
-		if cand != nil {
-			candidates[cand.reason] = append(candidates[cand.reason], cand)
-		}
+	candidates, err := c.candidates(ctx, w)
+	if err != nil {
+		return nil, err
 	}
 	// read once, and only when a method needs the simulator or a buffer's room must be kept
 	view, err := c.keepBufferRoom(ctx, candidates)
@@ -197,6 +191,21 @@ func (c *Controller) Disrupt(ctx context.Context) ([]string, error) {
 		}
 	}
 	return nil, nil
+}
+
+// candidates evaluates every NodeClaim and groups the candidates by the method that would remove them.
+func (c *Controller) candidates(ctx context.Context, w *world) (map[string][]*candidate, error) {
+	candidates := map[string][]*candidate{}
+	for _, nc := range w.claims {
+		cand, err := c.evaluate(ctx, w, nc)
+		if err != nil {
+			return nil, err
+		}
+		if cand != nil {
+			candidates[cand.reason] = append(candidates[cand.reason], cand)
+		}
+	}
+	return candidates, nil
 }
 
 func (c *Controller) read(ctx context.Context) (*world, error) {
