@@ -74,6 +74,7 @@ func (p *Provisioner) recordBuffers(view *state.View, results *scheduling.Result
 	for _, c := range results.NodeClaims {
 		onNew = append(onNew, c.Pods...)
 	}
+	resetBufferGauges()
 	launching := countBufferPods(onNew)
 	homeless := map[types.NamespacedName][]string{}
 	for _, u := range results.Unschedulable {
@@ -113,4 +114,10 @@ func bufferKeys(pods []*corev1.Pod) string {
 	}
 	sort.Strings(keys)
 	return strings.Join(keys, ",")
+}
+
+// resetBufferGauges drops every buffer's gauge series; the batch sets those of the buffers that exist.
+func resetBufferGauges() {
+	bufferPods.Reset()
+	bufferPodsWaiting.Reset()
 }

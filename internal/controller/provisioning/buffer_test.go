@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	dto "github.com/prometheus/client_model/go"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -82,5 +83,18 @@ func TestBufferProvisionsRoom(t *testing.T) {
 	claims = f.nodeClaims()
 	if len(claims) != 2 {
 		t.Fatalf("%d nodeclaims, want the buffer's first and one that restores it", len(claims))
+	}
+	for _, nc := range claims {
+		if got := nc.Annotations[apiv1.CapacityBuffersAnnotationKey]; got != f.ns+"/room" {
+			t.Errorf("nodeclaim %s: %s = %q, want %s/room", nc.Name, apiv1.CapacityBuffersAnnotationKey, got, f.ns)
+		}
+	}
+	m := &dto.Metric{}
+	if err := bufferLaunches.WithLabelValues(f.ns, "room").Write(m); err != nil || m.GetCounter().GetValue() != 2 {
+		t.Errorf("tailor_capacitybuffer_launches_total = %v (%v), want 2", m.GetCounter().GetValue(), err)
+	}
+	m = &dto.Metric{}
+	if err := bufferPods.WithLabelValues(f.ns, "room").Write(m); err != nil || m.GetGauge().GetValue() != 1 {
+		t.Errorf("tailor_capacitybuffer_pods = %v (%v), want 1", m.GetGauge().GetValue(), err)
 	}
 }

@@ -99,8 +99,11 @@ func (p *Provisioner) Provision(ctx context.Context) (*scheduling.Results, error
 			"nodepool %q cannot launch nodes: %v", name, problem)
 	}
 	p.buffers.Store(len(view.Buffers) > 0)
-	bufferPods := state.BufferPods(view.Buffers)
-	if len(view.Pending) == 0 && len(bufferPods) == 0 {
+	virtual := state.BufferPods(view.Buffers)
+	if len(virtual) == 0 {
+		resetBufferGauges() // no buffer keeps room: drop the series of deleted or unresolved ones
+	}
+	if len(view.Pending) == 0 && len(virtual) == 0 {
 		return nil, nil
 	}
 	if len(view.Pending) > 0 {
@@ -108,7 +111,7 @@ func (p *Provisioner) Provision(ctx context.Context) (*scheduling.Results, error
 	}
 	start := p.clk.Now()
 	// Buffer pods go last (scheduling.Solve places them after every real pod): real pods take the room first.
-	pods := append(append(make([]*corev1.Pod, 0, len(view.Pending)+len(bufferPods)), view.Pending...), bufferPods...)
+	pods := append(append(make([]*corev1.Pod, 0, len(view.Pending)+len(virtual)), view.Pending...), virtual...)
 	results, err := scheduling.Solve(view.Snapshot, pods, p.opts)
 	simulationDuration.Observe(p.clk.Since(start).Seconds())
 	if err != nil {
