@@ -9,6 +9,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
@@ -230,4 +231,25 @@ func VirtualPod(cb *apiv1.CapacityBuffer, template *corev1.PodTemplateSpec, i in
 		Spec:   *template.Spec.DeepCopy(),
 		Status: corev1.PodStatus{Phase: corev1.PodPending},
 	}
+}
+
+// bufferClaimPods is the pod count an unlaunched NodeClaim held for buffers offers: the kubelet's default maxPods.
+const bufferClaimPods = 110
+
+// bufferClaimRequests is the room an unlaunched NodeClaim offers in the plan: its requests, but for a NodeClaim
+// launched to hold buffer room with bufferClaimPods pod slots (at least those requested). A buffer chunk of 8 CPU asked
+// for one pod slot; the real pods that take its room first are several smaller pods, which the CPU and memory
+// requests bound already. Once launched, the instance's allocatable counts instead.
+func bufferClaimRequests(nc *apiv1.NodeClaim) corev1.ResourceList {
+	if nc.Annotations[apiv1.CapacityBuffersAnnotationKey] == "" {
+		return nc.Spec.Resources.Requests
+	}
+	out := nc.Spec.Resources.Requests.DeepCopy()
+	if out == nil {
+		out = corev1.ResourceList{}
+	}
+	if pods, ok := out[corev1.ResourcePods]; !ok || pods.Value() < bufferClaimPods {
+		out[corev1.ResourcePods] = *resource.NewQuantity(bufferClaimPods, resource.DecimalSI)
+	}
+	return out
 }

@@ -478,7 +478,7 @@ func claimAllocatable(nc *apiv1.NodeClaim) corev1.ResourceList {
 	if len(nc.Status.Allocatable) > 0 {
 		return nc.Status.Allocatable
 	}
-	return nc.Spec.Resources.Requests
+	return bufferClaimRequests(nc)
 }
 
 func add(lists ...corev1.ResourceList) corev1.ResourceList {

@@ -98,3 +98,30 @@ func TestBufferProvisionsRoom(t *testing.T) {
 		t.Errorf("tailor_capacitybuffer_pods = %v (%v), want 1", m.GetGauge().GetValue(), err)
 	}
 }
+
+// TestRealPodsTakeLaunchingBufferRoom: while the buffer's NodeClaim is still launching, real pods planned then take its
+// room first (its one pod slot for the 8 CPU chunk does not hold them back) and the buffer gets a new NodeClaim.
+func TestRealPodsTakeLaunchingBufferRoom(t *testing.T) {
+	f := newFixture(t, "m5.large", "m5.xlarge", "m5.2xlarge", "m5.4xlarge")
+	f.nodePool("default", nil)
+	f.buffer("room", "8", 1)
+	if _, err := f.provisioner.Provision(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	claims := f.nodeClaims()
+	if len(claims) != 1 {
+		t.Fatalf("created %d nodeclaims for the buffer, want 1", len(claims))
+	}
+	pods := f.pendingPods(4, "1", nil)
+	if _, err := f.provisioner.Provision(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pods {
+		if got, ok := f.provisioner.cluster.Nomination(p); !ok || got != claims[0].Name {
+			t.Errorf("pod %s nominated to %q, want the buffer's launching nodeclaim %s", p.Name, got, claims[0].Name)
+		}
+	}
+	if n := len(f.nodeClaims()); n != 2 {
+		t.Errorf("%d nodeclaims, want the buffer's first and one that restores it", n)
+	}
+}
