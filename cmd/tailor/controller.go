@@ -80,6 +80,9 @@ func runController(cmd *cobra.Command, opts *operator.Options) error {
 	if err != nil {
 		return err
 	}
+	if err := operator.CheckCRDs(mgr.GetRESTMapper()); err != nil {
+		return err
+	}
 	d := &deps{opts: opts, mgr: mgr, clk: clock.RealClock{}, kube: mgr.GetClient(), apiReader: mgr.GetAPIReader(),
 		recorder: mgr.GetEventRecorder("tailor")}
 	if d.cloud, err = newAWSProvider(ctx, d, cfg); err != nil {

@@ -57,8 +57,8 @@ func BufferOf(p *corev1.Pod) (types.NamespacedName, bool) {
 // ReadBuffers lists every CapacityBuffer and resolves each (see ResolveBuffer).
 func ReadBuffers(ctx context.Context, kube client.Reader) ([]*Buffer, error) {
 	var list apiv1.CapacityBufferList
-	if err := kube.List(ctx, &list); err != nil {
-		return nil, fmt.Errorf("listing capacitybuffers: %w", err)
+	if err := ListOptional(ctx, kube, &list); err != nil {
+		return nil, err
 	}
 	out := make([]*Buffer, 0, len(list.Items))
 	for i := range list.Items {

@@ -109,10 +109,13 @@ type View struct {
 // instance types, DaemonSets, volumes, and the pods that still need capacity.
 func (c *Cluster) Read(ctx context.Context, instanceTypes InstanceTypesFunc) (*View, error) {
 	var l lists
-	for _, list := range []client.ObjectList{&l.nodes, &l.claims, &l.pools, &l.pods, &l.daemonSets, &l.pvs, &l.pvcs, &l.scs, &l.csiNodes, &l.overlays} {
+	for _, list := range []client.ObjectList{&l.nodes, &l.claims, &l.pools, &l.pods, &l.daemonSets, &l.pvs, &l.pvcs, &l.scs, &l.csiNodes} {
 		if err := c.kube.List(ctx, list); err != nil {
 			return nil, fmt.Errorf("listing %T: %w", list, err)
 		}
+	}
+	if err := ListOptional(ctx, c.kube, &l.overlays); err != nil {
+		return nil, err
 	}
 	v := &View{
 		Snapshot:         &scheduling.Snapshot{},
