@@ -63,6 +63,9 @@ type instance struct {
 	NeverRegister bool      `json:"neverRegister,omitempty"`
 	NodeCreated   bool      `json:"nodeCreated,omitempty"`
 	NodeDeleted   bool      `json:"nodeDeleted,omitempty"`
+	// NodeReclaimed is set once the Node of a shutting-down or terminated instance has been marked as having lost
+	// its kubelet and its pods failed (reclaimNode).
+	NodeReclaimed bool `json:"nodeReclaimed,omitempty"`
 }
 
 func (i *instance) clone() *instance {

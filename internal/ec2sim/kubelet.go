@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 )
@@ -30,8 +31,19 @@ func (s *Sim) StopKubelet(ctx context.Context, id string) error {
 	if !instances[i].NodeCreated || instances[i].NodeDeleted {
 		return fmt.Errorf("instance %s has no Node", id)
 	}
-	nodes := s.opts.KubeClient.CoreV1().Nodes()
 	name := instances[i].NodeName
+	if err := s.stopKubelet(ctx, name); err != nil {
+		return fmt.Errorf("stopping the kubelet of node %s (instance %s): %w", name, id, err)
+	}
+	s.opts.Log.Info("stopped kubelet", "node", name, "instance", id)
+	return nil
+}
+
+// stopKubelet marks the Node as having a stopped kubelet: annotated KubeletStoppedAnnotation (KWOK stops keeping it
+// Ready) and Ready Unknown, as the node lifecycle controller sets it once heartbeats stop. A Node already gone is
+// fine.
+func (s *Sim) stopKubelet(ctx context.Context, name string) error {
+	nodes := s.opts.KubeClient.CoreV1().Nodes()
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		node, err := nodes.Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
@@ -64,9 +76,83 @@ func (s *Sim) StopKubelet(ctx context.Context, id string) error {
 		_, err = nodes.UpdateStatus(ctx, node, metav1.UpdateOptions{})
 		return err
 	})
-	if err != nil {
-		return fmt.Errorf("stopping the kubelet of node %s (instance %s): %w", name, id, err)
+	if apierrors.IsNotFound(err) {
+		return nil
 	}
-	s.opts.Log.Info("stopped kubelet", "node", name, "instance", id)
+	return err
+}
+
+// PodReclaimedReason is the status reason of a pod that was still running on its Node when ec2sim took the
+// instance away (shutting-down, by TerminateInstances or a spot interruption): the pod did not get to finish, as it
+// would not on EC2. A pod drained before the termination (evicted, deleted) never gets it.
+const PodReclaimedReason = "InstanceReclaimed"
+
+// reclaimNode models what EC2 taking an instance away does to its Node: the kubelet dies with the instance, so the
+// Node's kubelet stops (stopKubelet) and every pod still running there stops running: phase Failed, Ready False,
+// reason PodReclaimedReason. Without this, KWOK would keep the pods Running and Ready until the Node is deleted and
+// the pod garbage collector comes (40 s later or more), and a termination before the drain would go unseen. Pods
+// already terminating or finished, and DaemonSet pods (expected on every node until the end), are left alone.
+func (s *Sim) reclaimNode(ctx context.Context, i *instance) error {
+	name := i.PrivateDNSName
+	if err := s.stopKubelet(ctx, name); err != nil {
+		return fmt.Errorf("stopping the kubelet of node %s (instance %s, %s): %w", name, i.ID, i.State, err)
+	}
+	list, err := s.opts.KubeClient.CoreV1().Pods(metav1.NamespaceAll).List(ctx, metav1.ListOptions{FieldSelector: "spec.nodeName=" + name})
+	if err != nil {
+		return fmt.Errorf("listing the pods of node %s (instance %s): %w", name, i.ID, err)
+	}
+	var failed []string
+	for j := range list.Items {
+		p := &list.Items[j]
+		if p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed ||
+			slices.ContainsFunc(p.OwnerReferences, func(o metav1.OwnerReference) bool { return o.Kind == "DaemonSet" }) {
+			continue
+		}
+		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			cur, err := s.opts.KubeClient.CoreV1().Pods(p.Namespace).Get(ctx, p.Name, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			if cur.DeletionTimestamp != nil || cur.Status.Phase == corev1.PodSucceeded || cur.Status.Phase == corev1.PodFailed {
+				return nil
+			}
+			failPod(cur, i)
+			_, err = s.opts.KubeClient.CoreV1().Pods(cur.Namespace).UpdateStatus(ctx, cur, metav1.UpdateOptions{})
+			return err
+		})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("failing pod %s/%s on node %s (instance %s): %w", p.Namespace, p.Name, name, i.ID, err)
+		}
+		failed = append(failed, p.Namespace+"/"+p.Name)
+	}
+	s.opts.Log.Info("instance reclaimed: kubelet stopped, pods no longer running", "node", name, "instance", i.ID, "state", i.State, "pods", failed)
 	return nil
+}
+
+// failPod sets a pod's status to what a pod whose instance was reclaimed under it shows.
+func failPod(p *corev1.Pod, i *instance) {
+	now := metav1.Now()
+	p.Status.Phase = corev1.PodFailed
+	p.Status.Reason = PodReclaimedReason
+	p.Status.Message = fmt.Sprintf("instance %s running node %s was %s while the pod was running on it", i.ID, i.PrivateDNSName, i.State)
+	for j := range p.Status.Conditions {
+		c := &p.Status.Conditions[j]
+		if c.Type == corev1.PodReady || c.Type == corev1.ContainersReady {
+			if c.Status != corev1.ConditionFalse {
+				c.LastTransitionTime = now
+			}
+			c.Status, c.Reason = corev1.ConditionFalse, PodReclaimedReason
+		}
+	}
+	for j := range p.Status.ContainerStatuses {
+		cs := &p.Status.ContainerStatuses[j]
+		cs.Ready = false
+		started := now
+		if cs.State.Running != nil {
+			started = cs.State.Running.StartedAt
+		}
+		cs.State = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
+			ExitCode: 137, Reason: PodReclaimedReason, StartedAt: started, FinishedAt: now,
+		}}
+	}
 }

@@ -27,8 +27,9 @@ func providerID(i *instance) string { return "aws:///" + i.Zone + "/" + i.ID }
 
 // nodeWork is what a tick must do in the cluster, decided under the cloud's lock and done outside it.
 type nodeWork struct {
-	create []*instance
-	remove []*instance
+	create  []*instance
+	reclaim []*instance
+	remove  []*instance
 }
 
 // tick advances the cloud to now, saves if anything changed, and says which Nodes to create and delete.
@@ -44,11 +45,15 @@ func (c *cloud) tick(registerNodes bool) nodeWork {
 		return w
 	}
 	for _, i := range c.orderedInstances() {
-		switch {
-		case i.State == stateRunning && !i.NodeCreated && !i.NeverRegister &&
-			!now.Before(i.RunningAt.Add(time.Duration(i.BootLatency))):
+		if i.State == stateRunning && !i.NodeCreated && !i.NeverRegister &&
+			!now.Before(i.RunningAt.Add(time.Duration(i.BootLatency))) {
 			w.create = append(w.create, i.clone())
-		case i.State == stateTerminated && i.NodeCreated && !i.NodeDeleted:
+		}
+		dying := i.State == stateShuttingDown || i.State == stateTerminated
+		if dying && i.NodeCreated && !i.NodeDeleted && !i.NodeReclaimed {
+			w.reclaim = append(w.reclaim, i.clone())
+		}
+		if i.State == stateTerminated && i.NodeCreated && !i.NodeDeleted {
 			w.remove = append(w.remove, i.clone())
 		}
 	}
@@ -68,8 +73,19 @@ func (c *cloud) markNode(id string, created, deleted bool) {
 	c.save()
 }
 
+// markReclaimed records that the Node of a dying instance lost its kubelet and its pods (reclaimNode).
+func (c *cloud) markReclaimed(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if i, ok := c.instances[id]; ok {
+		i.NodeReclaimed = true
+		c.save()
+	}
+}
+
 // Tick moves every instance along to the clock's now and, with a kube client, registers the Nodes of booted
-// instances and deletes those of terminated ones. Serve calls it every TickInterval; tests with a fake clock call
+// instances, stops the kubelet of shutting-down ones (their pods stop running: reclaimNode) and deletes the Nodes
+// of terminated ones. Serve calls it every TickInterval; tests with a fake clock call
 // it after stepping the clock.
 func (s *Sim) Tick(ctx context.Context) error {
 	w := s.cloud.tick(s.opts.KubeClient != nil)
@@ -89,6 +105,15 @@ func (s *Sim) Tick(ctx context.Context) error {
 		}
 		s.opts.Log.Info("registered node", "node", node.Name, "instance", i.ID)
 		s.cloud.markNode(i.ID, true, false)
+	}
+	// Before the removals: an instance that went from running to terminated within one tick still loses its pods
+	// visibly, as a pod on a deleted Node would otherwise look Running until the pod garbage collector comes.
+	for _, i := range w.reclaim {
+		if err := s.reclaimNode(ctx, i); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		s.cloud.markReclaimed(i.ID)
 	}
 	for _, i := range w.remove {
 		err := s.opts.KubeClient.CoreV1().Nodes().Delete(ctx, i.PrivateDNSName, metav1.DeleteOptions{})

@@ -187,6 +187,23 @@ func TestNodeRegistrationEndToEnd(t *testing.T) {
 	if err := kube.CoreV1().Pods("default").Delete(ctx, pod.Name, metav1.DeleteOptions{GracePeriodSeconds: aws.Int64(0)}); err != nil {
 		t.Errorf("deleting the pod: %v", err)
 	}
+	// A pod still running when the instance is terminated (not drained) stops running with it: the kubelet dies
+	// with the instance.
+	undrained := pod.DeepCopy()
+	undrained.Name = "undrained"
+	if _, err := kube.CoreV1().Pods("default").Create(ctx, undrained, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("creating a pod: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = kube.CoreV1().Pods("default").Delete(context.WithoutCancel(ctx), undrained.Name, metav1.DeleteOptions{GracePeriodSeconds: aws.Int64(0)})
+	})
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		p, err := kube.CoreV1().Pods("default").Get(ctx, undrained.Name, metav1.GetOptions{})
+		return err == nil && p.Status.Phase == corev1.PodRunning, err
+	})
+	if err != nil {
+		t.Fatalf("the second pod did not run on %s: %v", name, err)
+	}
 
 	if _, err := h.ec2.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: ids}); err != nil {
 		t.Fatalf("TerminateInstances: %v", err)
@@ -200,6 +217,20 @@ func TestNodeRegistrationEndToEnd(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatalf("node %s was not deleted after termination: %v", name, err)
+	}
+	p, err := kube.CoreV1().Pods("default").Get(ctx, undrained.Name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("getting the undrained pod: %v", err)
+	}
+	ready := ""
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			ready = string(c.Status)
+		}
+	}
+	if p.Status.Phase != corev1.PodFailed || p.Status.Reason != PodReclaimedReason || ready != "False" {
+		t.Errorf("pod on the terminated instance: phase %s, reason %q, Ready %q; want Failed, %q, False (its node's kubelet died with the instance)",
+			p.Status.Phase, p.Status.Reason, ready, PodReclaimedReason)
 	}
 	out, err := h.ec2.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: ids,
 		Filters: []ec2types.Filter{{Name: aws.String("instance-state-name"), Values: []string{"terminated"}}}})

@@ -106,10 +106,11 @@ func runCrashSequence(t *testing.T, seq []crashStep, kill bool) int {
 		h.waitMoment(s)
 		moment := ""
 		if kill {
-			// Sampled before the kill, from a process that has run for 5 s at least: one younger may not have
-			// started its controllers yet (a drain target is often in flight at once).
+			// Sampled before the kill, from a process that has run for 5 s at least (one younger may not have
+			// started its controllers yet): the same process was sampled when the step before settled, so the
+			// leak check compares a process with itself over a step.
 			if time.Since(started) >= 5*time.Second {
-				m.sampleGoroutines(fmt.Sprintf("cycle%d", i+1), h.metricsAddr)
+				m.sampleGoroutines(fmt.Sprintf("cycle%d-before-kill", i+1), h.stack.Controller.Pid(), h.metricsAddr)
 			}
 			moment = "after a kill " + h.killMoment(t.Context())
 			if err := h.stack.KillController(); err != nil {
@@ -124,6 +125,11 @@ func runCrashSequence(t *testing.T, seq []crashStep, kill bool) int {
 			m.controllerUp()
 		}
 		took := w.waitSettled(m, s.replicas, 3*time.Minute)
+		if kill && i+1 < len(seq) {
+			// The restarted process, once its step settled and it has run 5 s: the first of its two samples.
+			h.sleep(5*time.Second - time.Since(started))
+			m.sampleGoroutines(fmt.Sprintf("cycle%d-settled", i+1), h.stack.Controller.Pid(), h.metricsAddr)
+		}
 		if took > 20*time.Second {
 			m.note("step %d (%s) took %s to settle", i+1, cmp.Or(moment, "no kill"), took.Round(100*time.Millisecond))
 		}
@@ -158,6 +164,18 @@ func (h *harness) inFlight(ctx context.Context) map[string]bool {
 		}
 	}
 	return out
+}
+
+// sleep waits d (nothing if d ≤ 0) or until the test ends.
+func (h *harness) sleep(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	select {
+	case <-h.t.Context().Done():
+		h.t.FailNow()
+	case <-time.After(d):
+	}
 }
 
 // waitMoment waits for the step's kill moment: its target in flight (polled every 20 ms, at most 3 s), or killAt.

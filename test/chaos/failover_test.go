@@ -4,15 +4,18 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
+	"github.com/tailor-sh/tailor/internal/controller/termination"
 	"github.com/tailor-sh/tailor/internal/operator"
 	"github.com/tailor-sh/tailor/internal/testenv"
 )
@@ -55,7 +58,7 @@ func TestLeaderFailover(t *testing.T) {
 	s["batch"] = 0
 	w.scale(s)
 	w.waitSettled(m, s, 3*time.Minute)
-	m.sampleGoroutines("start", leader.metricsAddr)
+	h.sampleReplicas(m, "start", replicas)
 
 	for i := range *failovers {
 		before := h.claimNames()
@@ -85,8 +88,8 @@ func TestLeaderFailover(t *testing.T) {
 				switch {
 				case h.claimNames().Difference(before).Len() > 0:
 					acted, how = time.Since(killed), "created a NodeClaim for the pending pods"
-				case h.cordoned(ctx, deleted):
-					acted, how = time.Since(killed), "cordoned the node of the deleted NodeClaim"
+				case h.disrupted(ctx, deleted):
+					acted, how = time.Since(killed), "tainted the node of the deleted NodeClaim "+termination.DisruptedTaint.Key
 				}
 			}
 			return leased != 0 && acted != 0, nil
@@ -103,7 +106,7 @@ func TestLeaderFailover(t *testing.T) {
 		h.startReplica(dead)
 		leader = h.waitLeader(replicas, dead.name, 30*time.Second)
 		w.waitSettled(m, s, 3*time.Minute)
-		m.sampleGoroutines(fmt.Sprintf("failover%d", i+1), leader.metricsAddr)
+		h.sampleReplicas(m, fmt.Sprintf("failover%d", i+1), replicas)
 	}
 	m.settleInstances()
 	h.deleteAllClaims(m, w)
@@ -149,8 +152,10 @@ func (h *harness) waitLeader(replicas []*replica, not string, timeout time.Durat
 	return found
 }
 
-// cordoned tells whether the node with the provider ID is unschedulable or gone.
-func (h *harness) cordoned(ctx context.Context, providerID string) bool {
+// disrupted tells whether the node with the provider ID carries the taint Tailor's termination flow sets when it
+// starts taking a node away (termination.DisruptedTaint): the first thing a new leader does with a deleted
+// NodeClaim. Only this replica's work sets it: the old leader was killed before the NodeClaim was deleted.
+func (h *harness) disrupted(ctx context.Context, providerID string) bool {
 	if providerID == "" {
 		return false
 	}
@@ -160,10 +165,23 @@ func (h *harness) cordoned(ctx context.Context, providerID string) bool {
 	}
 	for _, n := range nodes.Items {
 		if n.Spec.ProviderID == providerID {
-			return n.Spec.Unschedulable
+			return slices.ContainsFunc(n.Spec.Taints, func(t corev1.Taint) bool {
+				return t.Key == termination.DisruptedTaint.Key && t.Effect == termination.DisruptedTaint.Effect
+			})
 		}
 	}
-	return true
+	return false
+}
+
+// sampleReplicas samples the goroutines of every running replica, leader or follower, so that the leak check has
+// the same process at two points across a failover (the new leader was a follower at the last one).
+func (h *harness) sampleReplicas(m *monitor, at string, replicas []*replica) {
+	for _, r := range replicas {
+		if r.proc.Exited() != nil {
+			continue
+		}
+		m.sampleGoroutines(at+"/"+r.name, r.proc.Pid(), r.metricsAddr)
+	}
 }
 
 // leaseHolder is the holder identity of the leader election Lease, "" if none.

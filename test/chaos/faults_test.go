@@ -47,7 +47,7 @@ func TestCloudFaults(t *testing.T) {
 		}
 	}
 	run("baseline", 1)
-	m.sampleGoroutines("baseline", h.metricsAddr)
+	m.sampleGoroutines("baseline", h.stack.Controller.Pid(), h.metricsAddr)
 
 	// API faults on every action of every service.
 	h.setFaults(ec2sim.Faults{ThrottleRate: 0.3, ServerErrorRate: 0.05})
@@ -56,7 +56,7 @@ func TestCloudFaults(t *testing.T) {
 	h.setFaults(ec2sim.Faults{})
 	m.fault("API throttle 30% + 5xx 5% (steps)", 3)
 	m.note("API faults: 3 steps settled in %s with 30%% of calls throttled and 5%% answered 5xx", time.Since(start).Round(time.Second))
-	m.sampleGoroutines("throttle", h.metricsAddr)
+	m.sampleGoroutines("throttle", h.stack.Controller.Pid(), h.metricsAddr)
 
 	// ICE on the spot pools in use: the ones the controller found cheapest.
 	pools := h.spotTypesInUse()
@@ -69,7 +69,7 @@ func TestCloudFaults(t *testing.T) {
 	run("ice", 2)
 	h.mustAdmin(http.MethodPut, "/admin/capacity", []ec2sim.CapacityRule{}, nil)
 	m.note("ICE: spot capacity of %v set to 0; 2 steps settled", pools)
-	m.sampleGoroutines("ice", h.metricsAddr)
+	m.sampleGoroutines("ice", h.stack.Controller.Pid(), h.metricsAddr)
 
 	// Slow boots: half the instances take 20 s more to register.
 	before := m.launchedCount()
@@ -77,7 +77,7 @@ func TestCloudFaults(t *testing.T) {
 	run("slow-boot", 2)
 	h.setFaults(ec2sim.Faults{})
 	m.fault("slow boot 50% +20s (instances launched)", m.launchedCount()-before)
-	m.sampleGoroutines("slow-boot", h.metricsAddr)
+	m.sampleGoroutines("slow-boot", h.stack.Controller.Pid(), h.metricsAddr)
 
 	// Spot interruptions: two busy spot instances get the warning (45 s notice); Tailor must drain and replace them
 	// before EC2 reclaims them.
@@ -98,7 +98,7 @@ func TestCloudFaults(t *testing.T) {
 		}
 		return true
 	})
-	m.sampleGoroutines("interruption", h.metricsAddr)
+	m.sampleGoroutines("interruption", h.stack.Controller.Pid(), h.metricsAddr)
 
 	// ec2sim restarted with its state file while launches are in flight.
 	s = next()
@@ -116,13 +116,13 @@ func TestCloudFaults(t *testing.T) {
 	}
 	took := w.waitSettled(m, s, 4*time.Minute)
 	m.note("ec2sim restart: %d live instances kept; the step settled %s after the restart", liveBefore.Len(), took.Round(time.Second))
-	m.sampleGoroutines("ec2sim-restart", h.metricsAddr)
+	m.sampleGoroutines("ec2sim-restart", h.stack.Controller.Pid(), h.metricsAddr)
 
 	if *liveness {
 		h.neverRegister(m, w, next())
 	}
 	run("after", 1)
-	m.sampleGoroutines("end", h.metricsAddr)
+	m.sampleGoroutines("end", h.stack.Controller.Pid(), h.metricsAddr)
 	m.checkGoroutines()
 	m.settleInstances()
 	h.deleteAllClaims(m, w)

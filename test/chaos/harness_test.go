@@ -490,7 +490,9 @@ func (w *workload) settled(ctx context.Context, s step) (bool, string) {
 	running := map[string]int32{}
 	total := map[string]int32{}
 	for _, p := range pods {
-		if !p.DeletionTimestamp.IsZero() {
+		// Terminating pods and pods that ended (a pod whose instance was reclaimed under it is Failed; its
+		// ReplicaSet replaces it) are not the step's.
+		if !p.DeletionTimestamp.IsZero() || p.Status.Phase == corev1.PodFailed || p.Status.Phase == corev1.PodSucceeded {
 			continue
 		}
 		total[p.Labels["app"]]++

@@ -48,6 +48,12 @@ type monitor struct {
 	name  string
 	start time.Time
 
+	// mutation is the harness mutation this monitor runs under (mutate_test.go): its violations are expected, so
+	// they are logged and kept for the mutation test to compare, not failures, and the run's summary leaves them out.
+	mutation string
+	stopOnce sync.Once
+	stopFn   func()
+
 	mu          sync.Mutex
 	leaderSince time.Time // when the acting controller (re)started; zero while none runs
 	simDown     bool      // ec2sim is being restarted: skip the instance checks
@@ -71,10 +77,12 @@ type monitor struct {
 	notes       []string
 }
 
-// sample is the controller's goroutine count at a settled point.
+// sample is the controller's goroutine count at a settled point, and which process it came from (its pid): the
+// leak check compares a process with itself only.
 type sample struct {
-	at string
-	n  int
+	at   string
+	proc int
+	n    int
 }
 
 // startMonitor starts the checks; they stop when the test ends. The caller says when the controller starts and
@@ -110,12 +118,40 @@ func (h *harness) startMonitor(name, ns string) *monitor {
 		factory.WaitForCacheSync(ctx.Done())
 		t.Cleanup(factory.Shutdown)
 	}
-	t.Cleanup(func() {
+	m.stopFn = func() {
 		cancel()
 		wg.Wait()
-		m.record()
-	})
+		if m.mutation == "" {
+			m.record()
+		}
+	}
+	t.Cleanup(m.stop)
 	return m
+}
+
+// stop ends the checks (at the latest when the test ends) and adds the scenario to the run's summary.
+func (m *monitor) stop() { m.stopOnce.Do(m.stopFn) }
+
+// kinds are the kinds of the violations recorded so far, sorted, each once.
+func (m *monitor) kinds() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []string
+	for _, v := range m.violations {
+		kind, _, _ := strings.Cut(v, ": ")
+		if !slices.Contains(out, kind) {
+			out = append(out, kind)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// violationLines are the violations recorded so far.
+func (m *monitor) violationLines() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.violations)
 }
 
 // controllerUp notes that the acting controller (re)started now; controllerDown that none is running.
@@ -167,15 +203,10 @@ func (m *monitor) violate(kind, format string, args ...any) {
 func (m *monitor) violateOnce(key, kind, format string, args ...any) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if key != "" {
-		if m.seen[key] {
-			return
-		}
-		m.seen[key] = true
+	if key == "" {
+		key = fmt.Sprintf("%s:%d", kind, len(m.violations))
 	}
-	msg := kind + ": " + fmt.Sprintf(format, args...)
-	m.violations = append(m.violations, msg)
-	m.t.Errorf("invariant violated: %s", msg)
+	m.violateOnceLocked(key, kind, format, args...)
 }
 
 // poll compares ec2sim's instances with the NodeClaims once.
@@ -270,6 +301,10 @@ func (m *monitor) violateOnceLocked(key, kind, format string, args ...any) {
 	m.seen[key] = true
 	msg := kind + ": " + fmt.Sprintf(format, args...)
 	m.violations = append(m.violations, msg)
+	if m.mutation != "" {
+		m.t.Logf("invariant violated (expected under mutation %s): %s", m.mutation, msg)
+		return
+	}
 	m.t.Errorf("invariant violated: %s", msg)
 }
 
@@ -294,12 +329,21 @@ func (m *monitor) podChanged(obj any, deleted bool) {
 		case "EvictionByEvictionAPI":
 			m.evicted++
 		case "DeletionByPodGC", "DeletionByTaintManager":
-			m.lost++
+			if !m.seen["lostpod:"+key] {
+				m.lost++
+			}
 			m.violateOnceLocked("lostpod:"+key, "lost-pod", "pod %s on node %s deleted by %s: its node went away without a drain",
 				p.Name, p.Spec.NodeName, disruptionReason(p))
 		}
 	} else {
 		m.pods[key] = p
+		if p.Status.Phase == corev1.PodFailed && p.Status.Reason == ec2sim.PodReclaimedReason {
+			if !m.seen["lostpod:"+key] {
+				m.lost++
+			}
+			m.violateOnceLocked("lostpod:"+key, "lost-pod", "pod %s was still running on node %s when its instance was reclaimed (not drained first): %s",
+				p.Name, p.Spec.NodeName, p.Status.Message)
+		}
 	}
 	app := p.Labels["app"]
 	want := int(minAvailable(app))
@@ -347,36 +391,55 @@ func disruptionReason(p *corev1.Pod) string {
 	return ""
 }
 
-// sampleGoroutines records go_goroutines of the controller at addr at a settled point.
-func (m *monitor) sampleGoroutines(at, addr string) int {
+// sampleGoroutines records go_goroutines of the controller process proc (its pid) serving metrics at addr.
+func (m *monitor) sampleGoroutines(at string, proc int, addr string) int {
 	m.t.Helper()
 	n, err := goroutines(m.t.Context(), addr)
 	if err != nil {
 		m.t.Fatal(err)
 	}
 	m.mu.Lock()
-	m.goroutines = append(m.goroutines, sample{at: at, n: n})
+	m.goroutines = append(m.goroutines, sample{at: at, proc: proc, n: n})
 	m.mu.Unlock()
 	return n
 }
 
-// checkGoroutines fails when the last sample exceeds the first by more than a quarter plus 30: a leak grows with
-// every cycle, steady state does not (informer and worker goroutines are fixed; connections come and go).
+// checkGoroutines compares each controller process with itself: it fails when a process's last sample exceeds
+// its first by more than a quarter plus 30. A leak grows with every cycle, steady state does not (informer and
+// worker goroutines are fixed; connections come and go). Samples of different processes are never compared: a
+// restarted process starts from scratch, so a leak in the one before it would not show.
 func (m *monitor) checkGoroutines() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if len(m.goroutines) < 2 {
-		return
-	}
-	first, last := m.goroutines[0], m.goroutines[len(m.goroutines)-1]
 	var all []string
+	first := map[int]sample{}
+	last := map[int]sample{}
+	count := map[int]int{}
+	var procs []int
 	for _, s := range m.goroutines {
 		all = append(all, fmt.Sprintf("%s:%d", s.at, s.n))
+		if _, ok := first[s.proc]; !ok {
+			first[s.proc] = s
+			procs = append(procs, s.proc)
+		}
+		last[s.proc] = s
+		count[s.proc]++
 	}
 	m.t.Logf("controller goroutines: %s", strings.Join(all, " "))
-	if limit := first.n + first.n/4 + 30; last.n > limit {
-		m.violateOnceLocked("goroutines", "goroutines", "controller goroutines grew from %d (%s) to %d (%s), above %d: %s",
-			first.n, first.at, last.n, last.at, limit, strings.Join(all, " "))
+	compared := 0
+	for _, p := range procs {
+		f, l := first[p], last[p]
+		if count[p] < 2 {
+			continue
+		}
+		compared++
+		if limit := f.n + f.n/4 + 30; l.n > limit {
+			m.violateOnceLocked(fmt.Sprintf("goroutines:%d", p), "goroutines", "controller process %d: goroutines grew from %d (%s) to %d (%s), above %d",
+				p, f.n, f.at, l.n, l.at, limit)
+		}
+	}
+	if compared == 0 && len(m.goroutines) > 0 {
+		m.t.Errorf("goroutine check: no controller process was sampled twice (%s); nothing was compared", strings.Join(all, " "))
 	}
 }
 
