@@ -55,6 +55,7 @@ type monitor struct {
 	stopFn   func()
 
 	mu          sync.Mutex
+	noSummary   bool      // the monitor checks a scenario's setup or teardown only: no row in the summary
 	leaderSince time.Time // when the acting controller (re)started; zero while none runs
 	simDown     bool      // ec2sim is being restarted: skip the instance checks
 	violations  []string
@@ -88,9 +89,15 @@ type sample struct {
 // startMonitor starts the checks; they stop when the test ends. The caller says when the controller starts and
 // stops (controllerUp, controllerDown).
 func (h *harness) startMonitor(name, ns string) *monitor {
+	return h.startMonitorFor(name, ns, "")
+}
+
+// startMonitorFor is startMonitor under a harness mutation (mutate_test.go; "" for none): the violations are
+// expected, logged and kept, and the scenario stays out of the run's summary.
+func (h *harness) startMonitorFor(name, ns, mutation string) *monitor {
 	t := h.t
 	m := &monitor{
-		t: t, h: h, name: name, start: time.Now(), leaderSince: time.Now(), seen: map[string]bool{},
+		t: t, h: h, name: name, start: time.Now(), mutation: mutation, leaderSince: time.Now(), seen: map[string]bool{},
 		launched: map[string]ec2sim.AdminInstance{}, terminated: map[string]bool{}, claimNames: map[string]string{},
 		orphans: map[string]bool{}, lostClaims: map[string]bool{}, pods: map[string]*corev1.Pod{},
 		minReady: map[string]int{}, reached: map[string]bool{}, dipping: map[string]bool{}, faults: map[string]int{},
@@ -121,11 +128,22 @@ func (h *harness) startMonitor(name, ns string) *monitor {
 	m.stopFn = func() {
 		cancel()
 		wg.Wait()
-		if m.mutation == "" {
+		m.mu.Lock()
+		skip := m.mutation != "" || m.noSummary
+		m.mu.Unlock()
+		if !skip {
 			m.record()
 		}
 	}
 	t.Cleanup(m.stop)
+	return m
+}
+
+// quiet keeps the monitor out of the run's summary: it checks a scenario's setup or teardown.
+func (m *monitor) quiet() *monitor {
+	m.mu.Lock()
+	m.noSummary = true
+	m.mu.Unlock()
 	return m
 }
 
@@ -336,8 +354,10 @@ func (m *monitor) podChanged(obj any, deleted bool) {
 				p.Name, p.Spec.NodeName, disruptionReason(p))
 		}
 	} else {
+		prev, had := m.pods[key]
 		m.pods[key] = p
-		if p.Status.Phase == corev1.PodFailed && p.Status.Reason == ec2sim.PodReclaimedReason {
+		// Reported when seen happening: a pod already failed when the monitor started is an earlier scenario's.
+		if had && prev.Status.Phase != corev1.PodFailed && p.Status.Phase == corev1.PodFailed && p.Status.Reason == ec2sim.PodReclaimedReason {
 			if !m.seen["lostpod:"+key] {
 				m.lost++
 			}
