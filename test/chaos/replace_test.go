@@ -23,12 +23,16 @@ var replaceKills = flag.Int("chaos.replace-kills", 3, "controller SIGKILLs aimed
 
 // Moments of a replace a kill is aimed at.
 const (
+	momentRecorded             = "command recorded on the candidate, replacement not yet created"
 	momentReplacementLaunching = "replacement created, not initialized"
 	momentReplacementReady     = "replacement initialized, candidate not yet deleted"
 	momentCandidateDeleting    = "candidate deletion under way"
+	momentFinishing            = "candidate gone, command record still on the replacement"
 )
 
-var replaceMomentOrder = []string{momentReplacementLaunching, momentReplacementReady, momentCandidateDeleting}
+// replaceMomentOrder is the order kills are aimed in: the three long moments first (make test's three kills), then
+// the two short ones (a few API calls wide: a 20 ms poll often misses them, and the kill is reported by what it hit).
+var replaceMomentOrder = []string{momentReplacementLaunching, momentReplacementReady, momentCandidateDeleting, momentRecorded, momentFinishing}
 
 // commandRecord is the part of the disruption command record (apiv1.DisruptionCommandAnnotationKey) the scenario
 // reads.
@@ -132,11 +136,18 @@ func (h *harness) replaceMoments(ctx context.Context) map[string]bool {
 	out := map[string]bool{}
 	for _, rec := range records {
 		initialized := true
+		candidatesLeft := slices.ContainsFunc(rec.Candidates, func(c string) bool { return byName[c] != nil })
 		for _, r := range rec.Replacements {
 			nc := byName[r]
+			if nc == nil && candidatesLeft {
+				out[momentRecorded] = true
+			}
 			if nc == nil || !nc.DeletionTimestamp.IsZero() {
 				initialized = false
 				continue
+			}
+			if !candidatesLeft && nc.Annotations[apiv1.DisruptionCommandAnnotationKey] != "" {
+				out[momentFinishing] = true
 			}
 			if !nc.StatusConditions().IsTrue(apiv1.ConditionTypeInitialized) {
 				initialized = false
