@@ -156,3 +156,27 @@ func failPod(p *corev1.Pod, i *instance) {
 		}}
 	}
 }
+
+// deleteReclaimedPods deletes the pods reclaimNode failed on a Node that is now deleted, as the pod garbage
+// collector deletes the pods of a Node that no longer exists. ec2sim does it at once because it may hand the same
+// private address, and so the same Node name, to the next instance within a second: the garbage collector would
+// then never see the old pods as orphans, and the scheduler would count them on the new Node.
+func (s *Sim) deleteReclaimedPods(ctx context.Context, node string) error {
+	list, err := s.opts.KubeClient.CoreV1().Pods(metav1.NamespaceAll).List(ctx, metav1.ListOptions{FieldSelector: "spec.nodeName=" + node})
+	if err != nil {
+		return fmt.Errorf("listing the pods of deleted node %s: %w", node, err)
+	}
+	var errs []error
+	for _, p := range list.Items {
+		if p.Status.Phase != corev1.PodFailed || p.Status.Reason != PodReclaimedReason {
+			continue
+		}
+		err := s.opts.KubeClient.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{
+			GracePeriodSeconds: new(int64), Preconditions: &metav1.Preconditions{UID: &p.UID},
+		})
+		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+			errs = append(errs, fmt.Errorf("deleting pod %s/%s of deleted node %s: %w", p.Namespace, p.Name, node, err))
+		}
+	}
+	return errors.Join(errs...)
+}

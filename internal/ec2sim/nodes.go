@@ -123,6 +123,9 @@ func (s *Sim) Tick(ctx context.Context) error {
 		}
 		s.opts.Log.Info("deleted node", "node", i.PrivateDNSName, "instance", i.ID)
 		s.cloud.markNode(i.ID, false, true)
+		if err := s.deleteReclaimedPods(ctx, i.PrivateDNSName); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }

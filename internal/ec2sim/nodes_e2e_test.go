@@ -204,6 +204,17 @@ func TestNodeRegistrationEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the second pod did not run on %s: %v", name, err)
 	}
+	running, err := kube.CoreV1().Pods("default").Get(ctx, undrained.Name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	watch, err := kube.CoreV1().Pods("default").Watch(ctx, metav1.ListOptions{
+		FieldSelector: "metadata.name=" + undrained.Name, ResourceVersion: running.ResourceVersion,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer watch.Stop()
 
 	if _, err := h.ec2.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: ids}); err != nil {
 		t.Fatalf("TerminateInstances: %v", err)
@@ -218,19 +229,41 @@ func TestNodeRegistrationEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatalf("node %s was not deleted after termination: %v", name, err)
 	}
-	p, err := kube.CoreV1().Pods("default").Get(ctx, undrained.Name, metav1.GetOptions{})
-	if err != nil {
-		t.Fatalf("getting the undrained pod: %v", err)
+	// The pod turned Failed (reclaimed) and, once its Node was deleted, went away as the pod garbage collector
+	// would take it.
+	var failed *corev1.Pod
+	deleted := false
+	timeout := time.After(30 * time.Second)
+	for !deleted {
+		select {
+		case ev, ok := <-watch.ResultChan():
+			if !ok {
+				t.Fatal("the watch on the undrained pod ended")
+			}
+			p, _ := ev.Object.(*corev1.Pod)
+			switch {
+			case p == nil:
+			case ev.Type == "DELETED":
+				deleted = true
+			case p.Status.Phase == corev1.PodFailed && failed == nil:
+				failed = p
+			}
+		case <-timeout:
+			t.Fatalf("the undrained pod was not deleted with its node within 30 s (failed: %t)", failed != nil)
+		}
+	}
+	if failed == nil {
+		t.Fatal("the pod on the terminated instance went away without turning Failed first")
 	}
 	ready := ""
-	for _, c := range p.Status.Conditions {
+	for _, c := range failed.Status.Conditions {
 		if c.Type == corev1.PodReady {
 			ready = string(c.Status)
 		}
 	}
-	if p.Status.Phase != corev1.PodFailed || p.Status.Reason != PodReclaimedReason || ready != "False" {
+	if failed.Status.Reason != PodReclaimedReason || ready != "False" {
 		t.Errorf("pod on the terminated instance: phase %s, reason %q, Ready %q; want Failed, %q, False (its node's kubelet died with the instance)",
-			p.Status.Phase, p.Status.Reason, ready, PodReclaimedReason)
+			failed.Status.Phase, failed.Status.Reason, ready, PodReclaimedReason)
 	}
 	out, err := h.ec2.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: ids,
 		Filters: []ec2types.Filter{{Name: aws.String("instance-state-name"), Values: []string{"terminated"}}}})

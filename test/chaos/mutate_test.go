@@ -7,6 +7,7 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -16,9 +17,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -125,16 +128,43 @@ var mutations = []mutation{
 	},
 	{
 		kind: "pdb", timeout: 30 * time.Second,
-		broken: "the harness deletes every web pod directly, without the Eviction API (which would refuse past the PodDisruptionBudget)",
+		broken: "the harness deletes every web pod directly, all at once, instead of through the Eviction API (which would refuse past the PodDisruptionBudget); the nodes are tainted first so the replacements wait",
 		apply: func(r *mutationRun) {
 			h := r.h
-			err := h.cs.CoreV1().Pods(r.w.ns).DeleteCollection(h.t.Context(), metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)},
-				metav1.ListOptions{LabelSelector: "app=web"})
+			// Replacements come within a second; the taint keeps them off the nodes there are, so the dip is not
+			// a race between the deletes and the ReplicaSet.
+			nodes, err := h.cs.CoreV1().Nodes().List(h.t.Context(), metav1.ListOptions{})
 			if err != nil {
 				h.t.Fatal(err)
 			}
+			for _, n := range nodes.Items {
+				h.setMutationTaint(n.Name, true)
+			}
+			r.undo = func() {
+				nodes, err := h.cs.CoreV1().Nodes().List(h.t.Context(), metav1.ListOptions{})
+				if err != nil {
+					h.t.Fatal(err)
+				}
+				for _, n := range nodes.Items {
+					h.setMutationTaint(n.Name, false)
+				}
+			}
+			pods, err := r.w.pods(h.t.Context())
+			if err != nil {
+				h.t.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			for _, p := range pods {
+				if p.Labels["app"] != "web" {
+					continue
+				}
+				wg.Go(func() {
+					_ = h.cs.CoreV1().Pods(r.w.ns).Delete(h.t.Context(), p.Name, metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)})
+				})
+			}
+			wg.Wait()
 		},
-		repair: func(r *mutationRun) { r.w.wait(r.m, r.s, 3*time.Minute) },
+		repair: func(r *mutationRun) { r.undo(); r.w.wait(r.m, r.s, 3*time.Minute) },
 	},
 	{
 		kind: "lost-pod", timeout: 30 * time.Second,
@@ -273,12 +303,17 @@ func runMutation(t *testing.T, h *harness, w *workload, s step, mu mutation) {
 		return slices.Contains(m.kinds(), mu.kind), nil
 	})
 	took := time.Since(start)
+	// Judged before the repair too: a repair that cannot finish (its wait fails the test) must not hide the verdict.
+	got := m.kinds()
+	t.Logf("mutation %s (%s%s): reported %v after %s", mu.kind, mu.broken, cmpSuffix(r.extra), got, took.Round(100*time.Millisecond))
+	if !slices.Contains(got, mu.kind) {
+		t.Errorf("mutation %s: the monitor reported %v within %s, want [%s]: the check of this invariant cannot fail", mu.kind, got, mu.timeout, mu.kind)
+	}
 	if mu.repair != nil {
 		mu.repair(r)
 	}
 	m.stop()
-	got := m.kinds()
-	t.Logf("mutation %s (%s%s): reported %v after %s", mu.kind, mu.broken, cmpSuffix(r.extra), got, took.Round(100*time.Millisecond))
+	got = m.kinds()
 	for _, v := range m.violationLines() {
 		t.Logf("mutation %s: monitor printed: invariant violated: %s", mu.kind, v)
 	}
@@ -374,6 +409,29 @@ func (h *harness) someClaimNode() string {
 	}
 	h.t.Fatalf("no node for nodeclaim %s", nc.Name)
 	return ""
+}
+
+// mutationTaint keeps new pods off a node while the pdb mutation deletes pods.
+var mutationTaint = corev1.Taint{Key: "chaos.tailor.sh/mutation", Effect: corev1.TaintEffectNoSchedule}
+
+// setMutationTaint adds or removes mutationTaint on a node (gone nodes are skipped).
+func (h *harness) setMutationTaint(name string, on bool) {
+	h.t.Helper()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		node, err := h.cs.CoreV1().Nodes().Get(h.t.Context(), name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		node.Spec.Taints = slices.DeleteFunc(node.Spec.Taints, func(t corev1.Taint) bool { return t.Key == mutationTaint.Key })
+		if on {
+			node.Spec.Taints = append(node.Spec.Taints, mutationTaint)
+		}
+		_, err = h.cs.CoreV1().Nodes().Update(h.t.Context(), node, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil && !apierrors.IsNotFound(err) {
+		h.t.Fatalf("tainting node %s %s: %v", name, mutationTaint.Key, err)
+	}
 }
 
 // setTaint adds or removes Tailor's disrupted taint on a node.
