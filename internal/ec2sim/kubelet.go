@@ -93,7 +93,44 @@ const PodReclaimedReason = "InstanceReclaimed"
 // the pod garbage collector comes (40 s later or more), and a termination before the drain would go unseen. Pods
 // already terminating or finished, and DaemonSet pods (expected on every node until the end), are left alone.
 func (s *Sim) reclaimNode(ctx context.Context, i *instance) error {
-	name := i.PrivateDNSName
+	return s.reclaim(ctx, i.ID, i.PrivateDNSName, i.State)
+}
+
+// reclaimBeforeTerminate reclaims the Nodes of the instances a TerminateInstances call is about to shut down, before
+// the call changes their state and the state-change events reach the queues: on EC2 the kubelet dies with the
+// shutdown, so a consumer of those events (Tailor's interruption handling) must not get to evict pods that were
+// still running when the call came. A call naming an unknown instance fails as a whole, so it reclaims nothing.
+func (s *Sim) reclaimBeforeTerminate(ctx context.Context, ids []string) {
+	if s.opts.KubeClient == nil {
+		return
+	}
+	byID := map[string]AdminInstance{}
+	for _, in := range s.Instances() {
+		byID[in.ID] = in
+	}
+	var todo []AdminInstance
+	for _, id := range ids {
+		in, ok := byID[id]
+		if !ok {
+			return
+		}
+		if (in.State == statePending || in.State == stateRunning) && in.NodeCreated && !in.NodeDeleted {
+			todo = append(todo, in)
+		}
+	}
+	for _, in := range todo {
+		if err := s.reclaim(ctx, in.ID, in.NodeName, stateShuttingDown); err != nil {
+			s.opts.Log.Error(err, "reclaiming the node of a terminating instance", "instance", in.ID)
+			continue
+		}
+		s.cloud.markReclaimed(in.ID)
+	}
+}
+
+// reclaim does reclaimNode's work for the instance id whose Node is name and whose state is (or is about to be)
+// state.
+func (s *Sim) reclaim(ctx context.Context, id, name, state string) error {
+	i := &instance{ID: id, PrivateDNSName: name, State: state}
 	if err := s.stopKubelet(ctx, name); err != nil {
 		return fmt.Errorf("stopping the kubelet of node %s (instance %s, %s): %w", name, i.ID, i.State, err)
 	}

@@ -99,7 +99,22 @@ func (s *Sim) Tick(ctx context.Context) error {
 			continue
 		}
 		_, err = s.opts.KubeClient.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{})
-		if err != nil && !apierrors.IsAlreadyExists(err) {
+		if apierrors.IsAlreadyExists(err) {
+			// Ours from before a restart, or the Node of an earlier instance that had the same private address and
+			// is still being taken down (its finalizers): then this kubelet waits, as a real one would fail to
+			// register, and tries again on the next tick.
+			existing, getErr := s.opts.KubeClient.CoreV1().Nodes().Get(ctx, node.Name, metav1.GetOptions{})
+			if getErr != nil && !apierrors.IsNotFound(getErr) {
+				errs = append(errs, fmt.Errorf("reading node %s for %s: %w", node.Name, i.ID, getErr))
+				continue
+			}
+			if getErr != nil || existing.Spec.ProviderID != node.Spec.ProviderID {
+				s.opts.Log.V(1).Info("node name still held by an earlier instance's Node; registering later", "node", node.Name, "instance", i.ID)
+				continue
+			}
+			err = nil
+		}
+		if err != nil {
 			errs = append(errs, fmt.Errorf("registering node %s of %s: %w", node.Name, i.ID, err))
 			continue
 		}

@@ -175,10 +175,14 @@ func (s *Sim) serveEC2(w http.ResponseWriter, r *http.Request, body []byte, rid 
 		writeEC2Error(w, err, rid)
 		return
 	}
+	allowed := true
 	if iam := s.iam.Load(); iam != nil {
 		if denied := iam.authorizeEC2(s.cloud, iam.principalARN(r), action, f); denied != nil {
-			handler = denied
+			handler, allowed = denied, false
 		}
+	}
+	if action == "TerminateInstances" && allowed {
+		s.reclaimBeforeTerminate(r.Context(), f.list("InstanceId"))
 	}
 	resp, err := handler(s.cloud, f, rid)
 	if err != nil {
