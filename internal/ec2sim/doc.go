@@ -14,7 +14,8 @@
 //     faults, list instances;
 //   - Node registration (nodes.go, userdata.go): when an instance has booted, a Node is created through client-go
 //     as the kubelet would, with the labels, taints and reservations the launch template's user data asks for and
-//     the KWOK annotation so KWOK keeps it Ready; when the instance is terminated the Node is deleted.
+//     the KWOK annotation so KWOK keeps it Ready; when the instance shuts down its kubelet stops and the pods still
+//     running there fail (kubelet.go: reclaim), and when it is terminated the Node and those pods are deleted.
 //
 // docs/ec2sim.md describes the behaviour for users.
 package ec2sim
