@@ -530,3 +530,38 @@ func maps(in map[string]int) map[string]int {
 	}
 	return out
 }
+
+// TestCheckGoroutinesComparesAProcessWithItself: the leak check compares each process's last sample with its own
+// first, never one process with another (a restarted process starts from scratch: comparing across restarts both
+// hides a leak and invents one).
+func TestCheckGoroutinesComparesAProcessWithItself(t *testing.T) {
+	tests := []struct {
+		name    string
+		samples []sample
+		want    []string
+	}{
+		{
+			name:    "a bigger process after a restart is not a leak",
+			samples: []sample{{at: "a1", proc: 1, n: 200}, {at: "a2", proc: 1, n: 210}, {at: "b1", proc: 2, n: 400}},
+		},
+		{
+			name:    "a process growing past a quarter plus 30 is",
+			samples: []sample{{at: "a1", proc: 1, n: 200}, {at: "b1", proc: 2, n: 100}, {at: "a2", proc: 1, n: 281}},
+			want:    []string{"goroutines: controller process 1: goroutines grew from 200 (a1) to 281 (a2), above 280"},
+		},
+		{
+			name:    "a leak is not hidden by a smaller process sampled last",
+			samples: []sample{{at: "a1", proc: 1, n: 200}, {at: "a2", proc: 1, n: 300}, {at: "b1", proc: 2, n: 150}},
+			want:    []string{"goroutines: controller process 1: goroutines grew from 200 (a1) to 300 (a2), above 280"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := &monitor{t: t, mutation: "goroutines", seen: map[string]bool{}, goroutines: tt.samples}
+			m.checkGoroutines()
+			if got := m.violationLines(); !slices.Equal(got, tt.want) {
+				t.Errorf("violations %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
