@@ -25,6 +25,18 @@ const (
 	ConditionTypeDisrupting = "Disrupting"
 )
 
+// Reasons of the Disrupting condition: why Tailor is taking the node away. The disruption, interruption and
+// termination controllers share them (the drain depends on the reason), so they are defined once, here. Expired,
+// Drifted, Empty and Underutilized are also the disruption methods, in the order they run after Unhealthy.
+const (
+	DisruptingReasonUnhealthy     = "Unhealthy"
+	DisruptingReasonExpired       = "Expired"
+	DisruptingReasonDrifted       = string(DisruptionReasonDrifted)
+	DisruptingReasonEmpty         = string(DisruptionReasonEmpty)
+	DisruptingReasonUnderutilized = string(DisruptionReasonUnderutilized)
+	DisruptingReasonInterrupted   = "Interrupted"
+)
+
 // NodePool condition types.
 const (
 	// ConditionTypeNodeClassReady mirrors the Ready condition of the NodePool's node class.

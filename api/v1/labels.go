@@ -11,6 +11,10 @@ import (
 // Group is the API group of every Tailor kind.
 const Group = "tailor.sh"
 
+// DisruptedTaint keeps new pods off a node Tailor is taking away: a replace puts it on its candidates before their
+// replacements are ready, and the termination controller cordons with it before draining.
+var DisruptedTaint = corev1.Taint{Key: Group + "/disrupted", Effect: corev1.TaintEffectNoSchedule}
+
 // Well-known label and annotation keys. Tailor sets the instance attribute labels on every node it launches, and
 // NodePool and NodeClaim requirements may select on them.
 const (

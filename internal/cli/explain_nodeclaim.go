@@ -27,9 +27,9 @@ const (
 
 // Disruption reasons, in the order the disruption controller tries them (internal/controller/disruption).
 const (
-	reasonExpired = "Expired"
-	reasonDrifted = string(apiv1.DisruptionReasonDrifted)
-	reasonEmpty   = string(apiv1.DisruptionReasonEmpty)
+	reasonExpired = apiv1.DisruptingReasonExpired
+	reasonDrifted = apiv1.DisruptingReasonDrifted
+	reasonEmpty   = apiv1.DisruptingReasonEmpty
 )
 
 // NodeClaimExplanation is what `tailor explain nodeclaim` says about one NodeClaim.

@@ -1,4 +1,4 @@
-package state
+package state_test
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
 	"github.com/tailor-sh/tailor/internal/cloudprovider"
+	"github.com/tailor-sh/tailor/internal/state"
 	"github.com/tailor-sh/tailor/internal/testenv"
 )
 
@@ -51,7 +52,7 @@ func TestReadWithoutOptionalCRDs(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			clk := clocktesting.NewFakeClock(time.Now())
 			noTypes := func(context.Context, *apiv1.NodePool) ([]*cloudprovider.InstanceType, error) { return nil, nil }
-			if _, err := NewCluster(clk, reader).Read(t.Context(), noTypes); err != nil {
+			if _, err := state.NewCluster(clk, reader).Read(t.Context(), noTypes); err != nil {
 				t.Fatalf("Read without the NodeOverlay and CapacityBuffer CRDs: %v", err)
 			}
 		})

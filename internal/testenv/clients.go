@@ -10,20 +10,16 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/cluster"
 
-	apiv1 "github.com/tailor-sh/tailor/api/v1"
 	"github.com/tailor-sh/tailor/internal/operator"
+	"github.com/tailor-sh/tailor/internal/state"
 )
 
 // Indexer registers field indexes on an informer cache, as the controllers' IndexFields functions do.
 type Indexer func(context.Context, client.FieldIndexer) error
 
-// NodeClaimProviderIDIndex indexes NodeClaims by status.providerID under the name the controllers use
-// ("providerID"), for tests of controllers that look claims up by it without importing the controller that owns it.
-func NodeClaimProviderIDIndex(ctx context.Context, indexer client.FieldIndexer) error {
-	return indexer.IndexField(ctx, &apiv1.NodeClaim{}, "providerID", func(o client.Object) []string {
-		return []string{o.(*apiv1.NodeClaim).Status.ProviderID}
-	})
-}
+// NodeClaimProviderIDIndex registers the provider ID indexes the controllers use (state.IndexProviderIDs), for tests
+// of controllers that look claims up by it without importing the controller that registers it.
+var NodeClaimProviderIDIndex Indexer = state.IndexProviderIDs
 
 // Clients returns two clients of the environment with Tailor's scheme: one reading through an informer cache with
 // the given indexes (as controllers do; started now, stopped with the test) and one reading the API server directly.

@@ -14,7 +14,7 @@ import (
 
 // ReasonUnderutilized is consolidation's reason: the node's pods fit on the rest of the cluster, or on one cheaper
 // new node.
-const ReasonUnderutilized = string(apiv1.DisruptionReasonUnderutilized)
+const ReasonUnderutilized = apiv1.DisruptingReasonUnderutilized
 
 // eventConsolidationApproved is the event on each node of a consolidation move about to be carried out.
 const eventConsolidationApproved = "ConsolidationApproved"

@@ -24,7 +24,7 @@ import (
 )
 
 // ProviderIDIndex is the nodeclaim controller's index of NodeClaims by status.providerID.
-const ProviderIDIndex = "providerID"
+const ProviderIDIndex = state.ProviderIDIndex
 
 // PollInterval is how often the decision loop looks for nodes to disrupt.
 const PollInterval = 5 * time.Second
@@ -35,9 +35,9 @@ const CommandPollInterval = time.Second
 
 // Reasons, in the order the methods run. Empty and Drifted match the NodePool budget reasons.
 const (
-	ReasonExpired = "Expired"
-	ReasonDrifted = string(apiv1.DisruptionReasonDrifted)
-	ReasonEmpty   = string(apiv1.DisruptionReasonEmpty)
+	ReasonExpired = apiv1.DisruptingReasonExpired
+	ReasonDrifted = apiv1.DisruptingReasonDrifted
+	ReasonEmpty   = apiv1.DisruptingReasonEmpty
 )
 
 var methods = []string{ReasonUnhealthy, ReasonExpired, ReasonDrifted, ReasonEmpty, ReasonUnderutilized}

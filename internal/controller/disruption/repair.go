@@ -15,7 +15,7 @@ import (
 
 // ReasonUnhealthy is node repair's reason: a node condition the provider lists (RepairPolicies) has been unhealthy
 // for longer than its toleration.
-const ReasonUnhealthy = "Unhealthy"
+const ReasonUnhealthy = apiv1.DisruptingReasonUnhealthy
 
 // MaxUnhealthyFraction: repair stops in a NodePool while more than this share of its nodes (rounded up) is
 // unhealthy. So many broken nodes at once point at something replacing nodes will not fix (a bad image, a network

@@ -41,7 +41,7 @@ const (
 
 // disruptedTaint keeps new pods off a node a replace is about to remove. It is the taint the termination controller
 // cordons with, so the drain finds it in place and adds nothing.
-var disruptedTaint = corev1.Taint{Key: apiv1.Group + "/disrupted", Effect: corev1.TaintEffectNoSchedule}
+var disruptedTaint = apiv1.DisruptedTaint
 
 // plan is one decision: candidates to remove, and the nodes to launch first (none for a delete).
 type plan struct {

@@ -29,7 +29,7 @@ import (
 type Queue = cloudprovider.InterruptionQueue
 
 // ReasonInterrupted is the reason of the Disrupting condition and of the events of an interrupted NodeClaim.
-const ReasonInterrupted = "Interrupted"
+const ReasonInterrupted = apiv1.DisruptingReasonInterrupted
 
 // ReasonRebalanceRecommended is the reason of the event recorded for a rebalance recommendation.
 const ReasonRebalanceRecommended = "RebalanceRecommended"

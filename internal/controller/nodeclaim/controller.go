@@ -23,6 +23,7 @@ import (
 
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
 	"github.com/tailor-sh/tailor/internal/cloudprovider"
+	"github.com/tailor-sh/tailor/internal/state"
 )
 
 // TerminationFinalizer holds a NodeClaim (and its Node) until the instance behind it is terminated.
@@ -36,7 +37,7 @@ const RegistrationTTL = 15 * time.Minute
 const LaunchTTL = 5 * time.Minute
 
 // ProviderIDIndex indexes Nodes by spec.providerID and NodeClaims by status.providerID.
-const ProviderIDIndex = "providerID"
+const ProviderIDIndex = state.ProviderIDIndex
 
 // Event reasons on NodeClaims.
 const (

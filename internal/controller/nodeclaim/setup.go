@@ -12,24 +12,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
+	"github.com/tailor-sh/tailor/internal/state"
 )
 
-// IndexFields registers the provider ID indexes the controllers look Nodes and NodeClaims up by.
+// IndexFields registers the provider ID indexes the controllers look Nodes and NodeClaims up by
+// (state.IndexProviderIDs).
 func IndexFields(ctx context.Context, indexer client.FieldIndexer) error {
-	if err := indexer.IndexField(ctx, &corev1.Node{}, ProviderIDIndex, func(o client.Object) []string {
-		if id := o.(*corev1.Node).Spec.ProviderID; id != "" {
-			return []string{id}
-		}
-		return nil
-	}); err != nil {
-		return err
-	}
-	return indexer.IndexField(ctx, &apiv1.NodeClaim{}, ProviderIDIndex, func(o client.Object) []string {
-		if id := o.(*apiv1.NodeClaim).Status.ProviderID; id != "" {
-			return []string{id}
-		}
-		return nil
-	})
+	return state.IndexProviderIDs(ctx, indexer)
 }
 
 // Register adds the lifecycle controller: NodeClaims, and Nodes mapped to their NodeClaim by provider ID (a node

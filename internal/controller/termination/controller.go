@@ -29,14 +29,14 @@ import (
 )
 
 // DisruptedTaint cordons a node Tailor is taking away: nothing new schedules there while it drains.
-var DisruptedTaint = corev1.Taint{Key: apiv1.Group + "/disrupted", Effect: corev1.TaintEffectNoSchedule}
+var DisruptedTaint = apiv1.DisruptedTaint
 
 // Field indexes this controller looks objects up by.
 const (
 	// PodNodeNameIndex indexes pods by spec.nodeName.
 	PodNodeNameIndex = "spec.nodeName"
 	// ProviderIDIndex is the nodeclaim controller's index of NodeClaims by status.providerID.
-	ProviderIDIndex = "providerID"
+	ProviderIDIndex = state.ProviderIDIndex
 )
 
 // Requeue intervals.
@@ -58,14 +58,14 @@ const (
 
 // interruptedReason is the Disrupting condition reason the interruption controller sets: the cloud is taking the
 // instance back anyway, so it is kept until its pods run elsewhere (bounded by interruptedHold).
-const interruptedReason = "Interrupted"
+const interruptedReason = apiv1.DisruptingReasonInterrupted
 
 // interruptedHold bounds how long an interrupted instance is kept after the interruption for its pods to come up
 // elsewhere: well inside the two minutes' notice EC2 gives before it reclaims a spot instance.
 const interruptedHold = 90 * time.Second
 
 // unhealthyReason is the Disrupting condition reason node repair sets.
-const unhealthyReason = "Unhealthy"
+const unhealthyReason = apiv1.DisruptingReasonUnhealthy
 
 // Controller drains and releases Nodes being deleted that carry Tailor's termination finalizer.
 type Controller struct {
