@@ -10,7 +10,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -23,10 +22,7 @@ import (
 // 3 s with no launch; the pods took the buffer's room (12 vCPU node: 8 + 4 no longer fit), so a new NodeClaim restores
 // it, and that node is kept too.
 func TestCapacityBufferHeadroom(t *testing.T) {
-	kube := env.DirectClient(t)
-	cs := kubernetes.NewForConfigOrDie(env.Config)
-	startStack(t, testenv.StackOptions{ClusterName: "demo-cluster"})
-	disruptionNodeClass(t, kube)
+	kube, cs, _ := disruptionStack(t, testenv.StackOptions{ClusterName: "demo-cluster"})
 	t.Cleanup(func() { waitNoNodeClaims(t, kube) })
 	createNodePool(t, kube, `
 metadata: {name: headroom}

@@ -10,7 +10,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
@@ -28,10 +27,7 @@ const maxPendingMultiNode = 5 * time.Second
 //   - Back at the default threshold (10%), the three nodes are replaced by one m5.2xlarge launched and initialized
 //     before they go; no moved pod waits more than maxPendingMultiNode to run.
 func TestConsolidationMultiNodeReplace(t *testing.T) {
-	kube := env.DirectClient(t)
-	cs := kubernetes.NewForConfigOrDie(env.Config)
-	stack := startStack(t, testenv.StackOptions{ClusterName: "demo-cluster"})
-	disruptionNodeClass(t, kube)
+	kube, cs, stack := disruptionStack(t, testenv.StackOptions{ClusterName: "demo-cluster"})
 	t.Cleanup(func() { waitNoNodeClaims(t, kube) })
 	np := createNodePool(t, kube, `
 metadata: {name: multi}

@@ -35,6 +35,18 @@ const poolLabel = "example.com/pool"
 
 // disruptionNodeClass creates the EC2NodeClass the tests' NodePools launch with (the reference one, under its own
 // name) and deletes it when the test ends.
+// disruptionStack starts Tailor and ec2sim (testenv.StartStack with opts) and creates the reference EC2NodeClass:
+// the set-up of every end-to-end test that brings its own NodePool. It returns a direct client, a clientset and the
+// stack.
+func disruptionStack(t *testing.T, opts testenv.StackOptions) (client.Client, kubernetes.Interface, *testenv.Stack) {
+	t.Helper()
+	kube := env.DirectClient(t)
+	cs := kubernetes.NewForConfigOrDie(env.Config)
+	stack := startStack(t, opts)
+	disruptionNodeClass(t, kube)
+	return kube, cs, stack
+}
+
 func disruptionNodeClass(t *testing.T, kube client.Client) {
 	t.Helper()
 	nc := &apiv1.EC2NodeClass{}
@@ -406,10 +418,7 @@ const maxPending = time.Second
 // and initialized before the old one is deleted, so no moved replica waits more than maxPending to run; every replica
 // ends Running on a node with the new label.
 func TestDriftReplacesBeforeDeleting(t *testing.T) {
-	kube := env.DirectClient(t)
-	cs := kubernetes.NewForConfigOrDie(env.Config)
-	stack := startStack(t, testenv.StackOptions{ClusterName: "demo-cluster"})
-	disruptionNodeClass(t, kube)
+	kube, cs, stack := disruptionStack(t, testenv.StackOptions{ClusterName: "demo-cluster"})
 	t.Cleanup(func() { waitNoNodeClaims(t, kube) })
 	np := createNodePool(t, kube, `
 metadata: {name: drift}
@@ -562,10 +571,7 @@ func checkLog(t *testing.T, stack *testenv.Stack, lines ...string) {
 // The three share the one wait for expiry, which is most of this test's run time.
 func TestDisruptionExpirationAndBlockers(t *testing.T) {
 	const expireAfter = 2 * time.Minute
-	kube := env.DirectClient(t)
-	cs := kubernetes.NewForConfigOrDie(env.Config)
-	stack := startStack(t, testenv.StackOptions{ClusterName: "demo-cluster"})
-	disruptionNodeClass(t, kube)
+	kube, cs, stack := disruptionStack(t, testenv.StackOptions{ClusterName: "demo-cluster"})
 	t.Cleanup(func() { waitNoNodeClaims(t, kube) })
 	pools := map[string]*apiv1.NodePool{}
 	for _, p := range []struct{ name, disruption string }{
@@ -717,10 +723,7 @@ func onOtherInstance(ctx context.Context, cs kubernetes.Interface, p corev1.Pod,
 //     cannot catch slowness; it does catch a drain that takes both pods down at once (deleting instead of evicting,
 //     or evicting in parallel past the budget).
 func TestDisruptionConsolidation(t *testing.T) {
-	kube := env.DirectClient(t)
-	cs := kubernetes.NewForConfigOrDie(env.Config)
-	stack := startStack(t, testenv.StackOptions{ClusterName: "demo-cluster"})
-	disruptionNodeClass(t, kube)
+	kube, cs, stack := disruptionStack(t, testenv.StackOptions{ClusterName: "demo-cluster"})
 	t.Cleanup(func() { waitNoNodeClaims(t, kube) })
 	createNodePool(t, kube, `
 metadata: {name: consolidate}

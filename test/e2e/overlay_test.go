@@ -7,7 +7,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/kubernetes"
 
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
 	"github.com/tailor-sh/tailor/internal/testenv"
@@ -17,10 +16,7 @@ import (
 // Savings Plan (on-demand m5 at -90%) makes Tailor launch on-demand through ec2sim, and the claim records the
 // overlay's price.
 func TestNodeOverlayFlipsCapacityType(t *testing.T) {
-	kube := env.DirectClient(t)
-	cs := kubernetes.NewForConfigOrDie(env.Config)
-	startStack(t, testenv.StackOptions{ClusterName: "demo-cluster"})
-	disruptionNodeClass(t, kube)
+	kube, cs, _ := disruptionStack(t, testenv.StackOptions{ClusterName: "demo-cluster"})
 	t.Cleanup(func() { waitNoNodeClaims(t, kube) })
 	overlay := &apiv1.NodeOverlay{}
 	mustYAML(t, `

@@ -10,7 +10,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
@@ -21,10 +20,7 @@ import (
 // heartbeats it) is replaced, then deleted, once the (here 10 s) toleration has passed: its pods run on the
 // replacement and its instance is terminated. The other node of the pool, healthy, is kept.
 func TestNodeRepair(t *testing.T) {
-	kube := env.DirectClient(t)
-	cs := kubernetes.NewForConfigOrDie(env.Config)
-	stack := startStack(t, testenv.StackOptions{ClusterName: "demo-cluster", ControllerArgs: []string{"--node-repair-toleration=10s"}})
-	disruptionNodeClass(t, kube)
+	kube, cs, stack := disruptionStack(t, testenv.StackOptions{ClusterName: "demo-cluster", ControllerArgs: []string{"--node-repair-toleration=10s"}})
 	t.Cleanup(func() { waitNoNodeClaims(t, kube) })
 	createNodePool(t, kube, `
 metadata: {name: repair}

@@ -9,7 +9,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
@@ -19,10 +18,7 @@ import (
 // TestStaticNodePool: `kubectl scale nodepool static --replicas 3` gives 3 Ready nodes with no pod asking for them;
 // a pod selecting the pool runs on one of them without a launch; scaling to 1 leaves 1 node, the busy one kept.
 func TestStaticNodePool(t *testing.T) {
-	kube := env.DirectClient(t)
-	cs := kubernetes.NewForConfigOrDie(env.Config)
-	startStack(t, testenv.StackOptions{ClusterName: "demo-cluster"})
-	disruptionNodeClass(t, kube)
+	kube, cs, _ := disruptionStack(t, testenv.StackOptions{ClusterName: "demo-cluster"})
 	t.Cleanup(func() { waitNoNodeClaims(t, kube) })
 	createNodePool(t, kube, `
 metadata: {name: static}
