@@ -246,3 +246,37 @@ func unneededGrants(grants []grant, requests []apiRequest, allowed map[string]st
 	}
 	return unneeded
 }
+
+// TestChartRBACGrantMatching checks the least-privilege rule of TestChartRBACIsEnough on its own: a grant is needed
+// only by a request it alone allows.
+func TestChartRBACGrantMatching(t *testing.T) {
+	pods := grant{role: "ClusterRole", group: "", resource: "pods", verb: "list"}
+	podsAgain := grant{role: "ClusterRole", rule: 1, group: "", resource: "pods", verb: "list"}
+	status := grant{role: "ClusterRole", group: "", resource: "pods/status", verb: "patch"}
+	lease := grant{role: "Role", namespace: "tailor-system", group: "coordination.k8s.io", resource: "leases", verb: "get", names: []string{"leader"}}
+	listPods := apiRequest{verb: "list", resource: "pods"}
+	patchStatus := apiRequest{verb: "patch", resource: "pods", subresource: "status", namespace: "a", name: "p"}
+	getLease := apiRequest{verb: "get", group: "coordination.k8s.io", resource: "leases", namespace: "tailor-system", name: "leader"}
+	tests := []struct {
+		name     string
+		grants   []grant
+		requests []apiRequest
+		unneeded int
+	}{
+		{"used", []grant{pods, status}, []apiRequest{listPods, patchStatus}, 0},
+		{"unused", []grant{pods, status}, []apiRequest{listPods}, 1},
+		{"a subresource is not its resource", []grant{pods}, []apiRequest{patchStatus}, 1},
+		{"two rules allow the same request: neither is needed", []grant{pods, podsAgain}, []apiRequest{listPods}, 2},
+		{"resourceNames honoured", []grant{lease}, []apiRequest{getLease}, 0},
+		{"another name", []grant{lease}, []apiRequest{{verb: "get", group: "coordination.k8s.io", resource: "leases", namespace: "tailor-system", name: "other"}}, 1},
+		{"a Role only in its namespace", []grant{lease}, []apiRequest{{verb: "get", group: "coordination.k8s.io", resource: "leases", namespace: "default", name: "leader"}}, 1},
+	}
+	for _, tt := range tests {
+		if got := unneededGrants(tt.grants, tt.requests, nil); len(got) != tt.unneeded {
+			t.Errorf("%s: %d unneeded grants %q, want %d", tt.name, len(got), got, tt.unneeded)
+		}
+	}
+	if got := unneededGrants([]grant{pods}, nil, map[string]string{"/pods list": "reason"}); len(got) != 0 {
+		t.Errorf("an allow-listed grant was reported: %q", got)
+	}
+}
