@@ -120,7 +120,10 @@ var rbacNotExercised = map[string]string{
 	// An event repeated within minutes is folded into the first one by a PATCH (a series in events.k8s.io, a count in
 	// core events, which leader election records); the scenario emits no event twice on the same object.
 	"events.k8s.io/events patch": "a repeated event",
-	"/events patch":              "a repeated leader election event",
+	// A replace (drift or consolidation with pods to move) reads each candidate's node from the API server before it
+	// puts the disrupted taint on (disruption.Controller.taint); the scenario deletes nodes but replaces none.
+	"/nodes get":    "a replace taints its candidates",
+	"/events patch": "a repeated leader election event",
 }
 
 func namespace(name string) *corev1.Namespace {
