@@ -119,6 +119,38 @@ type EC2NodeClassSpec struct {
 	// associatePublicIPAddress gives nodes a public IPv4 address. Unset follows the subnet's setting.
 	// +optional
 	AssociatePublicIPAddress *bool `json:"associatePublicIPAddress,omitempty"`
+	// capacityReservationSelectorTerms select the on-demand capacity reservations (ODCRs) nodes may launch into; a
+	// reservation matching any term is used while it is active and has room. Each term selects by id, or by tags
+	// with an optional ownerID. NodePools use reservations only when their requirements allow the capacity type
+	// "reserved" explicitly (docs/concepts.md, "Reserved capacity (ODCR)").
+	// +kubebuilder:validation:MaxItems=30
+	// +listType=atomic
+	// +optional
+	CapacityReservationSelectorTerms []CapacityReservationSelectorTerm `json:"capacityReservationSelectorTerms,omitempty"`
+}
+
+// CapacityReservationSelectorTerm selects capacity reservations by id, or by tags and an optional owner.
+//
+// +kubebuilder:validation:XValidation:rule="has(self.tags) || has(self.id)",message="capacityReservationSelectorTerms[] must each set id or tags"
+// +kubebuilder:validation:XValidation:rule="!has(self.id) || !(has(self.tags) || has(self.ownerID))",message="capacityReservationSelectorTerms[].id selects one reservation and cannot be combined with tags or ownerID in the same term"
+// +kubebuilder:validation:XValidation:rule="!has(self.ownerID) || has(self.tags)",message="capacityReservationSelectorTerms[].ownerID narrows a tags term: set tags with it"
+type CapacityReservationSelectorTerm struct {
+	// id selects the capacity reservation with this id, such as cr-0123456789abcdef0.
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.matches('^cr-[0-9a-z]+$')",message="capacityReservationSelectorTerms[].id must be a capacity reservation id such as cr-0123456789abcdef0"
+	// +optional
+	ID string `json:"id,omitempty"`
+	// tags selects reservations that carry all of these tags. A value of "*" matches any value.
+	// +kubebuilder:validation:MinProperties=1
+	// +kubebuilder:validation:MaxProperties=20
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k != '' && self[k] != '')",message="capacityReservationSelectorTerms[].tags keys and values must not be empty; use \"*\" to match any value"
+	// +optional
+	Tags map[string]string `json:"tags,omitempty"`
+	// ownerID is the AWS account id (12 digits) that owns the reservations a tags term selects, for reservations
+	// shared with this account. Unset matches any owner.
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9]{12}$')",message="capacityReservationSelectorTerms[].ownerID must be a 12-digit AWS account id"
+	// +optional
+	OwnerID string `json:"ownerID,omitempty"`
 }
 
 // SubnetSelectorTerm selects subnets by tags, by name or by id.
@@ -339,6 +371,11 @@ type EC2NodeClassStatus struct {
 	// spec.role (Tailor creates none).
 	// +optional
 	InstanceProfile string `json:"instanceProfile,omitempty"`
+	// capacityReservations are the active capacity reservations the selector terms matched, with the room each had
+	// when last read.
+	// +listType=atomic
+	// +optional
+	CapacityReservations []CapacityReservation `json:"capacityReservations,omitempty"`
 	// conditions: Ready, SubnetsReady, SecurityGroupsReady, AMIsReady, InstanceProfileReady.
 	// +listType=map
 	// +listMapKey=type
@@ -381,4 +418,38 @@ type AMI struct {
 	// +listType=atomic
 	// +optional
 	Requirements []corev1.NodeSelectorRequirement `json:"requirements,omitempty"`
+}
+
+// CapacityReservation is a resolved on-demand capacity reservation.
+type CapacityReservation struct {
+	// id is the reservation id.
+	// +required
+	ID string `json:"id"`
+	// instanceType is the instance type the reservation holds capacity for.
+	// +required
+	InstanceType string `json:"instanceType"`
+	// availabilityZone is where the reserved capacity is.
+	// +required
+	AvailabilityZone string `json:"availabilityZone"`
+	// ownerID is the AWS account that owns the reservation.
+	// +optional
+	OwnerID string `json:"ownerID,omitempty"`
+	// instanceMatchCriteria is "open" (any matching launch uses it) or "targeted" (only launches that name it).
+	// +optional
+	InstanceMatchCriteria string `json:"instanceMatchCriteria,omitempty"`
+	// endTime is when the reservation expires; unset means it does not.
+	// +optional
+	EndTime *metav1.Time `json:"endTime,omitempty"`
+	// reservationType is "default" (an ODCR) or "capacity-block".
+	// +optional
+	ReservationType string `json:"reservationType,omitempty"`
+	// state is the reservation's state as EC2 reports it (only active ones are listed).
+	// +optional
+	State string `json:"state,omitempty"`
+	// totalInstanceCount is how many instances the reservation holds.
+	// +optional
+	TotalInstanceCount int32 `json:"totalInstanceCount,omitempty"`
+	// availableInstanceCount is how many of them were free when last read.
+	// +optional
+	AvailableInstanceCount int32 `json:"availableInstanceCount,omitempty"`
 }

@@ -20,8 +20,12 @@ var DisruptedTaint = corev1.Taint{Key: Group + "/disrupted", Effect: corev1.Tain
 const (
 	// NodePoolLabelKey names the NodePool a node was launched for.
 	NodePoolLabelKey = Group + "/nodepool"
-	// CapacityTypeLabelKey is the purchase option of a node: CapacityTypeSpot or CapacityTypeOnDemand.
+	// CapacityTypeLabelKey is the purchase option of a node: CapacityTypeSpot, CapacityTypeOnDemand or
+	// CapacityTypeReserved.
 	CapacityTypeLabelKey = Group + "/capacity-type"
+	// CapacityReservationIDLabelKey names the capacity reservation a node launched into (capacity type reserved).
+	// Tailor sets it; requirements do not select on it.
+	CapacityReservationIDLabelKey = Group + "/capacity-reservation-id"
 	// RegisteredLabelKey is set on a node once its NodeClaim saw it register.
 	RegisteredLabelKey = Group + "/registered"
 	// InitializedLabelKey is set on a node once it is Ready, its startup taints are gone and its resources registered.
@@ -64,6 +68,9 @@ const (
 const (
 	CapacityTypeSpot     = "spot"
 	CapacityTypeOnDemand = "on-demand"
+	// CapacityTypeReserved is an on-demand instance launched into a capacity reservation the node class selects. A
+	// NodePool uses it only when its requirements name it (tailor.sh/capacity-type In [reserved, ...]).
+	CapacityTypeReserved = "reserved"
 )
 
 // NodePoolHashAnnotationKey on a NodeClaim records the hash of its NodePool's template at launch; a different hash

@@ -47,7 +47,9 @@ type instance struct {
 	RootVolumeGiB         int64             `json:"rootVolumeGiB,omitempty"`
 	IAMInstanceProfile    string            `json:"iamInstanceProfile,omitempty"`
 	SpotRequestID         string            `json:"spotRequestID,omitempty"`
-	ClientToken           string            `json:"clientToken,omitempty"`
+	// CapacityReservationID is the capacity reservation the instance runs in, if any.
+	CapacityReservationID string `json:"capacityReservationID,omitempty"`
+	ClientToken           string `json:"clientToken,omitempty"`
 
 	State        string    `json:"state"`
 	StateReason  string    `json:"stateReason,omitempty"`
@@ -101,6 +103,8 @@ type launchTemplateData struct {
 	BlockDeviceMappings []blockDevice      `json:"blockDeviceMappings,omitempty"`
 	InstanceTags        map[string]string  `json:"instanceTags,omitempty"`
 	OtherTagSpecs       map[string]tagsMap `json:"otherTagSpecs,omitempty"`
+	// CapacityReservationID is the reservation launches from the template target.
+	CapacityReservationID string `json:"capacityReservationID,omitempty"`
 }
 
 type tagsMap map[string]string
@@ -242,7 +246,7 @@ func (c *cloud) orderedInstances() []*instance {
 func (c *cloud) poolUsage() map[poolKey]int {
 	used := map[poolKey]int{}
 	for _, i := range c.instances {
-		if i.alive() {
+		if i.alive() && i.CapacityReservationID == "" {
 			used[poolKey{i.InstanceType, i.Zone, i.CapacityType}]++
 		}
 	}

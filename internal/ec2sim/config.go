@@ -41,6 +41,8 @@ type Config struct {
 	Queues []string `json:"queues,omitempty"`
 	// Capacity rules set the size of capacity pools (see CapacityRule); the last matching rule wins.
 	Capacity []CapacityRule `json:"capacity,omitempty"`
+	// CapacityReservations are the account's on-demand capacity reservations (see CapacityReservationConfig).
+	CapacityReservations []CapacityReservationConfig `json:"capacityReservations,omitempty"`
 }
 
 // EKSClusterConfig is the simulated EKS cluster: what DescribeCluster tells a controller that discovers how its
@@ -213,6 +215,9 @@ func (c *Config) complete() error {
 	}
 	if c.ClusterName == "" {
 		c.ClusterName = "tailor"
+	}
+	if err := c.completeReservations(); err != nil {
+		return err
 	}
 	if len(c.KubernetesVersions) == 0 {
 		c.KubernetesVersions = []string{"1.33", "1.34", "1.35"}

@@ -28,6 +28,7 @@ var ec2Actions = map[string]ec2Handler{
 	"DescribeInstances":             describeInstancesAction,
 	"TerminateInstances":            terminateInstancesAction,
 	"CreateTags":                    createTagsAction,
+	"DescribeCapacityReservations":  describeCapacityReservationsAction,
 }
 
 // ec2Time formats timestamps as EC2 does.
@@ -90,6 +91,9 @@ func (c *cloud) xmlInstance(i *instance) xmlInstance {
 	if i.CapacityType == v1.CapacityTypeSpot {
 		x.InstanceLifecycle = "spot"
 		x.SpotInstanceRequestID = i.SpotRequestID
+	}
+	if i.CapacityReservationID != "" {
+		x.CapacityReservationID = i.CapacityReservationID
 	}
 	if i.StateReason != "" {
 		code, msg, _ := strings.Cut(i.StateReason, ": ")
@@ -263,6 +267,8 @@ func parseLaunchTemplateData(f form) (launchTemplateData, error) {
 		KeyName:            f.str(p + "KeyName"),
 		IAMInstanceProfile: f.str(p + "IamInstanceProfile.Name"),
 		HTTPTokens:         f.str(p + "MetadataOptions.HttpTokens"),
+
+		CapacityReservationID: f.str(p + "CapacityReservationSpecification.CapacityReservationTarget.CapacityReservationId"),
 	}
 	if d.IAMInstanceProfile == "" {
 		if arn := f.str(p + "IamInstanceProfile.Arn"); arn != "" {

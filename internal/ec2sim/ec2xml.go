@@ -87,6 +87,7 @@ type xmlInstance struct {
 	RootDeviceType        string                `xml:"rootDeviceType"`
 	RootDeviceName        string                `xml:"rootDeviceName"`
 	InstanceLifecycle     string                `xml:"instanceLifecycle,omitempty"`
+	CapacityReservationID string                `xml:"capacityReservationId,omitempty"`
 	SpotInstanceRequestID string                `xml:"spotInstanceRequestId,omitempty"`
 	VirtualizationType    string                `xml:"virtualizationType"`
 	ClientToken           string                `xml:"clientToken,omitempty"`

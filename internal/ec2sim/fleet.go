@@ -96,6 +96,10 @@ type pool struct {
 	capacityType string
 	price        float64
 	remaining    int
+	// reservationID is the capacity reservation the pool launches into ("" for the open market), of
+	// reservationTotal instances.
+	reservationID    string
+	reservationTotal int
 }
 
 // Spot and on-demand allocation strategies CreateFleet accepts.
@@ -346,6 +350,17 @@ func (c *cloud) fleetPools(cands []*candidate, capacityType string, used map[poo
 				continue
 			}
 		}
+		if id := cand.lt.Data.CapacityReservationID; id != "" {
+			room, fe := c.reservationPool(cand, capacityType, id)
+			if fe != nil {
+				errs = append(errs, *fe)
+				continue
+			}
+			r, _ := c.reservation(id)
+			pools = append(pools, &pool{candidate: cand, capacityType: capacityType, price: off.PricePerHour,
+				remaining: room - used[poolKey{id, "", ""}], reservationID: id, reservationTotal: r.Count})
+			continue
+		}
 		k := poolKey{cand.it.Name, cand.subnet.Zone, capacityType}
 		pools = append(pools, &pool{candidate: cand, capacityType: capacityType, price: off.PricePerHour,
 			remaining: max(0, c.poolCapacity(k)-used[k])})
@@ -424,7 +439,11 @@ func (c *cloud) fillPools(now time.Time, req *fleetRequest, fleetID string, pool
 				break
 			}
 			p.remaining--
-			used[poolKey{p.it.Name, p.subnet.Zone, p.capacityType}]++
+			if p.reservationID != "" {
+				used[poolKey{p.reservationID, "", ""}]++
+			} else {
+				used[poolKey{p.it.Name, p.subnet.Zone, p.capacityType}]++
+			}
 			l, ok := launches[p]
 			if !ok {
 				l = &fleetLaunch{Template: p.template, Override: p.override, CapacityType: p.capacityType}
@@ -433,7 +452,11 @@ func (c *cloud) fillPools(now time.Time, req *fleetRequest, fleetID string, pool
 			}
 			l.InstanceIDs = append(l.InstanceIDs, inst.ID)
 		}
-		if got < want && p.remaining == 0 && !failed[p] {
+		if got < want && p.remaining <= 0 && !failed[p] && p.reservationID != "" {
+			failed[p] = true
+			errs = append(errs, reservationCapacityExceeded(p))
+		}
+		if got < want && p.remaining <= 0 && !failed[p] {
 			failed[p] = true
 			errs = append(errs, fleetError{Template: p.template, Override: p.override, CapacityType: p.capacityType,
 				Code: "InsufficientInstanceCapacity", Message: fmt.Sprintf(
@@ -517,6 +540,7 @@ func (c *cloud) launchInstance(now time.Time, req *fleetRequest, fleetID string,
 		RunningAt:             now.Add(c.timing.LaunchLatency),
 		BootLatency:           int64(c.timing.BootLatency),
 	}
+	inst.CapacityReservationID = p.reservationID
 	if p.capacityType == v1.CapacityTypeSpot {
 		inst.SpotRequestID = c.newID("sir")[:12]
 	}

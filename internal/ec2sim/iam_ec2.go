@@ -83,6 +83,7 @@ func (e *iamEnforcer) tagOnCreate(createAction string, specs map[string]map[stri
 var idResourceTypes = map[string]string{
 	"i": "instance", "lt": "launch-template", "subnet": "subnet", "sg": "security-group", "ami": "image",
 	"fleet": "fleet", "sir": "spot-instances-request", "vol": "volume", "eni": "network-interface", "snap": "snapshot",
+	"cr": "capacity-reservation",
 }
 
 // createTagsRequests authorize a direct CreateTags call: ec2:CreateTags on every resource, with its current tags
@@ -234,6 +235,9 @@ func (e *iamEnforcer) fleetUses(c *cloud, req *fleetRequest) ([]fleetOverrideAut
 			if id, err := c.resolveImage(image); err == nil && id != "" {
 				uses = append(uses, authzRequest{Resource: e.ec2ARN("image", id)},
 					authzRequest{Resource: e.ec2ARN("snapshot", "snap-"+strings.TrimPrefix(id, "ami-"))})
+			}
+			if id := lt.Data.CapacityReservationID; id != "" {
+				uses = append(uses, authzRequest{Resource: e.ec2ARN("capacity-reservation", id)})
 			}
 			out = append(out, fleetOverrideAuthz{template: tmpl, override: o, uses: uses})
 		}
