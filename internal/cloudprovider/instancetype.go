@@ -64,7 +64,7 @@ func (it *InstanceType) Allocatable() corev1.ResourceList {
 type Offering struct {
 	// Zone is the availability zone, for example "us-east-1a".
 	Zone string
-	// CapacityType is api/v1.CapacityTypeSpot or api/v1.CapacityTypeOnDemand.
+	// CapacityType is api/v1.CapacityTypeSpot, api/v1.CapacityTypeOnDemand or api/v1.CapacityTypeReserved.
 	CapacityType string
 	// PricePerHour is in US dollars.
 	PricePerHour float64
@@ -74,4 +74,8 @@ type Offering struct {
 	// provider's price it replaced (see ApplyOverlays).
 	Overlay   string
 	ListPrice float64
+	// ReservationID is the capacity reservation a reserved offering launches into, and ReservationCapacity how many
+	// more instances it holds; a plan puts no more NodeClaims on the offering than that.
+	ReservationID       string
+	ReservationCapacity int
 }

@@ -15,21 +15,23 @@ import (
 
 // AdminInstance is an instance as the admin API lists it.
 type AdminInstance struct {
-	ID           string            `json:"id"`
-	InstanceType string            `json:"instanceType"`
-	Zone         string            `json:"zone"`
-	CapacityType string            `json:"capacityType"`
-	State        string            `json:"state"`
-	StateReason  string            `json:"stateReason,omitempty"`
-	PrivateIP    string            `json:"privateIP"`
-	NodeName     string            `json:"nodeName"`
-	ProviderID   string            `json:"providerID"`
-	LaunchTime   time.Time         `json:"launchTime"`
-	InterruptAt  *time.Time        `json:"interruptAt,omitempty"`
-	NodeCreated  bool              `json:"nodeCreated"`
-	NodeDeleted  bool              `json:"nodeDeleted"`
-	NeverRegistr bool              `json:"neverRegister,omitempty"`
-	Tags         map[string]string `json:"tags,omitempty"`
+	ID           string `json:"id"`
+	InstanceType string `json:"instanceType"`
+	Zone         string `json:"zone"`
+	CapacityType string `json:"capacityType"`
+	// CapacityReservationID is the capacity reservation the instance runs in, if any.
+	CapacityReservationID string            `json:"capacityReservationID,omitempty"`
+	State                 string            `json:"state"`
+	StateReason           string            `json:"stateReason,omitempty"`
+	PrivateIP             string            `json:"privateIP"`
+	NodeName              string            `json:"nodeName"`
+	ProviderID            string            `json:"providerID"`
+	LaunchTime            time.Time         `json:"launchTime"`
+	InterruptAt           *time.Time        `json:"interruptAt,omitempty"`
+	NodeCreated           bool              `json:"nodeCreated"`
+	NodeDeleted           bool              `json:"nodeDeleted"`
+	NeverRegistr          bool              `json:"neverRegister,omitempty"`
+	Tags                  map[string]string `json:"tags,omitempty"`
 }
 
 // InterruptRequest is the body of POST /admin/instances/{id}/interrupt.
@@ -233,6 +235,7 @@ func (s *Sim) Instances() []AdminInstance {
 			StateReason: i.StateReason, PrivateIP: i.PrivateIP, NodeName: i.PrivateDNSName,
 			ProviderID: providerID(i), LaunchTime: i.LaunchTime, NodeCreated: i.NodeCreated,
 			NodeDeleted: i.NodeDeleted, NeverRegistr: i.NeverRegister, Tags: mergeTags(i.Tags),
+			CapacityReservationID: i.CapacityReservationID,
 		}
 		if !i.InterruptAt.IsZero() {
 			t := i.InterruptAt

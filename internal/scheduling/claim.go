@@ -196,7 +196,7 @@ func (s *solver) finalize(n *node) {
 			continue
 		}
 		for i := range t.offerings {
-			if f.offeringOK(t, i) {
+			if f.offeringOK(t, i) && !s.reservationExhausted(&t.offerings[i]) {
 				n.options = append(n.options, InstanceTypeOption{InstanceType: t.it, Offering: t.offerings[i]})
 				break
 			}

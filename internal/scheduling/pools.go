@@ -132,7 +132,7 @@ func (s *solver) poolType(np *NodePool, base Requirements, it *cloudprovider.Ins
 	}
 	ti := &typeInfo{it: it, capacity: ResourcesFrom(it.Capacity), alloc: withAttachLimit(ResourcesFrom(it.Allocatable()), DefaultEBSAttachLimit)}
 	for _, o := range it.Offerings {
-		if o.Available && base.Has(apiv1.ZoneLabelKey, o.Zone) && base.Has(apiv1.CapacityTypeLabelKey, o.CapacityType) {
+		if offeringAllowed(np, base, o) {
 			ti.offerings = append(ti.offerings, o)
 		}
 	}

@@ -92,15 +92,18 @@ func (n *node) domain(key string) (string, bool) {
 }
 
 type solver struct {
-	opts     Options
-	pools    []*poolState
-	existing []*node
-	claims   []*node
-	terms    termBuilder
-	typeKeys map[string]bool
-	offers   offeringIndex
-	vols     *volumeIndex
-	dsPods   []*podInfo
+	opts Options
+	// reservedLeft is each capacity reservation's room not yet taken by the plan's NodeClaims, set by
+	// holdReservations (nil before it runs).
+	reservedLeft map[string]int
+	pools        []*poolState
+	existing     []*node
+	claims       []*node
+	terms        termBuilder
+	typeKeys     map[string]bool
+	offers       offeringIndex
+	vols         *volumeIndex
+	dsPods       []*podInfo
 	// cursor is, per pod signature, the first open NodeClaim that might still take such a pod; existingCursor the
 	// same for existing nodes.
 	cursor         map[string]int
@@ -166,6 +169,7 @@ func Solve(snap *Snapshot, pods []*corev1.Pod, opts Options) (*Results, error) {
 	s.finalizeAll()
 	s.split()
 	s.improve()
+	s.holdReservations()
 	return s.results(infos, unschedulable), nil
 }
 

@@ -96,10 +96,14 @@ func (p *Provider) Create(ctx context.Context, nodeClaim *apiv1.NodeClaim) (*api
 }
 
 // launchOptions are the offerings the NodeClaim allows, that fit it, and that are not known to be out of capacity,
-// for one capacity type (spot when any spot offering qualifies, else on-demand), cheapest first, at most 60.
+// for one capacity type (reserved when any reserved offering qualifies, else spot when any spot offering does, else
+// on-demand), cheapest first, at most 60. Reserved offerings qualify only when the NodeClaim's requirements name the
+// capacity type reserved, and only the roomiest reservation of each type and zone is offered.
 func (p *Provider) launchOptions(nodeClaim *apiv1.NodeClaim, nc *apiv1.EC2NodeClass, types []*cloudprovider.InstanceType) []launchOption {
 	var options []launchOption
-	spot := false
+	spot, reserved := false, false
+	reservedOK := allowsReserved(nodeClaim.Spec.Requirements)
+	reservedAt := map[[2]string]int{} // (type, zone) → index in options of its reserved option
 	for _, it := range types {
 		if !it.Fits(nodeClaim.Spec.Resources.Requests) {
 			continue
@@ -109,19 +113,43 @@ func (p *Provider) launchOptions(nodeClaim *apiv1.NodeClaim, nc *apiv1.EC2NodeCl
 			continue
 		}
 		for _, o := range it.Offerings {
-			if !it.Matches(o, nodeClaim.Spec.Requirements) || p.unavailable.IsUnavailable(it.Name, o.Zone, o.CapacityType) {
+			if !it.Matches(o, nodeClaim.Spec.Requirements) {
+				continue
+			}
+			if o.CapacityType == apiv1.CapacityTypeReserved {
+				if !reservedOK || !o.Available || p.unavailable.IsUnavailable(it.Name, o.Zone, reservedCapacityType(o.ReservationID)) {
+					continue
+				}
+			} else if p.unavailable.IsUnavailable(it.Name, o.Zone, o.CapacityType) {
 				continue
 			}
 			subnet, ok := subnetIn(nc.Status.Subnets, o.Zone)
 			if !ok {
 				continue
 			}
-			options = append(options, launchOption{it: it, offering: o, subnet: subnet, ami: ami})
+			opt := launchOption{it: it, offering: o, subnet: subnet, ami: ami}
+			if o.CapacityType == apiv1.CapacityTypeReserved {
+				// One reservation per type and zone: CreateFleet's answer names the type and subnet, not the
+				// reservation.
+				k := [2]string{it.Name, o.Zone}
+				if i, ok := reservedAt[k]; ok {
+					if o.ReservationCapacity > options[i].offering.ReservationCapacity {
+						options[i] = opt
+					}
+					continue
+				}
+				reservedAt[k] = len(options)
+			}
+			options = append(options, opt)
 			spot = spot || o.CapacityType == apiv1.CapacityTypeSpot
+			reserved = reserved || o.CapacityType == apiv1.CapacityTypeReserved
 		}
 	}
 	capacityType := apiv1.CapacityTypeOnDemand
-	if spot {
+	switch {
+	case reserved:
+		capacityType = apiv1.CapacityTypeReserved
+	case spot:
 		capacityType = apiv1.CapacityTypeSpot
 	}
 	options = slices.DeleteFunc(options, func(o launchOption) bool { return o.offering.CapacityType != capacityType })
@@ -178,6 +206,11 @@ func (p *Provider) launch(ctx context.Context, nodeClaim *apiv1.NodeClaim, nc *a
 		return nil, nil, err
 	}
 	capacityType := options[0].offering.CapacityType
+	// A reserved launch is an on-demand one whose launch template targets the reservation.
+	marketType := capacityType
+	if capacityType == apiv1.CapacityTypeReserved {
+		marketType = apiv1.CapacityTypeOnDemand
+	}
 	tags := instanceTags(p.opts.ClusterName, nodeClaim, nc)
 	maps.Copy(tags, p.ownerTags())
 	in := &ec2.CreateFleetInput{
@@ -185,7 +218,7 @@ func (p *Provider) launch(ctx context.Context, nodeClaim *apiv1.NodeClaim, nc *a
 		LaunchTemplateConfigs: configs,
 		TargetCapacitySpecification: &ec2types.TargetCapacitySpecificationRequest{
 			TotalTargetCapacity:       aws.Int32(1),
-			DefaultTargetCapacityType: ec2types.DefaultTargetCapacityType(capacityType),
+			DefaultTargetCapacityType: ec2types.DefaultTargetCapacityType(marketType),
 		},
 		OnDemandOptions:   &ec2types.OnDemandOptionsRequest{AllocationStrategy: ec2types.FleetOnDemandAllocationStrategyLowestPrice},
 		TagSpecifications: launchTagSpecifications(tags, capacityType),
@@ -225,8 +258,11 @@ func (p *Provider) launch(ctx context.Context, nodeClaim *apiv1.NodeClaim, nc *a
 		if !ok {
 			return nil, nil, fmt.Errorf("creating fleet for nodeclaim %q: EC2 launched %s in %s, which was not asked for", nodeClaim.Name, ov.InstanceType, aws.ToString(ov.SubnetId))
 		}
-		if lc := string(inst.Lifecycle); lc != "" {
+		if lc := string(inst.Lifecycle); lc != "" && capacityType != apiv1.CapacityTypeReserved {
 			o.offering.CapacityType = lifecycleCapacityType(lc)
+		}
+		if o.offering.ReservationID != "" {
+			p.reservationLaunches.launched(o.offering.ReservationID)
 		}
 		id := inst.InstanceIds[0]
 		log.FromContext(ctx).V(1).Info("launched instance", "instance", id, "instance-type", o.it.Name, "zone", o.offering.Zone, "capacity-type", o.offering.CapacityType)
@@ -290,8 +326,15 @@ func (p *Provider) recordFleetErrors(ctx context.Context, errs []ec2types.Create
 			zone = byKey[[2]string{typ, subnet}].offering.Zone
 		}
 		ct := capacityType
-		if e.Lifecycle != "" {
+		if e.Lifecycle != "" && capacityType != apiv1.CapacityTypeReserved {
 			ct = lifecycleCapacityType(string(e.Lifecycle))
+		}
+		if id := byKey[[2]string{typ, subnet}].offering.ReservationID; ct == apiv1.CapacityTypeReserved && id != "" {
+			if typ != "" && zone != "" && slices.Contains(reservationCapacityErrorCodes, code) {
+				p.unavailable.MarkUnavailable(typ, zone, reservedCapacityType(id))
+				failed = append(failed, fmt.Sprintf("%s/%s/reserved %s (%s)", typ, zone, id, code))
+				continue
+			}
 		}
 		if ct == apiv1.CapacityTypeSpot && slices.Contains(spotRoleErrorCodes, code) {
 			if !spotRefused {
@@ -361,6 +404,7 @@ func (p *Provider) launchTemplateConfigs(ctx context.Context, nodeClaim *apiv1.N
 			SecurityGroupIDs: securityGroupIDs(nc.Status.SecurityGroups), InstanceProfile: nc.Status.InstanceProfile,
 			BlockDevices: blockDevices(family, nc.Spec.BlockDeviceMappings), Metadata: metadataOptions(nc.Spec.MetadataOptions),
 			PublicIP: nc.Spec.AssociatePublicIPAddress, nodeClassHash: NodeClassHash(nc),
+			CapacityReservationID: o.offering.ReservationID,
 		}
 		name := spec.name(p.opts.ClusterName)
 		i, ok := index[name]
@@ -414,6 +458,9 @@ func launchedNodeClaim(nodeClaim *apiv1.NodeClaim, nc *apiv1.EC2NodeClass, o lau
 	maps.Copy(out.Labels, o.it.Labels)
 	out.Labels[apiv1.ZoneLabelKey] = o.offering.Zone
 	out.Labels[apiv1.CapacityTypeLabelKey] = o.offering.CapacityType
+	if o.offering.ReservationID != "" {
+		out.Labels[apiv1.CapacityReservationIDLabelKey] = o.offering.ReservationID
+	}
 	if out.Annotations == nil {
 		out.Annotations = map[string]string{}
 	}
@@ -455,7 +502,7 @@ func (p *Provider) existingNodeClaim(ctx context.Context, nodeClaim *apiv1.NodeC
 		zone = aws.ToString(inst.Placement.AvailabilityZone)
 	}
 	o := launchOption{
-		offering: cloudprovider.Offering{Zone: zone, CapacityType: instanceCapacityType(inst)},
+		offering: cloudprovider.Offering{Zone: zone, CapacityType: instanceCapacityType(inst), ReservationID: aws.ToString(inst.CapacityReservationId)},
 		ami:      apiv1.AMI{ID: aws.ToString(inst.ImageId)},
 	}
 	types, err := p.instanceTypesFor(ctx, nc)

@@ -238,6 +238,9 @@ func instanceCapacityType(inst *ec2types.Instance) string {
 	if inst.InstanceLifecycle == ec2types.InstanceLifecycleTypeSpot {
 		return apiv1.CapacityTypeSpot
 	}
+	if aws.ToString(inst.CapacityReservationId) != "" {
+		return apiv1.CapacityTypeReserved
+	}
 	return apiv1.CapacityTypeOnDemand
 }
 
@@ -273,6 +276,9 @@ func (p *Provider) instanceNodeClaim(ctx context.Context, inst *ec2types.Instanc
 	nc.Labels[apiv1.ZoneLabelKey] = zone
 	nc.Labels[apiv1.RegionLabelKey] = p.opts.Region
 	nc.Labels[apiv1.CapacityTypeLabelKey] = instanceCapacityType(inst)
+	if id := aws.ToString(inst.CapacityReservationId); id != "" {
+		nc.Labels[apiv1.CapacityReservationIDLabelKey] = id
+	}
 	if pool := tags[TagNodePool]; pool != "" {
 		nc.Labels[apiv1.NodePoolLabelKey] = pool
 	}

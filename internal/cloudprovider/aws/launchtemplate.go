@@ -30,6 +30,8 @@ type launchTemplateSpec struct {
 	Metadata         apiv1.MetadataOptions      `json:"metadata"`
 	PublicIP         *bool                      `json:"publicIP,omitempty"`
 	Tags             map[string]string          `json:"tags"`
+	// CapacityReservationID is the reservation launches from the template target; "" for the open market.
+	CapacityReservationID string `json:"capacityReservationID,omitempty"`
 	// nodeClassHash is NodeClassHash of the node class the spec was made from. It is a tag of the template, not part
 	// of its name: the garbage collector compares it with the node class's current hash.
 	nodeClassHash string
@@ -120,6 +122,11 @@ func (l *launchTemplates) create(ctx context.Context, cluster, name string, spec
 			HttpPutResponseHopLimit: aws.Int32(int32(aws.ToInt64(spec.Metadata.HTTPPutResponseHopLimit))),
 			HttpTokens:              ec2types.LaunchTemplateHttpTokensState(spec.Metadata.HTTPTokens),
 		},
+	}
+	if spec.CapacityReservationID != "" {
+		data.CapacityReservationSpecification = &ec2types.LaunchTemplateCapacityReservationSpecificationRequest{
+			CapacityReservationTarget: &ec2types.CapacityReservationTarget{CapacityReservationId: aws.String(spec.CapacityReservationID)},
+		}
 	}
 	if spec.InstanceProfile != "" {
 		data.IamInstanceProfile = &ec2types.LaunchTemplateIamInstanceProfileSpecificationRequest{Name: aws.String(spec.InstanceProfile)}

@@ -48,6 +48,16 @@ func (p *Provider) ResolveNodeClass(ctx context.Context, nc *apiv1.EC2NodeClass)
 	if err != nil {
 		return fmt.Errorf("resolving AMIs of EC2NodeClass %q: %w", nc.Name, err)
 	}
+	reservations, err := p.resolveCapacityReservations(ctx, nc.Spec.CapacityReservationSelectorTerms)
+	if err != nil {
+		return fmt.Errorf("resolving capacity reservations of EC2NodeClass %q: %w", nc.Name, err)
+	}
+	ids := make([]string, 0, len(reservations))
+	for _, r := range reservations {
+		ids = append(ids, r.ID)
+	}
+	p.reservationLaunches.reset(ids)
+	nc.Status.CapacityReservations = reservations
 	profile := nc.Spec.InstanceProfile
 	if profile == "" {
 		// Tailor does not call IAM: with spec.role it uses the instance profile of the same name, which the AWS

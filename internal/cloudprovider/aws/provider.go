@@ -55,8 +55,10 @@ type Provider struct {
 	clk         clock.Clock
 	data        *ec2DataSource
 	unavailable *UnavailableOfferings
-	templates   *launchTemplates
-	unsettled   unsettledFleets
+	// reservationLaunches counts launches into capacity reservations since their counts were read.
+	reservationLaunches reservationLaunches
+	templates           *launchTemplates
+	unsettled           unsettledFleets
 	// started is when the provider was built: the launch template collector trusts "not used lately" only once the
 	// process has been up that long.
 	started time.Time
@@ -177,7 +179,8 @@ func (p *Provider) instanceTypesFor(ctx context.Context, nc *apiv1.EC2NodeClass)
 		return nil, cloudprovider.NewNodeClassNotReadyError(fmt.Errorf("EC2NodeClass %q: %w", nc.Name, err))
 	}
 	p.unavailable.Expire()
-	key := fmt.Sprintf("%d/%d/%s", data.version, p.unavailable.Version(), hashOf(nc.Spec.Kubelet, nc.Spec.BlockDeviceMappings, nc.Status.Subnets, nc.Status.AMIs))
+	key := fmt.Sprintf("%d/%d/%d/%s", data.version, p.unavailable.Version(), p.reservationLaunches.Version(),
+		hashOf(nc.Spec.Kubelet, nc.Spec.BlockDeviceMappings, nc.Status.Subnets, nc.Status.AMIs, nc.Status.CapacityReservations))
 	p.mu.Lock()
 	entry, ok := p.instanceTypes[nc.Name]
 	p.mu.Unlock()
@@ -188,6 +191,7 @@ func (p *Provider) instanceTypesFor(ctx context.Context, nc *apiv1.EC2NodeClass)
 	if err != nil {
 		return nil, cloudprovider.NewNodeClassNotReadyError(fmt.Errorf("EC2NodeClass %q: %w", nc.Name, err))
 	}
+	types = p.withReservations(types, nc, settings.zones)
 	p.mu.Lock()
 	p.instanceTypes[nc.Name] = instanceTypesEntry{key: key, types: types}
 	p.mu.Unlock()
