@@ -148,6 +148,7 @@ type CapacityReservationSelectorTerm struct {
 	Tags map[string]string `json:"tags,omitempty"`
 	// ownerID is the AWS account id (12 digits) that owns the reservations a tags term selects, for reservations
 	// shared with this account. Unset matches any owner.
+	// +kubebuilder:validation:MaxLength=12
 	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9]{12}$')",message="capacityReservationSelectorTerms[].ownerID must be a 12-digit AWS account id"
 	// +optional
 	OwnerID string `json:"ownerID,omitempty"`

@@ -278,6 +278,16 @@ func TestInvalidObjectsAreRejected(t *testing.T) {
 			"spec.tags", "tags must not use the keys Tailor sets itself"},
 		{"cluster ownership tag", baseEC2NodeClass, `{spec: {tags: {kubernetes.io/cluster/demo: owned}}}`,
 			"spec.tags", "tags must not use the keys Tailor sets itself"},
+		{"empty capacity reservation term", baseEC2NodeClass, `{spec: {capacityReservationSelectorTerms: [{}]}}`,
+			"spec.capacityReservationSelectorTerms[0]", "capacityReservationSelectorTerms[] must each set id or tags"},
+		{"capacity reservation id with tags", baseEC2NodeClass, `{spec: {capacityReservationSelectorTerms: [{id: cr-0abc, tags: {a: b}}]}}`,
+			"spec.capacityReservationSelectorTerms[0]", "capacityReservationSelectorTerms[].id selects one reservation and cannot be combined with tags or ownerID"},
+		{"capacity reservation ownerID alone", baseEC2NodeClass, `{spec: {capacityReservationSelectorTerms: [{ownerID: "123456789012"}]}}`,
+			"spec.capacityReservationSelectorTerms[0]", "capacityReservationSelectorTerms[].ownerID narrows a tags term: set tags with it"},
+		{"capacity reservation id that is no reservation id", baseEC2NodeClass, `{spec: {capacityReservationSelectorTerms: [{id: subnet-0abc}]}}`,
+			"spec.capacityReservationSelectorTerms[0].id", "capacityReservationSelectorTerms[].id must be a capacity reservation id such as cr-0123456789abcdef0"},
+		{"capacity reservation ownerID not an account", baseEC2NodeClass, `{spec: {capacityReservationSelectorTerms: [{tags: {a: b}, ownerID: "12345"}]}}`,
+			"spec.capacityReservationSelectorTerms[0].ownerID", "capacityReservationSelectorTerms[].ownerID must be a 12-digit AWS account id"},
 	}
 	if len(cases) < 30 {
 		t.Fatalf("the issue asks for at least 30 invalid objects, the table has %d", len(cases))
