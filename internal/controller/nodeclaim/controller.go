@@ -50,6 +50,8 @@ const (
 	ReasonNodeClassNotReady    = "NodeClassNotReady"
 	ReasonInvalid              = "Invalid"
 	ReasonLaunchTimeout        = "LaunchTimeout"
+	// ReasonLaunchedIntoReservation says which capacity reservation a NodeClaim's instance runs in.
+	ReasonLaunchedIntoReservation = "LaunchedIntoReservation"
 )
 
 // Controller reconciles NodeClaims through their lifecycle phases.
@@ -221,6 +223,10 @@ func (c *Controller) launch(ctx context.Context, s *scope) (ctrl.Result, error) 
 		"capacity-type", nc.Labels[apiv1.CapacityTypeLabelKey], "price", price, "provider-id", nc.Status.ProviderID)
 	c.recorder.Eventf(nc, nil, corev1.EventTypeNormal, ReasonLaunched, "Launch", "launched %s %s in %s as %s",
 		nc.Labels[apiv1.CapacityTypeLabelKey], nc.Labels[apiv1.InstanceTypeLabelKey], nc.Labels[apiv1.ZoneLabelKey], nc.Status.ProviderID)
+	if id := launched.Labels[apiv1.CapacityReservationIDLabelKey]; id != "" {
+		c.recorder.Eventf(nc, nil, corev1.EventTypeNormal, ReasonLaunchedIntoReservation, "Launch", "launched into capacity reservation %s (%s in %s)",
+			id, nc.Labels[apiv1.InstanceTypeLabelKey], nc.Labels[apiv1.ZoneLabelKey])
+	}
 	return ctrl.Result{}, nil
 }
 

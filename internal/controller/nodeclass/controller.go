@@ -53,6 +53,7 @@ func (c *Controller) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	nc := &apiv1.EC2NodeClass{}
 	if err := c.kube.Get(ctx, req.NamespacedName, nc); err != nil {
 		if apierrors.IsNotFound(err) {
+			forgetReservations(req.Name)
 			return ctrl.Result{}, c.cleanUp(ctx, req.Name)
 		}
 		return ctrl.Result{}, err
@@ -66,6 +67,7 @@ func (c *Controller) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, fmt.Errorf("resolving EC2NodeClass %s: %w", nc.Name, err)
 	}
 	validate(nc, original)
+	recordReservations(nc)
 	if !equality.Semantic.DeepEqual(original.Status, nc.Status) {
 		if err := c.kube.Status().Patch(ctx, nc, client.MergeFrom(original)); err != nil {
 			return ctrl.Result{}, client.IgnoreNotFound(err)
