@@ -452,16 +452,9 @@ func (c *cloud) fillPools(now time.Time, req *fleetRequest, fleetID string, pool
 			}
 			l.InstanceIDs = append(l.InstanceIDs, inst.ID)
 		}
-		if got < want && p.remaining <= 0 && !failed[p] && p.reservationID != "" {
-			failed[p] = true
-			errs = append(errs, reservationCapacityExceeded(p))
-		}
 		if got < want && p.remaining <= 0 && !failed[p] {
 			failed[p] = true
-			errs = append(errs, fleetError{Template: p.template, Override: p.override, CapacityType: p.capacityType,
-				Code: "InsufficientInstanceCapacity", Message: fmt.Sprintf(
-					"We currently do not have sufficient %s capacity in the Availability Zone you requested (%s). "+
-						"Our system will be working on provisioning additional capacity.", p.it.Name, p.subnet.Zone)})
+			errs = append(errs, exhaustedError(p))
 		}
 		return got
 	}
@@ -492,6 +485,17 @@ func (c *cloud) fillPools(now time.Time, req *fleetRequest, fleetID string, pool
 		out = append(out, *launches[p])
 	}
 	return out, errs
+}
+
+// exhaustedError is the fleet error of a pool with nothing left: a full reservation, else no capacity.
+func exhaustedError(p *pool) fleetError {
+	if p.reservationID != "" {
+		return reservationCapacityExceeded(p)
+	}
+	return fleetError{Template: p.template, Override: p.override, CapacityType: p.capacityType,
+		Code: "InsufficientInstanceCapacity", Message: fmt.Sprintf(
+			"We currently do not have sufficient %s capacity in the Availability Zone you requested (%s). "+
+				"Our system will be working on provisioning additional capacity.", p.it.Name, p.subnet.Zone)}
 }
 
 // launchInstance creates one pending instance in a pool.

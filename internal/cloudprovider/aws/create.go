@@ -249,24 +249,8 @@ func (p *Provider) launch(ctx context.Context, nodeClaim *apiv1.NodeClaim, nc *a
 		byKey[[2]string{o.it.Name, o.subnet.ID}] = o
 	}
 	failed, otherErrs := p.recordFleetErrors(ctx, out.Errors, byKey, capacityType)
-	for _, inst := range out.Instances {
-		if len(inst.InstanceIds) == 0 || inst.LaunchTemplateAndOverrides == nil || inst.LaunchTemplateAndOverrides.Overrides == nil {
-			continue
-		}
-		ov := inst.LaunchTemplateAndOverrides.Overrides
-		o, ok := byKey[[2]string{string(ov.InstanceType), aws.ToString(ov.SubnetId)}]
-		if !ok {
-			return nil, nil, fmt.Errorf("creating fleet for nodeclaim %q: EC2 launched %s in %s, which was not asked for", nodeClaim.Name, ov.InstanceType, aws.ToString(ov.SubnetId))
-		}
-		if lc := string(inst.Lifecycle); lc != "" && capacityType != apiv1.CapacityTypeReserved {
-			o.offering.CapacityType = lifecycleCapacityType(lc)
-		}
-		if o.offering.ReservationID != "" {
-			p.reservationLaunches.launched(o.offering.ReservationID)
-		}
-		id := inst.InstanceIds[0]
-		log.FromContext(ctx).V(1).Info("launched instance", "instance", id, "instance-type", o.it.Name, "zone", o.offering.Zone, "capacity-type", o.offering.CapacityType)
-		return launchedNodeClaim(nodeClaim, nc, o, id), failed, nil
+	if launched, err := p.launchedFrom(ctx, nodeClaim, nc, out.Instances, byKey, capacityType); launched != nil || err != nil {
+		return launched, failed, err
 	}
 	// A launch IAM refused is reported as such even beside pools without capacity: retrying elsewhere cannot help.
 	if len(otherErrs) > 0 && (len(failed) == 0 || refusedByIAM(out.Errors)) {
@@ -276,6 +260,32 @@ func (p *Provider) launch(ctx context.Context, nodeClaim *apiv1.NodeClaim, nc *a
 		return nil, nil, fmt.Errorf("creating fleet for nodeclaim %q: EC2 launched nothing and reported no error", nodeClaim.Name)
 	}
 	return nil, failed, nil
+}
+
+// launchedFrom is the NodeClaim as launched by the first instance CreateFleet reports, nil when it launched none.
+func (p *Provider) launchedFrom(ctx context.Context, nodeClaim *apiv1.NodeClaim, nc *apiv1.EC2NodeClass, instances []ec2types.CreateFleetInstance,
+	byKey map[[2]string]launchOption, capacityType string) (*apiv1.NodeClaim, error) {
+	for _, inst := range instances {
+		if len(inst.InstanceIds) == 0 || inst.LaunchTemplateAndOverrides == nil || inst.LaunchTemplateAndOverrides.Overrides == nil {
+			continue
+		}
+		ov := inst.LaunchTemplateAndOverrides.Overrides
+		o, ok := byKey[[2]string{string(ov.InstanceType), aws.ToString(ov.SubnetId)}]
+		if !ok {
+			return nil, fmt.Errorf("creating fleet for nodeclaim %q: EC2 launched %s in %s, which was not asked for", nodeClaim.Name, ov.InstanceType, aws.ToString(ov.SubnetId))
+		}
+		// A reserved launch is on-demand to EC2; it stays reserved here.
+		if lc := string(inst.Lifecycle); lc != "" && capacityType != apiv1.CapacityTypeReserved {
+			o.offering.CapacityType = lifecycleCapacityType(lc)
+		}
+		if o.offering.ReservationID != "" {
+			p.reservationLaunches.launched(o.offering.ReservationID)
+		}
+		id := inst.InstanceIds[0]
+		log.FromContext(ctx).V(1).Info("launched instance", "instance", id, "instance-type", o.it.Name, "zone", o.offering.Zone, "capacity-type", o.offering.CapacityType)
+		return launchedNodeClaim(nodeClaim, nc, o, id), nil
+	}
+	return nil, nil
 }
 
 // refusedByIAM tells whether any of a fleet's errors is IAM refusing the launch.
