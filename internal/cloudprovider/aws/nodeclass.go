@@ -52,11 +52,7 @@ func (p *Provider) ResolveNodeClass(ctx context.Context, nc *apiv1.EC2NodeClass)
 	if err != nil {
 		return fmt.Errorf("resolving capacity reservations of EC2NodeClass %q: %w", nc.Name, err)
 	}
-	ids := make([]string, 0, len(reservations))
-	for _, r := range reservations {
-		ids = append(ids, r.ID)
-	}
-	p.reservationLaunches.reset(ids)
+	p.reservationLaunches.reset(reservations)
 	nc.Status.CapacityReservations = reservations
 	profile := nc.Spec.InstanceProfile
 	if profile == "" {

@@ -36,10 +36,13 @@ var reservationCapacityErrorCodes = []string{
 // full reservation does not hide another of the same type and zone.
 func reservedCapacityType(id string) string { return apiv1.CapacityTypeReserved + "/" + id }
 
-// reservationLaunches counts the launches into each reservation since its count was last read from EC2 (the node
-// class's status), so the offerings' remaining counts hold between two reads.
+// reservationLaunches keeps, per reservation, the free count this provider last read from EC2 and the launches it
+// made into it since, so the offerings' remaining counts hold between two reads. The provider's own read is used
+// rather than the node class's status, which reaches the informer cache a moment after the read: the status's
+// count with the launches forgotten at the read would offer capacity that is gone.
 type reservationLaunches struct {
 	mu      sync.Mutex
+	read    map[string]int32
 	counts  map[string]int32
 	version uint64
 }
@@ -54,22 +57,32 @@ func (r *reservationLaunches) launched(id string) {
 	r.version++
 }
 
-// reset forgets the launches counted for the reservations just read.
-func (r *reservationLaunches) reset(ids []string) {
+// reset records the free counts just read and forgets the launches counted before.
+func (r *reservationLaunches) reset(reservations []apiv1.CapacityReservation) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, id := range ids {
-		if r.counts[id] != 0 {
-			delete(r.counts, id)
+	if r.read == nil {
+		r.read = map[string]int32{}
+	}
+	for _, cr := range reservations {
+		if r.read[cr.ID] != cr.AvailableInstanceCount || r.counts[cr.ID] != 0 {
 			r.version++
 		}
+		r.read[cr.ID] = cr.AvailableInstanceCount
+		delete(r.counts, cr.ID)
 	}
 }
 
-func (r *reservationLaunches) get(id string) int32 {
+// left is how many instances the reservation still holds: the last count this provider read (the status's when it
+// read none) less its launches since.
+func (r *reservationLaunches) left(cr apiv1.CapacityReservation) int32 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.counts[id]
+	free, ok := r.read[cr.ID]
+	if !ok {
+		free = cr.AvailableInstanceCount
+	}
+	return max(0, free-r.counts[cr.ID])
 }
 
 func (r *reservationLaunches) Version() uint64 {
@@ -150,7 +163,7 @@ func (p *Provider) reservedOfferings(it *cloudprovider.InstanceType, reservation
 		if r.InstanceType != it.Name || !slices.Contains(zones, r.AvailabilityZone) {
 			continue
 		}
-		left := max(0, r.AvailableInstanceCount-p.reservationLaunches.get(r.ID))
+		left := p.reservationLaunches.left(r)
 		out = append(out, cloudprovider.Offering{
 			Zone: r.AvailabilityZone, CapacityType: apiv1.CapacityTypeReserved, PricePerHour: odPrice * ReservedPriceFactor,
 			Available:     left > 0 && !p.unavailable.IsUnavailable(it.Name, r.AvailabilityZone, reservedCapacityType(r.ID)),

@@ -101,6 +101,20 @@ func TestSimCreateUsesReservationFirstThenSpot(t *testing.T) {
 		}
 	}
 
+	// A resolution reads 0 free before the node class's new status reaches the cache: the stale status (2 free)
+	// must not offer the reservation again.
+	if err := e.provider.ResolveNodeClass(t.Context(), nc.DeepCopy()); err != nil {
+		t.Fatalf("ResolveNodeClass: %v", err)
+	}
+	types, _ = e.provider.instanceTypesFor(t.Context(), nc)
+	for _, it := range types {
+		for _, o := range it.Offerings {
+			if o.CapacityType == apiv1.CapacityTypeReserved && o.Available {
+				t.Errorf("reserved offering after a resolution the cache has not seen yet: %+v, want unavailable", o)
+			}
+		}
+	}
+
 	// Terminating one reserved instance frees its slot: the next read of the reservation shows it.
 	if err := e.provider.Delete(t.Context(), launched[0]); err != nil {
 		t.Fatalf("Delete: %v", err)
@@ -136,14 +150,15 @@ func TestSimCreateWithoutReservedInRequirementsNeverUsesReservations(t *testing.
 // offering is marked unavailable and the same Create falls back to spot.
 func TestSimCreateFallsBackWhenTheReservationIsFull(t *testing.T) {
 	e := reservationEnv(t)
-	// Fill the reservation outside the provider's count: two launches whose count is then forgotten.
+	// Fill the reservation: two launches whose count is then forgotten below.
 	reservedOnly := requirement(apiv1.CapacityTypeLabelKey, corev1.NodeSelectorOpIn, apiv1.CapacityTypeReserved, apiv1.CapacityTypeSpot)
 	for _, name := range []string{"other-1", "other-2"} {
 		if _, err := e.provider.Create(t.Context(), testNodeClaim(name, "3", reservedOnly)); err != nil {
 			t.Fatalf("Create %s: %v", name, err)
 		}
 	}
-	e.provider.reservationLaunches.reset([]string{"cr-0team"}) // as if the status were stale: 2 free
+	// As if another launcher had filled it: the provider's own count forgotten, its last read saying 2 free.
+	e.provider.reservationLaunches.reset([]apiv1.CapacityReservation{{ID: "cr-0team", AvailableInstanceCount: 2}})
 	got, err := e.provider.Create(t.Context(), testNodeClaim("nc-1", "3", reservedOnly))
 	if err != nil {
 		t.Fatalf("Create: %v", err)
