@@ -48,11 +48,12 @@ func (p *Provider) ResolveNodeClass(ctx context.Context, nc *apiv1.EC2NodeClass)
 	if err != nil {
 		return fmt.Errorf("resolving AMIs of EC2NodeClass %q: %w", nc.Name, err)
 	}
+	mark := p.reservationLaunches.mark()
 	reservations, err := p.resolveCapacityReservations(ctx, nc.Spec.CapacityReservationSelectorTerms)
 	if err != nil {
 		return fmt.Errorf("resolving capacity reservations of EC2NodeClass %q: %w", nc.Name, err)
 	}
-	p.reservationLaunches.reset(reservations)
+	p.reservationLaunches.reset(reservations, mark)
 	nc.Status.CapacityReservations = reservations
 	profile := nc.Spec.InstanceProfile
 	if profile == "" {

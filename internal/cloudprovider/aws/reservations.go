@@ -41,36 +41,47 @@ func reservedCapacityType(id string) string { return apiv1.CapacityTypeReserved 
 // rather than the node class's status, which reaches the informer cache a moment after the read: the status's
 // count with the launches forgotten at the read would offer capacity that is gone.
 type reservationLaunches struct {
-	mu      sync.Mutex
-	read    map[string]int32
-	counts  map[string]int32
-	version uint64
+	mu   sync.Mutex
+	read map[string]int32
+	// launches are the sequence numbers of the launches into each reservation not yet seen in a read.
+	launches map[string][]uint64
+	seq      uint64
+	version  uint64
 }
 
 func (r *reservationLaunches) launched(id string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.counts == nil {
-		r.counts = map[string]int32{}
+	if r.launches == nil {
+		r.launches = map[string][]uint64{}
 	}
-	r.counts[id]++
+	r.seq++
+	r.launches[id] = append(r.launches[id], r.seq)
 	r.version++
 }
 
-// reset records the free counts just read and forgets the launches counted before.
-func (r *reservationLaunches) reset(reservations []apiv1.CapacityReservation) {
+// mark is taken before reading the reservations: launches after it may be missing from what the read returns.
+func (r *reservationLaunches) mark() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.seq
+}
+
+// reset records the free counts read after mark and forgets the launches made before mark, which the counts include.
+func (r *reservationLaunches) reset(reservations []apiv1.CapacityReservation, mark uint64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.read == nil {
 		r.read = map[string]int32{}
 	}
-	for _, cr := range reservations {
-		if r.read[cr.ID] != cr.AvailableInstanceCount || r.counts[cr.ID] != 0 {
-			r.version++
-		}
-		r.read[cr.ID] = cr.AvailableInstanceCount
-		delete(r.counts, cr.ID)
+	if r.launches == nil {
+		r.launches = map[string][]uint64{}
 	}
+	for _, cr := range reservations {
+		r.read[cr.ID] = cr.AvailableInstanceCount
+		r.launches[cr.ID] = slices.DeleteFunc(r.launches[cr.ID], func(seq uint64) bool { return seq <= mark })
+	}
+	r.version++
 }
 
 // left is how many instances the reservation still holds: the last count this provider read (the status's when it
@@ -82,7 +93,7 @@ func (r *reservationLaunches) left(cr apiv1.CapacityReservation) int32 {
 	if !ok {
 		free = cr.AvailableInstanceCount
 	}
-	return max(0, free-r.counts[cr.ID])
+	return max(0, free-int32(len(r.launches[cr.ID])))
 }
 
 func (r *reservationLaunches) Version() uint64 {

@@ -158,7 +158,7 @@ func TestSimCreateFallsBackWhenTheReservationIsFull(t *testing.T) {
 		}
 	}
 	// As if another launcher had filled it: the provider's own count forgotten, its last read saying 2 free.
-	e.provider.reservationLaunches.reset([]apiv1.CapacityReservation{{ID: "cr-0team", AvailableInstanceCount: 2}})
+	e.provider.reservationLaunches.reset([]apiv1.CapacityReservation{{ID: "cr-0team", AvailableInstanceCount: 2}}, e.provider.reservationLaunches.mark())
 	got, err := e.provider.Create(t.Context(), testNodeClaim("nc-1", "3", reservedOnly))
 	if err != nil {
 		t.Fatalf("Create: %v", err)
