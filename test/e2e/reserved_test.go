@@ -62,6 +62,9 @@ spec:
       requirements:
         - {key: tailor.sh/capacity-type, operator: In, values: [reserved, spot]}
         - {key: tailor.sh/instance-family, operator: In, values: [m5]}
+  # No consolidation while the test looks: the kube-scheduler may bind a pod to another planned node than its
+  # nominated one, which leaves a node empty and re-plans the pod; emptiness would then remove a reserved node.
+  disruption: {consolidationPolicy: WhenEmpty, consolidateAfter: 10m}
 `)
 	ns := createNamespace(t, cs, "reserved")
 	// One pod per m5.large: a core each, and two do not fit in one's allocatable.
