@@ -1,6 +1,7 @@
 package scheduling
 
 import (
+	"fmt"
 	"slices"
 
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
@@ -34,10 +35,17 @@ func (s *solver) reservationExhausted(o *cloudprovider.Offering) bool {
 	return ok && left <= 0
 }
 
+// reasonReservationFull is the reason of pods whose NodeClaim could launch only into a capacity reservation the plan
+// has already filled.
+const reasonReservationFull = "capacity reservation %s is full: the plan already uses its %d remaining instance(s), and the NodePool allows no other offering of the claim's instance types"
+
 // holdReservations makes the plan launch no more NodeClaims into a reservation than its remaining count: claims in
 // plan order take a slot when their launch option is reserved; once a reservation is used up, the later claims
-// are finalized again without it, so their types fall back to their next offering (spot or on-demand).
-func (s *solver) holdReservations() {
+// are finalized again without it, so their types fall back to their next offering (spot or on-demand). A claim
+// left with no offering is dropped and its pods returned, unschedulable with reasonReservationFull.
+func (s *solver) holdReservations() []*podInfo {
+	var dropped []*podInfo
+	initial := map[string]int{}
 	s.reservedLeft = map[string]int{}
 	uses := func(n *node) bool {
 		return slices.ContainsFunc(n.options, func(o InstanceTypeOption) bool { return o.Offering.ReservationID != "" })
@@ -50,23 +58,31 @@ func (s *solver) holdReservations() {
 			for _, o := range t.offerings {
 				if _, ok := s.reservedLeft[o.ReservationID]; o.ReservationID != "" && !ok {
 					s.reservedLeft[o.ReservationID] = o.ReservationCapacity
+					initial[o.ReservationID] = o.ReservationCapacity
 				}
 			}
 		}
 		if slices.ContainsFunc(n.options, func(o InstanceTypeOption) bool { return s.reservationExhausted(&o.Offering) }) {
-			prev, target := n.options, n.target
+			var full string
+			for _, o := range n.options {
+				if s.reservationExhausted(&o.Offering) {
+					full = o.Offering.ReservationID
+					break
+				}
+			}
 			s.finalize(n)
 			if len(n.options) == 0 {
-				// Nothing but the full reservation fits: keep the claim as it was; the launch finds the
-				// reservation full and the pods wait for the next plan.
-				n.options = prev
-				if target != nil {
-					n.setTarget(target)
+				for _, p := range n.pods {
+					p.refusal = fmt.Sprintf(reasonReservationFull, full, initial[full])
 				}
+				dropped = append(dropped, n.pods...)
+				n.pods = nil
+				continue
 			}
 		}
 		if id := n.options[0].Offering.ReservationID; id != "" {
 			s.reservedLeft[id]--
 		}
 	}
+	return dropped
 }

@@ -2,6 +2,7 @@ package scheduling
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -31,6 +32,9 @@ func TestReservedCapacityHoldsItsCountAndNeedsOptIn(t *testing.T) {
 		{"reserved then on-demand with one slot: one claim reserved, the others on-demand",
 			nodePool("np", reservedType(1)).require(req(apiv1.CapacityTypeLabelKey, OpIn, apiv1.CapacityTypeReserved, apiv1.CapacityTypeOnDemand)).obj(),
 			[]string{"on-demand", "on-demand", "reserved"}},
+		{"reserved only with one slot: one claim reserved, the other pods unschedulable",
+			nodePool("np", reservedType(1)).require(req(apiv1.CapacityTypeLabelKey, OpIn, apiv1.CapacityTypeReserved)).obj(),
+			[]string{"reserved"}},
 		{"no capacity-type requirement: reservations are not used",
 			nodePool("np", reservedType(2)).obj(),
 			[]string{"spot", "spot", "spot"}},
@@ -55,6 +59,14 @@ func TestReservedCapacityHoldsItsCountAndNeedsOptIn(t *testing.T) {
 			slices.Sort(got)
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("capacity types of the claims (-want +got):\n%s\nplan: %v", diff, summary(r))
+			}
+			if want := len(pods) - len(tt.want); len(r.Unschedulable) != want {
+				t.Errorf("%d pods unschedulable, want %d: %v", len(r.Unschedulable), want, reasonsOf(r))
+			}
+			for _, u := range r.Unschedulable {
+				if len(u.Reasons) != 1 || !strings.Contains(u.Reasons[0], "capacity reservation cr-0a is full") {
+					t.Errorf("pod %s: reasons %q, want the full reservation named", u.Pod.Name, u.Reasons)
+				}
 			}
 		})
 	}

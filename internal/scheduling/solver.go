@@ -169,7 +169,7 @@ func Solve(snap *Snapshot, pods []*corev1.Pod, opts Options) (*Results, error) {
 	s.finalizeAll()
 	s.split()
 	s.improve()
-	s.holdReservations()
+	unschedulable = append(unschedulable, s.holdReservations()...)
 	return s.results(infos, unschedulable), nil
 }
 

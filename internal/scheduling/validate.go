@@ -75,6 +75,7 @@ func (v Validator) Validate(r *Results) []error {
 		addf("the plan holds pod %s that was not pending", podKey(p))
 	}
 
+	checkReservations(r, addf)
 	nodes, placed := v.buildNodes(r, addf)
 	all := map[*corev1.Pod]*vNode{}
 	for _, n := range nodes {
@@ -516,5 +517,24 @@ func (v Validator) checkNode(n *vNode, addf func(string, ...any)) {
 	}
 	if int64(len(volumes)) > n.volumeLimit {
 		addf("node %s: its pods mount %d %s volumes but it attaches %d", n.name, len(volumes), EBSCSIDriver, n.volumeLimit)
+	}
+}
+
+// checkReservations checks the plan launches no more NodeClaims into a capacity reservation than its offering's
+// remaining count.
+func checkReservations(r *Results, addf func(string, ...any)) {
+	used := map[string]int{}
+	for _, c := range r.NodeClaims {
+		if len(c.InstanceTypeOptions) == 0 {
+			continue
+		}
+		o := c.Cheapest().Offering
+		if o.ReservationID == "" {
+			continue
+		}
+		used[o.ReservationID]++
+		if used[o.ReservationID] > o.ReservationCapacity {
+			addf("nodeclaim %s: capacity reservation %s takes %d claims, more than its %d remaining", c.Hostname, o.ReservationID, used[o.ReservationID], o.ReservationCapacity)
+		}
 	}
 }
