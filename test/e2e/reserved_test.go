@@ -103,6 +103,10 @@ spec:
 			}
 		}
 	}
+	testenv.WaitFor(t, 30*time.Second, "two nodes labelled with the reservation", func(ctx context.Context) bool {
+		nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: apiv1.CapacityReservationIDLabelKey + "=" + reservation + "," + apiv1.CapacityTypeLabelKey + "=reserved"})
+		return err == nil && len(nodes.Items) == 2
+	})
 	if byType[apiv1.CapacityTypeReserved] != 2 || byType[apiv1.CapacityTypeSpot] < 1 || len(claims) != byType[apiv1.CapacityTypeReserved]+byType[apiv1.CapacityTypeSpot] {
 		t.Fatalf("claims by capacity type %v, want 2 reserved (the reservation's count) and the rest spot", byType)
 	}
