@@ -36,6 +36,9 @@ func ApplyOverlays(types []*InstanceType, nodePool string, overlays []apiv1.Node
 		out[i] = it
 		var offerings []Offering
 		for j, o := range it.Offerings {
+			if o.CapacityType == apiv1.CapacityTypeReserved {
+				continue // capacity already paid for: its nominal price keeps it first, whatever the price lists say
+			}
 			ov := firstMatch(live, it, o, nodePool)
 			if ov == nil {
 				continue

@@ -37,6 +37,8 @@ func TestApplyOverlays(t *testing.T) {
 		}}
 	}
 	types := []*InstanceType{mk("m7i.large", "m7i", 0.1), mk("c7i.large", "c7i", 0.09)}
+	// A reservation's offering keeps its nominal price: no overlay touches capacity already paid for.
+	types[0].Offerings = append(types[0].Offerings, Offering{Zone: "z1", CapacityType: apiv1.CapacityTypeReserved, PricePerHour: 0.00001, Available: true})
 	overlays := []apiv1.NodeOverlay{
 		// A compute Savings Plan on on-demand m7i: -70% makes it $0.03, below spot's $0.04.
 		overlay("savings-plan", 10, "", "-70%", in(apiv1.InstanceFamilyLabelKey, "m7i"), in(apiv1.CapacityTypeLabelKey, apiv1.CapacityTypeOnDemand)),
@@ -54,7 +56,7 @@ func TestApplyOverlays(t *testing.T) {
 		overlay string
 	}{
 		"m7i.large/on-demand": {0.03, "savings-plan"}, "m7i.large/spot": {0.04, ""},
-		"c7i.large/on-demand": {0.5, "flat"}, "c7i.large/spot": {0.036, ""},
+		"c7i.large/on-demand": {0.5, "flat"}, "c7i.large/spot": {0.036, ""}, "m7i.large/reserved": {0.00001, ""},
 	}
 	for _, it := range got {
 		for _, o := range it.Offerings {
@@ -80,6 +82,9 @@ func TestApplyOverlays(t *testing.T) {
 	}
 	for _, it := range got {
 		for _, o := range it.Offerings {
+			if o.CapacityType == apiv1.CapacityTypeReserved {
+				continue
+			}
 			if o.Overlay != "other-pool" {
 				t.Errorf("batch %s %s priced by %q, want other-pool", it.Name, o.CapacityType, o.Overlay)
 			}
