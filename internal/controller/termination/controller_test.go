@@ -176,6 +176,19 @@ func (f *fixture) reconcile(name string) ctrl.Result {
 	return res
 }
 
+// deleteNode deletes the node and waits until the controller's cache sees it being deleted: a reconcile on the old
+// cached copy does nothing.
+func (f *fixture) deleteNode(node *corev1.Node) {
+	f.t.Helper()
+	if err := f.direct.Delete(f.t.Context(), node); err != nil {
+		f.t.Fatal(err)
+	}
+	waitFor(f.t, "the cache to see node "+node.Name+" deleted", func(ctx context.Context) bool {
+		cached := &corev1.Node{}
+		return f.cached.Get(ctx, client.ObjectKeyFromObject(node), cached) == nil && !cached.DeletionTimestamp.IsZero()
+	})
+}
+
 func (f *fixture) gone(obj client.Object) bool {
 	err := f.direct.Get(f.t.Context(), client.ObjectKeyFromObject(obj), obj)
 	return apierrors.IsNotFound(err) || (err == nil && !obj.GetDeletionTimestamp().IsZero() && len(obj.GetFinalizers()) == 0)
@@ -188,9 +201,7 @@ func TestDrainCordonsEvictsAndTerminates(t *testing.T) {
 	node, nc := f.node("drain-1", nil)
 	app := f.pod("app", node.Name, map[string]string{"app": "web"}, nil)
 	ds := f.daemonSetPod("agent", node.Name)
-	if err := f.direct.Delete(t.Context(), node); err != nil {
-		t.Fatal(err)
-	}
+	f.deleteNode(node)
 	waitFor(t, "node cordoned and app pod gone", func(context.Context) bool {
 		f.reconcile(node.Name)
 		return f.gone(app)
@@ -242,9 +253,7 @@ func TestPDBBlocksDrainUntilGracePeriod(t *testing.T) {
 		err := f.direct.Get(ctx, client.ObjectKeyFromObject(pdb), pdb)
 		return err == nil && pdb.Status.ObservedGeneration == pdb.Generation && pdb.Status.ExpectedPods == 2
 	})
-	if err := f.direct.Delete(t.Context(), node); err != nil {
-		t.Fatal(err)
-	}
+	f.deleteNode(node)
 	for range 5 {
 		res := f.reconcile(node.Name)
 		if res.RequeueAfter != pdbBlockedPoll {
@@ -335,9 +344,7 @@ func TestInterruptedNodeHeldUntilPodsRunElsewhere(t *testing.T) {
 		_ = f.direct.List(ctx, pods, client.InNamespace(f.ns), client.MatchingLabels(labels))
 		return len(pods.Items) == 1 && pods.Items[0].Status.Phase == corev1.PodRunning
 	})
-	if err := f.direct.Delete(t.Context(), node); err != nil {
-		t.Fatal(err)
-	}
+	f.deleteNode(node)
 	// Right after the eviction, before the ReplicaSet has made the new pod, there is nothing pending to see: the
 	// instance is held all the same (the workload has no Running replacement).
 	waitFor(t, "the drain to evict the pod", func(ctx context.Context) bool {

@@ -33,9 +33,7 @@ func TestDrainWaitsForDoNotDisrupt(t *testing.T) {
 			guarded := f.pod("guarded", node.Name, nil, func(p *corev1.Pod) {
 				p.Annotations = map[string]string{apiv1.DoNotDisruptAnnotationKey: tt.value}
 			})
-			if err := f.direct.Delete(t.Context(), node); err != nil {
-				t.Fatal(err)
-			}
+			f.deleteNode(node)
 			waitFor(t, "the ordinary pod evicted", func(context.Context) bool {
 				f.reconcile(node.Name)
 				return f.gone(app)
@@ -93,9 +91,7 @@ func TestRepairedNodeDrainsAtOnce(t *testing.T) {
 		got := &apiv1.NodeClaim{}
 		return f.cached.Get(ctx, client.ObjectKeyFromObject(nc), got) == nil && got.StatusConditions().IsTrue(apiv1.ConditionTypeDisrupting)
 	})
-	if err := f.direct.Delete(t.Context(), node); err != nil {
-		t.Fatal(err)
-	}
+	f.deleteNode(node)
 	waitFor(t, "node released", func(context.Context) bool {
 		f.reconcile(node.Name)
 		return f.gone(node)

@@ -38,9 +38,7 @@ func TestPodUnderTwoPDBs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := f.direct.Delete(t.Context(), node); err != nil {
-		t.Fatal(err)
-	}
+	f.deleteNode(node)
 	var res ctrl.Result
 	waitFor(t, "the node's deletion in the cache", func(ctx context.Context) bool {
 		n := &corev1.Node{}
