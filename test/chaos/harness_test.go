@@ -100,7 +100,7 @@ spec:
 `
 
 // nodePoolYAML is spot first, on-demand allowed (so ICE on the cheap spot pools has somewhere to go), limited to
-// general-purpose families of up to 8 vCPUs so the fleet has several nodes, with the given consolidation.
+// general-purpose families of up to 8 vCPUs so the fleet has several nodes, with the given expiry and consolidation.
 const nodePoolYAML = `
 apiVersion: tailor.sh/v1
 kind: NodePool
@@ -113,6 +113,7 @@ spec:
         group: tailor.sh
         kind: EC2NodeClass
         name: chaos
+      expireAfter: %s
       requirements:
         - key: tailor.sh/capacity-type
           operator: In
@@ -126,19 +127,25 @@ spec:
   limits:
     cpu: "400"
   disruption:
-    consolidationPolicy: WhenEmpty
+    consolidationPolicy: %s
     consolidateAfter: %s
 `
 
-// applyPool creates the chaos EC2NodeClass and NodePool (consolidateAfter as given) and removes them, after every
-// NodeClaim is gone, when the test ends.
+// applyPool creates the chaos EC2NodeClass and NodePool (consolidation WhenEmpty after consolidateAfter, expiry the
+// default 720h) and removes them, after every NodeClaim is gone, when the test ends.
 func (h *harness) applyPool(consolidateAfter string) {
+	h.t.Helper()
+	h.applyPoolWith("720h", "WhenEmpty", consolidateAfter)
+}
+
+// applyPoolWith is applyPool with the template's expireAfter and the consolidation policy given too.
+func (h *harness) applyPoolWith(expireAfter, policy, consolidateAfter string) {
 	t := h.t
 	t.Helper()
 	class := &apiv1.EC2NodeClass{}
 	pool := &apiv1.NodePool{}
 	mustYAML(t, nodeClassYAML, class)
-	mustYAML(t, fmt.Sprintf(nodePoolYAML, consolidateAfter), pool)
+	mustYAML(t, fmt.Sprintf(nodePoolYAML, expireAfter, policy, consolidateAfter), pool)
 	for _, obj := range []client.Object{class, pool} {
 		if err := h.kube.Create(t.Context(), obj); err != nil {
 			t.Fatal(err)
@@ -416,8 +423,9 @@ func (s shape) deployment(ns string) *appsv1.Deployment {
 
 // workload is the Deployments and PDBs of one scenario in its own namespace.
 type workload struct {
-	h  *harness
-	ns string
+	h    *harness
+	ns   string
+	last step // the step scaleTo set last
 }
 
 // createWorkload makes a namespace with every shape's Deployment (at its minimum) and PDB.

@@ -38,6 +38,7 @@ var replaceMomentOrder = []string{momentReplacementLaunching, momentReplacementR
 // reads.
 type commandRecord struct {
 	ID           string   `json:"id"`
+	Reason       string   `json:"reason"`
 	Candidates   []string `json:"candidates"`
 	Replacements []string `json:"replacements"`
 }
@@ -119,50 +120,89 @@ func (h *harness) driftPool(generation string) {
 // replaceMoments tells which moments of a replace are in flight now, read from the command records on the
 // NodeClaims.
 func (h *harness) replaceMoments(ctx context.Context) map[string]bool {
+	out := map[string]bool{}
+	for _, moments := range h.disruptionsInFlight(ctx) {
+		for mo := range moments {
+			if mo != momentDeleting {
+				out[mo] = true
+			}
+		}
+	}
+	return out
+}
+
+// momentDeleting is a disruption that deletes a node without a replace: its NodeClaim Disrupting and being deleted,
+// with no command record.
+const momentDeleting = "deleted without a replace, drain under way"
+
+// disruptionsInFlight tells, by disruption reason (Drifted, Expired, Empty, Underutilized), which moments of a
+// disruption are in flight now: the moments of a replace, read from the command records on the NodeClaims, and
+// momentDeleting for a NodeClaim being deleted with the Disrupting condition and no record.
+func (h *harness) disruptionsInFlight(ctx context.Context) map[string]map[string]bool {
 	list := &apiv1.NodeClaimList{}
 	if err := h.kube.List(ctx, list); err != nil {
 		return nil
 	}
 	byName := map[string]*apiv1.NodeClaim{}
 	records := map[string]commandRecord{}
+	out := map[string]map[string]bool{}
+	add := func(reason, moment string) {
+		if out[reason] == nil {
+			out[reason] = map[string]bool{}
+		}
+		out[reason][moment] = true
+	}
 	for i := range list.Items {
 		nc := &list.Items[i]
 		byName[nc.Name] = nc
+		raw, ok := nc.Annotations[apiv1.DisruptionCommandAnnotationKey]
 		var rec commandRecord
-		if raw, ok := nc.Annotations[apiv1.DisruptionCommandAnnotationKey]; ok && json.Unmarshal([]byte(raw), &rec) == nil {
+		if ok && json.Unmarshal([]byte(raw), &rec) == nil {
 			records[rec.ID] = rec
+			continue
+		}
+		if cond := nc.StatusConditions().Get(apiv1.ConditionTypeDisrupting); !nc.DeletionTimestamp.IsZero() && cond != nil && cond.Status == "True" {
+			add(cond.Reason, momentDeleting)
 		}
 	}
-	out := map[string]bool{}
 	for _, rec := range records {
-		initialized := true
-		candidatesLeft := slices.ContainsFunc(rec.Candidates, func(c string) bool { return byName[c] != nil })
-		for _, r := range rec.Replacements {
-			nc := byName[r]
-			if nc == nil && candidatesLeft {
-				out[momentRecorded] = true
-			}
-			if nc == nil || !nc.DeletionTimestamp.IsZero() {
-				initialized = false
-				continue
-			}
-			if !candidatesLeft && nc.Annotations[apiv1.DisruptionCommandAnnotationKey] != "" {
-				out[momentFinishing] = true
-			}
-			if !nc.StatusConditions().IsTrue(apiv1.ConditionTypeInitialized) {
-				initialized = false
-				out[momentReplacementLaunching] = true
-			}
+		for mo := range recordMoments(rec, byName) {
+			add(rec.Reason, mo)
 		}
-		for _, c := range rec.Candidates {
-			nc := byName[c]
-			switch {
-			case nc == nil:
-			case !nc.DeletionTimestamp.IsZero():
-				out[momentCandidateDeleting] = true
-			case initialized && len(rec.Replacements) > 0:
-				out[momentReplacementReady] = true
-			}
+	}
+	return out
+}
+
+// recordMoments tells which moments of one replace command are in flight, from its record and the live NodeClaims.
+func recordMoments(rec commandRecord, byName map[string]*apiv1.NodeClaim) map[string]bool {
+	out := map[string]bool{}
+	initialized := true
+	candidatesLeft := slices.ContainsFunc(rec.Candidates, func(c string) bool { return byName[c] != nil })
+	for _, r := range rec.Replacements {
+		nc := byName[r]
+		if nc == nil && candidatesLeft {
+			out[momentRecorded] = true
+		}
+		if nc == nil || !nc.DeletionTimestamp.IsZero() {
+			initialized = false
+			continue
+		}
+		if !candidatesLeft && nc.Annotations[apiv1.DisruptionCommandAnnotationKey] != "" {
+			out[momentFinishing] = true
+		}
+		if !nc.StatusConditions().IsTrue(apiv1.ConditionTypeInitialized) {
+			initialized = false
+			out[momentReplacementLaunching] = true
+		}
+	}
+	for _, c := range rec.Candidates {
+		nc := byName[c]
+		switch {
+		case nc == nil:
+		case !nc.DeletionTimestamp.IsZero():
+			out[momentCandidateDeleting] = true
+		case initialized && len(rec.Replacements) > 0:
+			out[momentReplacementReady] = true
 		}
 	}
 	return out
