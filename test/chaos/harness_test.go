@@ -117,7 +117,7 @@ spec:
       requirements:
         - key: tailor.sh/capacity-type
           operator: In
-          values: ["spot", "on-demand"]
+          values: [%s]
         - key: tailor.sh/instance-category
           operator: In
           values: ["c", "m", "r"]
@@ -135,17 +135,18 @@ spec:
 // default 720h) and removes them, after every NodeClaim is gone, when the test ends.
 func (h *harness) applyPool(consolidateAfter string) {
 	h.t.Helper()
-	h.applyPoolWith("720h", "WhenEmpty", consolidateAfter)
+	h.applyPoolWith(`"spot", "on-demand"`, "720h", "WhenEmpty", consolidateAfter)
 }
 
-// applyPoolWith is applyPool with the template's expireAfter and the consolidation policy given too.
-func (h *harness) applyPoolWith(expireAfter, policy, consolidateAfter string) {
+// applyPoolWith is applyPool with the capacity types (quoted, comma-separated), the template's expireAfter and the
+// consolidation policy given too.
+func (h *harness) applyPoolWith(capacityTypes, expireAfter, policy, consolidateAfter string) {
 	t := h.t
 	t.Helper()
 	class := &apiv1.EC2NodeClass{}
 	pool := &apiv1.NodePool{}
 	mustYAML(t, nodeClassYAML, class)
-	mustYAML(t, fmt.Sprintf(nodePoolYAML, expireAfter, policy, consolidateAfter), pool)
+	mustYAML(t, fmt.Sprintf(nodePoolYAML, expireAfter, capacityTypes, policy, consolidateAfter), pool)
 	for _, obj := range []client.Object{class, pool} {
 		if err := h.kube.Create(t.Context(), obj); err != nil {
 			t.Fatal(err)
