@@ -44,13 +44,13 @@ e2e: tools ## End-to-end tests against the real control plane + KWOK.
 	$(GO) test $(GOTEST_FLAGS) -timeout 30m -v ./test/e2e/...
 
 .PHONY: chaos-short
-chaos-short: tools ## The short chaos run of `make test`: 10 controller kills, 3 kills mid-replace, one leader failover, every cloud fault once, the cheap mutations.
+chaos-short: tools ## The short chaos run of `make test`: 10 controller kills, 3 kills mid-replace, one disruption round (consolidation, drift, expiry, a kill at each), one leader failover, every cloud fault once, the cheap mutations.
 	$(GO) test $(GOTEST_FLAGS) -timeout 20m -v ./test/chaos/...
 
 .PHONY: chaos
-chaos: tools ## The long chaos run: 100 kills, 15 kills mid-replace, 3 failovers, the 15-minute liveness wait, the issue's 20 s failover target, every mutation; writes docs/reliability.md.
+chaos: tools ## The long chaos run: 100 kills, 15 kills mid-replace, 3 disruption rounds, 3 failovers, the 15-minute liveness wait, the issue's 20 s failover target, every mutation; writes docs/reliability.md.
 	$(GO) test $(GOTEST_FLAGS) -timeout 90m -v ./test/chaos/... -args -chaos.cycles=100 -chaos.failovers=3 -chaos.liveness \
-	  -chaos.replace-kills=15 -chaos.mutate=all -chaos.failover-budget=20s -chaos.report=$(CURDIR)/docs/reliability.md
+	  -chaos.replace-kills=15 -chaos.disrupt-rounds=3 -chaos.mutate=all -chaos.failover-budget=20s -chaos.report=$(CURDIR)/docs/reliability.md
 
 .PHONY: check-leaks
 check-leaks: ## Fail if any control plane process started from ./bin is still running.

@@ -104,9 +104,9 @@ func TestDisruptionKills(t *testing.T) {
 		w.scaleTo(disruptSmall)
 		// Consolidation may delete without a replace, so its kill takes the first moment it sees. The restarted
 		// controller then gets the time to make every move it finds (consolidateAfter 5 s, then a 10 s validation
-		// window): the fleet must stay quiet for 20 s.
+		// window, so a move every 15 s or so): the fleet must stay quiet for 30 s.
 		kill("consolidation", []string{reasonEmpty, reasonUnderutilized}, "", 90*time.Second)
-		settled(i, "consolidation", 20*time.Second)
+		settled(i, "consolidation", 30*time.Second)
 
 		generation++
 		h.patchTemplate(generation, disruptExpireAfter)
