@@ -62,8 +62,18 @@ func TestPodEventsStampsLastPodEventTime(t *testing.T) {
 		}
 		return res
 	}
-	// The claim must be in the cache before the first event.
+	// The node and the claim's provider ID must be in the cache before the first event.
 	stampedAt(time.Time{})
+	err := wait.PollUntilContextTimeout(t.Context(), 20*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
+		claims := &apiv1.NodeClaimList{}
+		if err := cached.List(ctx, claims, client.MatchingFields{ProviderIDIndex: nc.Status.ProviderID}); err != nil {
+			return false, err
+		}
+		return len(claims.Items) == 1 && cached.Get(ctx, client.ObjectKey{Name: "stamped"}, &corev1.Node{}) == nil, nil
+	})
+	if err != nil {
+		t.Fatalf("the node and its claim never reached the cache: %v", err)
+	}
 	first := clk.Now()
 	reconcileNode()
 	stampedAt(first)
