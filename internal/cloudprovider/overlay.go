@@ -35,11 +35,13 @@ func ApplyOverlays(types []*InstanceType, nodePool string, overlays []apiv1.Node
 	for i, it := range types {
 		out[i] = it
 		var offerings []Offering
+		labels := overlayLabels(it, nodePool)
 		for j, o := range it.Offerings {
 			if o.CapacityType == apiv1.CapacityTypeReserved {
 				continue // capacity already paid for: its nominal price keeps it first, whatever the price lists say
 			}
-			ov := firstMatch(live, it, o, nodePool)
+			labels[apiv1.ZoneLabelKey], labels[apiv1.CapacityTypeLabelKey] = o.Zone, o.CapacityType
+			ov := firstMatch(live, labels)
 			if ov == nil {
 				continue
 			}
@@ -71,18 +73,22 @@ func weight(o *apiv1.NodeOverlay) int32 {
 	return *o.Spec.Weight
 }
 
-// firstMatch is the first overlay (in precedence order) whose every requirement the offering meets.
-func firstMatch(overlays []*apiv1.NodeOverlay, it *InstanceType, o Offering, nodePool string) *apiv1.NodeOverlay {
+// overlayLabels are the labels an overlay's requirements see for the instance type's offerings in nodePool: the
+// type's own, its name and the NodePool's; ApplyOverlays sets the zone and capacity type of each offering in turn.
+func overlayLabels(it *InstanceType, nodePool string) map[string]string {
 	labels := maps.Clone(it.Labels)
 	if labels == nil {
 		labels = map[string]string{}
 	}
-	labels[apiv1.ZoneLabelKey] = o.Zone
-	labels[apiv1.CapacityTypeLabelKey] = o.CapacityType
 	labels[apiv1.NodePoolLabelKey] = nodePool
 	if _, ok := labels[apiv1.InstanceTypeLabelKey]; !ok {
 		labels[apiv1.InstanceTypeLabelKey] = it.Name
 	}
+	return labels
+}
+
+// firstMatch is the first overlay (in precedence order) whose every requirement the offering's labels meet.
+func firstMatch(overlays []*apiv1.NodeOverlay, labels map[string]string) *apiv1.NodeOverlay {
 	for _, ov := range overlays {
 		matches := true
 		for _, r := range ov.Spec.Requirements {
