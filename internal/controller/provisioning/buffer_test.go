@@ -32,13 +32,13 @@ func (f *fixture) buffer(name, cpu string, replicas int32) *apiv1.CapacityBuffer
 	return cb
 }
 
-// TestBufferProvisionsRoom: a buffer with nothing pending buys a node for its room, once; real pods then take that
-// room first (nominated to the buffer's NodeClaim) and the buffer gets a new NodeClaim.
-func TestBufferProvisionsRoom(t *testing.T) {
+// bufferProvisioned is a NodePool of m5 sizes with an 8-CPU buffer of one chunk, provisioned once: it returns the
+// fixture and the NodeClaims, exactly one (the buffer's).
+func bufferProvisioned(t *testing.T) (*fixture, []apiv1.NodeClaim) {
+	t.Helper()
 	f := newFixture(t, "m5.large", "m5.xlarge", "m5.2xlarge", "m5.4xlarge")
 	f.nodePool("default", nil)
 	f.buffer("room", "8", 1)
-
 	if _, err := f.provisioner.Provision(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -46,6 +46,13 @@ func TestBufferProvisionsRoom(t *testing.T) {
 	if len(claims) != 1 {
 		t.Fatalf("created %d nodeclaims for the buffer, want 1", len(claims))
 	}
+	return f, claims
+}
+
+// TestBufferProvisionsRoom: a buffer with nothing pending buys a node for its room, once; real pods then take that
+// room first (nominated to the buffer's NodeClaim) and the buffer gets a new NodeClaim.
+func TestBufferProvisionsRoom(t *testing.T) {
+	f, claims := bufferProvisioned(t)
 	bufferClaim := claims[0].Name
 	if cpu := claims[0].Spec.Resources.Requests[corev1.ResourceCPU]; cpu.Cmp(resource.MustParse("8")) < 0 {
 		t.Errorf("buffer nodeclaim requests %s cpu, want at least 8", cpu.String())
@@ -102,16 +109,7 @@ func TestBufferProvisionsRoom(t *testing.T) {
 // TestRealPodsTakeLaunchingBufferRoom: while the buffer's NodeClaim is still launching, real pods planned then take its
 // room first (its one pod slot for the 8 CPU chunk does not hold them back) and the buffer gets a new NodeClaim.
 func TestRealPodsTakeLaunchingBufferRoom(t *testing.T) {
-	f := newFixture(t, "m5.large", "m5.xlarge", "m5.2xlarge", "m5.4xlarge")
-	f.nodePool("default", nil)
-	f.buffer("room", "8", 1)
-	if _, err := f.provisioner.Provision(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	claims := f.nodeClaims()
-	if len(claims) != 1 {
-		t.Fatalf("created %d nodeclaims for the buffer, want 1", len(claims))
-	}
+	f, claims := bufferProvisioned(t)
 	pods := f.pendingPods(4, "1", nil)
 	if _, err := f.provisioner.Provision(t.Context()); err != nil {
 		t.Fatal(err)
