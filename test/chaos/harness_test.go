@@ -530,6 +530,35 @@ func (w *workload) waitSettled(m *monitor, s step, timeout time.Duration) time.D
 	return took
 }
 
+// waitReady waits until the step is settled and every pod of it is Ready, or fails the test after timeout.
+func (w *workload) waitReady(s step, timeout time.Duration) {
+	t := w.h.t
+	t.Helper()
+	var desc string
+	err := wait.PollUntilContextTimeout(t.Context(), 250*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		ok, d := w.settled(ctx, s)
+		desc = d
+		if !ok {
+			return false, nil
+		}
+		pods, err := w.pods(ctx)
+		if err != nil {
+			return false, nil
+		}
+		for i := range pods {
+			p := &pods[i]
+			if p.DeletionTimestamp.IsZero() && p.Status.Phase == corev1.PodRunning && !podReady(p) {
+				desc = "pod " + p.Name + " Running, not Ready"
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		t.Fatalf("pods of step %s not all Ready after %s (%v): %s", s, timeout, err, desc)
+	}
+}
+
 // wait is waitSettled without counting a step (the teardown's scale to zero).
 func (w *workload) wait(m *monitor, s step, timeout time.Duration) time.Duration {
 	t := w.h.t

@@ -324,6 +324,9 @@ func (m *monitor) violateOnceLocked(key, kind, format string, args ...any) {
 		return
 	}
 	m.t.Errorf("invariant violated: %s", msg)
+	if m.noSummary {
+		summary.failure(fmt.Sprintf("monitor %q (not in the table): invariant violated: %s", m.name, msg))
+	}
 }
 
 // podChanged keeps the workload's pods and checks every PodDisruptionBudget on every change: the Ready,

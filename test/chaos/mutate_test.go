@@ -68,7 +68,7 @@ var mutations = []mutation{
 		apply: func(r *mutationRun) {
 			h, m := r.h, r.m
 			pid := h.stack.Controller.Pid()
-			m.sampleGoroutines("before", pid, h.metricsAddr)
+			before := m.sampleGoroutines("before", pid, h.metricsAddr)
 			var conns []net.Conn
 			for range 200 {
 				c, err := net.DialTimeout("tcp", h.metricsAddr, 5*time.Second)
@@ -82,6 +82,13 @@ var mutations = []mutation{
 					_ = c.Close()
 				}
 			}
+			// The kernel completes a dial before the server accepts it: on a loaded machine the accept loop runs
+			// behind, and a sample taken at once sees only part of the 200 (seen: +96). Sample when the server has
+			// caught up, or after 10 s.
+			_ = wait.PollUntilContextTimeout(h.t.Context(), 100*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
+				n, err := goroutines(ctx, h.metricsAddr)
+				return err == nil && n >= before+200, nil
+			})
 			m.sampleGoroutines("holding 200 connections", pid, h.metricsAddr)
 			m.checkGoroutines()
 		},
@@ -295,6 +302,11 @@ func runMutation(t *testing.T, h *harness, w *workload, s step, mu mutation) {
 	if w != nil {
 		ns = w.ns
 	}
+	if w != nil {
+		// Every mutation starts from the settled step with every pod Ready: the PodDisruptionBudget checks count
+		// Ready pods, and the previous mutation's replacements may be Running and not yet Ready.
+		w.waitReady(s, time.Minute)
+	}
 	m := h.startMonitorFor("mutation "+mu.kind, ns, mu.kind)
 	r := &mutationRun{h: h, m: m, w: w, s: s}
 	start := time.Now()
@@ -308,6 +320,7 @@ func runMutation(t *testing.T, h *harness, w *workload, s step, mu mutation) {
 	t.Logf("mutation %s (%s%s): reported %v after %s", mu.kind, mu.broken, cmpSuffix(r.extra), got, took.Round(100*time.Millisecond))
 	if !slices.Contains(got, mu.kind) {
 		t.Errorf("mutation %s: the monitor reported %v within %s, want [%s]: the check of this invariant cannot fail", mu.kind, got, mu.timeout, mu.kind)
+		summary.failure(fmt.Sprintf("mutation %s: the monitor reported %v within %s, want [%s]", mu.kind, got, mu.timeout, mu.kind))
 	}
 	if mu.repair != nil {
 		mu.repair(r)
@@ -320,6 +333,8 @@ func runMutation(t *testing.T, h *harness, w *workload, s step, mu mutation) {
 	if !slices.Equal(got, []string{mu.kind}) {
 		t.Errorf("mutation %s: the monitor reported %v, want exactly [%s]: the check of this invariant cannot fail, or another one tripped too",
 			mu.kind, got, mu.kind)
+		summary.failure(fmt.Sprintf("mutation %s: the monitor reported %v, want exactly [%s]; it printed: %s",
+			mu.kind, got, mu.kind, strings.Join(m.violationLines(), " | ")))
 	}
 }
 

@@ -29,6 +29,9 @@ type row struct {
 type runSummary struct {
 	mu     sync.Mutex
 	rows   []row
+	// failures are the run's failed checks that are not violations of an invariant (a mutation the monitor did not
+	// report as it should), printed last so the tail of a CI log names them.
+	failures []string
 	commit string // the commit the run was built from (with "+dirty" for uncommitted changes), read at start
 }
 
@@ -67,6 +70,13 @@ func (s *runSummary) add(r row) {
 // note adds a figure to a scenario's row (created if the scenario has not recorded yet).
 func (s *runSummary) note(scenario, note string) {
 	s.add(row{scenario: scenario, notes: []string{note}})
+}
+
+// failure records a failed check of the harness itself (see runSummary.failures).
+func (s *runSummary) failure(msg string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failures = append(s.failures, msg)
 }
 
 // violation adds a violation measured outside a monitor (across two runs) to a scenario's row.
@@ -119,6 +129,14 @@ func (s *runSummary) table() string {
 		for _, v := range r.violations {
 			fmt.Fprintf(&b, "- VIOLATION %s\n", v)
 		}
+	}
+	for _, r := range s.rows {
+		for _, v := range r.violations {
+			fmt.Fprintf(&b, "\nVIOLATION (%s): %s", r.scenario, v)
+		}
+	}
+	for _, f := range s.failures {
+		fmt.Fprintf(&b, "\nFAILED: %s", f)
 	}
 	return b.String()
 }
