@@ -27,12 +27,12 @@ type row struct {
 
 // runSummary collects the rows of every scenario of the run.
 type runSummary struct {
-	mu     sync.Mutex
-	rows   []row
+	mu   sync.Mutex
+	rows []row
 	// failures are the run's failed checks that are not violations of an invariant (a mutation the monitor did not
 	// report as it should), printed last so the tail of a CI log names them.
 	failures []string
-	commit string // the commit the run was built from (with "+dirty" for uncommitted changes), read at start
+	commit   string // the commit the run was built from (with "+dirty" for uncommitted changes), read at start
 }
 
 // readCommit notes the commit the run is built from, before anyone commits during a long run.
