@@ -175,7 +175,7 @@ func registerLifecycle(d *deps) error {
 	if err != nil {
 		return err
 	}
-	lifecycle.HoldForPublications(d.cluster)
+	lifecycle.HoldForPublications(d.cluster.Nominations())
 	if err := lifecycle.Register(d.mgr); err != nil {
 		return fmt.Errorf("registering the nodeclaim lifecycle: %w", err)
 	}

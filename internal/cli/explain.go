@@ -199,7 +199,7 @@ func (e *explainer) instanceTypes(ctx context.Context, np *apiv1.NodePool) ([]*c
 	return e.types, nil
 }
 
-// readCluster is the controller's view of the cluster, rebuilt from the API: state.Cluster.Read, with the
+// readCluster is the controllers' view of the cluster, rebuilt from the API: state.Cluster.Read, with the
 // nominations the provisioner announced in pod events.
 func (e *explainer) readCluster(ctx context.Context, pods []corev1.Pod) (*state.View, map[types.UID]string, error) {
 	nominated, err := e.nominations(ctx)
@@ -209,7 +209,9 @@ func (e *explainer) readCluster(ctx context.Context, pods []corev1.Pod) (*state.
 	cluster := state.NewCluster(e.clk, e.kube)
 	for i := range pods {
 		if nc, ok := nominated[pods[i].UID]; ok {
-			cluster.Nominate(&pods[i], nc)
+			if err := cluster.Nominations().Nominate(&pods[i], nc); err != nil {
+				return nil, nil, err
+			}
 		}
 	}
 	view, err := cluster.Read(ctx, e.instanceTypes)

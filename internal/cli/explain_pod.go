@@ -118,6 +118,7 @@ func (e *explainer) explainPods(ctx context.Context) ([]PodExplanation, error) {
 	if err != nil {
 		return nil, err
 	}
+	view.SettleNominations() // as the provisioner's Prune does before it plans
 	plan := newDryRun(view, nominated)
 	out := make([]PodExplanation, 0, len(targets))
 	var unbound []*corev1.Pod

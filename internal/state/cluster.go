@@ -24,63 +24,25 @@ import (
 // its node became usable was not scheduled there (something else took the room) and is planned again.
 const NominationTTL = 30 * time.Second
 
-// Cluster is the controllers' shared view of the cluster. Reads go to the informer cache; nominations live here.
+// Cluster is the controllers' shared view of the cluster. Reads go to the informer cache and never change the
+// Cluster; nominations and disruption's replacement marks live here.
 type Cluster struct {
-	kube client.Reader
-	clk  clock.Clock
+	kube        client.Reader
+	clk         clock.Clock
+	nominations *Nominations
 
-	mu          sync.Mutex
-	nominations map[types.UID]nomination
-	published   map[types.UID]Publication // what Tailor wrote into pods' status.nominatedNodeName
-	rounds      map[string]int            // nominations made to each NodeClaim so far
-	settled     map[string]settledRound   // the round of each NodeClaim's nominations published last, and where
-	replacing   map[string]Replacement    // disruption commands waiting on their replacements, by id
-}
-
-type nomination struct {
-	nodeClaim string
-	at        time.Time
-	pod       types.NamespacedName
-	// released: Tailor took back the published status.nominatedNodeName on purpose (see Release); the pod still
-	// waits for the NodeClaim.
-	released bool
+	mu        sync.Mutex
+	replacing map[string]Replacement // disruption commands waiting on their replacements, by id
 }
 
 // NewCluster reads through kube (the manager's cache-backed client).
 func NewCluster(clk clock.Clock, kube client.Reader) *Cluster {
-	return &Cluster{kube: kube, clk: clk, nominations: map[types.UID]nomination{}, published: map[types.UID]Publication{},
-		rounds: map[string]int{}, settled: map[string]settledRound{}, replacing: map[string]Replacement{}}
+	return &Cluster{kube: kube, clk: clk, nominations: NewNominations(), replacing: map[string]Replacement{}}
 }
 
-// Nominate records that pod waits for the node of nodeClaim.
-func (c *Cluster) Nominate(pod *corev1.Pod, nodeClaim string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.nominations[pod.UID] = nomination{nodeClaim: nodeClaim, at: c.clk.Now(), pod: client.ObjectKeyFromObject(pod)}
-	c.rounds[nodeClaim]++
-}
-
-// Nomination returns the NodeClaim the pod was nominated to, if any.
-func (c *Cluster) Nomination(pod *corev1.Pod) (string, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n, ok := c.nominations[pod.UID]
-	return n.nodeClaim, ok
-}
-
-// HasNominations tells whether any pod is waiting on capacity Tailor launched for it.
-func (c *Cluster) HasNominations() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.nominations) > 0
-}
-
-// forget drops the nomination of a pod.
-func (c *Cluster) forget(uid types.UID) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	delete(c.nominations, uid)
-}
+// Nominations is provisioning's record of the pods waiting for capacity it launched. Only provisioning changes it
+// (Nominations' transitions and Prune); other controllers read it through Read's views.
+func (c *Cluster) Nominations() *Nominations { return c.nominations }
 
 // InstanceTypesFunc gives the instance types a NodePool may launch (the cloud provider's GetInstanceTypes).
 type InstanceTypesFunc func(ctx context.Context, np *apiv1.NodePool) ([]*cloudprovider.InstanceType, error)
@@ -103,12 +65,31 @@ type View struct {
 	// pending pods never launch nodes from them (the static controller keeps their count), but their nodes are in
 	// Snapshot.Nodes like any other.
 	StaticNodePools map[string]*scheduling.NodePool
+
+	// waiting are the pending pods nominated to registered nodes that still have room for them (their room is held
+	// there); nominations is the read's copy of the nominations and what it decided about them, for Prune.
+	waiting     []waitingPod
+	nominations *nominationView
+	settled     bool // SettleNominations ran
+	pruned      bool // Prune applied the decisions
 }
 
-// Read builds a View: every node and in-flight NodeClaim with its pods, every usable NodePool with its usage and
-// instance types, DaemonSets, volumes, and the pods that still need capacity.
+// Read lists the cluster and builds a View from it (buildView): every node and in-flight NodeClaim with its pods,
+// every usable NodePool with its usage and instance types, DaemonSets, volumes, and the pods that still need
+// capacity. It does not change the Cluster: what the read found about nominations (pods bound or gone, nominations
+// that ended) is applied only by Prune, which provisioning calls.
 func (c *Cluster) Read(ctx context.Context, instanceTypes InstanceTypesFunc) (*View, error) {
-	var l lists
+	l, err := c.list(ctx, instanceTypes)
+	if err != nil {
+		return nil, err
+	}
+	return buildView(l, c.clk.Now(), c.nominations.snapshot(), c.Replacing()), nil
+}
+
+// list reads every object a View is built from, the CapacityBuffers resolved, and each usable NodePool's instance
+// types (with NodeOverlays applied) or why the NodePool cannot launch.
+func (c *Cluster) list(ctx context.Context, instanceTypes InstanceTypesFunc) (*lists, error) {
+	l := &lists{types: map[string][]*cloudprovider.InstanceType{}, problems: map[string]error{}}
 	for _, list := range []client.ObjectList{&l.nodes, &l.claims, &l.pools, &l.pods, &l.daemonSets, &l.pvs, &l.pvcs, &l.scs, &l.csiNodes} {
 		if err := c.kube.List(ctx, list); err != nil {
 			return nil, fmt.Errorf("listing %T: %w", list, err)
@@ -117,6 +98,37 @@ func (c *Cluster) Read(ctx context.Context, instanceTypes InstanceTypesFunc) (*V
 	if err := ListOptional(ctx, c.kube, &l.overlays); err != nil {
 		return nil, err
 	}
+	buffers, err := ReadBuffers(ctx, c.kube)
+	if err != nil {
+		return nil, err
+	}
+	l.buffers = buffers
+	its := overlaid(instanceTypes, l.overlays.Items)
+	for i := range l.pools.Items {
+		np := &l.pools.Items[i]
+		if !np.DeletionTimestamp.IsZero() {
+			continue
+		}
+		// A NodePool the API server accepted but the runtime checks refuse (a taint or label the kubelet would
+		// reject) would launch nodes that never register: nothing is planned from it until it is fixed.
+		if errs := np.RuntimeValidate(); len(errs) > 0 {
+			l.problems[np.Name] = fmt.Errorf("invalid, fix the NodePool: %w", errs.ToAggregate())
+			continue
+		}
+		found, err := its(ctx, np)
+		if err != nil {
+			l.problems[np.Name] = err
+			continue
+		}
+		l.types[np.Name] = found
+	}
+	return l, nil
+}
+
+// buildView turns one listing into a View at now, given a copy of the nominations and disruption's replacement
+// marks. It is pure: it changes neither its inputs nor the Cluster, and the same arguments give the same View. What
+// it finds about nominations is kept in the View for Prune.
+func buildView(l *lists, now time.Time, noms map[types.UID]nominationEntry, marks map[string]Replacement) *View {
 	v := &View{
 		Snapshot:         &scheduling.Snapshot{},
 		NodePools:        map[string]*apiv1.NodePool{},
@@ -124,16 +136,17 @@ func (c *Cluster) Read(ctx context.Context, instanceTypes InstanceTypesFunc) (*V
 		NodeClaims:       map[string]*apiv1.NodeClaim{},
 		InstanceTypes:    map[string][]*cloudprovider.InstanceType{},
 		StaticNodePools:  map[string]*scheduling.NodePool{},
+		Buffers:          l.buffers,
+		nominations:      newNominationView(noms),
 	}
 	for i := range l.claims.Items {
 		v.NodeClaims[l.claims.Items[i].Name] = &l.claims.Items[i]
 	}
-	c.pruneClaims(v.NodeClaims)
-	podsByNode, pending := c.sortPods(l.pods.Items)
-	inFlight, usage := c.addNodes(v, l.nodes.Items, podsByNode, volumeLimits(l.csiNodes.Items))
-	c.applyReplacing(v)
-	waiting := c.addPending(v, pending, inFlight)
-	addNodePools(ctx, v, l.pools.Items, usage, overlaid(instanceTypes, l.overlays.Items))
+	podsByNode, pending := sortPods(l.pods.Items, v.nominations)
+	inFlight, usage := addNodes(v, l.nodes.Items, podsByNode, volumeLimits(l.csiNodes.Items))
+	applyReplacing(v, marks)
+	v.waiting = addPending(v, pending, inFlight, now)
+	addNodePools(v, l.pools.Items, usage, l.types, l.problems)
 	for i := range l.daemonSets.Items {
 		v.Snapshot.DaemonSetPods = append(v.Snapshot.DaemonSetPods, DaemonSetPod(&l.daemonSets.Items[i]))
 	}
@@ -146,26 +159,16 @@ func (c *Cluster) Read(ctx context.Context, instanceTypes InstanceTypesFunc) (*V
 	for i := range l.scs.Items {
 		v.Snapshot.StorageClasses = append(v.Snapshot.StorageClasses, &l.scs.Items[i])
 	}
-	buffers, err := ReadBuffers(ctx, c.kube)
-	if err != nil {
-		return nil, err
-	}
-	v.Buffers = buffers
-	dead := c.deadNominations(v, waiting)
-	v.Pending = append(v.Pending, dead...)
-	holdRoom(waiting, dead)
-	return v, nil
+	holdRoom(v.waiting)
+	return v
 }
 
 // holdRoom counts each pod still waiting for the kube-scheduler on the registered node it was nominated to: the plan
-// must not give that room to other pending pods as well.
-func holdRoom(waiting []waitingPod, dead []*corev1.Pod) {
-	gone := map[types.UID]bool{}
-	for _, p := range dead {
-		gone[p.UID] = true
-	}
+// must not give that room to other pending pods as well (SettleNominations takes it back for the pods the
+// kube-scheduler will not bind there).
+func holdRoom(waiting []waitingPod) {
 	for _, w := range waiting {
-		if w.node != nil && !gone[w.pod.UID] {
+		if w.node != nil {
 			w.node.Pods = append(w.node.Pods, w.pod)
 		}
 	}
@@ -179,7 +182,7 @@ type waitingPod struct {
 	node  *scheduling.ExistingNode
 }
 
-// lists are the objects one Read lists.
+// lists are the objects one Read lists, with what it resolved from them.
 type lists struct {
 	nodes      corev1.NodeList
 	claims     apiv1.NodeClaimList
@@ -191,6 +194,10 @@ type lists struct {
 	scs        storagev1.StorageClassList
 	csiNodes   storagev1.CSINodeList
 	overlays   apiv1.NodeOverlayList
+	buffers    []*Buffer
+	// types are the instance types of each NodePool that can launch; problems say why the others cannot.
+	types    map[string][]*cloudprovider.InstanceType
+	problems map[string]error
 }
 
 // volumeLimits are the CSI attach limits each CSINode reports, by node name and driver; a driver without an
@@ -213,18 +220,18 @@ func volumeLimits(csiNodes []storagev1.CSINode) map[string]map[string]int64 {
 
 // sortPods splits pods into those bound to a node (by node name) and those Tailor should find capacity for; pods
 // that are bound, finished or gone lose their nomination.
-func (c *Cluster) sortPods(pods []corev1.Pod) (map[string][]*corev1.Pod, []*corev1.Pod) {
+func sortPods(pods []corev1.Pod, nv *nominationView) (map[string][]*corev1.Pod, []*corev1.Pod) {
 	byNode := map[string][]*corev1.Pod{}
 	var pending []*corev1.Pod
-	c.forgetGone(pods)
+	nv.forgetGone(pods)
 	for i := range pods {
 		p := &pods[i]
 		switch {
 		case p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed:
-			c.done(p.UID)
+			nv.forget(p.UID)
 		case p.Spec.NodeName != "":
 			// Binding clears status.nominatedNodeName (ClearingNominatedNodeNameAfterBinding): nothing to undo.
-			c.done(p.UID)
+			nv.forget(p.UID)
 			byNode[p.Spec.NodeName] = append(byNode[p.Spec.NodeName], p)
 		case Provisionable(p):
 			pending = append(pending, p)
@@ -235,7 +242,7 @@ func (c *Cluster) sortPods(pods []corev1.Pod) (map[string][]*corev1.Pod, []*core
 
 // addNodes puts every node, and every NodeClaim whose node has not registered, into the snapshot, and sums each
 // NodePool's usage over its NodeClaims.
-func (c *Cluster) addNodes(v *View, nodes []corev1.Node, podsByNode map[string][]*corev1.Pod, limits map[string]map[string]int64) (map[string]*scheduling.ExistingNode, map[string]corev1.ResourceList) {
+func addNodes(v *View, nodes []corev1.Node, podsByNode map[string][]*corev1.Pod, limits map[string]map[string]int64) (map[string]*scheduling.ExistingNode, map[string]corev1.ResourceList) {
 	registered := map[string]bool{}
 	for i := range nodes {
 		n := &nodes[i]
@@ -276,13 +283,13 @@ func (c *Cluster) addNodes(v *View, nodes []corev1.Node, podsByNode map[string][
 
 // addPending keeps the pods that still need capacity. Nominated pods hold their place on the capacity coming for
 // them instead, so a batch does not plan it twice. It returns the pods nominated to registered nodes that still
-// have room for them, which deadNominations checks and holdRoom counts once the view is complete.
+// have room for them, which holdRoom counts once the view is complete and SettleNominations checks.
 //
 // Pods waiting on one registered node must fit there together with the pods bound to it: the kube-scheduler keeps
 // room for every pod whose status.nominatedNodeName names the node, and if the nominations together overflow it none
 // of them fits. The ones that do not fit lose their nomination (which clears what was published) and are planned
 // again.
-func (c *Cluster) addPending(v *View, pending []*corev1.Pod, inFlight map[string]*scheduling.ExistingNode) []waitingPod {
+func addPending(v *View, pending []*corev1.Pod, inFlight map[string]*scheduling.ExistingNode, now time.Time) []waitingPod {
 	var waiting []waitingPod
 	nodes := map[string]*scheduling.ExistingNode{}
 	for _, n := range v.Snapshot.Nodes {
@@ -290,10 +297,10 @@ func (c *Cluster) addPending(v *View, pending []*corev1.Pod, inFlight map[string
 			nodes[n.Name] = n
 		}
 	}
-	c.adoptPublished(pending, v.NodeClaims)
+	v.nominations.adoptPublished(pending, v.NodeClaims)
 	held := map[string]scheduling.Resources{} // requests of the pods already waiting on each registered node
 	for _, p := range pending {
-		if n, ok := c.liveNomination(p, v.NodeClaims); ok {
+		if n, ok := liveNomination(p, v.NodeClaims, v.nominations, now); ok {
 			if target := inFlight[n]; target != nil {
 				target.Pods = append(target.Pods, p)
 				continue
@@ -309,44 +316,11 @@ func (c *Cluster) addPending(v *View, pending []*corev1.Pod, inFlight map[string
 			}
 			// The node registered and the kube-scheduler filled it with other pods: the nomination is dead, plan
 			// the pod now rather than NominationTTL after the node became usable.
-			c.forget(p.UID)
+			v.nominations.end(p.UID, n)
 		}
 		v.Pending = append(v.Pending, p)
 	}
 	return waiting
-}
-
-// deadNominations finds, among pods nominated to initialized nodes with room for their requests, those that no
-// registered node can take by every other rule either (a topology spread skew, an anti-affinity to a pod that landed
-// there, a port): the kube-scheduler will not bind them, so their nominations are dropped and they are planned now
-// rather than NominationTTL after the node became usable. The check is the simulator's, on the cluster's nodes and
-// in-flight NodeClaims.
-func (c *Cluster) deadNominations(v *View, waiting []waitingPod) []*corev1.Pod {
-	var ready []*corev1.Pod
-	for _, w := range waiting {
-		// Before initialization the node may still carry startup or not-ready taints: only requests were checked.
-		if initialized(w.claim) {
-			ready = append(ready, w.pod)
-		}
-	}
-	if len(ready) == 0 {
-		return nil
-	}
-	// Every node and in-flight NodeClaim, no NodePool: room the plan made elsewhere counts (a pod the kube-scheduler
-	// put on this pod's node left its own place free on capacity still coming, where this pod may go instead).
-	snap := *v.Snapshot
-	snap.NodePools = nil
-	res, err := scheduling.Solve(&snap, ready, scheduling.Options{})
-	if err != nil {
-		// A pod the simulator cannot read: the provisioning plan reports it; keep waiting here.
-		return nil
-	}
-	var dead []*corev1.Pod
-	for _, u := range res.Unschedulable {
-		c.forget(u.Pod.UID)
-		dead = append(dead, u.Pod)
-	}
-	return dead
 }
 
 // initialized tells whether a NodeClaim's node is Ready with its startup taints gone.
@@ -370,24 +344,18 @@ func stillFits(p *corev1.Pod, node *scheduling.ExistingNode, held scheduling.Res
 }
 
 // addNodePools puts every NodePool that can launch into the snapshot, and records why the others cannot.
-func addNodePools(ctx context.Context, v *View, pools []apiv1.NodePool, usage map[string]corev1.ResourceList, instanceTypes InstanceTypesFunc) {
+func addNodePools(v *View, pools []apiv1.NodePool, usage map[string]corev1.ResourceList, types map[string][]*cloudprovider.InstanceType, problems map[string]error) {
 	for i := range pools {
 		np := &pools[i]
 		v.NodePools[np.Name] = np
 		if !np.DeletionTimestamp.IsZero() {
 			continue
 		}
-		// A NodePool the API server accepted but the runtime checks refuse (a taint or label the kubelet would
-		// reject) would launch nodes that never register: nothing is planned from it until it is fixed.
-		if errs := np.RuntimeValidate(); len(errs) > 0 {
-			v.NodePoolProblems[np.Name] = fmt.Errorf("invalid, fix the NodePool: %w", errs.ToAggregate())
+		if problem := problems[np.Name]; problem != nil {
+			v.NodePoolProblems[np.Name] = problem
 			continue
 		}
-		its, err := instanceTypes(ctx, np)
-		if err != nil {
-			v.NodePoolProblems[np.Name] = err
-			continue
-		}
+		its := types[np.Name]
 		v.InstanceTypes[np.Name] = its
 		sp, err := SchedulingNodePool(np, its, usage[np.Name])
 		if err != nil {
@@ -402,20 +370,21 @@ func addNodePools(ctx context.Context, v *View, pools []apiv1.NodePool, usage ma
 	}
 }
 
-// liveNomination is the pod's nomination while its NodeClaim exists and became usable less than NominationTTL ago.
-func (c *Cluster) liveNomination(p *corev1.Pod, claims map[string]*apiv1.NodeClaim) (string, bool) {
-	name, ok := c.Nomination(p)
+// liveNomination is the pod's nomination while its NodeClaim exists and became usable less than NominationTTL before
+// now; a nomination that is no longer live ends.
+func liveNomination(p *corev1.Pod, claims map[string]*apiv1.NodeClaim, nv *nominationView, now time.Time) (string, bool) {
+	name, ok := nv.claimOf(p.UID)
 	if !ok {
 		return "", false
 	}
 	nc := claims[name]
 	if nc == nil || !nc.DeletionTimestamp.IsZero() {
-		c.forget(p.UID)
+		nv.end(p.UID, name)
 		return "", false
 	}
 	if cond := nc.StatusConditions().Get(apiv1.ConditionTypeInitialized); cond != nil && cond.Status == "True" &&
-		c.clk.Since(cond.LastTransitionTime.Time) > NominationTTL {
-		c.forget(p.UID)
+		now.Sub(cond.LastTransitionTime.Time) > NominationTTL {
+		nv.end(p.UID, name)
 		return "", false
 	}
 	return name, true

@@ -21,7 +21,7 @@ import (
 // TestNominationToAFullNode: a pod nominated to a NodeClaim whose node registered waits for the kube-scheduler while
 // the node has room for it, and is planned again at once when other pods took that room, or (once the node is
 // initialized) when a pod that landed there rules it out by anti-affinity (narrow unit test on the fake client: only
-// Read's bookkeeping is under test).
+// Read and Prune's bookkeeping are under test).
 func TestNominationToAFullNode(t *testing.T) {
 	tests := []struct {
 		name        string
@@ -73,12 +73,15 @@ func TestNominationToAFullNode(t *testing.T) {
 			waiting.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: corev1.PodReasonUnschedulable}}
 			kube := fake.NewClientBuilder().WithScheme(scheme).WithObjects(claim, node, bound, waiting).Build()
 			c := NewCluster(clk, kube)
-			c.Nominate(waiting, claim.Name)
+			if err := c.Nominations().Nominate(waiting, claim.Name); err != nil {
+				t.Fatal(err)
+			}
 
 			v, err := c.Read(t.Context(), func(context.Context, *apiv1.NodePool) ([]*cloudprovider.InstanceType, error) { return nil, nil })
 			if err != nil {
 				t.Fatal(err)
 			}
+			c.Prune(v)
 			var got []string
 			for _, p := range v.Pending {
 				got = append(got, p.Name)
@@ -105,8 +108,8 @@ func TestNominationToAFullNode(t *testing.T) {
 			}
 			// A dead nomination is dropped; a live one is kept (the provisioner re-plans on pod binds only while some
 			// nomination is outstanding).
-			if want := len(tt.wantPending) == 0; c.HasNominations() != want {
-				t.Errorf("HasNominations() = %v, want %v", c.HasNominations(), want)
+			if want := len(tt.wantPending) == 0; c.Nominations().Any() != want {
+				t.Errorf("HasNominations() = %v, want %v", c.Nominations().Any(), want)
 			}
 		})
 	}
@@ -161,6 +164,7 @@ func TestNominationsOverflowANode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.Prune(v)
 	if len(v.Pending) != 1 {
 		t.Fatalf("want exactly one of the two 1-cpu pods planned again (1.5 cpu free), got %d pending", len(v.Pending))
 	}
@@ -169,17 +173,17 @@ func TestNominationsOverflowANode(t *testing.T) {
 	if replanned.Name == first.Name {
 		kept = second
 	}
-	if name, ok := c.Nomination(kept); !ok || name != claim.Name {
+	if name, ok := c.Nominations().Nomination(kept); !ok || name != claim.Name {
 		t.Errorf("pod %s: nomination %q %v, want it kept on %s", kept.Name, name, ok, claim.Name)
 	}
-	if _, ok := c.Nomination(replanned); ok {
+	if _, ok := c.Nominations().Nomination(replanned); ok {
 		t.Errorf("pod %s kept its nomination though it no longer fits", replanned.Name)
 	}
-	stale := c.Stale()
+	stale := c.Nominations().Stale()
 	if len(stale) != 1 || stale[0].UID != replanned.UID || stale[0].Node != "node-a" {
 		t.Errorf("stale publications %+v, want the re-planned pod's on node-a", stale)
 	}
-	if !c.PublishedBy(kept.UID, "node-a") || c.PublishedBy(kept.UID, "node-b") {
+	if !c.Nominations().PublishedBy(kept.UID, "node-a") || c.Nominations().PublishedBy(kept.UID, "node-b") {
 		t.Errorf("the kept pod's adopted nomination is not recognised as Tailor's")
 	}
 }
@@ -189,33 +193,34 @@ func TestNominationsOverflowANode(t *testing.T) {
 // nominations (a restarted controller) has nothing pending.
 func TestPublicationPending(t *testing.T) {
 	c := NewCluster(clocktesting.NewFakeClock(time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)), nil)
-	if c.PublicationPending("claim", "node-a") {
+	if c.Nominations().PublicationPending("claim", "node-a") {
 		t.Error("pending with no nomination at all")
 	}
-	c.Nominate(pod("first", "1"), "claim")
-	if !c.PublicationPending("claim", "node-a") {
+	mustNominate(t, c, pod("first", "1"), "claim")
+	if !c.Nominations().PublicationPending("claim", "node-a") {
 		t.Fatal("not pending right after a nomination")
 	}
-	todo, round := c.ToPublish("claim", "node-a")
+	todo, round := c.Nominations().ToPublish("claim", "node-a")
 	if len(todo) != 1 {
 		t.Fatalf("ToPublish listed %d pods, want 1", len(todo))
 	}
-	c.Nominate(pod("second", "1"), "claim") // arrives while the publisher works on the first round
-	c.MarkPublished("claim", "node-a", round)
-	if !c.PublicationPending("claim", "node-a") {
+	mustNominate(t, c, pod("second", "1"), "claim") // arrives while the publisher works on the first round
+	c.Nominations().MarkPublished("claim", "node-a", round)
+	if !c.Nominations().PublicationPending("claim", "node-a") {
 		t.Error("not pending though a nomination came after the round that was published")
 	}
-	_, round = c.ToPublish("claim", "node-a")
-	c.MarkPublished("claim", "node-a", round)
-	if c.PublicationPending("claim", "node-a") {
+	_, round = c.Nominations().ToPublish("claim", "node-a")
+	c.Nominations().MarkPublished("claim", "node-a", round)
+	if c.Nominations().PublicationPending("claim", "node-a") {
 		t.Error("still pending after the latest round was published")
 	}
-	if !c.PublicationPending("claim", "node-b") {
+	if !c.Nominations().PublicationPending("claim", "node-b") {
 		t.Error("not pending on another node name than the one published to")
 	}
 }
 
-// TestNominationOfDeletedPod: a pod deleted while it waited for its NodeClaim loses its nomination at the next Read,
+// TestNominationOfDeletedPod: a pod deleted while it waited for its NodeClaim loses its nomination when the next read
+// is pruned,
 // so HasNominations does not stay true for ever.
 func TestNominationOfDeletedPod(t *testing.T) {
 	scheme, err := operator.NewScheme()
@@ -225,15 +230,26 @@ func TestNominationOfDeletedPod(t *testing.T) {
 	kube := fake.NewClientBuilder().WithScheme(scheme).Build()
 	c := NewCluster(clocktesting.NewFakeClock(time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)), kube)
 	gone := pod("gone", "1")
-	c.Nominate(gone, "claim")
-	c.Published(Publication{UID: gone.UID, Pod: types.NamespacedName{Namespace: gone.Namespace, Name: gone.Name}, Node: "node-a", NodeClaim: "claim"})
-	if _, err := c.Read(t.Context(), func(context.Context, *apiv1.NodePool) ([]*cloudprovider.InstanceType, error) { return nil, nil }); err != nil {
+	mustNominate(t, c, gone, "claim")
+	if err := c.Nominations().Publish(Publication{UID: gone.UID, Pod: types.NamespacedName{Namespace: gone.Namespace, Name: gone.Name}, Node: "node-a", NodeClaim: "claim"}); err != nil {
 		t.Fatal(err)
 	}
-	if c.HasNominations() {
+	v, err := c.Read(t.Context(), func(context.Context, *apiv1.NodePool) ([]*cloudprovider.InstanceType, error) { return nil, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Prune(v)
+	if c.Nominations().Any() {
 		t.Error("the deleted pod kept its nomination")
 	}
-	if c.PublishedBy(gone.UID, "node-a") {
+	if c.Nominations().PublishedBy(gone.UID, "node-a") {
 		t.Error("the deleted pod kept its publication")
+	}
+}
+
+func mustNominate(t *testing.T, c *Cluster, p *corev1.Pod, nodeClaim string) {
+	t.Helper()
+	if err := c.Nominations().Nominate(p, nodeClaim); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -45,8 +45,7 @@ func (c *Cluster) Replacing() map[string]Replacement {
 }
 
 // applyReplacing puts the marks of commands in flight into the snapshot.
-func (c *Cluster) applyReplacing(v *View) {
-	marks := c.Replacing()
+func applyReplacing(v *View, marks map[string]Replacement) {
 	if len(marks) == 0 {
 		return
 	}

@@ -83,7 +83,7 @@ func TestBufferProvisionsRoom(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range pods {
-		if got, ok := f.provisioner.cluster.Nomination(p); !ok || got != bufferClaim {
+		if got, ok := f.provisioner.cluster.Nominations().Nomination(p); !ok || got != bufferClaim {
 			t.Errorf("pod %s nominated to %q, want the buffer's nodeclaim %s", p.Name, got, bufferClaim)
 		}
 	}
@@ -115,7 +115,7 @@ func TestRealPodsTakeLaunchingBufferRoom(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range pods {
-		if got, ok := f.provisioner.cluster.Nomination(p); !ok || got != claims[0].Name {
+		if got, ok := f.provisioner.cluster.Nominations().Nomination(p); !ok || got != claims[0].Name {
 			t.Errorf("pod %s nominated to %q, want the buffer's launching nodeclaim %s", p.Name, got, claims[0].Name)
 		}
 	}

@@ -42,7 +42,7 @@ func (p *Provisioner) Register(mgr manager.Manager) error {
 				old, okOld := e.ObjectOld.(*corev1.Pod)
 				pod, okNew := e.ObjectNew.(*corev1.Pod)
 				// A pod bound while a buffer exists may have taken the buffer's room: buy it again now.
-				if okOld && okNew && old.Spec.NodeName == "" && pod.Spec.NodeName != "" && (p.cluster.HasNominations() || p.buffers.Load()) {
+				if okOld && okNew && old.Spec.NodeName == "" && pod.Spec.NodeName != "" && (p.cluster.Nominations().Any() || p.buffers.Load()) {
 					p.Trigger()
 				}
 			},

@@ -59,7 +59,7 @@ func New(clk clock.Clock, kube client.Client, cluster *state.Cluster, cloud clou
 		return nil, errors.New("provisioning: every dependency (clock, client, cluster state, cloud provider, recorder, batcher) is required")
 	}
 	return &Provisioner{clk: clk, kube: kube, cluster: cluster, cloud: cloud, recorder: recorder, batcher: batcher,
-		publisher: NewPublisher(clk, kube, cluster)}, nil
+		publisher: NewPublisher(clk, kube, cluster.Nominations())}, nil
 }
 
 // SetPreferencePolicy sets how the plan weighs preferences against cost (empty: scheduling.PreferenceCost).
@@ -91,7 +91,9 @@ func (p *Provisioner) Provision(ctx context.Context) (*scheduling.Results, error
 	if err != nil {
 		return nil, err
 	}
-	if err := ClearStale(ctx, p.kube, p.cluster); err != nil {
+	// Provisioning owns the nominations: only its reconcile ends the ones this read found over (state.Cluster.Prune).
+	p.cluster.Prune(view)
+	if err := ClearStale(ctx, p.kube, p.cluster.Nominations()); err != nil {
 		logger.Error(err, "clearing nominations the plan dropped")
 	}
 	for name, problem := range view.NodePoolProblems {
@@ -134,7 +136,7 @@ func (p *Provisioner) Provision(ctx context.Context) (*scheduling.Results, error
 			continue
 		}
 		for _, pod := range scheduling.WithoutBufferPods(placement.Pods) {
-			p.cluster.Nominate(pod, placement.Node)
+			p.nominate(ctx, pod, placement.Node)
 			p.recorder.Eventf(pod, nil, corev1.EventTypeNormal, ReasonNominated, "Provisioning",
 				"pod should schedule on nodeclaim %s", placement.Node)
 		}
@@ -173,12 +175,20 @@ func (p *Provisioner) launch(ctx context.Context, view *state.View, planned *sch
 		priced = fmt.Sprintf(", priced by NodeOverlay %s (list $%.4f/h)", o.Overlay, o.ListPrice)
 	}
 	for _, pod := range scheduling.WithoutBufferPods(planned.Pods) {
-		p.cluster.Nominate(pod, nc.Name)
+		p.nominate(ctx, pod, nc.Name)
 		p.recorder.Eventf(pod, nil, corev1.EventTypeNormal, ReasonNominated, "Provisioning",
 			"pod should schedule on nodeclaim %s (%s, %s %s, $%.4f/h%s)", nc.Name, cheapest.InstanceType.Name,
 			cheapest.Offering.CapacityType, cheapest.Offering.Zone, cheapest.Offering.PricePerHour, priced)
 	}
 	return nil
+}
+
+// nominate records that the plan put pod on nodeClaim. The plan only places pods without a live nomination (the
+// others hold their place on their NodeClaim), so a refusal means the bookkeeping is off: it is logged, not fatal.
+func (p *Provisioner) nominate(ctx context.Context, pod *corev1.Pod, nodeClaim string) {
+	if err := p.cluster.Nominations().Nominate(pod, nodeClaim); err != nil {
+		log.FromContext(ctx).Error(err, "nominating pod", "pod", klog.KObj(pod), "nodeclaim", nodeClaim)
+	}
 }
 
 // reportUnschedulable gives each pod that fits nowhere a FailedScheduling event with the simulator's reasons, and

@@ -215,7 +215,7 @@ func TestReferenceScaleUp(t *testing.T) {
 		t.Errorf("requested cpu = %s, want 4", cpu.String())
 	}
 	for _, p := range pods {
-		if got, ok := f.provisioner.cluster.Nomination(p); !ok || got != nc.Name {
+		if got, ok := f.provisioner.cluster.Nominations().Nomination(p); !ok || got != nc.Name {
 			t.Errorf("pod %s nominated to %q, want %s", p.Name, got, nc.Name)
 		}
 	}

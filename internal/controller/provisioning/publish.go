@@ -41,22 +41,22 @@ const publishWorkers = 16
 // is not filled with pods the plan meant for other nodes (which would leave, say, arm64-only pods without the room
 // bought for them, and buy another node). Written before the node exists, the reservation is in place the moment
 // the node is added; the nodeclaim lifecycle controller keeps the node's tailor.sh/unregistered taint on until it is
-// (state.Cluster.PublicationPending).
+// (state.Nominations.PublicationPending).
 //
 // A nomination another component wrote (the kube-scheduler's, for preemption) is never overwritten; a nomination
 // Tailor wrote and no longer stands by is cleared (ClearStale), only while it still says what Tailor wrote. A pod
 // with a hard topology spread constraint has its nomination taken back spreadRelease after the node is initialized
 // (releaseSpread): it held the room while the other pods bound, and kept longer it would stop the pod from binding.
 type Publisher struct {
-	clk     clock.Clock
-	kube    client.Client
-	cluster *state.Cluster
-	notify  chan event.TypedGenericEvent[*apiv1.NodeClaim]
+	clk         clock.Clock
+	kube        client.Client
+	nominations *state.Nominations
+	notify      chan event.TypedGenericEvent[*apiv1.NodeClaim]
 }
 
-// NewPublisher returns the publisher.
-func NewPublisher(clk clock.Clock, kube client.Client, cluster *state.Cluster) *Publisher {
-	return &Publisher{clk: clk, kube: kube, cluster: cluster, notify: make(chan event.TypedGenericEvent[*apiv1.NodeClaim], 1024)}
+// NewPublisher returns the publisher of the nominations.
+func NewPublisher(clk clock.Clock, kube client.Client, nominations *state.Nominations) *Publisher {
+	return &Publisher{clk: clk, kube: kube, nominations: nominations, notify: make(chan event.TypedGenericEvent[*apiv1.NodeClaim], 1024)}
 }
 
 // Notify asks for the NodeClaims' nominations to be published again: the provisioner nominated more pods to them.
@@ -95,9 +95,9 @@ func (p *Publisher) Reconcile(ctx context.Context, req reconcile.Request) (recon
 	if node == "" || !nc.DeletionTimestamp.IsZero() {
 		return reconcile.Result{}, nil
 	}
-	todo, round := p.cluster.ToPublish(nc.Name, node)
+	todo, round := p.nominations.ToPublish(nc.Name, node)
 	if len(todo) == 0 {
-		p.cluster.MarkPublished(nc.Name, node, round)
+		p.nominations.MarkPublished(nc.Name, node, round)
 		return p.releaseSpread(ctx, nc, node)
 	}
 	var (
@@ -130,7 +130,7 @@ func (p *Publisher) Reconcile(ctx context.Context, req reconcile.Request) (recon
 		log.FromContext(ctx).V(1).Info("published nominations to the kube-scheduler", "nodeclaim", nc.Name, "node", node, "pods", published)
 	}
 	if len(errs) == 0 {
-		p.cluster.MarkPublished(nc.Name, node, round)
+		p.nominations.MarkPublished(nc.Name, node, round)
 	}
 	res, err := p.releaseSpread(ctx, nc, node)
 	return res, errors.Join(append(errs, err)...)
@@ -149,7 +149,7 @@ func (p *Publisher) releaseSpread(ctx context.Context, nc *apiv1.NodeClaim, node
 	if cond == nil || cond.Status != metav1.ConditionTrue {
 		return reconcile.Result{}, nil
 	}
-	nominated := p.cluster.Nominated(nc.Name)
+	nominated := p.nominations.Nominated(nc.Name)
 	if len(nominated) == 0 {
 		return reconcile.Result{}, nil
 	}
@@ -170,7 +170,10 @@ func (p *Publisher) releaseSpread(ctx context.Context, nc *apiv1.NodeClaim, node
 		err = patchNominatedNodeName(ctx, p.kube, pod, pub.Node, "")
 		switch {
 		case err == nil, changedMeanwhile(err):
-			p.cluster.Release(pod.UID)
+			if err := p.nominations.Release(pod.UID); err != nil {
+				// The nomination ended meanwhile (provisioning pruned it): the value is cleared all the same.
+				log.FromContext(ctx).V(1).Info("released a nomination that had ended", "pod", pub.Pod, "reason", err.Error())
+			}
 			released++
 		default:
 			errs = append(errs, fmt.Errorf("releasing status.nominatedNodeName of pod %s: %w", pub.Pod, err))
@@ -201,10 +204,10 @@ func (p *Publisher) publish(ctx context.Context, pub state.Publication) (bool, e
 	}
 	current := pod.Status.NominatedNodeName
 	if current == pub.Node {
-		p.cluster.Published(pub)
+		p.record(ctx, pub)
 		return false, nil
 	}
-	if current != "" && !p.cluster.PublishedBy(pod.UID, current) {
+	if current != "" && !p.nominations.PublishedBy(pod.UID, current) {
 		return false, nil // the kube-scheduler's (preemption) or another component's: not ours to overwrite
 	}
 	if err := patchNominatedNodeName(ctx, p.kube, pod, current, pub.Node); err != nil {
@@ -213,29 +216,37 @@ func (p *Publisher) publish(ctx context.Context, pub state.Publication) (bool, e
 		}
 		return false, fmt.Errorf("setting status.nominatedNodeName of pod %s: %w", pub.Pod, err)
 	}
-	p.cluster.Published(pub)
+	p.record(ctx, pub)
 	return true, nil
+}
+
+// record notes that the pod's status.nominatedNodeName says what pub says. A nomination that ended while it was
+// being published keeps the value recorded, so the next ClearStale takes it back.
+func (p *Publisher) record(ctx context.Context, pub state.Publication) {
+	if err := p.nominations.Publish(pub); err != nil {
+		log.FromContext(ctx).V(1).Info("published a nomination that had ended; it is cleared with the next plan", "pod", pub.Pod, "reason", err.Error())
+	}
 }
 
 // ClearStale clears status.nominatedNodeName on the pods whose published nomination Tailor dropped, while the field
 // still names what Tailor wrote and the pod is unbound, so the kube-scheduler stops holding room there for them.
-func ClearStale(ctx context.Context, kube client.Client, cluster *state.Cluster) error {
+func ClearStale(ctx context.Context, kube client.Client, nominations *state.Nominations) error {
 	var errs []error
-	for _, s := range cluster.Stale() {
+	for _, s := range nominations.Stale() {
 		pod, err := unboundPod(ctx, kube, s)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		if pod == nil || pod.Status.NominatedNodeName != s.Node {
-			cluster.Unpublished(s.UID)
+			nominations.Unpublished(s.UID)
 			continue
 		}
 		err = patchNominatedNodeName(ctx, kube, pod, s.Node, "")
 		switch {
 		case err == nil, changedMeanwhile(err):
 			// Cleared, or no longer what Tailor wrote: nothing left to undo.
-			cluster.Unpublished(s.UID)
+			nominations.Unpublished(s.UID)
 		default:
 			errs = append(errs, fmt.Errorf("clearing status.nominatedNodeName of pod %s: %w", s.Pod, err))
 		}

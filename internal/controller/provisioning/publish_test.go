@@ -159,7 +159,7 @@ func TestPublisherReleasesSpreadPods(t *testing.T) {
 		if got := nominated(p); got != "" {
 			t.Errorf("spread pod %s: status.nominatedNodeName %q after the release, want none", p.Name, got)
 		}
-		if name, ok := f.provisioner.cluster.Nomination(p); !ok || name != nc.Name {
+		if name, ok := f.provisioner.cluster.Nominations().Nomination(p); !ok || name != nc.Name {
 			t.Errorf("spread pod %s: Tailor's nomination %q %v, want it still waiting for %s", p.Name, name, ok, nc.Name)
 		}
 	}
