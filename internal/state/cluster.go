@@ -50,7 +50,9 @@ type InstanceTypesFunc func(ctx context.Context, np *apiv1.NodePool) ([]*cloudpr
 // View is one consistent read of the cluster for a provisioning or disruption decision.
 type View struct {
 	Snapshot *scheduling.Snapshot
-	// Pending pods to plan: unschedulable, not terminal, not nominated to capacity that is still coming.
+	// Pending pods to plan: unschedulable, not terminal, without a live nomination (one to capacity still coming, or
+	// to a registered node that still has room for them). SettleNominations adds the nominated pods the
+	// kube-scheduler will not bind where they wait.
 	Pending []*corev1.Pod
 	// NodePools by name, as read, and the ones whose instance types could not be had, with why.
 	NodePools        map[string]*apiv1.NodePool

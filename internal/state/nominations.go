@@ -84,6 +84,7 @@ type nominationEntry struct {
 type Nominations struct {
 	mu      sync.Mutex
 	entries map[types.UID]*nominationEntry
+	live    int                     // entries in a live state, so Any is cheap on every pod update
 	rounds  map[string]int          // nominations made to each NodeClaim so far
 	settled map[string]settledRound // the round of each NodeClaim's nominations published last, and where
 }
@@ -111,7 +112,8 @@ func (n *Nominations) Nominate(pod *corev1.Pod, nodeClaim string) error {
 	if e.state.live() {
 		return &TransitionError{UID: pod.UID, From: e.state, To: Nominated}
 	}
-	e.pod, e.nodeClaim, e.state = client.ObjectKeyFromObject(pod), nodeClaim, Nominated
+	e.pod, e.nodeClaim = client.ObjectKeyFromObject(pod), nodeClaim
+	n.move(e, Nominated)
 	n.rounds[nodeClaim]++
 	return nil
 }
@@ -131,7 +133,7 @@ func (n *Nominations) Publish(p Publication) error {
 	if (e.state != Nominated && e.state != Published) || e.nodeClaim != p.NodeClaim {
 		return &TransitionError{UID: p.UID, From: e.state, To: Published}
 	}
-	e.state = Published
+	n.move(e, Published)
 	return nil
 }
 
@@ -151,7 +153,7 @@ func (n *Nominations) Release(uid types.UID) error {
 		n.dropIfSpent(uid, e)
 		return &TransitionError{UID: uid, From: from, To: Released}
 	}
-	e.state = Released
+	n.move(e, Released)
 	return nil
 }
 
@@ -173,19 +175,42 @@ func (n *Nominations) end(uid types.UID, nodeClaim string) {
 	if e == nil || !e.state.live() || e.nodeClaim != nodeClaim {
 		return
 	}
-	e.state, e.nodeClaim = Done, ""
+	n.move(e, Done)
+	e.nodeClaim = ""
 	n.dropIfSpent(uid, e)
 }
 
 // forget drops everything about the pod: it was bound (binding cleared status.nominatedNodeName), finished or gone.
-func (n *Nominations) forget(uid types.UID) { delete(n.entries, uid) }
+func (n *Nominations) forget(uid types.UID) {
+	if e := n.entries[uid]; e != nil {
+		n.move(e, NominationNone)
+		delete(n.entries, uid)
+	}
+}
 
-// adopt takes back a nomination published before a restart (none → published).
+// adopt takes back a nomination published before a restart (none or done → published).
 func (n *Nominations) adopt(p Publication) {
-	if e := n.entries[p.UID]; e != nil && e.state.live() {
+	e := n.entries[p.UID]
+	if e == nil {
+		e = &nominationEntry{}
+		n.entries[p.UID] = e
+	}
+	if e.state.live() {
 		return
 	}
-	n.entries[p.UID] = &nominationEntry{pod: p.Pod, nodeClaim: p.NodeClaim, state: Published, written: &p}
+	e.pod, e.nodeClaim, e.written = p.Pod, p.NodeClaim, &p
+	n.move(e, Published)
+}
+
+// move sets the entry's state, keeping the count of live ones.
+func (n *Nominations) move(e *nominationEntry, to NominationState) {
+	if e.state.live() {
+		n.live--
+	}
+	if to.live() {
+		n.live++
+	}
+	e.state = to
 }
 
 // dropIfSpent removes a done entry with nothing left to undo.
@@ -216,12 +241,7 @@ func (n *Nominations) Nomination(pod *corev1.Pod) (string, bool) {
 func (n *Nominations) Any() bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	for _, e := range n.entries {
-		if e.state.live() {
-			return true
-		}
-	}
-	return false
+	return n.live > 0
 }
 
 // snapshot copies the record for a read of the cluster, which must not change it.

@@ -198,7 +198,7 @@ func (v *View) unheld() *scheduling.Snapshot {
 // calls it, once per plan, right after its read: other readers leave the nominations as they are.
 func (c *Cluster) Prune(v *View) {
 	v.SettleNominations()
-	if v.pruned {
+	if v.pruned || v.nominations == nil { // applied already, or not a View Read built
 		return
 	}
 	v.pruned = true

@@ -154,6 +154,15 @@ func TestPruneAtTimes(t *testing.T) {
 			if diff := cmp.Diff(tt.wantStale, stale); diff != "" {
 				t.Errorf("stale publications (-want +got):\n%s", diff)
 			}
+			wantLive := 0
+			for _, state := range want {
+				if state.live() {
+					wantLive++
+				}
+			}
+			if c.nominations.live != wantLive {
+				t.Errorf("%d live nominations counted, want %d", c.nominations.live, wantLive)
+			}
 			if _, ok := c.nominations.rounds["gone"]; ok {
 				t.Error("the rounds of a NodeClaim that is gone were kept")
 			}
@@ -239,8 +248,12 @@ func TestNominationTransitions(t *testing.T) {
 			if stale := len(n.Stale()) == 1; stale != tt.wantStale {
 				t.Errorf("stale %v, want %v", stale, tt.wantStale)
 			}
-			if _, live := n.Nomination(p); live != (tt.wantState == Nominated || tt.wantState == Published || tt.wantState == Released) {
+			wantLive := tt.wantState == Nominated || tt.wantState == Published || tt.wantState == Released
+			if _, live := n.Nomination(p); live != wantLive {
 				t.Errorf("Nomination live %v in state %s", live, tt.wantState)
+			}
+			if n.Any() != wantLive {
+				t.Errorf("Any() = %v in state %s", n.Any(), tt.wantState)
 			}
 		})
 	}
