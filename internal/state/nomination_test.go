@@ -109,7 +109,7 @@ func TestNominationToAFullNode(t *testing.T) {
 			// A dead nomination is dropped; a live one is kept (the provisioner re-plans on pod binds only while some
 			// nomination is outstanding).
 			if want := len(tt.wantPending) == 0; c.Nominations().Any() != want {
-				t.Errorf("HasNominations() = %v, want %v", c.Nominations().Any(), want)
+				t.Errorf("Nominations().Any() = %v, want %v", c.Nominations().Any(), want)
 			}
 		})
 	}
@@ -220,8 +220,7 @@ func TestPublicationPending(t *testing.T) {
 }
 
 // TestNominationOfDeletedPod: a pod deleted while it waited for its NodeClaim loses its nomination when the next read
-// is pruned,
-// so HasNominations does not stay true for ever.
+// is pruned, so Nominations().Any() does not stay true for ever.
 func TestNominationOfDeletedPod(t *testing.T) {
 	scheme, err := operator.NewScheme()
 	if err != nil {

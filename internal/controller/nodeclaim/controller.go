@@ -80,7 +80,7 @@ func New(clk clock.Clock, kube client.Client, cloud cloudprovider.CloudProvider,
 }
 
 // Publications tells whether the pods planned onto a NodeClaim still wait for their nominations to be published on
-// its node (internal/state's Cluster).
+// its node (internal/state's Nominations).
 type Publications interface {
 	PublicationPending(nodeClaim, node string) bool
 }
