@@ -186,7 +186,14 @@ func (s *solver) finalizeAll() {
 // finalize lists the claim's options: its types within the NodePool's limits, each with its cheapest offering
 // under the claim's requirements. The first is the type it launches as.
 func (s *solver) finalize(n *node) {
-	s.widen(n)
+	set := s.widen(n)
+	if set == nil || !s.sharedOptionsOK(n) {
+		set = nil
+	} else if set.options != nil {
+		n.options = set.options
+		n.retarget()
+		return
+	}
 	budget := n.pool.remaining.Add(n.target.capacity)
 	f := s.offeringFilter(n.reqs)
 	n.options = make([]InstanceTypeOption, 0, len(n.types))
@@ -209,7 +216,15 @@ func (s *solver) finalize(n *node) {
 	if !slices.IsSortedFunc(n.options, cmpOptions) {
 		slices.SortStableFunc(n.options, cmpOptions)
 	}
-	// A widened claim may launch as a smaller type than the one its limits were counted for.
+	if set != nil {
+		set.options = n.options
+	}
+	n.retarget()
+}
+
+// retarget sets the claim's target to its first option: a widened claim may launch as a smaller type than the one
+// its limits were counted for.
+func (n *node) retarget() {
 	if len(n.options) > 0 && n.target != nil && n.options[0].InstanceType != n.target.it {
 		for _, t := range n.types {
 			if t.it == n.options[0].InstanceType {

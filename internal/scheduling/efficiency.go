@@ -71,20 +71,16 @@ func (s *solver) efficientTypes(ps *poolState, p *podInfo) *effTypes {
 }
 
 // widen lets a finished claim launch as any of its NodePool's types that its requirements allow and that hold its
-// pods, not only the efficient ones it grew within: the cheapest of those is its launch type.
-func (s *solver) widen(n *node) {
+// pods, not only the efficient ones it grew within: the cheapest of those is its launch type. The list is shared with
+// the other claims that the same types hold (sharedtypes.go); widen returns it, or nil when the claim was not capped.
+func (s *solver) widen(n *node) *allowedSet {
 	if !n.capped {
-		return
+		return nil
 	}
-	allowed := s.allowedTypes(n.pool, n.reqs)
-	types := make([]*typeInfo, 0, len(allowed))
-	for _, t := range allowed {
-		if n.used.Fits(t.alloc) {
-			types = append(types, t)
-		}
-	}
-	n.types, n.ownTypes, n.capped = types, true, false
-	n.bound, n.floor = maxAlloc(types), minAlloc(types)
+	set := s.allowedSetFor(n.pool, n.reqs).holding(n.used)
+	n.types, n.ownTypes, n.capped = set.types, false, false
+	n.bound, n.floor = set.bound, set.floor
+	return set
 }
 
 func (s *solver) computeEfficient(ps *poolState, p *podInfo, demand Resources) []*typeInfo {
@@ -140,7 +136,7 @@ func (s *solver) allowedTypes(ps *poolState, reqs Requirements) []*typeInfo {
 	var b strings.Builder
 	for _, k := range reqs.Keys() {
 		if s.typeKeys[k] || k == apiv1.ZoneLabelKey || k == apiv1.CapacityTypeLabelKey {
-			b.WriteString(joinRequirements(reqs.Get(k)))
+			b.WriteString(s.requirementKey(reqs, k))
 			b.WriteByte(';')
 		}
 	}

@@ -30,7 +30,8 @@ type NodeClaim struct {
 	NodePool string
 	// Requirements are the NodePool's requirements narrowed by every pod placed here.
 	Requirements Requirements
-	// InstanceTypeOptions are the instance types that fit all the pods (and the daemonsets), cheapest first.
+	// InstanceTypeOptions are the instance types that fit all the pods (and the daemonsets), cheapest first. NodeClaims
+	// with the same options may share the slice: read it, copy it before changing it.
 	InstanceTypeOptions []InstanceTypeOption
 	// Pods to bind to the node once it exists.
 	Pods []*corev1.Pod

@@ -114,6 +114,10 @@ type solver struct {
 	demand    map[string]Resources
 	efficient map[effKey]*effTypes
 	allowed   map[widenKey][]*typeInfo
+	// allowedSets are the allowed lists with their bounds and shared options, reqKeys the parts of their keys
+	// (sharedtypes.go); both made on first use.
+	allowedSets map[sharedKey]*allowedSet
+	reqKeys     map[setKey]string
 	// burstables are, per NodePool, the burstable types it could launch but does not name (efficiency.go).
 	burstables map[*NodePool][]*cloudprovider.InstanceType
 }
