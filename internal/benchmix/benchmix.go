@@ -109,7 +109,7 @@ func deployment(name, cpu, mem string, fifth int, v string, preferred bool) *app
 // Generate returns the named mix of n pods.
 func Generate(mix string, n int) ([]*appsv1.Deployment, error) {
 	if n <= 0 {
-		return nil, fmt.Errorf("pods is %d: give a positive number of pods", n)
+		return nil, fmt.Errorf("pods is %d: give a positive number of pods (gen-mix -pods)", n)
 	}
 	switch mix {
 	case MixDiverse:
@@ -117,7 +117,7 @@ func Generate(mix string, n int) ([]*appsv1.Deployment, error) {
 	case MixDiversePreferred:
 		return Diverse(n, true), nil
 	}
-	return nil, fmt.Errorf("unknown mix %q: use %s or %s", mix, MixDiverse, MixDiversePreferred)
+	return nil, fmt.Errorf("unknown mix %q: use %s or %s (gen-mix -mix)", mix, MixDiverse, MixDiversePreferred)
 }
 
 // WriteYAML writes the Deployments as one multi-document YAML stream.
