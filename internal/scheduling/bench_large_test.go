@@ -51,8 +51,10 @@ func preferredDiversePods(n int) []*corev1.Pod {
 }
 
 // BenchmarkSolveLarge plans the diverse mix, required and preferred, at 20,000 and 50,000 pods. Besides pods/s,
-// cost/bound and nodes it reports peak-rss-MiB, the process's peak resident set (getrusage) after the run: the
-// process's high-water mark, so run one sub-benchmark per process to read it for that size alone.
+// cost/bound and nodes it reports pods/cpu-s, pods per second of CPU time the process used while planning (every
+// thread, the garbage collector's included: on a shared machine, what the planning costs whatever the load), and
+// peak-rss-MiB, the process's peak resident set (getrusage) after the run: the process's high-water mark, so run
+// one sub-benchmark per process to read it for that size alone.
 func BenchmarkSolveLarge(b *testing.B) {
 	types := catalogTypes(b)
 	for _, sc := range []struct {
@@ -65,6 +67,7 @@ func BenchmarkSolveLarge(b *testing.B) {
 				snap := &Snapshot{NodePools: []*NodePool{nodePool("default", types...).obj()}}
 				var res *Results
 				b.ReportAllocs()
+				cpu0, _, _ := processUsage()
 				b.ResetTimer()
 				for range b.N {
 					var err error
@@ -74,7 +77,8 @@ func BenchmarkSolveLarge(b *testing.B) {
 				}
 				b.StopTimer()
 				b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "pods/s")
-				if rss, ok := peakRSS(); ok {
+				if cpu1, rss, ok := processUsage(); ok {
+					b.ReportMetric(float64(n)*float64(b.N)/(cpu1-cpu0).Seconds(), "pods/cpu-s")
 					b.ReportMetric(float64(rss)/(1<<20), "peak-rss-MiB")
 				}
 				if len(res.Unschedulable) > 0 {

@@ -2,13 +2,17 @@
 
 package scheduling
 
-import "syscall"
+import (
+	"syscall"
+	"time"
+)
 
-// peakRSS is the process's peak resident set in bytes (getrusage ru_maxrss, in KiB on Linux).
-func peakRSS() (int64, bool) {
+// processUsage is the CPU time (user and system, every thread) the process has used so far and its peak resident
+// set in bytes (getrusage; ru_maxrss is in KiB on Linux).
+func processUsage() (cpu time.Duration, peakRSS int64, ok bool) {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0, false
+		return 0, 0, false
 	}
-	return ru.Maxrss << 10, true
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), ru.Maxrss << 10, true
 }
