@@ -96,12 +96,12 @@ func (c *Controller) adopt(ctx context.Context, w *world) error {
 		return nil
 	}
 	byName := map[string]*apiv1.NodeClaim{}
-	for _, nc := range w.claims {
+	for _, nc := range w.NodeClaims {
 		byName[nc.Name] = nc
 	}
 	recs := map[string]*record{}
 	var errs []error
-	for _, nc := range w.claims {
+	for _, nc := range w.NodeClaims {
 		raw, ok := nc.Annotations[apiv1.DisruptionCommandAnnotationKey]
 		if !ok || !nc.DeletionTimestamp.IsZero() {
 			continue // a candidate being deleted keeps its record until it is gone; its command is done
@@ -139,13 +139,13 @@ func (c *Controller) rebuild(w *world, byName map[string]*apiv1.NodeClaim, rec *
 		if nc == nil || !nc.DeletionTimestamp.IsZero() {
 			continue
 		}
-		node := w.nodes[nc.Status.ProviderID]
+		node := w.NodeOf(nc)
 		if node == nil {
 			node = &corev1.Node{}
 			node.Name = nc.Status.NodeName
 		}
-		cmd.candidates = append(cmd.candidates, &candidate{claim: nc, node: node, pool: w.pools[nc.Labels[apiv1.NodePoolLabelKey]],
-			pods: movable(w.podsByNode[node.Name]), reason: rec.Reason})
+		cmd.candidates = append(cmd.candidates, &candidate{claim: nc, node: node, pool: w.NodePoolOf(nc),
+			pods: movable(w.PodsByNode[node.Name]), reason: rec.Reason})
 	}
 	return cmd
 }

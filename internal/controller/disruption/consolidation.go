@@ -7,14 +7,14 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
-	apiv1 "github.com/tailor-sh/tailor/api/v1"
+	policy "github.com/tailor-sh/tailor/internal/disruption"
 	"github.com/tailor-sh/tailor/internal/scheduling"
 	"github.com/tailor-sh/tailor/internal/state"
 )
 
 // ReasonUnderutilized is consolidation's reason: the node's pods fit on the rest of the cluster, or on one cheaper
 // new node.
-const ReasonUnderutilized = apiv1.DisruptingReasonUnderutilized
+const ReasonUnderutilized = policy.ReasonUnderutilized
 
 // eventConsolidationApproved is the event on each node of a consolidation move about to be carried out.
 const eventConsolidationApproved = "ConsolidationApproved"
@@ -127,11 +127,4 @@ type Option func(*Controller)
 // scheduling.DefaultMaxConsolidationCandidates): each step of its binary search simulates that many nodes' pods.
 func WithMaxConsolidationCandidates(n int) Option {
 	return func(c *Controller) { c.maxCandidates = n }
-}
-
-// underutilized tells whether a non-empty, consolidatable node's pool lets consolidation act on it.
-func underutilized(pool *apiv1.NodePool, nc *apiv1.NodeClaim) bool {
-	policy := pool.Spec.Disruption.ConsolidationPolicy
-	return (policy == apiv1.ConsolidationPolicyWhenEmptyOrUnderutilized || policy == apiv1.ConsolidationPolicyBalanced) &&
-		nc.StatusConditions().IsTrue(apiv1.ConditionTypeConsolidatable)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
 	"github.com/tailor-sh/tailor/internal/cloudprovider"
+	policy "github.com/tailor-sh/tailor/internal/disruption"
 	"github.com/tailor-sh/tailor/internal/state"
 )
 
@@ -33,11 +33,11 @@ const PollInterval = 5 * time.Second
 // should go as soon as those are initialized, not up to a PollInterval later.
 const CommandPollInterval = time.Second
 
-// Reasons, in the order the methods run. Empty and Drifted match the NodePool budget reasons.
+// Reasons, in the order the methods run (policy.Methods). Empty and Drifted match the NodePool budget reasons.
 const (
-	ReasonExpired = apiv1.DisruptingReasonExpired
-	ReasonDrifted = apiv1.DisruptingReasonDrifted
-	ReasonEmpty   = apiv1.DisruptingReasonEmpty
+	ReasonExpired = policy.ReasonExpired
+	ReasonDrifted = policy.ReasonDrifted
+	ReasonEmpty   = policy.ReasonEmpty
 )
 
 var methods = []string{ReasonUnhealthy, ReasonExpired, ReasonDrifted, ReasonEmpty, ReasonUnderutilized}
@@ -119,16 +119,12 @@ type candidate struct {
 	pool   *apiv1.NodePool
 	pods   []*corev1.Pod // pods that must move (not DaemonSet, mirror or finished)
 	reason string
+	// verdict is the policy's verdict that made it a candidate; nil for the candidates of a rebuilt command.
+	verdict *policy.Verdict
 }
 
 // world is one read of what the decision needs.
-type world struct {
-	pools      map[string]*apiv1.NodePool
-	claims     []*apiv1.NodeClaim
-	nodes      map[string]*corev1.Node // by provider ID
-	podsByNode map[string][]*corev1.Pod
-	pdbs       []policyv1.PodDisruptionBudget
-}
+type world = policy.View
 
 // Disrupt runs one pass: it refreshes the Consolidatable and Drifted conditions, then either moves the command in
 // flight along (a replace waiting for its replacements) or carries out the first method that has candidates within
@@ -142,7 +138,7 @@ func (c *Controller) Disrupt(ctx context.Context) ([]string, error) {
 	if err := c.adopt(ctx, w); err != nil {
 		return nil, err
 	}
-	candidates, err := c.candidates(ctx, w)
+	candidates, _, err := c.candidates(ctx, w)
 	if err != nil {
 		return nil, err
 	}
@@ -191,19 +187,29 @@ func (c *Controller) Disrupt(ctx context.Context) ([]string, error) {
 	return nil, nil
 }
 
-// candidates evaluates every NodeClaim and groups the candidates by the method that would remove them.
-func (c *Controller) candidates(ctx context.Context, w *world) (map[string][]*candidate, error) {
+// candidates asks the provider about drift, evaluates every NodeClaim with the disruption policy, records each
+// verdict (conditions, events, logs) and groups the candidates by the method that would remove them. It also returns
+// the verdicts it recorded.
+func (c *Controller) candidates(ctx context.Context, w *world) (map[string][]*candidate, []*policy.Verdict, error) {
+	if err := c.askDrift(ctx, w); err != nil {
+		return nil, nil, err
+	}
+	verdicts := policy.Evaluate(w, c.clk.Now())
 	candidates := map[string][]*candidate{}
-	for _, nc := range w.claims {
-		cand, err := c.evaluate(ctx, w, nc)
+	var recorded []*policy.Verdict
+	for _, v := range verdicts {
+		cand, ok, err := c.record(ctx, w, v)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
+		}
+		if ok {
+			recorded = append(recorded, v)
 		}
 		if cand != nil {
 			candidates[cand.reason] = append(candidates[cand.reason], cand)
 		}
 	}
-	return candidates, nil
+	return candidates, recorded, nil
 }
 
 func (c *Controller) read(ctx context.Context) (*world, error) {
@@ -219,68 +225,64 @@ func (c *Controller) read(ctx context.Context) (*world, error) {
 			return nil, fmt.Errorf("listing %T: %w", l, err)
 		}
 	}
-	w := &world{pools: map[string]*apiv1.NodePool{}, nodes: map[string]*corev1.Node{}, podsByNode: map[string][]*corev1.Pod{}, pdbs: pdbs.Items}
-	for i := range pools.Items {
-		w.pools[pools.Items[i].Name] = &pools.Items[i]
-	}
-	for i := range claims.Items {
-		w.claims = append(w.claims, &claims.Items[i])
-	}
-	sort.Slice(w.claims, func(i, j int) bool { return w.claims[i].Name < w.claims[j].Name })
-	for i := range nodes.Items {
-		if id := nodes.Items[i].Spec.ProviderID; id != "" {
-			w.nodes[id] = &nodes.Items[i]
-		}
-	}
-	for i := range pods.Items {
-		if n := pods.Items[i].Spec.NodeName; n != "" {
-			w.podsByNode[n] = append(w.podsByNode[n], &pods.Items[i])
-		}
-	}
+	w := policy.NewView(pools.Items, claims.Items, nodes.Items, pods.Items, pdbs.Items)
+	w.RepairPolicies = c.repairPolicies()
 	return w, nil
 }
 
-// evaluate updates the claim's Consolidatable and Drifted conditions and returns it as a candidate of the first
-// method that applies, or nil.
-func (c *Controller) evaluate(ctx context.Context, w *world, nc *apiv1.NodeClaim) (*candidate, error) {
-	node := w.nodes[nc.Status.ProviderID]
-	pool := w.pools[nc.Labels[apiv1.NodePoolLabelKey]]
-	if node == nil || pool == nil || !nc.DeletionTimestamp.IsZero() || !node.DeletionTimestamp.IsZero() ||
-		!nc.StatusConditions().IsTrue(apiv1.ConditionTypeInitialized) {
-		return nil, nil
+// askDrift asks the cloud provider whether each candidate drifted from its node class; the NodePool's side of drift
+// is the policy's. Claims busy with a command, or drifted from their NodePool, are not asked about.
+func (c *Controller) askDrift(ctx context.Context, w *world) error {
+	for _, nc := range w.NodeClaims {
+		if w.Considered(nc) != "" || state.CheckNodePoolDrift(nc, w.NodePoolOf(nc)).Reason != "" {
+			continue
+		}
+		reason, err := c.cloud.IsDrifted(ctx, nc)
+		switch {
+		case cloudprovider.IsNodeClaimNotFoundError(err):
+			w.ProviderDrift[nc.Name] = policy.ProviderDrift{Unknown: true}
+		case err != nil:
+			return fmt.Errorf("checking drift of nodeclaim %s: %w", nc.Name, err)
+		case reason != "":
+			w.ProviderDrift[nc.Name] = policy.ProviderDrift{Reason: string(reason), Message: policy.ProviderDriftMessage}
+		}
 	}
+	return nil
+}
+
+// record carries one verdict out: it tidies what an unfinished command left on the claim, updates its Drifted and
+// Consolidatable conditions, and reports what holds it back; it returns the claim as a candidate of the verdict's
+// method, or nil. recorded is false for claims that are no candidate or that changed since they were read.
+func (c *Controller) record(ctx context.Context, w *world, v *policy.Verdict) (cand *candidate, recorded bool, err error) {
+	if v.NotCandidate != "" && v.NotCandidate != policy.NotCandidateBusy {
+		return nil, false, nil
+	}
+	nc, node := v.Claim, w.NodeOf(v.Claim)
 	if busy, err := c.leftOver(ctx, nc, node); busy || err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	cand := &candidate{claim: nc, node: node, pool: pool, pods: movable(w.podsByNode[node.Name])}
-	empty := len(cand.pods) == 0
-	drifted, consolidatable, stale, err := c.refresh(ctx, nc, pool, empty)
+	stale, err := c.refresh(ctx, nc, v.Candidate)
 	if err != nil || stale {
-		return nil, err
+		return nil, false, err
 	}
-	policy, overdue := c.unhealthy(node)
+	if f, _ := v.Finding(ReasonUnhealthy); !f.Due.IsZero() {
+		c.wake(f.Due)
+	}
+	if v.Method == "" {
+		return nil, true, nil
+	}
+	cand = &candidate{claim: nc, node: node, pool: v.Candidate.Pool, pods: v.Candidate.Pods, reason: v.Method, verdict: v}
 	switch {
-	case policy != nil && overdue:
-		cand.reason = ReasonUnhealthy
+	case v.Method == ReasonUnhealthy:
+		broken, _, _ := policy.Unhealthy(w.RepairPolicies, node, c.clk.Now())
 		log.FromContext(ctx).V(1).Info("node unhealthy beyond its toleration", "node", klog.KObj(node),
-			"condition", string(policy.ConditionType), "status", string(policy.ConditionStatus))
-		return cand, nil // repair is not held back by do-not-disrupt or PodDisruptionBudgets
-	case c.expired(nc):
-		cand.reason = ReasonExpired
-	case drifted:
-		cand.reason = ReasonDrifted
-	case empty && consolidatable:
-		cand.reason = ReasonEmpty
-	case consolidatable && underutilized(pool, nc):
-		cand.reason = ReasonUnderutilized
-	default:
-		return nil, nil
+			"condition", string(broken.ConditionType), "status", string(broken.ConditionStatus))
+	case v.Blocked():
+		c.blocked(v.Blockers[0])
+		log.FromContext(ctx).V(1).Info("not disrupting node", "node", klog.KObj(node), "reason", v.Method, "blockedBy", v.Blockers[0].String())
+		return nil, true, nil
 	}
-	if why := c.blocked(w, cand); why != "" {
-		log.FromContext(ctx).V(1).Info("not disrupting node", "node", klog.KObj(node), "reason", cand.reason, "blockedBy", why)
-		return nil, nil
-	}
-	return cand, nil
+	return cand, true, nil
 }
 
 // leftOver tidies what an unfinished command may have left on a node no command in flight holds (a Disrupting
@@ -300,94 +302,61 @@ func (c *Controller) leftOver(ctx context.Context, nc *apiv1.NodeClaim, node *co
 	return false, c.unstrand(ctx, nc, node)
 }
 
-// blocked says why a candidate may not be disrupted now, or "". Expiry is forceful when the NodeClaim bounds its
-// drain with a terminationGracePeriod: neither do-not-disrupt nor a PodDisruptionBudget holds it back (the drain
-// still honours PodDisruptionBudgets until the grace period ends). Without that bound they hold an expired node as
-// they hold any other, since its drain could otherwise wait forever on a node already cordoned.
-func (c *Controller) blocked(w *world, cand *candidate) string {
-	if cand.reason == ReasonExpired && cand.claim.Spec.TerminationGracePeriod != nil {
-		return ""
+// blocked records what holds a candidate back, the first blocker the policy found: a do-not-disrupt duration wakes
+// the loop when it runs out; a bad value is reported once per object and value with an event naming the fix.
+func (c *Controller) blocked(b policy.Blocker) {
+	if b.Kind != policy.BlockerDoNotDisrupt {
+		return
 	}
-	if c.protected(cand.node, cand.node.CreationTimestamp.Time) || c.protected(cand.claim, cand.claim.CreationTimestamp.Time) {
-		return "node annotated " + apiv1.DoNotDisruptAnnotationKey
-	}
-	for _, p := range cand.pods {
-		if c.protected(p, podStart(p)) {
-			return fmt.Sprintf("pod %s/%s annotated %s=%s", p.Namespace, p.Name, apiv1.DoNotDisruptAnnotationKey, p.Annotations[apiv1.DoNotDisruptAnnotationKey])
-		}
-		pdbs := state.PDBsFor(p, w.pdbs)
-		if len(pdbs) > 1 {
-			return fmt.Sprintf("pod %s/%s is selected by %d PodDisruptionBudgets, which the Eviction API refuses to evict", p.Namespace, p.Name, len(pdbs))
-		}
-		for _, pdb := range pdbs {
-			if pdb.Status.DisruptionsAllowed <= 0 {
-				return fmt.Sprintf("PodDisruptionBudget %s/%s allows no disruption of pod %s", pdb.Namespace, pdb.Name, p.Name)
-			}
-		}
-	}
-	return ""
-}
-
-// protected tells whether obj's tailor.sh/do-not-disrupt annotation holds disruption back now (see
-// apiv1.DoNotDisrupt). A duration that runs out wakes the loop then; a bad value protects and is reported once per
-// object and value with an event naming the fix.
-func (c *Controller) protected(obj client.Object, start time.Time) bool {
-	value := obj.GetAnnotations()[apiv1.DoNotDisruptAnnotationKey]
-	if value == "" {
-		return false
-	}
-	protected, until, err := apiv1.DoNotDisrupt(value, start, c.clk.Now())
-	if err != nil {
+	if b.Invalid != nil {
 		if c.warned == nil {
 			c.warned = map[types.UID]string{}
 		}
-		if c.warned[obj.GetUID()] != value {
-			c.warned[obj.GetUID()] = value
-			c.recorder.Eventf(obj, nil, corev1.EventTypeWarning, eventInvalidDoNotDisrupt, "Disrupt",
-				"%v; set it to %q or to a duration such as \"30m\" (counted from the pod's start)", err, apiv1.DoNotDisruptForever)
+		if c.warned[b.On.GetUID()] != b.Value {
+			c.warned[b.On.GetUID()] = b.Value
+			c.recorder.Eventf(b.On, nil, corev1.EventTypeWarning, eventInvalidDoNotDisrupt, "Disrupt",
+				"%v; set it to %q or to a duration such as \"30m\" (counted from the pod's start)", b.Invalid, apiv1.DoNotDisruptForever)
 		}
 	}
-	if protected && !until.IsZero() && (c.nextDue.IsZero() || until.Before(c.nextDue)) {
-		c.nextDue = until
+	if !b.Until.IsZero() {
+		c.wake(b.Until)
 	}
-	return protected
 }
 
-// podStart is when a pod's do-not-disrupt duration starts: when it started, or, before that, when it was created.
-func podStart(p *corev1.Pod) time.Time {
-	if p.Status.StartTime != nil {
-		return p.Status.StartTime.Time
+// wake makes the loop run again at t at the latest.
+func (c *Controller) wake(t time.Time) {
+	if c.nextDue.IsZero() || t.Before(c.nextDue) {
+		c.nextDue = t
 	}
-	return p.CreationTimestamp.Time
 }
 
-// withinBudgets keeps the candidates each NodePool's budget allows now, counting nodes already being disrupted.
+// withinBudgets keeps the candidates each NodePool's budget allows now, counting nodes already being disrupted and
+// the candidates ahead of each (policy.View.Allot).
 func (c *Controller) withinBudgets(ctx context.Context, w *world, cands []*candidate) ([]*candidate, error) {
-	total, disrupting := map[string]int{}, map[string]int{}
-	for _, nc := range w.claims {
-		pool := nc.Labels[apiv1.NodePoolLabelKey]
-		total[pool]++
-		if !nc.DeletionTimestamp.IsZero() || nc.StatusConditions().IsTrue(apiv1.ConditionTypeDisrupting) {
-			disrupting[pool]++
+	w.Allot(verdictsOf(cands), c.clk.Now())
+	for _, cand := range cands {
+		if err := cand.verdict.Budget.Err; err != nil {
+			return nil, err
 		}
 	}
 	var chosen []*candidate
-	taken := map[string]int{}
 	for _, cand := range cands {
-		pool := cand.pool.Name
-		allowed, err := state.AllowedDisruptions(cand.pool, cand.reason, total[pool], c.clk.Now())
-		if err != nil {
-			return nil, err
-		}
-		if disrupting[pool]+taken[pool] >= allowed {
-			log.FromContext(ctx).V(1).Info("disruption budget reached", "nodepool", pool, "reason", cand.reason,
-				"allowed", allowed, "disrupting", disrupting[pool]+taken[pool])
+		if b := cand.verdict.Budget; !b.Within {
+			log.FromContext(ctx).V(1).Info("disruption budget reached", "nodepool", cand.pool.Name, "reason", cand.reason,
+				"allowed", b.Allowed, "disrupting", b.Disrupting+b.Taken)
 			continue
 		}
-		taken[pool]++
 		chosen = append(chosen, cand)
 	}
 	return chosen, nil
+}
+
+func verdictsOf(cands []*candidate) []*policy.Verdict {
+	out := make([]*policy.Verdict, 0, len(cands))
+	for _, cand := range cands {
+		out = append(out, cand.verdict)
+	}
+	return out
 }
 
 // execute re-validates the plan against the API server, then deletes its candidates at once (a delete) or launches

@@ -3,7 +3,7 @@ package disruption
 import (
 	"context"
 	"fmt"
-	"math"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -11,16 +11,16 @@ import (
 
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
 	"github.com/tailor-sh/tailor/internal/cloudprovider"
+	policy "github.com/tailor-sh/tailor/internal/disruption"
 )
 
 // ReasonUnhealthy is node repair's reason: a node condition the provider lists (RepairPolicies) has been unhealthy
 // for longer than its toleration.
-const ReasonUnhealthy = apiv1.DisruptingReasonUnhealthy
+const ReasonUnhealthy = policy.ReasonUnhealthy
 
 // MaxUnhealthyFraction: repair stops in a NodePool while more than this share of its nodes (rounded up) is
-// unhealthy. So many broken nodes at once point at something replacing nodes will not fix (a bad image, a network
-// or control-plane outage), and replacing them all would only churn.
-const MaxUnhealthyFraction = 0.2
+// unhealthy (policy.MaxUnhealthyFraction).
+const MaxUnhealthyFraction = policy.MaxUnhealthyFraction
 
 // Event reasons of repair.
 const (
@@ -40,65 +40,50 @@ type RepairOptions struct {
 // Start.
 func (c *Controller) SetRepair(o RepairOptions) { c.repair = o }
 
-// unhealthy returns the repair policy the node breaks now, and whether it has broken it for longer than the
-// toleration; nil when the node is healthy.
-func (c *Controller) unhealthy(node *corev1.Node) (*cloudprovider.RepairPolicy, bool) {
+// repairPolicies are the provider's repair policies with the configured toleration, or nil when repair is off.
+func (c *Controller) repairPolicies() []cloudprovider.RepairPolicy {
 	if c.repair.Disabled {
-		return nil, false
+		return nil
 	}
-	for _, policy := range c.cloud.RepairPolicies() {
-		for _, cond := range node.Status.Conditions {
-			if cond.Type != policy.ConditionType || cond.Status != policy.ConditionStatus {
-				continue
-			}
-			toleration := policy.TolerationDuration
-			if c.repair.Toleration > 0 {
-				toleration = c.repair.Toleration
-			}
-			due := cond.LastTransitionTime.Add(toleration)
-			if c.clk.Now().Before(due) {
-				if c.nextDue.IsZero() || due.Before(c.nextDue) {
-					c.nextDue = due
-				}
-				return &policy, false
-			}
-			return &policy, true
+	policies := slices.Clone(c.cloud.RepairPolicies())
+	if c.repair.Toleration > 0 {
+		for i := range policies {
+			policies[i].TolerationDuration = c.repair.Toleration
 		}
 	}
-	return nil, false
+	return policies
 }
 
-// repairable keeps one unhealthy candidate whose NodePool is not too broken to repair (MaxUnhealthyFraction),
+// repairable keeps one unhealthy candidate whose NodePool is not too broken to repair (policy.View.Allot),
 // reporting the pools where repair stopped. Repair ignores disruption budgets, do-not-disrupt and
-// PodDisruptionBudgets: the node is not running its pods anyway.
+// PodDisruptionBudgets: the node is not running its pods anyway. It also wakes the loop when the toleration of a
+// node that is unhealthy but not yet overdue runs out.
 func (c *Controller) repairable(ctx context.Context, w *world, cands []*candidate) []*candidate {
-	total, broken := map[string]int{}, map[string]int{}
-	for _, nc := range w.claims {
-		pool := nc.Labels[apiv1.NodePoolLabelKey]
-		total[pool]++
-		if node := w.nodes[nc.Status.ProviderID]; node != nil {
-			if policy, _ := c.unhealthy(node); policy != nil {
-				broken[pool]++
+	now := c.clk.Now()
+	for _, nc := range w.NodeClaims {
+		if node := w.NodeOf(nc); node != nil {
+			if broken, due, overdue := policy.Unhealthy(w.RepairPolicies, node, now); broken != nil && !overdue {
+				c.wake(due)
 			}
 		}
 	}
+	w.Allot(verdictsOf(cands), now)
 	var chosen []*candidate
 	blocked := map[string]bool{}
 	for _, cand := range cands {
-		pool := cand.pool.Name
-		allowed := int(math.Ceil(float64(total[pool]) * MaxUnhealthyFraction))
-		if broken[pool] > allowed {
+		pool, b := cand.pool.Name, cand.verdict.Budget
+		if b.Disrupting > b.Allowed {
 			if !blocked[pool] {
 				blocked[pool] = true
-				c.reportRepairBlocked(ctx, cand.pool, broken[pool], total[pool], allowed)
+				c.reportRepairBlocked(ctx, cand.pool, b.Disrupting, b.Nodes, b.Allowed)
 			}
 			continue
 		}
-		if len(chosen) == 0 {
+		if b.Within {
 			chosen = append(chosen, cand) // one repair at a time
 		}
 	}
-	for pool := range w.pools {
+	for pool := range w.NodePools {
 		if blocked[pool] {
 			repairBlocked.WithLabelValues(pool).Set(1)
 		} else {
