@@ -10,26 +10,18 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/duration"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
-	"github.com/tailor-sh/tailor/internal/state"
+	"github.com/tailor-sh/tailor/internal/cloudprovider"
+	policy "github.com/tailor-sh/tailor/internal/disruption"
 )
 
 // How a NodeClaim's pods relate to it.
 const (
 	ClaimPodBound     = "Bound"
 	ClaimPodNominated = "Nominated"
-)
-
-// Disruption reasons, in the order the disruption controller tries them (internal/controller/disruption).
-const (
-	reasonExpired = apiv1.DisruptingReasonExpired
-	reasonDrifted = apiv1.DisruptingReasonDrifted
-	reasonEmpty   = apiv1.DisruptingReasonEmpty
 )
 
 // NodeClaimExplanation is what `tailor explain nodeclaim` says about one NodeClaim.
@@ -79,17 +71,24 @@ type ClaimPod struct {
 	DoNotDisrupt bool   `json:"doNotDisrupt,omitempty"`
 }
 
-// ClaimDisruption says what disruption the NodeClaim is eligible for now, and why not.
+// ClaimDisruption says what disruption the NodeClaim is eligible for now, and why not: the disruption policy's
+// verdict (internal/disruption), the one the disruption controller acts on.
 type ClaimDisruption struct {
 	// Summary is the verdict in one sentence.
 	Summary string `json:"summary"`
-	// Eligible is the reason the disruption controller would remove the node for now (Expired, Drifted, Empty), or
-	// empty. It is set only when nothing blocks the removal and the budget has room.
+	// Eligible is the reason the disruption controller would remove the node for now (Unhealthy, Expired, Drifted,
+	// Empty; Underutilized: a consolidation candidate, see the consolidation section), or empty. It is set only when
+	// nothing blocks the removal and the budget has room.
 	Eligible string `json:"eligible,omitempty"`
+	// Method is the first method that applies to a disruption candidate, blocked or not; empty for a NodeClaim that
+	// is no candidate (being deleted, not initialized, held by a command).
+	Method string `json:"method,omitempty"`
 	// Methods are the disruption reasons in the order the controller tries them, each with whether it applies.
 	Methods []DisruptionMethod `json:"methods"`
-	// Blockers keep the node from being disrupted whatever the reason.
+	// Blockers keep the node from being disrupted whatever the reason, in the order the controller checks them.
 	Blockers []string `json:"blockers,omitempty"`
+	// Forceful says why the method goes despite the blockers (expiry with a terminationGracePeriod, repair).
+	Forceful string `json:"forceful,omitempty"`
 	// Budgets are the NodePool's budgets now, per reason.
 	Budgets []BudgetNow `json:"budgets,omitempty"`
 }
@@ -107,6 +106,8 @@ type BudgetNow struct {
 	Allowed    int    `json:"allowed"`
 	Disrupting int    `json:"disrupting"`
 	Nodes      int    `json:"nodes"`
+	// Error says why the budget cannot be read (Allowed is 0 then; the controller's pass fails on it).
+	Error string `json:"error,omitempty"`
 }
 
 // claimWorld is what a NodeClaim's explanation reads.
@@ -114,10 +115,10 @@ type claimWorld struct {
 	claim     *apiv1.NodeClaim
 	pool      *apiv1.NodePool
 	node      *corev1.Node
-	claims    []apiv1.NodeClaim
 	pods      []corev1.Pod
-	pdbs      []policyv1.PodDisruptionBudget
 	nominated map[types.UID]string // pod → NodeClaim
+	// view is what the disruption policy reads: every NodePool, NodeClaim, node, pod and PodDisruptionBudget.
+	view *policy.View
 }
 
 func (e *explainer) readClaimWorld(ctx context.Context) (*claimWorld, error) {
@@ -129,31 +130,32 @@ func (e *explainer) readClaimWorld(ctx context.Context) (*claimWorld, error) {
 		return nil, fmt.Errorf("getting nodeclaim %s: %w", e.opts.Name, err)
 	}
 	var (
+		pools  apiv1.NodePoolList
 		claims apiv1.NodeClaimList
 		nodes  corev1.NodeList
 		pods   corev1.PodList
 		pdbs   policyv1.PodDisruptionBudgetList
 	)
-	for _, l := range []client.ObjectList{&claims, &nodes, &pods, &pdbs} {
+	for _, l := range []client.ObjectList{&pools, &claims, &nodes, &pods, &pdbs} {
 		if err := e.kube.List(ctx, l); err != nil {
 			return nil, fmt.Errorf("listing %T: %w", l, err)
 		}
 	}
-	w.claims, w.pods, w.pdbs = claims.Items, pods.Items, pdbs.Items
-	// The disruption controller finds the node by provider ID; the node name in the status is the fallback.
-	for i := range nodes.Items {
-		n := &nodes.Items[i]
-		if (w.claim.Status.ProviderID != "" && n.Spec.ProviderID == w.claim.Status.ProviderID) ||
-			(w.node == nil && w.claim.Status.NodeName != "" && n.Name == w.claim.Status.NodeName) {
-			w.node = n
-		}
-	}
-	if name := w.claim.Labels[apiv1.NodePoolLabelKey]; name != "" {
-		np := &apiv1.NodePool{}
-		if err := e.kube.Get(ctx, client.ObjectKey{Name: name}, np); client.IgnoreNotFound(err) != nil {
-			return nil, fmt.Errorf("getting nodepool %s: %w", name, err)
-		} else if err == nil {
-			w.pool = np
+	w.pods = pods.Items
+	w.view = policy.NewView(pools.Items, claims.Items, nodes.Items, pods.Items, pdbs.Items)
+	// The controller asks the provider about drift and writes the answer in the Drifted condition; explain reads it
+	// there. It cannot know the provider's repair policies or the controller's repair flags: it assumes the default
+	// policies (Ready False or Unknown for 30 minutes) with repair on.
+	w.view.DriftFromConditions()
+	w.view.RepairPolicies = cloudprovider.DefaultRepairPolicies()
+	w.pool = w.view.NodePoolOf(w.claim)
+	// The disruption controller finds the node by provider ID (so does the policy); the node name in the status is
+	// the fallback shown for a node that registered without one.
+	if w.node = w.view.NodeOf(w.claim); w.node == nil && w.claim.Status.NodeName != "" {
+		for i := range nodes.Items {
+			if nodes.Items[i].Name == w.claim.Status.NodeName {
+				w.node = &nodes.Items[i]
+			}
 		}
 	}
 	var err error
@@ -195,18 +197,16 @@ func (e *explainer) explainNodeClaim(ctx context.Context) (*NodeClaimExplanation
 			x.InstanceTypeOptions = r.Values
 		}
 	}
-	movable := w.claimPods(x)
-	x.Disruption = e.disruption(w, movable)
+	w.claimPods(x)
+	x.Disruption = e.disruption(w)
 	if x.Consolidation, err = e.consolidation(ctx, w); err != nil {
 		return nil, err
 	}
 	return x, nil
 }
 
-// claimPods lists the pods on the NodeClaim's node and the pending pods nominated to it, and returns the ones a
-// removal of the node would have to move.
-func (w *claimWorld) claimPods(x *NodeClaimExplanation) []*corev1.Pod {
-	var movable []*corev1.Pod
+// claimPods lists the pods on the NodeClaim's node and the pending pods nominated to it.
+func (w *claimWorld) claimPods(x *NodeClaimExplanation) {
 	x.Pods = []ClaimPod{}
 	for i := range w.pods {
 		p := &w.pods[i]
@@ -214,9 +214,7 @@ func (w *claimWorld) claimPods(x *NodeClaimExplanation) []*corev1.Pod {
 		switch {
 		case w.node != nil && p.Spec.NodeName == w.node.Name:
 			cp.State = ClaimPodBound
-			if cp.Owner = podOwnerKind(p); cp.Owner == "" {
-				movable = append(movable, p)
-			}
+			cp.Owner = podOwnerKind(p)
 		case p.Spec.NodeName == "" && w.nominated[p.UID] == w.claim.Name:
 			if status, _ := podStatus(p); status != PodPending {
 				continue
@@ -233,7 +231,6 @@ func (w *claimWorld) claimPods(x *NodeClaimExplanation) []*corev1.Pod {
 		}
 		return cmp.Compare(a.Pod, b.Pod)
 	})
-	return movable
 }
 
 // podOwnerKind is why a pod would not move when its node goes away, as the disruption controller counts it:
@@ -254,9 +251,7 @@ func podOwnerKind(p *corev1.Pod) string {
 }
 
 // age words a duration for people ("3m", "2d4h"); a time slightly in the future (clock skew) counts as zero.
-func age(d time.Duration) string {
-	return duration.HumanDuration(max(d, 0))
-}
+func age(d time.Duration) string { return policy.Age(d) }
 
 // conditionOrder lists a NodeClaim's conditions in the order a healthy one gains them.
 var conditionOrder = []string{
@@ -289,194 +284,42 @@ func explainConditions(conds []metav1.Condition, now time.Time) []ExplainedCondi
 	return out
 }
 
-// disruption works out what the disruption controller would do with the NodeClaim now, the way it decides:
-// candidates first (a registered, initialized node of an existing NodePool), then expiry, drift and emptiness in
-// that order, then the do-not-disrupt annotations and PodDisruptionBudgets, then the NodePool's budget.
-func (e *explainer) disruption(w *claimWorld, movable []*corev1.Pod) ClaimDisruption {
-	nc := w.claim
-	d := ClaimDisruption{Methods: []DisruptionMethod{e.expiry(nc), drift(w), e.emptiness(w, movable)}}
-	d.Blockers = blockers(w, movable)
+// disruption words the disruption policy's verdict on the NodeClaim — the verdict the disruption controller acts on:
+// Evaluate runs over every NodeClaim, since candidates ahead of this one may take its NodePool's budget.
+func (e *explainer) disruption(w *claimWorld) ClaimDisruption {
+	now := e.clk.Now()
+	var v *policy.Verdict
+	for _, vd := range policy.Evaluate(w.view, now) {
+		if vd.Claim.Name == w.claim.Name {
+			v = vd
+		}
+	}
+	d := ClaimDisruption{Summary: v.Summary(), Method: v.Method, Methods: []DisruptionMethod{}, Forceful: v.Forceful}
+	if v.Disruptable() {
+		d.Eligible = v.Method
+	}
+	for _, f := range v.Findings {
+		d.Methods = append(d.Methods, DisruptionMethod{Reason: f.Reason, Applies: f.Applies, Detail: f.Detail})
+	}
+	if v.Candidate == nil {
+		// No node or no NodePool: there is nothing to weigh.
+		for _, m := range policy.Methods {
+			d.Methods = append(d.Methods, DisruptionMethod{Reason: m.Reason(), Detail: "not weighed: " + v.Summary()})
+		}
+	}
+	for _, b := range v.Blockers {
+		d.Blockers = append(d.Blockers, b.String())
+	}
 	if w.pool != nil {
-		d.Budgets = e.budgets(w)
-	}
-	var applies *DisruptionMethod
-	for i := range d.Methods {
-		if d.Methods[i].Applies {
-			applies = &d.Methods[i]
-			break
+		counts := w.view.Count()
+		for _, reason := range []string{policy.ReasonExpired, policy.ReasonDrifted, policy.ReasonEmpty, policy.ReasonUnderutilized} {
+			b := w.view.PoolBudget(counts, w.pool, reason, now)
+			bn := BudgetNow{Reason: reason, Allowed: b.Allowed, Disrupting: b.Disrupting, Nodes: b.Nodes}
+			if b.Err != nil {
+				bn.Allowed, bn.Error = 0, b.Err.Error()
+			}
+			d.Budgets = append(d.Budgets, bn)
 		}
-	}
-	switch {
-	case !nc.DeletionTimestamp.IsZero():
-		d.Summary = "being removed: the NodeClaim is being deleted"
-		if c := nc.StatusConditions().Get(apiv1.ConditionTypeDisrupting); c != nil && c.Status == metav1.ConditionTrue {
-			d.Summary += fmt.Sprintf(" (disrupted: %s)", c.Reason)
-		}
-	case w.pool == nil:
-		d.Summary = fmt.Sprintf("not a disruption candidate: its NodePool %q does not exist", nc.Labels[apiv1.NodePoolLabelKey])
-	case w.node == nil:
-		d.Summary = "not a disruption candidate yet: no node has registered for it"
-	case !w.node.DeletionTimestamp.IsZero():
-		d.Summary = "being removed: its node is being deleted"
-	case !nc.StatusConditions().IsTrue(apiv1.ConditionTypeInitialized):
-		d.Summary = "not a disruption candidate yet: the node is not initialized"
-	case applies == nil:
-		d.Summary = "not eligible for disruption: it has not expired, has not drifted and is not empty long enough"
-	case len(d.Blockers) > 0:
-		d.Summary = fmt.Sprintf("%s, but blocked: %s", applies.Reason, d.Blockers[0])
-	default:
-		d.Summary, d.Eligible = withinBudget(d.Budgets, applies.Reason)
 	}
 	return d
-}
-
-// withinBudget words the verdict for a NodeClaim that a method applies to and nothing blocks.
-func withinBudget(budgets []BudgetNow, reason string) (string, string) {
-	for _, b := range budgets {
-		if b.Reason != reason {
-			continue
-		}
-		if b.Disrupting >= b.Allowed {
-			return fmt.Sprintf("%s, but the NodePool's budget allows %d of %d node(s) to be disrupted now and %d already are",
-				reason, b.Allowed, b.Nodes, b.Disrupting), ""
-		}
-	}
-	return fmt.Sprintf("eligible now: %s; the disruption controller deletes it on its next pass (while the budget has room)", reason), reason
-}
-
-func (e *explainer) expiry(nc *apiv1.NodeClaim) DisruptionMethod {
-	m := DisruptionMethod{Reason: reasonExpired}
-	d, ok, err := nc.Spec.ExpireAfter.Duration()
-	lived := e.clk.Since(nc.CreationTimestamp.Time)
-	switch {
-	case err != nil:
-		m.Detail = fmt.Sprintf("expireAfter %q cannot be read: %v", nc.Spec.ExpireAfter, err)
-	case !ok:
-		m.Detail = "never expires (expireAfter Never)"
-	case lived >= d:
-		m.Applies = true
-		m.Detail = fmt.Sprintf("expired: %s old, expireAfter %s", age(lived), nc.Spec.ExpireAfter)
-	default:
-		m.Detail = fmt.Sprintf("expires in %s (expireAfter %s)", age(d-lived), nc.Spec.ExpireAfter)
-	}
-	return m
-}
-
-func drift(w *claimWorld) DisruptionMethod {
-	m := DisruptionMethod{Reason: reasonDrifted}
-	if w.pool == nil {
-		m.Detail = "unknown: the NodePool does not exist"
-		return m
-	}
-	// The same check the disruption controller makes (state.CheckNodePoolDrift): the template hash, less the
-	// requirements, and the node's labels against the requirements.
-	pd := state.CheckNodePoolDrift(w.claim, w.pool)
-	if pd.Reason != "" {
-		m.Applies = true
-		m.Detail = fmt.Sprintf("%s: %s", pd.Reason, pd.Message)
-		return m
-	}
-	// Provider drift (image, subnets, security groups) is only known to the controller, through the condition.
-	if c := w.claim.StatusConditions().Get(apiv1.ConditionTypeDrifted); c != nil && c.Status == metav1.ConditionTrue &&
-		c.Reason != state.DriftReasonNodePool && c.Reason != state.DriftReasonRequirements {
-		m.Applies = true
-		m.Detail = fmt.Sprintf("the cloud provider reports drift (%s): %s", c.Reason, c.Message)
-		return m
-	}
-	m.Detail = "matches its NodePool's template and requirements, and the controller reports no provider drift"
-	if pd.Restamp {
-		m.Detail += "; its template hash is of an older hash version, which the controller re-stamps rather than compares"
-	}
-	return m
-}
-
-func (e *explainer) emptiness(w *claimWorld, movable []*corev1.Pod) DisruptionMethod {
-	m := DisruptionMethod{Reason: reasonEmpty}
-	if w.pool == nil {
-		m.Detail = "unknown: the NodePool does not exist"
-		return m
-	}
-	if len(movable) > 0 {
-		m.Detail = fmt.Sprintf("not empty: %d pod(s) would have to move", len(movable))
-		return m
-	}
-	after, ok, err := w.pool.Spec.Disruption.ConsolidateAfter.Duration()
-	switch {
-	case err != nil:
-		m.Detail = fmt.Sprintf("consolidateAfter %q cannot be read: %v", w.pool.Spec.Disruption.ConsolidateAfter, err)
-		return m
-	case !ok && w.pool.Spec.Disruption.ConsolidateAfter.IsNever():
-		m.Detail = "empty, but the NodePool's consolidateAfter is Never"
-		return m
-	}
-	since := w.claim.Status.LastPodEventTime.Time
-	if init := w.claim.StatusConditions().Get(apiv1.ConditionTypeInitialized); init != nil && init.LastTransitionTime.After(since) {
-		since = init.LastTransitionTime.Time
-	}
-	if since.IsZero() {
-		m.Detail = "empty, and not initialized yet: consolidateAfter counts from initialization or the last pod event"
-		return m
-	}
-	empty, spec := e.clk.Since(since), w.pool.Spec.Disruption.ConsolidateAfter
-	if empty >= after {
-		m.Applies = true
-		m.Detail = fmt.Sprintf("empty for %s (consolidateAfter %s)", age(empty), spec)
-		return m
-	}
-	m.Detail = fmt.Sprintf("empty for %s of consolidateAfter %s: eligible in %s", age(empty), spec,
-		age(after-empty))
-	return m
-}
-
-// blockers are what keeps disruption away from the node: the do-not-disrupt annotation on the node, the NodeClaim
-// or a pod that would move, and PodDisruptionBudgets that allow no disruption of such a pod.
-func blockers(w *claimWorld, movable []*corev1.Pod) []string {
-	var out []string
-	if w.node != nil && w.node.Annotations[apiv1.DoNotDisruptAnnotationKey] == "true" {
-		out = append(out, fmt.Sprintf("node %s is annotated %s", w.node.Name, apiv1.DoNotDisruptAnnotationKey))
-	}
-	if w.claim.Annotations[apiv1.DoNotDisruptAnnotationKey] == "true" {
-		out = append(out, fmt.Sprintf("the NodeClaim is annotated %s", apiv1.DoNotDisruptAnnotationKey))
-	}
-	for _, p := range movable {
-		if p.Annotations[apiv1.DoNotDisruptAnnotationKey] == "true" {
-			out = append(out, fmt.Sprintf("pod %s is annotated %s", podName(p), apiv1.DoNotDisruptAnnotationKey))
-		}
-		for i := range w.pdbs {
-			pdb := &w.pdbs[i]
-			if pdb.Namespace != p.Namespace || pdb.Status.DisruptionsAllowed > 0 {
-				continue
-			}
-			sel, err := metav1.LabelSelectorAsSelector(pdb.Spec.Selector)
-			if err == nil && !sel.Empty() && sel.Matches(labels.Set(p.Labels)) {
-				out = append(out, fmt.Sprintf("PodDisruptionBudget %s/%s allows no disruption of pod %s", pdb.Namespace, pdb.Name, podName(p)))
-			}
-		}
-	}
-	return out
-}
-
-// budgets are the NodePool's budgets now, per reason, with the nodes of the NodePool being disrupted already.
-func (e *explainer) budgets(w *claimWorld) []BudgetNow {
-	total, disrupting := 0, 0
-	for i := range w.claims {
-		nc := &w.claims[i]
-		if nc.Labels[apiv1.NodePoolLabelKey] != w.pool.Name {
-			continue
-		}
-		total++
-		if !nc.DeletionTimestamp.IsZero() || nc.StatusConditions().IsTrue(apiv1.ConditionTypeDisrupting) {
-			disrupting++
-		}
-	}
-	var out []BudgetNow
-	for _, reason := range []string{reasonExpired, reasonDrifted, reasonEmpty} {
-		allowed, err := state.AllowedDisruptions(w.pool, reason, total, e.clk.Now())
-		if err != nil {
-			// The API server validates budgets; a budget that still fails here blocks disruption in the controller too.
-			allowed = 0
-		}
-		out = append(out, BudgetNow{Reason: reason, Allowed: allowed, Disrupting: disrupting, Nodes: total})
-	}
-	return out
 }

@@ -178,7 +178,7 @@ func TestExplain(t *testing.T) {
 			t.Errorf("pods (-want +got):\n%s", diff)
 		}
 		d := x.Disruption
-		if got := appliesList(d.Methods); !slices.Equal(got, []string{"Expired=false", "Drifted=true", "Empty=false"}) {
+		if got := appliesList(d.Methods); !slices.Equal(got, []string{"Unhealthy=false", "Expired=false", "Drifted=true", "Empty=false", "Underutilized=false"}) {
 			t.Errorf("methods %v", d.Methods)
 		}
 		wantBlockers := []string{
@@ -198,24 +198,24 @@ func TestExplain(t *testing.T) {
 
 	t.Run("an empty NodeClaim waits for consolidateAfter, then is eligible", func(t *testing.T) {
 		x := f.explainClaim(t, "general-empty", clocktesting.NewFakeClock(f.emptyCreated.Add(3*time.Minute)))
-		empty := x.Disruption.Methods[2]
+		empty := method(x.Disruption, "Empty")
 		if empty.Applies || empty.Detail != "empty for 2m of consolidateAfter 5m: eligible in 3m" {
 			t.Errorf("at +3m: %+v", empty)
 		}
-		if x.Disruption.Summary != "not eligible for disruption: it has not expired, has not drifted and is not empty long enough" {
+		if x.Disruption.Summary != "not eligible for disruption: it is not unhealthy, has not expired, has not drifted, is not empty long enough and is no consolidation candidate" {
 			t.Errorf("at +3m: summary %q", x.Disruption.Summary)
 		}
 		if diff := cmp.Diff([]ClaimPod{{Pod: "default/agent", State: ClaimPodBound, Owner: "DaemonSet", Requests: "cpu 100m"}}, x.Pods); diff != "" {
 			t.Errorf("pods (-want +got):\n%s", diff)
 		}
 		x = f.explainClaim(t, "general-empty", clocktesting.NewFakeClock(f.emptyCreated.Add(10*time.Minute)))
-		if x.Disruption.Eligible != "Empty" || !x.Disruption.Methods[2].Applies {
+		if x.Disruption.Eligible != "Empty" || !method(x.Disruption, "Empty").Applies {
 			t.Errorf("at +10m: %+v", x.Disruption)
 		}
 		text := f.text(t, ExplainOptions{Target: ExplainNodeClaim, Name: "general-empty", Clock: clocktesting.NewFakeClock(f.emptyCreated.Add(10 * time.Minute))})
 		for _, want := range []string{
 			"  Disruption: eligible now: Empty;",
-			"    Empty    yes      1 of 3 node(s)  empty for 9m (consolidateAfter 5m)\n",
+			"    Empty          yes      1 of 3 node(s)  empty for 9m (consolidateAfter 5m)\n",
 			"    default/agent  Bound  DaemonSet, would not move\n",
 		} {
 			if !strings.Contains(text, want) {
@@ -462,6 +462,16 @@ func poolNames(vs []NodePoolVerdict) []string {
 		out = append(out, v.NodePool)
 	}
 	return out
+}
+
+// method is the disruption method of that reason.
+func method(d ClaimDisruption, reason string) DisruptionMethod {
+	for _, m := range d.Methods {
+		if m.Reason == reason {
+			return m
+		}
+	}
+	return DisruptionMethod{}
 }
 
 func appliesList(ms []DisruptionMethod) []string {
