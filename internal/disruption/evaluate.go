@@ -82,10 +82,12 @@ func Evaluate(v *View, now time.Time) []*Verdict {
 
 func (v *View) evaluate(nc *apiv1.NodeClaim, now time.Time) *Verdict {
 	vd := &Verdict{Claim: nc, NotCandidate: v.Considered(nc)}
-	if vd.NotCandidate != "" {
+	node, pool := v.NodeOf(nc), v.NodePoolOf(nc)
+	if node == nil || pool == nil {
 		return vd
 	}
-	node, pool := v.NodeOf(nc), v.NodePoolOf(nc)
+	// A NodeClaim that is no candidate (deleting, not initialized, busy) still gets the findings, for people; it has
+	// no method.
 	c := &Candidate{Claim: nc, Node: node, Pool: pool, Pods: state.MovablePods(v.PodsByNode[node.Name]),
 		PoolDrift: state.CheckNodePoolDrift(nc, pool), Provider: v.ProviderDrift[nc.Name], RepairPolicies: v.RepairPolicies}
 	c.Consolidation = ConsolidationOf(nc, pool, len(c.Pods) == 0, now)
@@ -93,7 +95,7 @@ func (v *View) evaluate(nc *apiv1.NodeClaim, now time.Time) *Verdict {
 	for _, m := range Methods {
 		f := m.Evaluate(c, now)
 		vd.Findings = append(vd.Findings, f)
-		if f.Applies && vd.Method == "" {
+		if f.Applies && vd.Method == "" && vd.NotCandidate == "" {
 			vd.Method = f.Reason
 		}
 	}
