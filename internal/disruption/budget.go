@@ -78,16 +78,17 @@ func (v *View) unhealthy(pool string) int {
 	return n
 }
 
-// Allot gives each verdict whose method applies and is not blocked its Budget, in order: a candidate goes when its
-// NodePool's budget for the method, less the nodes being disrupted and the candidates of the same method ahead of it,
-// has room. Repair goes one node at a time, in NodePools where few enough nodes are unhealthy. The controller allots
-// again over the candidates it keeps after recording (a stale read drops one).
+// Allot gives each verdict with a method its Budget, in order: a candidate goes when its NodePool's budget for the
+// method, less the nodes being disrupted and the candidates of the same method ahead of it, has room. Repair goes one
+// node at a time, in NodePools where few enough nodes are unhealthy. Evaluate allots over the candidates nothing
+// blocks; the controller allots again over the candidates it keeps after recording (a stale read drops one, a
+// capacity buffer's room another).
 func (v *View) Allot(verdicts []*Verdict, now time.Time) {
 	counts := v.Count()
 	taken := map[string]map[string]int{} // method → pool → taken
 	repairs := 0
 	for _, vd := range verdicts {
-		if vd.Method == "" || vd.Blocked() {
+		if vd.Method == "" {
 			continue
 		}
 		b := v.PoolBudget(counts, vd.pool, vd.Method, now)

@@ -73,10 +73,15 @@ func (v *Verdict) Summary() string {
 // method's finding, the first method that applies, what blocks it, and its NodePool's budget (View.Allot).
 func Evaluate(v *View, now time.Time) []*Verdict {
 	out := make([]*Verdict, 0, len(v.NodeClaims))
+	var free []*Verdict
 	for _, nc := range v.NodeClaims {
-		out = append(out, v.evaluate(nc, now))
+		vd := v.evaluate(nc, now)
+		out = append(out, vd)
+		if vd.Method != "" && !vd.Blocked() {
+			free = append(free, vd)
+		}
 	}
-	v.Allot(out, now)
+	v.Allot(free, now)
 	return out
 }
 
