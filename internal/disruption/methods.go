@@ -45,7 +45,7 @@ type Candidate struct {
 	Claim *apiv1.NodeClaim
 	Node  *corev1.Node
 	Pool  *apiv1.NodePool
-	// Pods are the pods a removal would move (state.MovablePods), in the order they were listed.
+	// Pods are the pods a removal would move (state.MovablePods), by namespace and name.
 	Pods []*corev1.Pod
 	// PoolDrift is the NodePool's side of drift (state.CheckNodePoolDrift), Provider the cloud provider's.
 	PoolDrift state.NodePoolDrift

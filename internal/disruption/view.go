@@ -20,7 +20,8 @@ type View struct {
 	NodeClaims []*apiv1.NodeClaim
 	// Nodes by provider ID: a NodeClaim's node is the one with its status.providerID.
 	Nodes map[string]*corev1.Node
-	// PodsByNode are the pods bound to each node (by node name), in the order they were listed.
+	// PodsByNode are the pods bound to each node (by node name), by namespace and name: the order blockers are
+	// found in, whichever reader (informer cache or API server) listed them.
 	PodsByNode map[string][]*corev1.Pod
 	PDBs       []policyv1.PodDisruptionBudget
 	// RepairPolicies are the node conditions that make a node unhealthy, with the tolerations in force; nil when
@@ -65,6 +66,14 @@ func NewView(pools []apiv1.NodePool, claims []apiv1.NodeClaim, nodes []corev1.No
 		if n := pods[i].Spec.NodeName; n != "" {
 			v.PodsByNode[n] = append(v.PodsByNode[n], &pods[i])
 		}
+	}
+	for _, list := range v.PodsByNode {
+		sort.Slice(list, func(i, j int) bool {
+			if list[i].Namespace != list[j].Namespace {
+				return list[i].Namespace < list[j].Namespace
+			}
+			return list[i].Name < list[j].Name
+		})
 	}
 	return v
 }
