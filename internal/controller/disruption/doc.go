@@ -6,4 +6,8 @@
 // the NodeClaims are deleted at once; otherwise replacement NodeClaims planned by the scheduling simulator are
 // launched first, and the candidates are deleted only once those are initialized (or the command is abandoned and
 // the replacements deleted). The termination controller then cordons and drains the deleted nodes.
+//
+// The policy — which NodeClaims are candidates, by which method, what blocks them and what the budgets allow — is
+// internal/disruption's Evaluate, the same function `tailor explain nodeclaim` words; this package asks the provider
+// about drift, records the verdicts (Drifted and Consolidatable conditions, events, logs) and acts on them.
 package disruption
