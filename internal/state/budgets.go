@@ -19,25 +19,27 @@ var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month 
 
 // AllowedDisruptions is how many of a NodePool's nodes may be disrupted at once for reason at now: the smallest count among
 // its active budgets that apply to the reason (a budget without reasons applies to all). total is the pool's node
-// count; a percentage rounds up. With no budget at all the default is 10%.
+// count; a percentage rounds up. With no budget at all the default is 10%. A budget that cannot be evaluated is an
+// error naming the NodePool, the field (spec.disruption.budgets[i].schedule, .duration or .nodes) and the fix.
 func AllowedDisruptions(np *apiv1.NodePool, reason string, total int, now time.Time) (int, error) {
 	budgets := np.Spec.Disruption.Budgets
 	if len(budgets) == 0 {
 		budgets = []apiv1.Budget{{Nodes: "10%"}}
 	}
 	allowed := math.MaxInt
-	for _, b := range budgets {
+	for i, b := range budgets {
 		if !appliesTo(b, reason) {
 			continue
 		}
-		active, err := isActive(b, now)
+		field := fmt.Sprintf("spec.disruption.budgets[%d]", i)
+		active, err := isActive(b, field, now)
 		if err != nil {
-			return 0, fmt.Errorf("nodepool %q budget %q: %w", np.Name, b.Nodes, err)
+			return 0, fmt.Errorf("nodepool %q: %w", np.Name, err)
 		}
 		if !active {
 			continue
 		}
-		n, err := budgetCount(b.Nodes, total)
+		n, err := budgetCount(b.Nodes, field, total)
 		if err != nil {
 			return 0, fmt.Errorf("nodepool %q: %w", np.Name, err)
 		}
@@ -61,37 +63,39 @@ func appliesTo(b apiv1.Budget, reason string) bool {
 	return false
 }
 
-// isActive tells whether a scheduled budget's window covers now; a budget without a schedule is always active.
-func isActive(b apiv1.Budget, now time.Time) (bool, error) {
+// isActive tells whether a scheduled budget's window covers now; a budget without a schedule is always active. field
+// is the budget's path in the NodePool, for the error.
+func isActive(b apiv1.Budget, field string, now time.Time) (bool, error) {
 	if b.Schedule == nil {
 		return true, nil
 	}
 	if b.Duration == nil {
-		return false, fmt.Errorf("schedule %q has no duration", *b.Schedule)
+		return false, fmt.Errorf("%s.duration is not set: set it with the schedule to how long the budget stays active after each scheduled time, such as \"8h\"", field)
 	}
 	sched, err := cronParser.Parse(*b.Schedule)
 	if err != nil {
-		return false, fmt.Errorf("schedule %q: %w", *b.Schedule, err)
+		return false, fmt.Errorf("%s.schedule %q cannot be read (%w): set it to a cron expression of five fields (minute hour day-of-month month day-of-week, ranges from low to high) such as \"0 9 * * mon-fri\", or a macro such as @daily",
+			field, *b.Schedule, err)
 	}
 	// The window that could cover now started at most duration ago.
 	start := sched.Next(now.UTC().Add(-b.Duration.Duration - time.Second))
 	return !start.After(now), nil
 }
 
-func budgetCount(nodes string, total int) (int, error) {
+func budgetCount(nodes, field string, total int) (int, error) {
 	if nodes == "" {
 		nodes = "10%"
 	}
 	if p, ok := strings.CutSuffix(nodes, "%"); ok {
 		pct, err := strconv.Atoi(p)
 		if err != nil || pct < 0 || pct > 100 {
-			return 0, fmt.Errorf("budget nodes %q: want a percentage from 0%% to 100%%", nodes)
+			return 0, fmt.Errorf("%s.nodes %q: set it to a percentage from 0%% to 100%% such as \"10%%\", or a count such as \"5\"", field, nodes)
 		}
 		return int(math.Ceil(float64(total) * float64(pct) / 100)), nil
 	}
 	n, err := strconv.Atoi(nodes)
 	if err != nil || n < 0 {
-		return 0, fmt.Errorf("budget nodes %q: want a count or a percentage", nodes)
+		return 0, fmt.Errorf("%s.nodes %q: set it to a count such as \"5\" or a percentage such as \"10%%\"", field, nodes)
 	}
 	return n, nil
 }

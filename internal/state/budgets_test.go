@@ -55,17 +55,24 @@ func TestAllowedDisruptions(t *testing.T) {
 	}
 }
 
+// TestAllowedDisruptionsRejectsBadBudgets: a budget that cannot be evaluated is an error naming the NodePool and the
+// field.
 func TestAllowedDisruptionsRejectsBadBudgets(t *testing.T) {
-	for _, b := range []apiv1.Budget{
-		{Nodes: "ten"},
-		{Nodes: "150%"},
-		{Nodes: "1", Schedule: ptr.To("not a cron"), Duration: &metav1.Duration{Duration: time.Hour}},
+	for _, tc := range []struct {
+		budget apiv1.Budget
+		field  string
+	}{
+		{apiv1.Budget{Nodes: "ten"}, "spec.disruption.budgets[1].nodes"},
+		{apiv1.Budget{Nodes: "150%"}, "spec.disruption.budgets[1].nodes"},
+		{apiv1.Budget{Nodes: "1", Schedule: ptr.To("not a cron"), Duration: &metav1.Duration{Duration: time.Hour}}, "spec.disruption.budgets[1].schedule"},
+		{apiv1.Budget{Nodes: "1", Schedule: ptr.To("59-1 * * * *"), Duration: &metav1.Duration{Duration: time.Hour}}, "spec.disruption.budgets[1].schedule"},
+		{apiv1.Budget{Nodes: "1", Schedule: ptr.To("@daily")}, "spec.disruption.budgets[1].duration"},
 	} {
 		np := &apiv1.NodePool{ObjectMeta: metav1.ObjectMeta{Name: "bad"}}
-		np.Spec.Disruption.Budgets = []apiv1.Budget{b}
+		np.Spec.Disruption.Budgets = []apiv1.Budget{{Nodes: "10"}, tc.budget}
 		_, err := AllowedDisruptions(np, string(apiv1.DisruptionReasonEmpty), 10, time.Now())
-		if err == nil || !strings.Contains(err.Error(), `nodepool "bad"`) {
-			t.Errorf("budget %+v: error %v, want one naming the nodepool", b, err)
+		if err == nil || !strings.Contains(err.Error(), `nodepool "bad"`) || !strings.Contains(err.Error(), tc.field) {
+			t.Errorf("budget %+v: error %v, want one naming the nodepool and %s", tc.budget, err, tc.field)
 		}
 	}
 }
