@@ -106,7 +106,8 @@ type BudgetNow struct {
 	Allowed    int    `json:"allowed"`
 	Disrupting int    `json:"disrupting"`
 	Nodes      int    `json:"nodes"`
-	// Error says why the budget cannot be read (Allowed is 0 then; the controller's pass fails on it).
+	// Error says why the budget cannot be read, naming the field and the fix (Allowed is 0 then; the controller holds
+	// the NodePool's candidates for the reason and warns on the NodePool).
 	Error string `json:"error,omitempty"`
 }
 

@@ -28,7 +28,8 @@ type Budget struct {
 	Taken int
 	// Within: the candidate may go now.
 	Within bool
-	// Err: a budget that cannot be read; the controller's pass fails on it.
+	// Err: a budget that cannot be evaluated (it names the NodePool, the field and the fix). The candidate is held;
+	// the NodePool's other methods, and other NodePools, are not affected.
 	Err error
 }
 
@@ -117,7 +118,7 @@ func (v *View) Allot(verdicts []*Verdict, now time.Time) {
 func (b Budget) Describe(reason string) string {
 	switch {
 	case b.Err != nil:
-		return fmt.Sprintf("%s, but the NodePool's budget cannot be read: %v", reason, b.Err)
+		return fmt.Sprintf("%s, but the NodePool's budget cannot be read, so the node is held: %v", reason, b.Err)
 	case reason == ReasonUnhealthy && b.Disrupting > b.Allowed:
 		return fmt.Sprintf("%s, but %d of the NodePool's %d node(s) are unhealthy, more than %.0f%% (%d): repair waits until at most %d are",
 			reason, b.Disrupting, b.Nodes, MaxUnhealthyFraction*100, b.Allowed, b.Allowed)

@@ -24,9 +24,9 @@ import (
 // TestExplainAgreesWithController builds one cluster with a node for every disruption case — empty, expired (with
 // and without a terminationGracePeriod), drifted, underutilized, do-not-disrupt on the node, the NodeClaim and pods
 // ("true", a duration still running, one run out, a bad value), PodDisruptionBudgets (one allowing none, an empty
-// selector, two selecting one pod) and a budget two candidates compete for — and checks that `tailor explain
-// nodeclaim` says, for every node, what the controller's decision pass does with it: the method, the first blocker,
-// and whether the budget lets it go now.
+// selector, two selecting one pod), a budget two candidates compete for and a NodePool whose budget cannot be read —
+// and checks that `tailor explain nodeclaim` says, for every node, what the controller's decision pass does with it:
+// the method, the first blocker, and whether the budget lets it go now (or cannot be read).
 func TestExplainAgreesWithController(t *testing.T) {
 	f := newFixture(t)
 	kube := f.kube
@@ -38,6 +38,10 @@ func TestExplainAgreesWithController(t *testing.T) {
 	b := f.pool(func(np *apiv1.NodePool) {
 		np.Name = "b"
 		np.Spec.Disruption.Budgets = []apiv1.Budget{{Nodes: "1"}}
+	})
+	c := f.pool(func(np *apiv1.NodePool) {
+		np.Name = "c"
+		np.Spec.Disruption.Budgets = []apiv1.Budget{{Nodes: "0", Schedule: ptr.To(backwardsSchedule), Duration: &metav1.Duration{Duration: time.Hour}}}
 	})
 	expires := func(nc *apiv1.NodeClaim) { nc.Spec.ExpireAfter = "1h" }
 	ns2 := testenv.Namespace(t, kube, "disrupt-pdb")
@@ -118,6 +122,7 @@ func TestExplainAgreesWithController(t *testing.T) {
 	}
 	f.claim("b-empty-1", b, nil)
 	f.claim("b-empty-2", b, nil)
+	f.claim("c-empty", c, nil)
 	f.clk.Step(2 * time.Hour)
 
 	want := map[string]string{
@@ -138,6 +143,7 @@ func TestExplainAgreesWithController(t *testing.T) {
 		"a-busy":           "none",
 		"b-empty-1":        "Empty: eligible",
 		"b-empty-2":        "Empty: over budget",
+		"c-empty":          "Empty: budget unreadable",
 	}
 	controller := controllerOutcomes(t, f)
 	// The blockers' wording names generated pods; the expectations stop at "blocked".
@@ -183,12 +189,12 @@ func controllerOutcomes(t *testing.T, f *fixture) map[string]string {
 		if reason == ReasonUnhealthy {
 			continue
 		}
-		chosen, err := f.c.withinBudgets(ctx, w, cands[reason])
-		if err != nil {
-			t.Fatal(err)
-		}
+		chosen := f.c.withinBudgets(ctx, w, cands[reason])
 		for _, cand := range cands[reason] {
 			out[cand.claim.Name] = reason + ": over budget"
+			if cand.verdict.Budget.Err != nil {
+				out[cand.claim.Name] = reason + ": budget unreadable"
+			}
 		}
 		for _, cand := range chosen {
 			out[cand.claim.Name] = reason + ": eligible"
@@ -218,6 +224,8 @@ func explainOutcome(t *testing.T, f *fixture, name string) string {
 		return "none"
 	case strings.Contains(d.Summary, "but blocked"):
 		return method + ": blocked by " + d.Blockers[0]
+	case strings.Contains(d.Summary, "budget cannot be read"):
+		return method + ": budget unreadable"
 	case strings.Contains(d.Summary, "budget"):
 		return method + ": over budget"
 	}

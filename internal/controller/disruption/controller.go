@@ -52,6 +52,9 @@ const (
 // eventInvalidDoNotDisrupt reports a tailor.sh/do-not-disrupt value that is neither "true" nor a duration.
 const eventInvalidDoNotDisrupt = "InvalidDoNotDisrupt"
 
+// eventInvalidBudget reports a NodePool budget that cannot be evaluated; that NodePool's candidates are held.
+const eventInvalidBudget = "InvalidDisruptionBudget"
+
 // Controller is the disruption decision loop. It runs on the leader only.
 type Controller struct {
 	clk      clock.Clock
@@ -70,6 +73,8 @@ type Controller struct {
 	repairWarned map[string]string
 	// warned are the objects whose bad do-not-disrupt value was reported, with that value.
 	warned map[types.UID]string
+	// budgetWarned is, per NodePool, the generation and error of the last event saying its budget cannot be read.
+	budgetWarned map[string]string
 	// crashAfter, set by tests only, stops a command after the named step as a killed process would (command.go).
 	crashAfter func(step string) bool
 	// maxCandidates caps a multi-node consolidation move (WithMaxConsolidationCandidates).
@@ -157,8 +162,8 @@ func (c *Controller) Disrupt(ctx context.Context) ([]string, error) {
 		var chosen []*candidate
 		if reason == ReasonUnhealthy {
 			chosen = c.repairable(ctx, w, candidates[reason])
-		} else if chosen, err = c.withinBudgets(ctx, w, candidates[reason]); err != nil {
-			return nil, err
+		} else {
+			chosen = c.withinBudgets(ctx, w, candidates[reason])
 		}
 		if len(chosen) == 0 {
 			if reason == ReasonUnderutilized {
@@ -331,24 +336,41 @@ func (c *Controller) wake(t time.Time) {
 }
 
 // withinBudgets keeps the candidates each NodePool's budget allows now, counting nodes already being disrupted and
-// the candidates ahead of each (policy.View.Allot).
-func (c *Controller) withinBudgets(ctx context.Context, w *world, cands []*candidate) ([]*candidate, error) {
+// the candidates ahead of each (policy.View.Allot). A NodePool whose budget cannot be read holds its own candidates
+// (budgetUnreadable); it does not stop the others.
+func (c *Controller) withinBudgets(ctx context.Context, w *world, cands []*candidate) []*candidate {
 	w.Allot(verdictsOf(cands), c.clk.Now())
-	for _, cand := range cands {
-		if err := cand.verdict.Budget.Err; err != nil {
-			return nil, err
-		}
-	}
 	var chosen []*candidate
 	for _, cand := range cands {
-		if b := cand.verdict.Budget; !b.Within {
+		switch b := cand.verdict.Budget; {
+		case b.Err != nil:
+			c.budgetUnreadable(ctx, cand, b.Err)
+		case !b.Within:
 			log.FromContext(ctx).V(1).Info("disruption budget reached", "nodepool", cand.pool.Name, "reason", cand.reason,
 				"allowed", b.Allowed, "disrupting", b.Disrupting+b.Taken)
-			continue
+		default:
+			chosen = append(chosen, cand)
 		}
-		chosen = append(chosen, cand)
 	}
-	return chosen, nil
+	return chosen
+}
+
+// budgetUnreadable reports a candidate held because its NodePool's budget cannot be read: a warning event on the
+// NodePool (once per generation and error; the error names the field and the fix) and a log line.
+func (c *Controller) budgetUnreadable(ctx context.Context, cand *candidate, err error) {
+	logger := log.FromContext(ctx).WithValues("nodepool", klog.KObj(cand.pool), "nodeclaim", klog.KObj(cand.claim), "reason", cand.reason)
+	key := fmt.Sprintf("%d/%v", cand.pool.Generation, err)
+	if c.budgetWarned[cand.pool.Name] == key {
+		logger.V(1).Info("not disrupting node: its nodepool's budget cannot be read", "error", err.Error())
+		return
+	}
+	if c.budgetWarned == nil {
+		c.budgetWarned = map[string]string{}
+	}
+	c.budgetWarned[cand.pool.Name] = key
+	logger.Error(err, "not disrupting the nodepool's nodes for the reasons this budget covers until it is fixed; other nodepools are not affected")
+	c.recorder.Eventf(cand.pool, nil, corev1.EventTypeWarning, eventInvalidBudget, "Disrupt",
+		"%v. Until it is fixed, the NodePool's nodes are not disrupted for the reasons that budget covers; other NodePools are not affected", err)
 }
 
 func verdictsOf(cands []*candidate) []*policy.Verdict {
