@@ -156,7 +156,8 @@ func (Drift) Evaluate(c *Candidate, _ time.Time) Finding {
 	default:
 		f.Detail = "matches its NodePool's template and requirements, and the controller reports no provider drift"
 		if c.Provider.Unknown {
-			f.Detail = "matches its NodePool's template and requirements; the provider no longer knows its machine"
+			f.Detail = "matches its NodePool's template and requirements; the provider no longer knows its machine, so no " +
+				"drift it reported before counts (garbage collection deletes a NodeClaim whose machine is gone)"
 		}
 		if c.PoolDrift.Restamp {
 			f.Detail += "; its template hash is of an older hash version, which the controller re-stamps rather than compares"

@@ -38,13 +38,23 @@ type ProviderDrift struct {
 	Reason string
 	// Message words it for the Drifted condition.
 	Message string
-	// Unknown: the provider no longer knows the machine. It counts as not drifted, and the Drifted condition is left
-	// as it is.
+	// Unknown: the provider no longer knows the machine. It counts as not drifted, whatever the provider said
+	// before: a NodeClaim whose machine is gone is garbage collection's (it deletes the NodeClaim), not a drift
+	// candidate. The controller marks the Drifted condition Unknown (DriftReasonMachineNotFound), which
+	// DriftFromConditions reads back.
 	Unknown bool
 }
 
 // ProviderDriftMessage is the Drifted condition's message when the provider reports drift.
 const ProviderDriftMessage = "the node no longer matches its node class"
+
+// DriftReasonMachineNotFound is the reason of an Unknown Drifted condition: the provider no longer knows the
+// NodeClaim's machine, so whether it drifted cannot be told.
+const DriftReasonMachineNotFound = "MachineNotFound"
+
+// MachineNotFoundMessage is the Drifted condition's message with DriftReasonMachineNotFound.
+const MachineNotFoundMessage = "the cloud provider no longer knows this node's machine, so its drift cannot be told; " +
+	"garbage collection deletes a NodeClaim whose machine is gone (unless its node is Ready)"
 
 // NewView indexes what was listed. The lists are not copied: the View points into them.
 func NewView(pools []apiv1.NodePool, claims []apiv1.NodeClaim, nodes []corev1.Node, pods []corev1.Pod, pdbs []policyv1.PodDisruptionBudget) *View {
@@ -79,11 +89,16 @@ func NewView(pools []apiv1.NodePool, claims []apiv1.NodeClaim, nodes []corev1.No
 }
 
 // DriftFromConditions fills ProviderDrift from the NodeClaims' Drifted conditions, for a reader that cannot ask the
-// provider (`tailor explain`): the controller writes the provider's reason there on every pass.
+// provider (`tailor explain`): the controller writes the provider's reason there on every pass, and Unknown
+// (DriftReasonMachineNotFound) once the provider no longer knows the machine.
 func (v *View) DriftFromConditions() {
 	for _, nc := range v.NodeClaims {
 		c := nc.StatusConditions().Get(apiv1.ConditionTypeDrifted)
-		if c != nil && c.Status == metav1.ConditionTrue && c.Reason != state.DriftReasonNodePool && c.Reason != state.DriftReasonRequirements {
+		switch {
+		case c == nil:
+		case c.Status == metav1.ConditionUnknown && c.Reason == DriftReasonMachineNotFound:
+			v.ProviderDrift[nc.Name] = ProviderDrift{Unknown: true}
+		case c.Status == metav1.ConditionTrue && c.Reason != state.DriftReasonNodePool && c.Reason != state.DriftReasonRequirements:
 			v.ProviderDrift[nc.Name] = ProviderDrift{Reason: c.Reason, Message: c.Message}
 		}
 	}

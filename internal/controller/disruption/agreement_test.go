@@ -24,9 +24,10 @@ import (
 // TestExplainAgreesWithController builds one cluster with a node for every disruption case — empty, expired (with
 // and without a terminationGracePeriod), drifted, underutilized, do-not-disrupt on the node, the NodeClaim and pods
 // ("true", a duration still running, one run out, a bad value), PodDisruptionBudgets (one allowing none, an empty
-// selector, two selecting one pod), a budget two candidates compete for and a NodePool whose budget cannot be read —
-// and checks that `tailor explain nodeclaim` says, for every node, what the controller's decision pass does with it:
-// the method, the first blocker, and whether the budget lets it go now (or cannot be read).
+// selector, two selecting one pod), a budget two candidates compete for, a NodePool whose budget cannot be read and a
+// node the provider drifted before it lost its machine — and checks that `tailor explain nodeclaim` says, for every
+// node, what the controller's decision pass does with it: the method, the first blocker, and whether the budget lets
+// it go now (or cannot be read).
 func TestExplainAgreesWithController(t *testing.T) {
 	f := newFixture(t)
 	kube := f.kube
@@ -120,6 +121,16 @@ func TestExplainAgreesWithController(t *testing.T) {
 	if err := kube.Status().Update(t.Context(), busy); err != nil {
 		t.Fatal(err)
 	}
+	// Drifted by the provider on an earlier pass; the provider no longer knows its machine now.
+	lost := f.claim("a-lost", a, nil)
+	f.pod("a-lost", nil)
+	lost.StatusConditions().Set(metav1.NewTime(f.clk.Now()), apiv1.ConditionTypeDrifted, metav1.ConditionTrue, "AMIDrift", "the node no longer matches its node class")
+	if err := kube.Status().Update(t.Context(), lost); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.cloud.Delete(t.Context(), lost); err != nil {
+		t.Fatal(err)
+	}
 	f.claim("b-empty-1", b, nil)
 	f.claim("b-empty-2", b, nil)
 	f.claim("c-empty", c, nil)
@@ -141,6 +152,7 @@ func TestExplainAgreesWithController(t *testing.T) {
 		"a-pdb-two":        "Underutilized: blocked",
 		"a-pdb-everything": "Underutilized: blocked",
 		"a-busy":           "none",
+		"a-lost":           "Underutilized: eligible",
 		"b-empty-1":        "Empty: eligible",
 		"b-empty-2":        "Empty: over budget",
 		"c-empty":          "Empty: budget unreadable",

@@ -68,13 +68,15 @@ func (c *Controller) restamp(ctx context.Context, nc *apiv1.NodeClaim, pool *api
 
 // markDrifted sets Drifted when the NodePool's template (less its requirements) changed since launch, when the
 // node's labels no longer meet the NodePool's requirements (state.CheckNodePoolDrift), or when the provider reports
-// drift; it leaves the condition as it is when the provider no longer knows the machine.
+// drift. When the provider no longer knows the machine it marks Drifted Unknown (MachineNotFound): what the provider
+// said before is not trusted, and `tailor explain` reads the same from the condition.
 func (c *Controller) markDrifted(nc *apiv1.NodeClaim, cand *policy.Candidate) {
 	now := metav1.NewTime(c.clk.Now())
 	switch {
 	case cand.PoolDrift.Reason != "":
 		nc.StatusConditions().Set(now, apiv1.ConditionTypeDrifted, metav1.ConditionTrue, cand.PoolDrift.Reason, cand.PoolDrift.Message)
 	case cand.Provider.Unknown:
+		nc.StatusConditions().Set(now, apiv1.ConditionTypeDrifted, metav1.ConditionUnknown, policy.DriftReasonMachineNotFound, policy.MachineNotFoundMessage)
 	case cand.Provider.Reason != "":
 		nc.StatusConditions().Set(now, apiv1.ConditionTypeDrifted, metav1.ConditionTrue, cand.Provider.Reason, cand.Provider.Message)
 	default:
