@@ -79,6 +79,12 @@ func isActive(b apiv1.Budget, field string, now time.Time) (bool, error) {
 	}
 	// The window that could cover now started at most duration ago.
 	start := sched.Next(now.UTC().Add(-b.Duration.Duration - time.Second))
+	if start.IsZero() {
+		// The parser finds no time within five years (a day the month never has, such as 31 February): read as
+		// "now or before", such a budget would be active for ever.
+		return false, fmt.Errorf("%s.schedule %q never fires (no such date): set it to a cron expression of a day that exists, such as \"0 9 * * mon-fri\"",
+			field, *b.Schedule)
+	}
 	return !start.After(now), nil
 }
 

@@ -67,6 +67,8 @@ func TestAllowedDisruptionsRejectsBadBudgets(t *testing.T) {
 		{apiv1.Budget{Nodes: "1", Schedule: ptr.To("not a cron"), Duration: &metav1.Duration{Duration: time.Hour}}, "spec.disruption.budgets[1].schedule"},
 		{apiv1.Budget{Nodes: "1", Schedule: ptr.To("59-1 * * * *"), Duration: &metav1.Duration{Duration: time.Hour}}, "spec.disruption.budgets[1].schedule"},
 		{apiv1.Budget{Nodes: "1", Schedule: ptr.To("@daily")}, "spec.disruption.budgets[1].duration"},
+		// Parses, but 31 February never comes: it must not read as a window that is always open.
+		{apiv1.Budget{Nodes: "0", Schedule: ptr.To("0 0 31 2 *"), Duration: &metav1.Duration{Duration: time.Hour}}, "spec.disruption.budgets[1].schedule"},
 	} {
 		np := &apiv1.NodePool{ObjectMeta: metav1.ObjectMeta{Name: "bad"}}
 		np.Spec.Disruption.Budgets = []apiv1.Budget{{Nodes: "10"}, tc.budget}
