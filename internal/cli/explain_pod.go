@@ -386,7 +386,7 @@ func (e *explainer) placement(view *state.View, res *scheduling.Results, p *core
 	dec := PodDecision{Kind: DecisionUnschedulable}
 	for _, u := range res.Unschedulable {
 		if u.Pod.UID == p.UID {
-			dec.Reasons = append(dec.Reasons, u.Reasons...)
+			dec.Reasons = append(dec.Reasons, scheduling.ReasonStrings(u.Reasons)...)
 		}
 	}
 	for _, name := range sortedKeys(view.NodePoolProblems) {
@@ -531,13 +531,16 @@ func verdict(base NodePoolVerdict, d *dryRun, p *corev1.Pod) NodePoolVerdict {
 	return v
 }
 
-// trimPoolPrefix drops the `nodepool "NAME": ` the simulator puts before a NodePool's reason: the verdict names the
-// NodePool already.
-func trimPoolPrefix(reasons []string, pool string) []string {
-	prefix := fmt.Sprintf("nodepool %q: ", pool)
+// trimPoolPrefix words the reasons without the NodePool they are about when that is pool: the verdict names the
+// NodePool already. A limit reason keeps it ("nodepool "x" cpu limit 8 would be exceeded" reads as one sentence).
+func trimPoolPrefix(reasons []scheduling.Reason, pool string) []string {
 	out := make([]string, 0, len(reasons))
 	for _, r := range reasons {
-		out = append(out, strings.TrimPrefix(r, prefix))
+		if r.NodePool == pool && r.Kind != scheduling.ReasonLimit {
+			out = append(out, r.Message)
+			continue
+		}
+		out = append(out, r.String())
 	}
 	return out
 }

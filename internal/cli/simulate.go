@@ -250,7 +250,7 @@ func toSimulateResult(res *scheduling.Results, bound float64, pods int, elapsed 
 		out.ExistingNodes = append(out.ExistingNodes, SimulatedExistingNode{Name: e.Node, Pods: podNames(e.Pods)})
 	}
 	for _, u := range res.Unschedulable {
-		out.Unschedulable = append(out.Unschedulable, SimulatedUnschedulable{Pod: u.Pod.Namespace + "/" + u.Pod.Name, Reasons: u.Reasons})
+		out.Unschedulable = append(out.Unschedulable, SimulatedUnschedulable{Pod: u.Pod.Namespace + "/" + u.Pod.Name, Reasons: scheduling.ReasonStrings(u.Reasons)})
 	}
 	return out
 }

@@ -142,7 +142,7 @@ func (n *node) keepFitting() {
 
 // launchType is the type a claim would launch as with need on it under the attempt: the cheapest of the attempt's
 // types that holds need within the NodePool's limits. It returns a reason when there is none.
-func (s *solver) launchType(n *node, a *attempt, need Resources) (*typeInfo, string) {
+func (s *solver) launchType(n *node, a *attempt, need Resources) (*typeInfo, Reason) {
 	budget := n.pool.remaining
 	if n.target != nil {
 		budget = budget.Add(n.target.capacity)
@@ -161,14 +161,14 @@ func (s *solver) launchType(n *node, a *attempt, need Resources) (*typeInfo, str
 			continue
 		}
 		if ordered {
-			return t, ""
+			return t, Reason{}
 		}
 		if price, ok := t.priceUnder(&f); ok && (best == nil || price < bestPrice || price == bestPrice && t.it.Name < best.it.Name) {
 			best, bestPrice = t, price
 		}
 	}
 	if best != nil {
-		return best, ""
+		return best, Reason{}
 	}
 	if limitHit != "" {
 		return nil, reasonLimit(n.pool.np.Name, limitHit, n.pool.np.Limits)

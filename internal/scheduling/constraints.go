@@ -11,15 +11,15 @@ import (
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
 )
 
-// Constraint is one scheduling rule. Check returns "" when the pod may join the node (possibly narrowing the
-// attempt: requirements, candidate instance types, the target type) or a human-readable reason.
+// Constraint is one scheduling rule. Check returns the zero Reason when the pod may join the node (possibly narrowing
+// the attempt: requirements, candidate instance types, the target type) or why it may not.
 type Constraint interface {
 	// Name identifies the rule in messages and tests.
 	Name() string
 	// Monotone rules never accept an identical pod on a node after rejecting one there in this plan: nodes only
 	// fill up and narrow. The planner uses this to skip nodes it already knows are out.
 	Monotone(s *solver) bool
-	Check(s *solver, p *podInfo, n *node, a *attempt) string
+	Check(s *solver, p *podInfo, n *node, a *attempt) Reason
 }
 
 // constraints run in this order: cheap and decisive first; resources after everything that narrows the claim.
@@ -32,51 +32,6 @@ var constraints = []Constraint{
 	Preferences{},
 	NodeResources{},
 	MinValues{},
-}
-
-// Reason strings.
-const (
-	reasonNoNodePool       = "no nodepool: the cluster has no NodePool to launch capacity from"
-	reasonNoTypeFormat     = "no instance type has %s %s (largest allowed: %s)"
-	reasonNoTypeLeftFormat = "no instance type satisfies the combined requirements %s"
-	reasonLimitFormat      = "nodepool %q %s limit %s would be exceeded"
-	reasonTaintFormat      = "the pod does not tolerate taint %s"
-	reasonPortFormat       = "host port %s is already in use"
-	reasonInsufficientFmt  = "insufficient %s"
-	reasonSpreadFormat     = "topology spread on %s (maxSkew %d) would be violated in every allowed domain"
-	reasonAffinityFormat   = "no pod matching the required pod affinity (%s on %s) runs in an allowed domain"
-	reasonAntiFormat       = "a pod matching the required pod anti-affinity (%s on %s) runs in every allowed domain"
-	reasonAntiSymFormat    = "an existing pod's anti-affinity (%s on %s) rejects this pod in every allowed domain"
-	reasonPreferenceFormat = "preference not met: %s"
-	reasonMinValuesFormat  = "requirement %s needs minValues %d but only %d values fit"
-	reasonNoDomainFormat   = "the node offers no value for topology key %s"
-	// reasonDRA: the planner cannot tell which node a DRA driver's devices would be allocated on, so it buys none
-	// rather than a node the kube-scheduler might not use.
-	reasonDRA = "DRA resource claims (spec.resourceClaims) are not supported by Tailor's planner yet"
-)
-
-// insufficientReasons are the reasons for the usual resources, built once: rejections are the planner's hot path.
-var insufficientReasons = map[corev1.ResourceName]string{}
-
-func init() {
-	for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory, corev1.ResourcePods, corev1.ResourceEphemeralStorage} {
-		insufficientReasons[name] = fmt.Sprintf(reasonInsufficientFmt, name)
-	}
-}
-
-func reasonInsufficient(name corev1.ResourceName) string {
-	if r, ok := insufficientReasons[name]; ok {
-		return r
-	}
-	if name == ebsVolumeResource {
-		return reasonCSIVolumesFull
-	}
-	return fmt.Sprintf(reasonInsufficientFmt, name)
-}
-
-func reasonLimit(pool string, name corev1.ResourceName, limits corev1.ResourceList) string {
-	q := limits[name]
-	return fmt.Sprintf(reasonLimitFormat, pool, name, q.String())
 }
 
 // Compile-time checks that every rule is a Constraint.
@@ -97,11 +52,11 @@ type TaintToleration struct{}
 
 func (TaintToleration) Name() string          { return "TaintToleration" }
 func (TaintToleration) Monotone(*solver) bool { return true }
-func (TaintToleration) Check(_ *solver, p *podInfo, n *node, _ *attempt) string {
+func (TaintToleration) Check(_ *solver, p *podInfo, n *node, _ *attempt) Reason {
 	if t := untoleratedTaint(p.tolerations, n.taints); t != nil {
-		return fmt.Sprintf(reasonTaintFormat, t.ToString())
+		return reasonf(ReasonTaint, reasonTaintFormat, t.ToString())
 	}
-	return ""
+	return Reason{}
 }
 
 // HostPorts rejects nodes where a host port the pod binds is taken.
@@ -109,15 +64,15 @@ type HostPorts struct{}
 
 func (HostPorts) Name() string          { return "HostPorts" }
 func (HostPorts) Monotone(*solver) bool { return true }
-func (HostPorts) Check(_ *solver, p *podInfo, n *node, _ *attempt) string {
+func (HostPorts) Check(_ *solver, p *podInfo, n *node, _ *attempt) Reason {
 	for _, want := range p.ports {
 		for _, have := range n.ports {
 			if want.conflicts(have) {
-				return fmt.Sprintf(reasonPortFormat, want)
+				return reasonf(ReasonHostPort, reasonPortFormat, want)
 			}
 		}
 	}
-	return ""
+	return Reason{}
 }
 
 // NodeAffinity matches the pod's nodeSelector, required node affinity (an OR of terms) and volume topology against
@@ -127,45 +82,50 @@ type NodeAffinity struct{}
 
 func (NodeAffinity) Name() string          { return "NodeAffinity" }
 func (NodeAffinity) Monotone(*solver) bool { return true }
-func (NodeAffinity) Check(s *solver, p *podInfo, n *node, a *attempt) string {
+func (NodeAffinity) Check(s *solver, p *podInfo, n *node, a *attempt) Reason {
 	if !n.isClaim() {
 		for _, alt := range p.alts {
 			if alt.CompatibleWithNode(n.reqs) == nil {
-				return ""
+				return Reason{}
 			}
 		}
 		return nodeConflictReason(p, n.reqs, nil)
 	}
 	if n.sigOK[p.reqSig] {
-		return ""
+		return Reason{}
 	}
+	// The first alternative's failure words the reason: a conflict with the node side, or no type left.
 	var firstErr error
+	var noTypeLeft Reason
 	for _, alt := range p.alts {
 		if err := alt.CompatibleWithNode(a.reqs); err != nil {
-			if firstErr == nil {
+			if firstErr == nil && !noTypeLeft.rejects() {
 				firstErr = err
 			}
 			continue
 		}
 		reqs := a.reqs.Intersect(alt)
 		if reqs.Equal(a.reqs) {
-			return ""
+			return Reason{}
 		}
 		types := s.filterTypes(a.types, reqs)
 		if len(types) == 0 {
-			if firstErr == nil {
-				firstErr = fmt.Errorf(reasonNoTypeLeftFormat, alt)
+			if firstErr == nil && !noTypeLeft.rejects() {
+				noTypeLeft = reasonf(ReasonNoInstanceType, reasonNoTypeLeftFormat, alt)
 			}
 			continue
 		}
 		a.reqs, a.types, a.changed = reqs, types, true
-		return ""
+		return Reason{}
+	}
+	if noTypeLeft.rejects() {
+		return noTypeLeft
 	}
 	var ce *ConflictError
 	if errors.As(firstErr, &ce) {
 		return nodeConflictReason(p, a.reqs, ce)
 	}
-	return firstErr.Error()
+	return Reason{Kind: ReasonRequirements, Message: firstErr.Error()}
 }
 
 func (s *solver) filterTypes(types []*typeInfo, reqs Requirements) []*typeInfo {
@@ -181,25 +141,25 @@ func (s *solver) filterTypes(types []*typeInfo, reqs Requirements) []*typeInfo {
 
 // nodeConflictReason words a requirement conflict from the pod's side: which of its sources (nodeSelector, node
 // affinity, volume) disagrees with what the node side has.
-func nodeConflictReason(p *podInfo, nodeReqs Requirements, ce *ConflictError) string {
+func nodeConflictReason(p *podInfo, nodeReqs Requirements, ce *ConflictError) Reason {
 	for _, k := range p.selector.Keys() {
 		if p.selector.get(k).intersect(orAbsent(nodeReqs.get(k))).empty() {
 			v := p.pod.Spec.NodeSelector[k]
-			return fmt.Sprintf("%s conflicts with pod nodeSelector %s=%s", describeNodeSide(nodeReqs, k), k, v)
+			return reasonf(ReasonRequirements, "%s conflicts with pod nodeSelector %s=%s", describeNodeSide(nodeReqs, k), k, v)
 		}
 	}
 	for _, term := range p.affinity {
 		if err := term.CompatibleWithNode(nodeReqs); err != nil {
 			var c *ConflictError
 			if errors.As(err, &c) {
-				return fmt.Sprintf("%s conflicts with pod node affinity %s", describeNodeSide(nodeReqs, c.Key), joinRequirements(c.Ours))
+				return reasonf(ReasonRequirements, "%s conflicts with pod node affinity %s", describeNodeSide(nodeReqs, c.Key), joinRequirements(c.Ours))
 			}
 		}
 	}
 	if ce != nil {
-		return fmt.Sprintf("%s conflicts with volume topology %s", describeNodeSide(nodeReqs, ce.Key), joinRequirements(ce.Ours))
+		return reasonf(ReasonRequirements, "%s conflicts with volume topology %s", describeNodeSide(nodeReqs, ce.Key), joinRequirements(ce.Ours))
 	}
-	return "no combination of the pod's node requirements fits"
+	return Reason{Kind: ReasonRequirements, Message: "no combination of the pod's node requirements fits"}
 }
 
 func orAbsent(s *valueSet) *valueSet {
@@ -237,10 +197,10 @@ func (HostnameTopology) Name() string { return "HostnameTopology" }
 // Monotone: with a NodePool a fresh node can always be added, so the minimum a hostname spread is measured against
 // stays 0; on existing nodes alone the minimum can rise as other nodes fill, and a rejected pod may fit later.
 func (HostnameTopology) Monotone(s *solver) bool { return len(s.pools) > 0 }
-func (HostnameTopology) Check(s *solver, p *podInfo, n *node, _ *attempt) string {
+func (HostnameTopology) Check(s *solver, p *podInfo, n *node, _ *attempt) Reason {
 	d, ok := n.domain(apiv1.HostnameLabelKey)
 	if !ok {
-		return ""
+		return Reason{}
 	}
 	for _, t := range p.owned {
 		if !isHostname(t.group.key) || t.kind == kindAffinity {
@@ -252,10 +212,10 @@ func (HostnameTopology) Check(s *solver, p *podInfo, n *node, _ *attempt) string
 	}
 	for _, g := range p.matches {
 		if isHostname(g.key) && g.antiOwners[d] > 0 {
-			return fmt.Sprintf(reasonAntiSymFormat, g.selString, g.key)
+			return reasonf(ReasonPodAntiAffinity, reasonAntiSymFormat, g.selString, g.key)
 		}
 	}
-	return ""
+	return Reason{}
 }
 
 // NodeResources checks the pod fits the node's allocatable: for an existing node directly; for a NodeClaim, some
@@ -265,35 +225,38 @@ type NodeResources struct{}
 
 func (NodeResources) Name() string          { return "NodeResources" }
 func (NodeResources) Monotone(*solver) bool { return true }
-func (NodeResources) Check(s *solver, p *podInfo, n *node, a *attempt) string {
+func (NodeResources) Check(s *solver, p *podInfo, n *node, a *attempt) Reason {
 	need := n.used.Add(p.requests)
 	if !n.isClaim() {
 		if short := need.FirstShortfall(n.alloc); short != "" {
 			return reasonInsufficient(short)
 		}
-		return ""
+		return Reason{}
 	}
 	t, reason := s.launchType(n, a, need)
 	if t == nil {
 		return reason
 	}
 	a.target = t
-	return ""
+	return Reason{}
 }
 
 // largestReason words "no instance type has 300Gi memory (largest allowed: 256Gi)" for the first resource no
 // remaining type has enough of.
-func largestReason(need Resources, types []*typeInfo) string {
+func largestReason(need Resources, types []*typeInfo) Reason {
 	var largest Resources
 	for _, t := range types {
 		largest = largest.Max(t.alloc)
 	}
 	if len(types) == 0 {
-		return "no instance type is left after the pod's requirements"
+		return Reason{Kind: ReasonNoInstanceType, Message: "no instance type is left after the pod's requirements"}
+	}
+	tooLarge := func(name corev1.ResourceName) Reason {
+		return Reason{Kind: ReasonNoInstanceType, Resource: name, Message: fmt.Sprintf(reasonNoTypeFormat, fmtQuantity(need, name), name, fmtQuantity(largest, name))}
 	}
 	for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory, corev1.ResourcePods, corev1.ResourceEphemeralStorage} {
 		if need.Get(name) > largest.Get(name) {
-			return fmt.Sprintf(reasonNoTypeFormat, fmtQuantity(need, name), name, fmtQuantity(largest, name))
+			return tooLarge(name)
 		}
 	}
 	for _, name := range sortedResourceNames(need.Extended) {
@@ -301,10 +264,10 @@ func largestReason(need Resources, types []*typeInfo) string {
 			if name == ebsVolumeResource {
 				return volumeLimitReason(need, largest)
 			}
-			return fmt.Sprintf(reasonNoTypeFormat, fmtQuantity(need, name), name, fmtQuantity(largest, name))
+			return tooLarge(name)
 		}
 	}
-	return "no single instance type has enough cpu, memory and pods together"
+	return Reason{Kind: ReasonNoInstanceType, Message: "no single instance type has enough cpu, memory and pods together"}
 }
 
 func sortedResourceNames(m map[corev1.ResourceName]int64) []corev1.ResourceName {
@@ -341,13 +304,13 @@ type MinValues struct{}
 
 func (MinValues) Name() string          { return "MinValues" }
 func (MinValues) Monotone(*solver) bool { return true }
-func (MinValues) Check(s *solver, p *podInfo, n *node, a *attempt) string {
+func (MinValues) Check(s *solver, p *podInfo, n *node, a *attempt) Reason {
 	if !n.isClaim() {
-		return ""
+		return Reason{}
 	}
 	keys := n.pool.np.Requirements.MinValuesKeys()
 	if len(keys) == 0 {
-		return ""
+		return Reason{}
 	}
 	need := n.used.Add(p.requests)
 	for _, k := range keys {
@@ -362,10 +325,10 @@ func (MinValues) Check(s *solver, p *podInfo, n *node, a *attempt) string {
 			}
 		}
 		if len(vals) < want {
-			return fmt.Sprintf(reasonMinValuesFormat, strings.TrimSpace(joinRequirements(n.pool.np.Requirements.Get(k))), want, len(vals))
+			return reasonf(ReasonMinValues, reasonMinValuesFormat, strings.TrimSpace(joinRequirements(n.pool.np.Requirements.Get(k))), want, len(vals))
 		}
 	}
-	return ""
+	return Reason{}
 }
 
 var _ = apiv1.ZoneLabelKey

@@ -7,7 +7,8 @@
 //   - Requirement and Requirements: label requirements (In, NotIn, Exists, DoesNotExist, Gt, Lt, minValues) with an
 //     algebra (intersection, compatibility, membership).
 //   - Constraint: one small type per scheduling rule (taints, node affinity, ports, topology spread, pod affinity,
-//     resources, NodePool limits, minValues), each returning a human-readable reason when it rejects.
+//     resources, NodePool limits, minValues), each returning a Reason when it rejects: a kind callers switch on, the
+//     NodePool and resource it is about, and the wording users read (Reason.String).
 //   - Solve: first-fit-decreasing over existing nodes and open NodeClaims, each NodeClaim keeping the set of instance
 //     types that still fit, followed by an improvement pass that merges claims while that lowers the price.
 //   - Validate: an independent re-check of a plan, used by the tests on every plan.

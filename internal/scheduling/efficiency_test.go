@@ -242,7 +242,7 @@ func TestBurstableReason(t *testing.T) {
 	r := solve(t, &Snapshot{NodePools: []*NodePool{np}}, pods, Options{})
 	reasons := map[string]string{}
 	for _, u := range r.Unschedulable {
-		reasons[u.Pod.Name] = strings.Join(u.Reasons, "; ")
+		reasons[u.Pod.Name] = strings.Join(ReasonStrings(u.Reasons), "; ")
 	}
 	if !strings.Contains(reasons["wants-t3"], `burstable types such as t3.large, which NodePool "default" does not name`) {
 		t.Errorf("wants-t3: %q does not explain the burstable rule", reasons["wants-t3"])

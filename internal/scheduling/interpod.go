@@ -13,7 +13,7 @@ type InterPod struct{}
 
 func (InterPod) Name() string          { return "InterPod" }
 func (InterPod) Monotone(*solver) bool { return false }
-func (InterPod) Check(s *solver, p *podInfo, n *node, a *attempt) string {
+func (InterPod) Check(s *solver, p *podInfo, n *node, a *attempt) Reason {
 	return s.checkTerms(p, n, a, p.owned, true)
 }
 
@@ -22,30 +22,30 @@ type Preferences struct{}
 
 func (Preferences) Name() string          { return "Preferences" }
 func (Preferences) Monotone(*solver) bool { return false }
-func (Preferences) Check(s *solver, p *podInfo, n *node, a *attempt) string {
+func (Preferences) Check(s *solver, p *podInfo, n *node, a *attempt) Reason {
 	prefs := activePrefs(p, a.level)
 	var terms []*term
 	for _, pr := range prefs {
 		switch {
 		case pr.avoidPreferTaint:
 			if hasUntoleratedPreferNoSchedule(p.tolerations, n.taints) {
-				return fmt.Sprintf(reasonPreferenceFormat, pr)
+				return reasonf(ReasonPreference, reasonPreferenceFormat, pr)
 			}
 		case pr.nodeReqs != nil:
 			if !n.isClaim() {
 				if pr.nodeReqs.CompatibleWithNode(n.reqs) != nil {
-					return fmt.Sprintf(reasonPreferenceFormat, pr)
+					return reasonf(ReasonPreference, reasonPreferenceFormat, pr)
 				}
 				continue
 			}
 			if pr.nodeReqs.CompatibleWithNode(a.reqs) != nil {
-				return fmt.Sprintf(reasonPreferenceFormat, pr)
+				return reasonf(ReasonPreference, reasonPreferenceFormat, pr)
 			}
 			reqs := a.reqs.Intersect(*pr.nodeReqs)
 			if !reqs.Equal(a.reqs) {
 				types := s.filterTypes(a.types, reqs)
 				if len(types) == 0 {
-					return fmt.Sprintf(reasonPreferenceFormat, pr)
+					return reasonf(ReasonPreference, reasonPreferenceFormat, pr)
 				}
 				a.reqs, a.types, a.changed = reqs, types, true
 			}
@@ -54,22 +54,22 @@ func (Preferences) Check(s *solver, p *podInfo, n *node, a *attempt) string {
 		}
 	}
 	if len(terms) > 0 {
-		if r := s.checkTerms(p, n, a, terms, false); r != "" {
-			return fmt.Sprintf(reasonPreferenceFormat, r)
+		if r := s.checkTerms(p, n, a, terms, false); r.rejects() {
+			return Reason{Kind: ReasonPreference, Message: fmt.Sprintf(reasonPreferenceFormat, r.Message)}
 		}
 	}
-	return ""
+	return Reason{}
 }
 
 // checkTerms evaluates inter-pod terms on n. For each topology key involved it computes the domains the node may
 // still be in, keeps those every term allows, and pins an open NodeClaim to the best one.
-func (s *solver) checkTerms(p *podInfo, n *node, a *attempt, terms []*term, withSymmetry bool) string {
+func (s *solver) checkTerms(p *podInfo, n *node, a *attempt, terms []*term, withSymmetry bool) Reason {
 	for _, key := range termKeys(p, n, terms, withSymmetry) {
-		if r := s.checkKey(p, n, a, terms, key, withSymmetry); r != "" {
+		if r := s.checkKey(p, n, a, terms, key, withSymmetry); r.rejects() {
 			return r
 		}
 	}
-	return ""
+	return Reason{}
 }
 
 // termKeys lists the topology keys to check: those of the terms and, with symmetry, of the groups that match the
@@ -114,20 +114,20 @@ func appendHostnameKey(keys []string, key string) []string {
 }
 
 // checkKey checks the terms on one topology key and, on a NodeClaim whose domain for the key is still open, pins it.
-func (s *solver) checkKey(p *podInfo, n *node, a *attempt, terms []*term, key string, withSymmetry bool) string {
+func (s *solver) checkKey(p *podInfo, n *node, a *attempt, terms []*term, key string, withSymmetry bool) Reason {
 	domains := s.candidateDomains(n, a, key)
 	if len(domains) == 0 {
 		if keylessNodeOK(n, terms, key) {
-			return ""
+			return Reason{}
 		}
-		return fmt.Sprintf(reasonNoDomainFormat, key)
+		return reasonf(ReasonNoTopologyDomain, reasonNoDomainFormat, key)
 	}
 	domains, reason := s.allowedDomains(p, terms, key, domains, withSymmetry)
 	if len(domains) == 0 {
 		return reason
 	}
 	if _, known := n.domain(key); known || !n.isClaim() {
-		return ""
+		return Reason{}
 	}
 	if withSymmetry {
 		// The pod's required terms pin the claim before its preferences are checked: pin it where the preferences
@@ -138,10 +138,10 @@ func (s *solver) checkKey(p *podInfo, n *node, a *attempt, terms []*term, key st
 	best := s.pickDomain(p, n, key, domains, terms, a)
 	pin := s.pinned(n, a, key, best)
 	if len(pin.types) == 0 {
-		return fmt.Sprintf(reasonNoTypeLeftFormat, key+"="+best)
+		return reasonf(ReasonNoInstanceType, reasonNoTypeLeftFormat, key+"="+best)
 	}
 	a.reqs, a.types, a.changed = pin.reqs, pin.types, true
-	return ""
+	return Reason{}
 }
 
 // preferredDomains narrows domains to those the pod's inter-pod preferences on key, still in force at the attempt's
@@ -170,15 +170,15 @@ func keylessNodeOK(n *node, terms []*term, key string) bool {
 
 // allowedDomains keeps the domains every term on key allows and, with symmetry, those where no placed pod's
 // anti-affinity rejects p. It returns the reason of the first filter that leaves none.
-func (s *solver) allowedDomains(p *podInfo, terms []*term, key string, domains []string, withSymmetry bool) ([]string, string) {
-	var reason string
+func (s *solver) allowedDomains(p *podInfo, terms []*term, key string, domains []string, withSymmetry bool) ([]string, Reason) {
+	var reason Reason
 	for _, t := range termsOn(terms, key) {
 		if domains, reason = s.filterDomains(p, t, domains); len(domains) == 0 {
 			return nil, reason
 		}
 	}
 	if !withSymmetry {
-		return domains, ""
+		return domains, Reason{}
 	}
 	for _, g := range p.matches {
 		if g.key != key {
@@ -187,10 +187,10 @@ func (s *solver) allowedDomains(p *podInfo, terms []*term, key string, domains [
 		// Filter into a new slice: domains may be the claim's cached list.
 		domains = slices.DeleteFunc(slices.Clone(domains), func(d string) bool { return g.antiOwners[d] > 0 })
 		if len(domains) == 0 {
-			return nil, fmt.Sprintf(reasonAntiSymFormat, g.selString, key)
+			return nil, reasonf(ReasonPodAntiAffinity, reasonAntiSymFormat, g.selString, key)
 		}
 	}
-	return domains, ""
+	return domains, Reason{}
 }
 
 func termsOn(terms []*term, key string) []*term {
@@ -239,7 +239,7 @@ func (s *solver) candidateDomains(n *node, a *attempt, key string) []string {
 	return d
 }
 
-func (s *solver) filterDomains(p *podInfo, t *term, domains []string) ([]string, string) {
+func (s *solver) filterDomains(p *podInfo, t *term, domains []string) ([]string, Reason) {
 	g := t.group
 	var keep func(d string) bool
 	switch t.kind {
@@ -248,7 +248,7 @@ func (s *solver) filterDomains(p *podInfo, t *term, domains []string) ([]string,
 		keep = func(d string) bool { return int32(g.counts[d]+1-minCount) <= t.maxSkew }
 	case kindAffinity:
 		if g.total == 0 && g.matchesPod(p.pod.Namespace, p.labels) {
-			return domains, ""
+			return domains, Reason{}
 		}
 		keep = func(d string) bool { return g.counts[d] > 0 }
 	default:
@@ -261,16 +261,16 @@ func (s *solver) filterDomains(p *podInfo, t *term, domains []string) ([]string,
 		}
 	}
 	if len(out) > 0 {
-		return out, ""
+		return out, Reason{}
 	}
 	// Word the reason only when it is needed: this runs for every node a pod is tried on.
 	switch t.kind {
 	case kindSpread:
-		return out, fmt.Sprintf(reasonSpreadFormat, g.key, t.maxSkew)
+		return out, reasonf(ReasonTopologySpread, reasonSpreadFormat, g.key, t.maxSkew)
 	case kindAffinity:
-		return out, fmt.Sprintf(reasonAffinityFormat, g.selString, g.key)
+		return out, reasonf(ReasonPodAffinity, reasonAffinityFormat, g.selString, g.key)
 	default:
-		return out, fmt.Sprintf(reasonAntiFormat, g.selString, g.key)
+		return out, reasonf(ReasonPodAntiAffinity, reasonAntiFormat, g.selString, g.key)
 	}
 }
 

@@ -21,7 +21,7 @@ const minLaneGain = 0.01
 
 // reasonOtherLane rejects a pod from a claim another lane opened. It never reaches a user: the pod can always
 // open a claim of its own lane.
-const reasonOtherLane = "the NodeClaim is sized for pods of another shape"
+var reasonOtherLane = Reason{Kind: reasonOtherLaneKind, Message: "the NodeClaim is sized for pods of another shape"}
 
 // laneCandidate is a type priced for one class.
 type laneCandidate struct {

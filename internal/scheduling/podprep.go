@@ -69,15 +69,19 @@ func (s *solver) existingAntiTerms(existingPods []existingPod) ([][]*term, error
 func (s *solver) compilePod(pod *corev1.Pod) (*podInfo, error) {
 	p := &podInfo{pod: pod, key: podKey(pod), labels: labels.Set(pod.Labels), requests: withVolumes(PodRequests(pod), s.vols.ebsVolumes(pod)), tolerations: pod.Spec.Tolerations, ports: podHostPorts(pod)}
 	var err error
-	p.selector, p.affinity, p.alts, p.refusal, err = compileNodeRequirements(pod, s.vols)
+	var volErr string
+	p.selector, p.affinity, p.alts, volErr, err = compileNodeRequirements(pod, s.vols)
 	if err != nil {
 		return p, err
 	}
-	if why := requestsOutOfRange(pod); why != "" {
-		p.refusal = why
+	if volErr != "" {
+		p.refusal = Reason{Kind: ReasonVolume, Message: volErr}
 	}
-	if len(pod.Spec.ResourceClaims) > 0 && p.refusal == "" {
-		p.refusal = reasonDRA
+	if why := requestsOutOfRange(pod); why != "" {
+		p.refusal = Reason{Kind: ReasonRequests, Message: why}
+	}
+	if len(pod.Spec.ResourceClaims) > 0 && !p.refusal.rejects() {
+		p.refusal = Reason{Kind: ReasonDRA, Message: reasonDRA}
 	}
 	if p.owned, p.prefs, err = s.terms.podTerms(pod, p.alts); err != nil {
 		return p, err

@@ -26,7 +26,7 @@ func TestRequestsOutOfRange(t *testing.T) {
 	}
 	reasons := map[string]string{}
 	for _, u := range r.Unschedulable {
-		reasons[u.Pod.Name] = strings.Join(u.Reasons, "; ")
+		reasons[u.Pod.Name] = strings.Join(ReasonStrings(u.Reasons), "; ")
 	}
 	for name, resource := range map[string]string{"huge-cpu": "cpu", "wide-memory": "memory"} {
 		got, ok := reasons[name]

@@ -1,7 +1,6 @@
 package scheduling
 
 import (
-	"fmt"
 	"slices"
 
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
@@ -73,7 +72,7 @@ func (s *solver) holdReservations() []*podInfo {
 			s.finalize(n)
 			if len(n.options) == 0 {
 				for _, p := range n.pods {
-					p.refusal = fmt.Sprintf(reasonReservationFull, full, initial[full])
+					p.refusal = reasonf(ReasonReservationFull, reasonReservationFull, full, initial[full])
 				}
 				dropped = append(dropped, n.pods...)
 				n.pods = nil

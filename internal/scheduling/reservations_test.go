@@ -64,7 +64,7 @@ func TestReservedCapacityHoldsItsCountAndNeedsOptIn(t *testing.T) {
 				t.Errorf("%d pods unschedulable, want %d: %v", len(r.Unschedulable), want, reasonsOf(r))
 			}
 			for _, u := range r.Unschedulable {
-				if len(u.Reasons) != 1 || !strings.Contains(u.Reasons[0], "capacity reservation cr-0a is full") {
+				if len(u.Reasons) != 1 || !strings.Contains(u.Reasons[0].String(), "capacity reservation cr-0a is full") {
 					t.Errorf("pod %s: reasons %q, want the full reservation named", u.Pod.Name, u.Reasons)
 				}
 			}

@@ -57,7 +57,7 @@ func (c *NodeClaim) PricePerHour() float64 { return c.Cheapest().Offering.PriceP
 // Unschedulable is a pod the plan cannot place, with why.
 type Unschedulable struct {
 	Pod     *corev1.Pod
-	Reasons []string
+	Reasons []Reason
 }
 
 // TotalPricePerHour is the price of every new NodeClaim together.

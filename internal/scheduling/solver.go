@@ -3,7 +3,6 @@ package scheduling
 import (
 	"fmt"
 	"maps"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -189,13 +188,13 @@ func activePrefs(p *podInfo, l int) []preference {
 
 // place finds a home for p; it reports false when there is none.
 func (s *solver) place(p *podInfo) bool {
-	if p.refusal != "" {
+	if p.refusal.rejects() {
 		return false
 	}
 	levels := len(p.prefs)
 	if s.opts.Preferences == PreferenceRespect {
 		for l := 0; l <= levels; l++ {
-			if s.placeExisting(p, l) || s.placeClaims(p, l) || s.placeNew(p, l, nil) {
+			if s.placeExisting(p, l) || s.placeClaims(p, l) || s.placeNew(p, l) {
 				return true
 			}
 		}
@@ -204,7 +203,7 @@ func (s *solver) place(p *podInfo) bool {
 	if s.wantsSpread(p) {
 		// Soft HA under the Cost policy: keep the replicas apart, opening a node if need be, while few domains hold them.
 		for l := 0; l <= levels-p.ha; l++ {
-			if s.placeExisting(p, l) || s.placeClaims(p, l) || s.placeNew(p, l, nil) {
+			if s.placeExisting(p, l) || s.placeClaims(p, l) || s.placeNew(p, l) {
 				return true
 			}
 		}
@@ -215,7 +214,7 @@ func (s *solver) place(p *podInfo) bool {
 		}
 	}
 	for l := 0; l <= levels; l++ {
-		if s.placeNew(p, l, nil) {
+		if s.placeNew(p, l) {
 			return true
 		}
 	}
@@ -256,9 +255,9 @@ func (s *solver) firstFit(p *podInfo, level int, nodes []*node, cursor map[strin
 	}
 	for i := cursor[sig]; i < len(nodes); i++ {
 		n := nodes[i]
-		reason, monotone := "", true
+		reason, monotone := Reason{}, true
 		if n.existing == nil || !n.existing.Unschedulable {
-			if reason, monotone = s.check(p, n, level); reason == "" {
+			if reason, monotone = s.check(p, n, level); !reason.rejects() {
 				s.commit(p, n)
 				return true
 			}
@@ -270,22 +269,18 @@ func (s *solver) firstFit(p *podInfo, level int, nodes []*node, cursor map[strin
 	return false
 }
 
-// placeNew opens a NodeClaim for p from the first NodePool that can host it. With reasons non-nil it only
-// explains: it records one reason per NodePool and opens nothing.
-func (s *solver) placeNew(p *podInfo, level int, reasons *[]string) bool {
+// placeNew opens a NodeClaim for p from the first NodePool that can host it.
+func (s *solver) placeNew(p *podInfo, level int) bool {
 	for _, ps := range s.pools {
 		if ps.nodesLimited && ps.nodesLeft <= 0 {
-			if reasons != nil {
-				*reasons = append(*reasons, reasonLimit(ps.np.Name, ResourceNodes, ps.np.Limits))
-			}
 			continue
 		}
 		n := newClaim(ps, ps.reqs)
 		n.types, n.bound, n.floor = ps.types, ps.bound, ps.floor
-		reason := ""
-		if eff := s.efficientTypes(ps, p); reasons == nil && eff != nil {
+		var reason Reason
+		if eff := s.efficientTypes(ps, p); eff != nil {
 			n.types, n.bound, n.floor, n.capped = eff.types, eff.bound, eff.floor, true
-			if reason, _ = s.check(p, n, level); reason != "" {
+			if reason, _ = s.check(p, n, level); reason.rejects() {
 				// Too big for the efficient types, or a constraint they cannot meet: grow like any claim.
 				n.types, n.bound, n.floor, n.capped = ps.types, ps.bound, ps.floor, false
 				reason, _ = s.check(p, n, level)
@@ -293,11 +288,7 @@ func (s *solver) placeNew(p *podInfo, level int, reasons *[]string) bool {
 		} else {
 			reason, _ = s.check(p, n, level)
 		}
-		if reason == "" {
-			if reasons != nil {
-				*reasons = append(*reasons, fmt.Sprintf("nodepool %q: the pod fits a new node; it was left out by an earlier decision of this plan", ps.np.Name))
-				continue
-			}
+		if !reason.rejects() {
 			if p.lane > 0 {
 				n.lane = p.demandKey
 			}
@@ -305,11 +296,30 @@ func (s *solver) placeNew(p *podInfo, level int, reasons *[]string) bool {
 			s.commit(p, n)
 			return true
 		}
-		if reasons != nil {
-			*reasons = append(*reasons, poolReason(ps.np.Name, reason)+s.burstableHint(ps, p))
-		}
 	}
 	return false
+}
+
+// explainNew gives, for each NodePool, why a new node of it does not take p. It opens nothing.
+func (s *solver) explainNew(p *podInfo, level int) []Reason {
+	var out []Reason
+	for _, ps := range s.pools {
+		if ps.nodesLimited && ps.nodesLeft <= 0 {
+			out = append(out, reasonLimit(ps.np.Name, ResourceNodes, ps.np.Limits))
+			continue
+		}
+		n := newClaim(ps, ps.reqs)
+		n.types, n.bound, n.floor = ps.types, ps.bound, ps.floor
+		r, _ := s.check(p, n, level)
+		if !r.rejects() {
+			out = append(out, Reason{Kind: ReasonLeftOut, NodePool: ps.np.Name, Message: reasonLeftOut})
+			continue
+		}
+		r.NodePool = ps.np.Name
+		r.Message += s.burstableHint(ps, p)
+		out = append(out, r)
+	}
+	return out
 }
 
 // newClaim is a NodeClaim of ps that is not in the plan yet, named as the pool's next one, with reqs (and its own
@@ -330,15 +340,6 @@ func (s *solver) addClaim(n *node) {
 	s.claims = append(s.claims, n)
 }
 
-// poolReason words a NodePool's rejection. Limit reasons already name the pool.
-func poolReason(pool, reason string) string {
-	prefix := fmt.Sprintf("nodepool %q", pool)
-	if strings.HasPrefix(reason, prefix) {
-		return reason
-	}
-	return prefix + ": " + reason
-}
-
 // attempt carries what the constraints decided about placing one pod on one node before it is committed.
 type attempt struct {
 	reqs    Requirements
@@ -350,7 +351,7 @@ type attempt struct {
 
 // check runs every constraint; it returns "" when p may go on n (with s.attempt describing how) or the first
 // reason it may not, and whether that rejection is monotone (holds for identical pods from now on).
-func (s *solver) check(p *podInfo, n *node, level int) (string, bool) {
+func (s *solver) check(p *podInfo, n *node, level int) (Reason, bool) {
 	a := &s.attempt
 	*a = attempt{reqs: n.reqs, types: n.types, target: n.target, level: level}
 	// Fast reject: a full node stays full, and a NodeClaim's candidate types only shrink. (A fresh claim goes on to
@@ -367,11 +368,11 @@ func (s *solver) check(p *podInfo, n *node, level int) (string, bool) {
 		return reasonOtherLane, true
 	}
 	for _, c := range constraints {
-		if r := c.Check(s, p, n, a); r != "" {
+		if r := c.Check(s, p, n, a); r.rejects() {
 			return r, c.Monotone(s)
 		}
 	}
-	return "", false
+	return Reason{}, false
 }
 
 // commit places p on n as the last successful check decided.
@@ -468,30 +469,31 @@ func claimLabels(n *node, opt InstanceTypeOption) map[string]string {
 }
 
 // explain gives one reason per NodePool (and one for existing capacity) why p was left out.
-func (s *solver) explain(p *podInfo) []string {
-	if p.refusal != "" {
-		return []string{p.refusal}
+func (s *solver) explain(p *podInfo) []Reason {
+	if p.refusal.rejects() {
+		return []Reason{p.refusal}
 	}
-	var reasons []string
+	var reasons []Reason
 	if len(s.existing) > 0 {
-		var first string
+		var first Reason
+		var firstNode string
 		rejected := 0
 		for _, n := range s.existing {
 			if n.existing.Unschedulable {
 				continue
 			}
 			rejected++
-			if r, _ := s.check(p, n, len(p.prefs)); r != "" && first == "" {
-				first = fmt.Sprintf("node %q: %s", n.name, r)
+			if r, _ := s.check(p, n, len(p.prefs)); r.rejects() && !first.rejects() {
+				first, firstNode = r, n.name
 			}
 		}
-		if first != "" {
-			reasons = append(reasons, fmt.Sprintf("existing nodes: none of %d fits (first: %s)", rejected, first))
+		if first.rejects() {
+			// The existing nodes' reason takes the first node's kind and resource.
+			reasons = append(reasons, Reason{Kind: first.Kind, Resource: first.Resource, Message: fmt.Sprintf(reasonExistingFormat, rejected, firstNode, first)})
 		}
 	}
 	if len(s.pools) == 0 {
-		return append(reasons, reasonNoNodePool)
+		return append(reasons, Reason{Kind: ReasonNoNodePool, Message: reasonNoNodePool})
 	}
-	s.placeNew(p, len(p.prefs), &reasons)
-	return reasons
+	return append(reasons, s.explainNew(p, len(p.prefs))...)
 }

@@ -55,7 +55,7 @@ func summary(r *Results) []string {
 func reasonsOf(r *Results) map[string][]string {
 	out := map[string][]string{}
 	for _, u := range r.Unschedulable {
-		out[u.Pod.Name] = u.Reasons
+		out[u.Pod.Name] = ReasonStrings(u.Reasons)
 	}
 	return out
 }

@@ -130,6 +130,7 @@ func existingAttachLimit(en *ExistingNode) int64 {
 }
 
 // volumeLimitReason words a pod's EBS volume count that no type attaches.
-func volumeLimitReason(need, largest Resources) string {
-	return fmt.Sprintf(reasonCSIVolumesFormat, need.Extended[ebsVolumeResource], EBSCSIDriver, largest.Extended[ebsVolumeResource])
+func volumeLimitReason(need, largest Resources) Reason {
+	return Reason{Kind: ReasonVolumeLimit, Resource: ebsVolumeResource,
+		Message: fmt.Sprintf(reasonCSIVolumesFormat, need.Extended[ebsVolumeResource], EBSCSIDriver, largest.Extended[ebsVolumeResource])}
 }

@@ -133,7 +133,7 @@ func (c *Controller) planReplacements(ctx context.Context, view *state.View, rea
 		}
 		log.FromContext(ctx).Info("not disrupting node: its pods would fit nowhere, even on new capacity",
 			"node", klog.KObj(cand.node), "reason", reason, "pods", len(one.Unschedulable),
-			"why", strings.Join(one.Unschedulable[0].Reasons, "; "))
+			"why", strings.Join(scheduling.ReasonStrings(one.Unschedulable[0].Reasons), "; "))
 	}
 	return nil, nil
 }

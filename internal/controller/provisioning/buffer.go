@@ -79,7 +79,7 @@ func (p *Provisioner) recordBuffers(view *state.View, results *scheduling.Result
 	homeless := map[types.NamespacedName][]string{}
 	for _, u := range results.Unschedulable {
 		if key, ok := state.BufferOf(u.Pod); ok && len(homeless[key]) == 0 {
-			homeless[key] = u.Reasons
+			homeless[key] = scheduling.ReasonStrings(u.Reasons)
 		}
 	}
 	for _, b := range view.Buffers {

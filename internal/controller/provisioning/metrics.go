@@ -10,6 +10,10 @@ var (
 		Name: "tailor_nodeclaims_created_total",
 		Help: "NodeClaims created, by NodePool and by the reason they were created for.",
 	}, []string{"nodepool", "reason"})
+	unschedulableReasons = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tailor_pods_unschedulable_reasons_total",
+		Help: "Reasons the planner gave for pending pods it could place nowhere, one per NodePool (nodepool empty for existing nodes and for the pod itself), by kind.",
+	}, []string{"nodepool", "kind"})
 	simulationDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "tailor_scheduler_simulation_duration_seconds",
 		Help:    "How long one scheduling simulation of a batch of pending pods took.",
@@ -35,5 +39,5 @@ var (
 )
 
 func init() {
-	metrics.Registry.MustRegister(nodeClaimsCreated, simulationDuration, podStartupDuration, bufferPods, bufferPodsWaiting, bufferLaunches)
+	metrics.Registry.MustRegister(nodeClaimsCreated, unschedulableReasons, simulationDuration, podStartupDuration, bufferPods, bufferPodsWaiting, bufferLaunches)
 }

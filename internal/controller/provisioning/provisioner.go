@@ -191,15 +191,15 @@ func (p *Provisioner) nominate(ctx context.Context, pod *corev1.Pod, nodeClaim s
 	}
 }
 
-// reportUnschedulable gives each pod that fits nowhere a FailedScheduling event with the simulator's reasons, and
-// each NodePool whose limit stopped a launch a LimitReached event.
+// reportUnschedulable gives each pod that fits nowhere a FailedScheduling event with the simulator's reasons, counts
+// the reasons by NodePool and kind, and gives each NodePool whose limit stopped a launch a LimitReached event.
 func (p *Provisioner) reportUnschedulable(results *scheduling.Results, view *state.View) {
 	limited := map[string]string{}
 	for _, u := range results.Unschedulable {
 		if scheduling.IsBufferPod(u.Pod) {
 			continue // recordBuffers tells the buffer; the virtual pod has nowhere to take an event
 		}
-		reasons := append([]string(nil), u.Reasons...)
+		reasons := scheduling.ReasonStrings(u.Reasons)
 		for name, problem := range view.NodePoolProblems {
 			reasons = append(reasons, fmt.Sprintf("nodepool %q: %v", name, problem))
 		}
@@ -210,10 +210,9 @@ func (p *Provisioner) reportUnschedulable(results *scheduling.Results, view *sta
 		p.recorder.Eventf(u.Pod, nil, corev1.EventTypeWarning, ReasonFailedScheduling, "Provisioning",
 			"Tailor cannot launch a node for this pod: %s", strings.Join(reasons, "; "))
 		for _, r := range u.Reasons {
-			for name := range view.NodePools {
-				if strings.HasPrefix(r, fmt.Sprintf("nodepool %q ", name)) && strings.Contains(r, " limit ") {
-					limited[name] = r
-				}
+			unschedulableReasons.WithLabelValues(r.NodePool, string(r.Kind)).Inc()
+			if _, ok := view.NodePools[r.NodePool]; ok && r.Kind == scheduling.ReasonLimit {
+				limited[r.NodePool] = r.String()
 			}
 		}
 	}

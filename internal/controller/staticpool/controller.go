@@ -132,7 +132,7 @@ func (c *Controller) scaleUp(ctx context.Context, np *apiv1.NodePool, n int) (ct
 	if len(results.Unschedulable) > 0 {
 		c.recorder.Eventf(np, nil, corev1.EventTypeWarning, ReasonBlocked, "Scaling",
 			"static nodepool %q can launch only %d of the %d node(s) it lacks: %s", np.Name, len(results.NodeClaims), n,
-			firstReason(results.Unschedulable[0].Reasons))
+			firstReason(scheduling.ReasonStrings(results.Unschedulable[0].Reasons)))
 		return ctrl.Result{RequeueAfter: retryBlocked}, errors.Join(errs...)
 	}
 	return ctrl.Result{}, errors.Join(errs...)
