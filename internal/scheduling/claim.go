@@ -72,8 +72,7 @@ func (s *solver) sortByPrice(types []*typeInfo, reqs Requirements) {
 // commitClaim updates a NodeClaim after p joined it (n.used already counts p): it adopts the narrowed requirements
 // and types of the attempt, drops the types that can no longer hold the pods, and moves the limit accounting to the
 // type the claim now launches as.
-func (s *solver) commitClaim(p *podInfo, n *node) {
-	a := &s.attempt
+func (s *solver) commitClaim(p *podInfo, n *node, a *attempt) {
 	if a.changed {
 		reorder := !samePrices(n.reqs, a.reqs)
 		n.reqs, n.types, n.ownTypes = a.reqs, a.types, false

@@ -11,15 +11,16 @@ import (
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
 )
 
-// Constraint is one scheduling rule. Check returns the zero Reason when the pod may join the node (possibly narrowing
-// the attempt: requirements, candidate instance types, the target type) or why it may not.
+// Constraint is one scheduling rule. Check returns the attempt as the rule leaves it (possibly narrowed:
+// requirements, candidate instance types, the target type) and the zero Reason when the pod may join the node, or
+// why it may not. The attempt goes by value, so checking a node allocates nothing.
 type Constraint interface {
 	// Name identifies the rule in messages and tests.
 	Name() string
 	// Monotone rules never accept an identical pod on a node after rejecting one there in this plan: nodes only
 	// fill up and narrow. The planner uses this to skip nodes it already knows are out.
 	Monotone(s *solver) bool
-	Check(s *solver, p *podInfo, n *node, a *attempt) Reason
+	Check(s *solver, p *podInfo, n *node, a attempt) (attempt, Reason)
 }
 
 // constraints run in this order: cheap and decisive first; resources after everything that narrows the claim.
@@ -52,11 +53,11 @@ type TaintToleration struct{}
 
 func (TaintToleration) Name() string          { return "TaintToleration" }
 func (TaintToleration) Monotone(*solver) bool { return true }
-func (TaintToleration) Check(_ *solver, p *podInfo, n *node, _ *attempt) Reason {
+func (TaintToleration) Check(_ *solver, p *podInfo, n *node, a attempt) (attempt, Reason) {
 	if t := untoleratedTaint(p.tolerations, n.taints); t != nil {
-		return reasonf(ReasonTaint, reasonTaintFormat, t.ToString())
+		return a, reasonf(ReasonTaint, reasonTaintFormat, t.ToString())
 	}
-	return Reason{}
+	return a, Reason{}
 }
 
 // HostPorts rejects nodes where a host port the pod binds is taken.
@@ -64,15 +65,15 @@ type HostPorts struct{}
 
 func (HostPorts) Name() string          { return "HostPorts" }
 func (HostPorts) Monotone(*solver) bool { return true }
-func (HostPorts) Check(_ *solver, p *podInfo, n *node, _ *attempt) Reason {
+func (HostPorts) Check(_ *solver, p *podInfo, n *node, a attempt) (attempt, Reason) {
 	for _, want := range p.ports {
 		for _, have := range n.ports {
 			if want.conflicts(have) {
-				return reasonf(ReasonHostPort, reasonPortFormat, want)
+				return a, reasonf(ReasonHostPort, reasonPortFormat, want)
 			}
 		}
 	}
-	return Reason{}
+	return a, Reason{}
 }
 
 // NodeAffinity matches the pod's nodeSelector, required node affinity (an OR of terms) and volume topology against
@@ -82,17 +83,17 @@ type NodeAffinity struct{}
 
 func (NodeAffinity) Name() string          { return "NodeAffinity" }
 func (NodeAffinity) Monotone(*solver) bool { return true }
-func (NodeAffinity) Check(s *solver, p *podInfo, n *node, a *attempt) Reason {
+func (NodeAffinity) Check(s *solver, p *podInfo, n *node, a attempt) (attempt, Reason) {
 	if !n.isClaim() {
 		for _, alt := range p.alts {
 			if alt.CompatibleWithNode(n.reqs) == nil {
-				return Reason{}
+				return a, Reason{}
 			}
 		}
-		return nodeConflictReason(p, n.reqs, nil)
+		return a, nodeConflictReason(p, n.reqs, nil)
 	}
 	if n.sigOK[p.reqSig] {
-		return Reason{}
+		return a, Reason{}
 	}
 	// The first alternative's failure words the reason: a conflict with the node side, or no type left.
 	var firstErr error
@@ -106,7 +107,7 @@ func (NodeAffinity) Check(s *solver, p *podInfo, n *node, a *attempt) Reason {
 		}
 		reqs := a.reqs.Intersect(alt)
 		if reqs.Equal(a.reqs) {
-			return Reason{}
+			return a, Reason{}
 		}
 		types := s.filterTypes(a.types, reqs)
 		if len(types) == 0 {
@@ -116,16 +117,16 @@ func (NodeAffinity) Check(s *solver, p *podInfo, n *node, a *attempt) Reason {
 			continue
 		}
 		a.reqs, a.types, a.changed = reqs, types, true
-		return Reason{}
+		return a, Reason{}
 	}
 	if noTypeLeft.rejects() {
-		return noTypeLeft
+		return a, noTypeLeft
 	}
 	var ce *ConflictError
 	if errors.As(firstErr, &ce) {
-		return nodeConflictReason(p, a.reqs, ce)
+		return a, nodeConflictReason(p, a.reqs, ce)
 	}
-	return Reason{Kind: ReasonRequirements, Message: firstErr.Error()}
+	return a, Reason{Kind: ReasonRequirements, Message: firstErr.Error()}
 }
 
 func (s *solver) filterTypes(types []*typeInfo, reqs Requirements) []*typeInfo {
@@ -197,25 +198,25 @@ func (HostnameTopology) Name() string { return "HostnameTopology" }
 // Monotone: with a NodePool a fresh node can always be added, so the minimum a hostname spread is measured against
 // stays 0; on existing nodes alone the minimum can rise as other nodes fill, and a rejected pod may fit later.
 func (HostnameTopology) Monotone(s *solver) bool { return len(s.pools) > 0 }
-func (HostnameTopology) Check(s *solver, p *podInfo, n *node, _ *attempt) Reason {
+func (HostnameTopology) Check(s *solver, p *podInfo, n *node, a attempt) (attempt, Reason) {
 	d, ok := n.domain(apiv1.HostnameLabelKey)
 	if !ok {
-		return Reason{}
+		return a, Reason{}
 	}
 	for _, t := range p.owned {
 		if !isHostname(t.group.key) || t.kind == kindAffinity {
 			continue
 		}
 		if out, reason := s.filterDomains(p, t, []string{d}); len(out) == 0 {
-			return reason
+			return a, reason
 		}
 	}
 	for _, g := range p.matches {
 		if isHostname(g.key) && g.antiOwners[d] > 0 {
-			return reasonf(ReasonPodAntiAffinity, reasonAntiSymFormat, g.selString, g.key)
+			return a, reasonf(ReasonPodAntiAffinity, reasonAntiSymFormat, g.selString, g.key)
 		}
 	}
-	return Reason{}
+	return a, Reason{}
 }
 
 // NodeResources checks the pod fits the node's allocatable: for an existing node directly; for a NodeClaim, some
@@ -225,20 +226,20 @@ type NodeResources struct{}
 
 func (NodeResources) Name() string          { return "NodeResources" }
 func (NodeResources) Monotone(*solver) bool { return true }
-func (NodeResources) Check(s *solver, p *podInfo, n *node, a *attempt) Reason {
+func (NodeResources) Check(s *solver, p *podInfo, n *node, a attempt) (attempt, Reason) {
 	need := n.used.Add(p.requests)
 	if !n.isClaim() {
 		if short := need.FirstShortfall(n.alloc); short != "" {
-			return reasonInsufficient(short)
+			return a, reasonInsufficient(short)
 		}
-		return Reason{}
+		return a, Reason{}
 	}
-	t, reason := s.launchType(n, a, need)
+	t, reason := s.launchType(n, &a, need)
 	if t == nil {
-		return reason
+		return a, reason
 	}
 	a.target = t
-	return Reason{}
+	return a, Reason{}
 }
 
 // largestReason words "no instance type has 300Gi memory (largest allowed: 256Gi)" for the first resource no
@@ -304,13 +305,13 @@ type MinValues struct{}
 
 func (MinValues) Name() string          { return "MinValues" }
 func (MinValues) Monotone(*solver) bool { return true }
-func (MinValues) Check(s *solver, p *podInfo, n *node, a *attempt) Reason {
+func (MinValues) Check(s *solver, p *podInfo, n *node, a attempt) (attempt, Reason) {
 	if !n.isClaim() {
-		return Reason{}
+		return a, Reason{}
 	}
 	keys := n.pool.np.Requirements.MinValuesKeys()
 	if len(keys) == 0 {
-		return Reason{}
+		return a, Reason{}
 	}
 	need := n.used.Add(p.requests)
 	for _, k := range keys {
@@ -325,10 +326,10 @@ func (MinValues) Check(s *solver, p *podInfo, n *node, a *attempt) Reason {
 			}
 		}
 		if len(vals) < want {
-			return reasonf(ReasonMinValues, reasonMinValuesFormat, strings.TrimSpace(joinRequirements(n.pool.np.Requirements.Get(k))), want, len(vals))
+			return a, reasonf(ReasonMinValues, reasonMinValuesFormat, strings.TrimSpace(joinRequirements(n.pool.np.Requirements.Get(k))), want, len(vals))
 		}
 	}
-	return Reason{}
+	return a, Reason{}
 }
 
 var _ = apiv1.ZoneLabelKey

@@ -13,8 +13,9 @@ type InterPod struct{}
 
 func (InterPod) Name() string          { return "InterPod" }
 func (InterPod) Monotone(*solver) bool { return false }
-func (InterPod) Check(s *solver, p *podInfo, n *node, a *attempt) Reason {
-	return s.checkTerms(p, n, a, p.owned, true)
+func (InterPod) Check(s *solver, p *podInfo, n *node, a attempt) (attempt, Reason) {
+	r := s.checkTerms(p, n, &a, p.owned, true)
+	return a, r
 }
 
 // Preferences enforces the preferences still active at the attempt's relaxation level.
@@ -22,30 +23,30 @@ type Preferences struct{}
 
 func (Preferences) Name() string          { return "Preferences" }
 func (Preferences) Monotone(*solver) bool { return false }
-func (Preferences) Check(s *solver, p *podInfo, n *node, a *attempt) Reason {
+func (Preferences) Check(s *solver, p *podInfo, n *node, a attempt) (attempt, Reason) {
 	prefs := activePrefs(p, a.level)
 	var terms []*term
 	for _, pr := range prefs {
 		switch {
 		case pr.avoidPreferTaint:
 			if hasUntoleratedPreferNoSchedule(p.tolerations, n.taints) {
-				return reasonf(ReasonPreference, reasonPreferenceFormat, pr)
+				return a, reasonf(ReasonPreference, reasonPreferenceFormat, pr)
 			}
 		case pr.nodeReqs != nil:
 			if !n.isClaim() {
 				if pr.nodeReqs.CompatibleWithNode(n.reqs) != nil {
-					return reasonf(ReasonPreference, reasonPreferenceFormat, pr)
+					return a, reasonf(ReasonPreference, reasonPreferenceFormat, pr)
 				}
 				continue
 			}
 			if pr.nodeReqs.CompatibleWithNode(a.reqs) != nil {
-				return reasonf(ReasonPreference, reasonPreferenceFormat, pr)
+				return a, reasonf(ReasonPreference, reasonPreferenceFormat, pr)
 			}
 			reqs := a.reqs.Intersect(*pr.nodeReqs)
 			if !reqs.Equal(a.reqs) {
 				types := s.filterTypes(a.types, reqs)
 				if len(types) == 0 {
-					return reasonf(ReasonPreference, reasonPreferenceFormat, pr)
+					return a, reasonf(ReasonPreference, reasonPreferenceFormat, pr)
 				}
 				a.reqs, a.types, a.changed = reqs, types, true
 			}
@@ -54,11 +55,11 @@ func (Preferences) Check(s *solver, p *podInfo, n *node, a *attempt) Reason {
 		}
 	}
 	if len(terms) > 0 {
-		if r := s.checkTerms(p, n, a, terms, false); r.rejects() {
-			return Reason{Kind: ReasonPreference, Message: fmt.Sprintf(reasonPreferenceFormat, r.Message)}
+		if r := s.checkTerms(p, n, &a, terms, false); r.rejects() {
+			return a, Reason{Kind: ReasonPreference, Message: fmt.Sprintf(reasonPreferenceFormat, r.Message)}
 		}
 	}
-	return Reason{}
+	return a, Reason{}
 }
 
 // checkTerms evaluates inter-pod terms on n. For each topology key involved it computes the domains the node may

@@ -107,7 +107,6 @@ type solver struct {
 	// same for existing nodes.
 	cursor         map[string]int
 	existingCursor map[string]int
-	attempt        attempt
 	// demand is the summed requests of the batch per pod class (reqSig), efficient the types a claim opened for a
 	// class may grow into (efficiency.go); demand is nil when the packing tolerance is off.
 	demand    map[string]Resources
@@ -255,10 +254,11 @@ func (s *solver) firstFit(p *podInfo, level int, nodes []*node, cursor map[strin
 	}
 	for i := cursor[sig]; i < len(nodes); i++ {
 		n := nodes[i]
+		var a attempt
 		reason, monotone := Reason{}, true
 		if n.existing == nil || !n.existing.Unschedulable {
-			if reason, monotone = s.check(p, n, level); !reason.rejects() {
-				s.commit(p, n)
+			if a, reason, monotone = s.check(p, n, level); !reason.rejects() {
+				s.commit(p, n, a)
 				return true
 			}
 		}
@@ -277,23 +277,24 @@ func (s *solver) placeNew(p *podInfo, level int) bool {
 		}
 		n := newClaim(ps, ps.reqs)
 		n.types, n.bound, n.floor = ps.types, ps.bound, ps.floor
+		var a attempt
 		var reason Reason
 		if eff := s.efficientTypes(ps, p); eff != nil {
 			n.types, n.bound, n.floor, n.capped = eff.types, eff.bound, eff.floor, true
-			if reason, _ = s.check(p, n, level); reason.rejects() {
+			if a, reason, _ = s.check(p, n, level); reason.rejects() {
 				// Too big for the efficient types, or a constraint they cannot meet: grow like any claim.
 				n.types, n.bound, n.floor, n.capped = ps.types, ps.bound, ps.floor, false
-				reason, _ = s.check(p, n, level)
+				a, reason, _ = s.check(p, n, level)
 			}
 		} else {
-			reason, _ = s.check(p, n, level)
+			a, reason, _ = s.check(p, n, level)
 		}
 		if !reason.rejects() {
 			if p.lane > 0 {
 				n.lane = p.demandKey
 			}
 			s.addClaim(n)
-			s.commit(p, n)
+			s.commit(p, n, a)
 			return true
 		}
 	}
@@ -310,7 +311,7 @@ func (s *solver) explainNew(p *podInfo, level int) []Reason {
 		}
 		n := newClaim(ps, ps.reqs)
 		n.types, n.bound, n.floor = ps.types, ps.bound, ps.floor
-		r, _ := s.check(p, n, level)
+		_, r, _ := s.check(p, n, level)
 		if !r.rejects() {
 			out = append(out, Reason{Kind: ReasonLeftOut, NodePool: ps.np.Name, Message: reasonLeftOut})
 			continue
@@ -349,11 +350,11 @@ type attempt struct {
 	level   int
 }
 
-// check runs every constraint; it returns "" when p may go on n (with s.attempt describing how) or the first
-// reason it may not, and whether that rejection is monotone (holds for identical pods from now on).
-func (s *solver) check(p *podInfo, n *node, level int) (Reason, bool) {
-	a := &s.attempt
-	*a = attempt{reqs: n.reqs, types: n.types, target: n.target, level: level}
+// check runs every constraint. When p may go on n it returns the attempt that says how (for commit) and the zero
+// Reason; otherwise the first reason it may not, and whether that rejection is monotone (holds for identical pods
+// from now on).
+func (s *solver) check(p *podInfo, n *node, level int) (attempt, Reason, bool) {
+	a := attempt{reqs: n.reqs, types: n.types, target: n.target, level: level}
 	// Fast reject: a full node stays full, and a NodeClaim's candidate types only shrink. (A fresh claim goes on to
 	// NodeResources, which words the reason for the pod alone.)
 	if alloc := n.alloc; !n.isClaim() || len(n.pods) > 0 {
@@ -361,25 +362,26 @@ func (s *solver) check(p *podInfo, n *node, level int) (Reason, bool) {
 			alloc = n.bound
 		}
 		if need := p.requests.Add(n.used); !need.Fits(alloc) {
-			return reasonInsufficient(need.FirstShortfall(alloc)), true
+			return a, reasonInsufficient(need.FirstShortfall(alloc)), true
 		}
 	}
 	if n.lane != "" && p.lane > 0 && n.lane != p.demandKey {
-		return reasonOtherLane, true
+		return a, reasonOtherLane, true
 	}
 	for _, c := range constraints {
-		if r := c.Check(s, p, n, a); r.rejects() {
-			return r, c.Monotone(s)
+		var r Reason
+		if a, r = c.Check(s, p, n, a); r.rejects() {
+			return a, r, c.Monotone(s)
 		}
 	}
-	return Reason{}, false
+	return a, Reason{}, false
 }
 
-// commit places p on n as the last successful check decided.
-func (s *solver) commit(p *podInfo, n *node) {
+// commit places p on n as the successful check's attempt a decided.
+func (s *solver) commit(p *podInfo, n *node, a attempt) {
 	n.used = n.used.Add(p.requests)
 	if n.isClaim() {
-		s.commitClaim(p, n)
+		s.commitClaim(p, n, &a)
 	}
 	n.ports = append(n.ports, p.ports...)
 	n.pods = append(n.pods, p)
@@ -483,7 +485,7 @@ func (s *solver) explain(p *podInfo) []Reason {
 				continue
 			}
 			rejected++
-			if r, _ := s.check(p, n, len(p.prefs)); r.rejects() && !first.rejects() {
+			if _, r, _ := s.check(p, n, len(p.prefs)); r.rejects() && !first.rejects() {
 				first, firstNode = r, n.name
 			}
 		}
