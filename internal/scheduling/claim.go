@@ -14,25 +14,6 @@ import (
 // one of those types can hold the claim's pods plus this pod, and the claim launches as the cheapest type that fits
 // everything it holds. A new claim opens only when no open claim can take the pod.
 
-// maxAlloc is the per-resource maximum allocatable over types: nothing that exceeds it fits any of them. It runs on
-// every commit that drops types, so it allocates only for extended resources.
-func maxAlloc(types []*typeInfo) Resources {
-	var out Resources
-	for _, t := range types {
-		a := &t.alloc
-		out.CPU, out.Memory, out.Pods, out.Storage = max(out.CPU, a.CPU), max(out.Memory, a.Memory), max(out.Pods, a.Pods), max(out.Storage, a.Storage)
-		for k, v := range a.Extended {
-			if out.Extended == nil {
-				out.Extended = map[corev1.ResourceName]int64{}
-			}
-			if cur, ok := out.Extended[k]; !ok || v > cur {
-				out.Extended[k] = v
-			}
-		}
-	}
-	return out
-}
-
 // priceUnder is the price of t's cheapest offering the filter allows, and whether there is one.
 func (t *typeInfo) priceUnder(f *typeFilter) (float64, bool) {
 	for i := range t.offerings {
@@ -74,17 +55,17 @@ func (s *solver) sortByPrice(types []*typeInfo, reqs Requirements) {
 // type the claim now launches as.
 func (s *solver) commitClaim(p *podInfo, n *node, a *attempt) {
 	if a.changed {
-		reorder := !samePrices(n.reqs, a.reqs)
-		n.reqs, n.types, n.ownTypes = a.reqs, a.types, false
-		n.domains, n.pins = nil, nil
-		if reorder {
-			n.types, n.ownTypes = slices.Clone(n.types), true
-			s.sortByPrice(n.types, n.reqs)
+		types, own := a.types, false
+		if !samePrices(n.reqs, a.reqs) {
+			types, own = slices.Clone(types), true
+			s.sortByPrice(types, a.reqs)
 		}
+		n.reqs = a.reqs
+		n.adopt(types, own)
 	} else {
 		n.sigOK[p.reqSig] = true
 	}
-	n.keepFitting()
+	n.keepFitting(n.used)
 	if a.target != n.target {
 		n.setTarget(a.target)
 	}
@@ -98,45 +79,6 @@ func (n *node) setTarget(t *typeInfo) {
 	}
 	n.pool.remaining = n.pool.remaining.Sub(t.capacity)
 	n.target = t
-}
-
-// minAlloc is the per-resource minimum allocatable (cpu, memory, pods, storage) over types: what fits it fits them
-// all.
-func minAlloc(types []*typeInfo) Resources {
-	if len(types) == 0 {
-		return Resources{}
-	}
-	out := types[0].alloc
-	out.Extended = nil
-	for _, t := range types[1:] {
-		a := &t.alloc
-		out.CPU, out.Memory, out.Pods, out.Storage = min(out.CPU, a.CPU), min(out.Memory, a.Memory), min(out.Pods, a.Pods), min(out.Storage, a.Storage)
-	}
-	return out
-}
-
-// keepFitting drops the claim's types that cannot hold n.used. Types only ever leave: the claim only grows.
-func (n *node) keepFitting() {
-	if n.used.Fits(n.floor) {
-		return // every type still holds the pods: nothing to scan
-	}
-	first := slices.IndexFunc(n.types, func(t *typeInfo) bool { return !n.used.Fits(t.alloc) })
-	if first < 0 {
-		return
-	}
-	kept := n.types[:first:first]
-	if !n.ownTypes {
-		kept = make([]*typeInfo, first, len(n.types))
-		copy(kept, n.types[:first])
-		n.ownTypes = true
-	}
-	for _, t := range n.types[first+1:] {
-		if n.used.Fits(t.alloc) {
-			kept = append(kept, t)
-		}
-	}
-	n.types = kept
-	n.bound, n.floor = maxAlloc(kept), minAlloc(kept)
 }
 
 // launchType is the type a claim would launch as with need on it under the attempt: the cheapest of the attempt's

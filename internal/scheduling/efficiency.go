@@ -78,8 +78,7 @@ func (s *solver) widen(n *node) *allowedSet {
 		return nil
 	}
 	set := s.allowedSetFor(n.pool, n.reqs).holding(n.used)
-	n.types, n.ownTypes, n.capped = set.types, false, false
-	n.bound, n.floor = set.bound, set.floor
+	n.start(set.types, set.bound, set.floor, false)
 	return set
 }
 

@@ -95,12 +95,12 @@ func (s *solver) tryMerge(a, b *node) bool {
 		return false
 	}
 	b.pool.remaining = budget.Sub(best.capacity)
-	b.reqs, b.types, b.ownTypes, b.bound, b.floor, b.target = reqs, types, true, maxAlloc(types), minAlloc(types), best
+	b.reqs, b.target = reqs, best
+	b.replace(types)
 	b.used = used
 	b.ports = append(b.ports, a.ports...)
 	b.pods = append(b.pods, a.pods...)
 	b.sigOK = map[string]bool{}
-	b.domains, b.pins = nil, nil
 	a.merged, a.pods, a.used = true, nil, Resources{}
 	a.pool.nodesLeft++
 	s.finalize(b)
@@ -272,15 +272,13 @@ func fitsAny(types []*typeInfo, need Resources) bool {
 func (s *solver) applySplit(n *node, bins []*splitBin, allowed []*typeInfo) {
 	fill := func(c *node, b *splitBin) {
 		c.pods, c.used = b.pods, b.used
-		c.types = make([]*typeInfo, 0, len(allowed))
+		types := make([]*typeInfo, 0, len(allowed))
 		for _, t := range allowed {
 			if b.used.Fits(t.alloc) {
-				c.types = append(c.types, t)
+				types = append(types, t)
 			}
 		}
-		c.ownTypes, c.capped = true, false
-		c.bound, c.floor = maxAlloc(c.types), minAlloc(c.types)
-		c.domains, c.pins = nil, nil
+		c.replace(types)
 		c.setTarget(b.t)
 		s.finalize(c)
 	}

@@ -226,16 +226,13 @@ func (s *solver) candidateDomains(n *node, a *attempt, key string) []string {
 		return []string{v}
 	}
 	if !a.changed {
-		if d, ok := n.domains[key]; ok {
+		if d, ok := n.cachedDomains(key); ok {
 			return d
 		}
 	}
 	d := s.possibleValues(a.reqs, a.types, key)
 	if !a.changed {
-		if n.domains == nil {
-			n.domains = map[string][]string{}
-		}
-		n.domains[key] = d
+		n.rememberDomains(key, d)
 	}
 	return d
 }
@@ -341,7 +338,7 @@ type pinInfo struct {
 func (s *solver) pinned(n *node, a *attempt, key, d string) *pinInfo {
 	ck := key + "=" + d
 	if !a.changed {
-		if pi, ok := n.pins[ck]; ok {
+		if pi, ok := n.cachedPin(ck); ok {
 			return pi
 		}
 	}
@@ -354,10 +351,7 @@ func (s *solver) pinned(n *node, a *attempt, key, d string) *pinInfo {
 		}
 	}
 	if !a.changed {
-		if n.pins == nil {
-			n.pins = map[string]*pinInfo{}
-		}
-		n.pins[ck] = pi
+		n.rememberPin(ck, pi)
 	}
 	return pi
 }

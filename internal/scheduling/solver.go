@@ -57,27 +57,17 @@ type node struct {
 	used     Resources
 	ports    []hostPort
 	pods     []*podInfo
-	// NodeClaims only. types are the instance types still compatible with reqs that can hold every pod placed so
-	// far, cheapest first under reqs; ownTypes says the slice is the claim's own (safe to filter in place). bound is
-	// their per-resource maximum allocatable, a quick test of whether anything more can fit. target is the type the
-	// claim launches as (the cheapest within the NodePool's limits); its capacity counts against the limits.
-	types    []*typeInfo
-	ownTypes bool
-	bound    Resources
-	floor    Resources // per-resource minimum allocatable of types, without extended resources
-	target   *typeInfo
-	// capped says types were limited to the efficient ones when the claim opened (efficiency.go); lane is the
-	// demandKey of the lane whose pod opened it, if any (lanes.go): only that lane's pods join it.
-	capped  bool
+	// NodeClaims only. candidates are the instance types the claim may still launch as (candidates.go). target is
+	// the type it launches as (the cheapest within the NodePool's limits); its capacity counts against the limits.
+	candidates
+	target *typeInfo
+	// lane is the demandKey of the lane whose pod opened the claim, if any (lanes.go): only that lane's pods join it.
 	lane    string
 	sigOK   map[string]bool
 	allFree bool
 	index   int
 	merged  bool
 	options []InstanceTypeOption
-	// domains caches possibleValues per topology key for the claim's current requirements.
-	domains map[string][]string
-	pins    map[string]*pinInfo
 }
 
 func (n *node) isClaim() bool { return n.existing == nil }
@@ -276,17 +266,17 @@ func (s *solver) placeNew(p *podInfo, level int) bool {
 			continue
 		}
 		n := newClaim(ps, ps.reqs)
-		n.types, n.bound, n.floor = ps.types, ps.bound, ps.floor
 		var a attempt
 		var reason Reason
 		if eff := s.efficientTypes(ps, p); eff != nil {
-			n.types, n.bound, n.floor, n.capped = eff.types, eff.bound, eff.floor, true
+			n.start(eff.types, eff.bound, eff.floor, true)
 			if a, reason, _ = s.check(p, n, level); reason.rejects() {
 				// Too big for the efficient types, or a constraint they cannot meet: grow like any claim.
-				n.types, n.bound, n.floor, n.capped = ps.types, ps.bound, ps.floor, false
+				n.start(ps.types, ps.bound, ps.floor, false)
 				a, reason, _ = s.check(p, n, level)
 			}
 		} else {
+			n.start(ps.types, ps.bound, ps.floor, false)
 			a, reason, _ = s.check(p, n, level)
 		}
 		if !reason.rejects() {
@@ -310,7 +300,7 @@ func (s *solver) explainNew(p *podInfo, level int) []Reason {
 			continue
 		}
 		n := newClaim(ps, ps.reqs)
-		n.types, n.bound, n.floor = ps.types, ps.bound, ps.floor
+		n.start(ps.types, ps.bound, ps.floor, false)
 		_, r, _ := s.check(p, n, level)
 		if !r.rejects() {
 			out = append(out, Reason{Kind: ReasonLeftOut, NodePool: ps.np.Name, Message: reasonLeftOut})
