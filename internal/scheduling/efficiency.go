@@ -1,14 +1,6 @@
 package scheduling
 
-import (
-	"cmp"
-	"fmt"
-	"math"
-	"slices"
-	"strings"
-
-	apiv1 "github.com/tailor-sh/tailor/api/v1"
-)
+import "math"
 
 // DefaultPackingTolerance is how much more per unit of capacity than the cheapest instance type a NodeClaim may grow
 // into (see Options.PackingTolerance).
@@ -70,18 +62,6 @@ func (s *solver) efficientTypes(ps *poolState, p *podInfo) *effTypes {
 	return e
 }
 
-// widen lets a finished claim launch as any of its NodePool's types that its requirements allow and that hold its
-// pods, not only the efficient ones it grew within: the cheapest of those is its launch type. The list is shared with
-// the other claims that the same types hold (sharedtypes.go); widen returns it, or nil when the claim was not capped.
-func (s *solver) widen(n *node) *allowedSet {
-	if !n.capped {
-		return nil
-	}
-	set := s.allowedSetFor(n.pool, n.reqs).holding(n.used)
-	n.start(set.types, set.bound, set.floor, false)
-	return set
-}
-
 func (s *solver) computeEfficient(ps *poolState, p *podInfo, demand Resources) []*typeInfo {
 	// One filter per node-requirement alternative of the pod that the NodePool allows, compiled once for every type.
 	var filters []typeFilter
@@ -127,123 +107,4 @@ func cheapestUnder(t *typeInfo, filters []typeFilter) (float64, bool) {
 		}
 	}
 	return best, found
-}
-
-// allowedTypes are the types of ps that reqs allow, cheapest first under reqs. Claims differ mostly by hostname,
-// which no type carries, so the lists are cached by the requirements on type keys, zone and capacity type.
-func (s *solver) allowedTypes(ps *poolState, reqs Requirements) []*typeInfo {
-	var b strings.Builder
-	for _, k := range reqs.Keys() {
-		if s.typeKeys[k] || k == apiv1.ZoneLabelKey || k == apiv1.CapacityTypeLabelKey {
-			b.WriteString(s.requirementKey(reqs, k))
-			b.WriteByte(';')
-		}
-	}
-	key := widenKey{ps, b.String()}
-	if types, ok := s.allowed[key]; ok {
-		return types
-	}
-	types := s.filterTypes(ps.types, reqs)
-	if !samePrices(ps.reqs, reqs) {
-		s.sortByPrice(types, reqs)
-	}
-	s.allowed[key] = types
-	return types
-}
-
-// widenKey names one allowedTypes list.
-type widenKey struct {
-	pool *poolState
-	reqs string
-}
-
-// burstableAllowed reports whether a NodePool names burstable types: an In requirement on the instance category,
-// family or type. Burstable vCPUs run at a baseline (5–40% on AWS) and spend credits above it, so filling them
-// with CPU requests buys throttling or surplus-credit charges that the hourly price does not show; they are
-// launched only for NodePools that ask for them by name.
-func burstableAllowed(np *NodePool) bool {
-	for _, k := range []string{apiv1.InstanceCategoryLabelKey, apiv1.InstanceFamilyLabelKey, apiv1.InstanceTypeLabelKey} {
-		for _, r := range np.Requirements.Get(k) {
-			if r.Operator == OpIn {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// balancedOrder is the order pods are placed in: largest first (first-fit decreasing), but with cpu-heavy and
-// memory-heavy pods interleaved so that the pods placed so far keep the batch's overall memory-to-cpu ratio. Claims
-// fill in that order, so each one gets a mix that uses its cpu and memory alike; plain decreasing order puts the
-// memory-heavy pods first, fills whole nodes' memory with them and leaves their cpu idle (and later nodes' memory).
-func balancedOrder(infos []*podInfo) []*podInfo {
-	var cpu, mem float64
-	for _, p := range infos {
-		cpu += float64(p.requests.CPU)
-		mem += float64(p.requests.Memory)
-	}
-	byShape := func(a, b *podInfo) int { return cmp.Compare(size(b), size(a)) }
-	if cpu == 0 || mem == 0 {
-		order := slices.Clone(infos)
-		slices.SortStableFunc(order, byShape)
-		return order
-	}
-	ratio := mem / cpu
-	var cpuHeavy, memHeavy []*podInfo
-	for _, p := range infos {
-		if float64(p.requests.Memory) <= ratio*float64(p.requests.CPU) {
-			cpuHeavy = append(cpuHeavy, p)
-		} else {
-			memHeavy = append(memHeavy, p)
-		}
-	}
-	slices.SortStableFunc(cpuHeavy, byShape)
-	slices.SortStableFunc(memHeavy, byShape)
-	order := make([]*podInfo, 0, len(infos))
-	var sumCPU, sumMem float64
-	for len(cpuHeavy) > 0 || len(memHeavy) > 0 {
-		var p *podInfo
-		if len(memHeavy) == 0 || len(cpuHeavy) > 0 && sumMem > ratio*sumCPU {
-			p, cpuHeavy = cpuHeavy[0], cpuHeavy[1:]
-		} else {
-			p, memHeavy = memHeavy[0], memHeavy[1:]
-		}
-		sumCPU += float64(p.requests.CPU)
-		sumMem += float64(p.requests.Memory)
-		order = append(order, p)
-	}
-	return order
-}
-
-// burstableHint completes a NodePool's rejection of p when p's node requirements allow none of the types the
-// NodePool launches but some burstable type it does not name: the fix is to name them.
-func (s *solver) burstableHint(ps *poolState, p *podInfo) string {
-	if len(s.burstables[ps.np]) == 0 {
-		return ""
-	}
-	// Only when the pod's node requirements rule out every type the NodePool does launch.
-	for _, t := range ps.types {
-		for _, alt := range p.alts {
-			if typeCompatible(s.typeKeys, ps.reqs.Intersect(alt), t.it) {
-				return ""
-			}
-		}
-	}
-	var names []string
-	for _, it := range s.burstables[ps.np] {
-		for _, alt := range p.alts {
-			if typeCompatible(s.typeKeys, alt, it) {
-				names = append(names, it.Name)
-				break
-			}
-		}
-		if len(names) == 3 {
-			break
-		}
-	}
-	if len(names) == 0 {
-		return ""
-	}
-	return fmt.Sprintf(" (the pod could use burstable types such as %s, which NodePool %q does not name: burstable types are launched only for NodePools with an In requirement on %s, %s or %s that includes them)",
-		strings.Join(names, ", "), ps.np.Name, apiv1.InstanceCategoryLabelKey, apiv1.InstanceFamilyLabelKey, apiv1.InstanceTypeLabelKey)
 }

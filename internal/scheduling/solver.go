@@ -106,7 +106,7 @@ type solver struct {
 	// (sharedtypes.go); both made on first use.
 	allowedSets map[sharedKey]*allowedSet
 	reqKeys     map[setKey]string
-	// burstables are, per NodePool, the burstable types it could launch but does not name (efficiency.go).
+	// burstables are, per NodePool, the burstable types it could launch but does not name (burstable.go).
 	burstables map[*NodePool][]*cloudprovider.InstanceType
 }
 
@@ -163,11 +163,6 @@ func Solve(snap *Snapshot, pods []*corev1.Pod, opts Options) (*Results, error) {
 	s.improve()
 	unschedulable = append(unschedulable, s.holdReservations()...)
 	return s.results(infos, unschedulable), nil
-}
-
-// size orders pods for first-fit decreasing: cpu and memory normalized at 1 core : 4GiB.
-func size(p *podInfo) float64 {
-	return float64(p.requests.CPU)/1000 + float64(p.requests.Memory)/(4<<30)
 }
 
 // activePrefs returns the preferences still in force at relaxation level l (the lowest weights go first).
