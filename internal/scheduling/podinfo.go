@@ -30,8 +30,8 @@ type podInfo struct {
 	selector Requirements
 	affinity []Requirements
 	// refusal says why nothing can host the pod whatever the nodes: its volumes cannot be resolved (a missing
-	// claim), its requests are too large to count, or it asks for DRA devices (reasonDRA). The zero Reason is none.
-	refusal     Reason
+	// claim), its requests are too large to count, or it asks for DRA devices (reasonDRA). Nil for most pods.
+	refusal     *Reason
 	tolerations []corev1.Toleration
 	ports       []hostPort
 	// required inter-pod terms the pod owns, and groups whose selector matches the pod.

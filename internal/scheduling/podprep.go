@@ -75,13 +75,13 @@ func (s *solver) compilePod(pod *corev1.Pod) (*podInfo, error) {
 		return p, err
 	}
 	if volErr != "" {
-		p.refusal = Reason{Kind: ReasonVolume, Message: volErr}
+		p.refusal = &Reason{Kind: ReasonVolume, Message: volErr}
 	}
 	if why := requestsOutOfRange(pod); why != "" {
-		p.refusal = Reason{Kind: ReasonRequests, Message: why}
+		p.refusal = &Reason{Kind: ReasonRequests, Message: why}
 	}
-	if len(pod.Spec.ResourceClaims) > 0 && !p.refusal.rejects() {
-		p.refusal = Reason{Kind: ReasonDRA, Message: reasonDRA}
+	if len(pod.Spec.ResourceClaims) > 0 && p.refusal == nil {
+		p.refusal = &Reason{Kind: ReasonDRA, Message: reasonDRA}
 	}
 	if p.owned, p.prefs, err = s.terms.podTerms(pod, p.alts); err != nil {
 		return p, err

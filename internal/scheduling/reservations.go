@@ -72,7 +72,8 @@ func (s *solver) holdReservations() []*podInfo {
 			s.finalize(n)
 			if len(n.options) == 0 {
 				for _, p := range n.pods {
-					p.refusal = reasonf(ReasonReservationFull, reasonReservationFull, full, initial[full])
+					r := reasonf(ReasonReservationFull, reasonReservationFull, full, initial[full])
+					p.refusal = &r
 				}
 				dropped = append(dropped, n.pods...)
 				n.pods = nil

@@ -172,7 +172,7 @@ func activePrefs(p *podInfo, l int) []preference {
 
 // place finds a home for p; it reports false when there is none.
 func (s *solver) place(p *podInfo) bool {
-	if p.refusal.rejects() {
+	if p.refusal != nil {
 		return false
 	}
 	levels := len(p.prefs)
@@ -457,8 +457,8 @@ func claimLabels(n *node, opt InstanceTypeOption) map[string]string {
 
 // explain gives one reason per NodePool (and one for existing capacity) why p was left out.
 func (s *solver) explain(p *podInfo) []Reason {
-	if p.refusal.rejects() {
-		return []Reason{p.refusal}
+	if p.refusal != nil {
+		return []Reason{*p.refusal}
 	}
 	var reasons []Reason
 	if len(s.existing) > 0 {
