@@ -62,7 +62,8 @@ const (
 // wording. String gives the sentence Tailor shows in events and `tailor simulate`.
 type Reason struct {
 	Kind ReasonKind
-	// NodePool is the NodePool the reason is about; empty for existing capacity and for the pod alone.
+	// NodePool is the NodePool the reason is about; empty for existing capacity and for the pod alone. The reason
+	// for existing capacity has the kind and resource of the first node's rejection and words it for all of them.
 	NodePool string
 	// Resource is the resource that ran short, is too large for every type or hit a limit (Insufficient,
 	// NoInstanceType, Limit, VolumeLimit).
