@@ -6,8 +6,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	apiv1 "github.com/tailor-sh/tailor/api/v1"
 )
 
 // largeSizes are the fleet-scale sizes of issue #18: the diverse mix at 20,000 and 50,000 pods against the whole
@@ -28,27 +26,7 @@ func (b *podBuilder) preferAffinity(weight int32, key string, sel map[string]str
 // preferredDiversePods is the diverse mix with every constraint soft: the same shapes and labels in equal fifths —
 // none; zone spread and hostname spread (maxSkew 1, ScheduleAnyway); preferred zone pod affinity to pods sharing one
 // of 7 values; preferred hostname anti-affinity among all pods of the fifth.
-func preferredDiversePods(n int) []*corev1.Pod {
-	r := newRand(4)
-	i := 0
-	return replicas(n, "pref", func(name string) *podBuilder {
-		fifth := i * 5 / n
-		v := fmt.Sprint("v", i%7)
-		i++
-		b := shaped(r, name)
-		switch fifth {
-		case 1:
-			b.label("zs", v).spread(apiv1.ZoneLabelKey, 1, corev1.ScheduleAnyway, map[string]string{"zs": v})
-		case 2:
-			b.label("hs", v).spread(apiv1.HostnameLabelKey, 1, corev1.ScheduleAnyway, map[string]string{"hs": v})
-		case 3:
-			b.label("za", v).preferAffinity(100, apiv1.ZoneLabelKey, map[string]string{"za": v})
-		case 4:
-			b.label("ha", "all").preferAnti(100, apiv1.HostnameLabelKey, map[string]string{"ha": "all"})
-		}
-		return b
-	})
-}
+func preferredDiversePods(n int) []*corev1.Pod { return diverseMix(n, "pref", true) }
 
 // BenchmarkSolveLarge plans the diverse mix, required and preferred, at 20,000 and 50,000 pods. Besides pods/s,
 // cost/bound and nodes it reports pods/cpu-s, pods per second of CPU time the process used while planning (every

@@ -92,22 +92,33 @@ func hostnameAntiPods(n int) []*corev1.Pod {
 // diversePods is the mix in equal fifths: none; zone spread; hostname spread (maxSkew 1, DoNotSchedule, selector on
 // a label with 7 values); required zone pod affinity to pods sharing one of 7 values; required hostname
 // anti-affinity among all pods of the fifth.
-func diversePods(n int) []*corev1.Pod {
+func diversePods(n int) []*corev1.Pod { return diverseMix(n, "mix", false) }
+
+// diverseMix is the diverse mix, its constraints required or (soft) preferred, pods named with prefix.
+func diverseMix(n int, prefix string, soft bool) []*corev1.Pod {
 	r := newRand(4)
 	i := 0
-	return replicas(n, "mix", func(name string) *podBuilder {
+	when := corev1.DoNotSchedule
+	if soft {
+		when = corev1.ScheduleAnyway
+	}
+	return replicas(n, prefix, func(name string) *podBuilder {
 		fifth := i * 5 / n
 		v := fmt.Sprint("v", i%7)
 		i++
 		b := shaped(r, name)
-		switch fifth {
-		case 1:
-			b.label("zs", v).spread(apiv1.ZoneLabelKey, 1, corev1.DoNotSchedule, map[string]string{"zs": v})
-		case 2:
-			b.label("hs", v).spread(apiv1.HostnameLabelKey, 1, corev1.DoNotSchedule, map[string]string{"hs": v})
-		case 3:
+		switch {
+		case fifth == 1:
+			b.label("zs", v).spread(apiv1.ZoneLabelKey, 1, when, map[string]string{"zs": v})
+		case fifth == 2:
+			b.label("hs", v).spread(apiv1.HostnameLabelKey, 1, when, map[string]string{"hs": v})
+		case fifth == 3 && soft:
+			b.label("za", v).preferAffinity(100, apiv1.ZoneLabelKey, map[string]string{"za": v})
+		case fifth == 3:
 			b.label("za", v).podAffinity(apiv1.ZoneLabelKey, map[string]string{"za": v})
-		case 4:
+		case fifth == 4 && soft:
+			b.label("ha", "all").preferAnti(100, apiv1.HostnameLabelKey, map[string]string{"ha": "all"})
+		case fifth == 4:
 			b.label("ha", "all").antiAffinity(apiv1.HostnameLabelKey, map[string]string{"ha": "all"})
 		}
 		return b

@@ -1,8 +1,6 @@
 package disruption
 
 import (
-	"bytes"
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +15,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
-	"github.com/tailor-sh/tailor/internal/cli"
 	"github.com/tailor-sh/tailor/internal/testenv"
 )
 
@@ -219,15 +216,7 @@ func controllerOutcomes(t *testing.T, f *fixture) map[string]string {
 // controllerOutcomes does.
 func explainOutcome(t *testing.T, f *fixture, name string) string {
 	t.Helper()
-	var buf bytes.Buffer
-	if err := cli.Explain(t.Context(), f.kube, cli.ExplainOptions{Target: cli.ExplainNodeClaim, Name: name, Output: cli.OutputJSON, Clock: f.clk}, &buf); err != nil {
-		t.Fatalf("explain nodeclaim %s: %v", name, err)
-	}
-	res := &cli.ExplainResult{}
-	if err := json.Unmarshal(buf.Bytes(), res); err != nil {
-		t.Fatal(err)
-	}
-	d := res.NodeClaim.Disruption
+	d := explain(t, f, name)
 	method := d.Method
 	switch {
 	case d.Eligible != "":
