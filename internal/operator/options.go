@@ -46,6 +46,8 @@ type Options struct {
 	ConsolidationMaxCandidates int
 	// PreferencePolicy is how the provisioner weighs preferences against cost (scheduling.PreferencePolicy).
 	PreferencePolicy string
+	// PprofBindAddress serves net/http/pprof (heap, CPU and goroutine profiles); 0 or empty turns it off.
+	PprofBindAddress string
 }
 
 // AddFlags registers every option on fs with its default.
@@ -75,6 +77,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.RetryPeriod, "leader-election-retry-period", 2*time.Second, "how often replicas try to acquire or renew the Lease")
 	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint; 0 turns it off")
 	fs.StringVar(&o.HealthProbeBindAddress, "health-probe-bind-address", ":8081", "address of /healthz and /readyz; 0 turns them off")
+	fs.StringVar(&o.PprofBindAddress, "pprof-bind-address", "0", "address of the Go profiler's /debug/pprof/ endpoints (such as 127.0.0.1:6060), for diagnosing CPU and memory; 0 turns it off")
 	fs.StringVar(&o.LogLevel, "log-level", "info", "log level: debug, info or error")
 	fs.StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig file; default: in-cluster configuration, then $KUBECONFIG")
 }
@@ -167,7 +170,7 @@ func (o *Options) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("--log-level %q is not one of debug, info, error", o.LogLevel))
 	}
-	for name, addr := range map[string]string{"--metrics-bind-address": o.MetricsBindAddress, "--health-probe-bind-address": o.HealthProbeBindAddress} {
+	for name, addr := range map[string]string{"--metrics-bind-address": o.MetricsBindAddress, "--health-probe-bind-address": o.HealthProbeBindAddress, "--pprof-bind-address": o.PprofBindAddress} {
 		if err := checkBindAddress(addr); err != nil {
 			errs = append(errs, fmt.Errorf("%s %q: %w", name, addr, err))
 		}

@@ -45,6 +45,8 @@ func TestOptions(t *testing.T) {
 		{name: "consolidation cap", args: []string{"--cluster-name=demo", "--aws-region=us-east-1", "--consolidation-max-candidates=20"}},
 		{name: "bad log level", args: []string{"--cluster-name=demo", "--aws-region=us-east-1", "--log-level=verbose"}, want: []string{`--log-level "verbose"`}},
 		{name: "bad bind address", args: []string{"--cluster-name=demo", "--aws-region=us-east-1", "--metrics-bind-address=8080"}, want: []string{"--metrics-bind-address"}},
+		{name: "pprof on", args: []string{"--cluster-name=demo", "--aws-region=us-east-1", "--pprof-bind-address=127.0.0.1:6060"}},
+		{name: "bad pprof address", args: []string{"--cluster-name=demo", "--aws-region=us-east-1", "--pprof-bind-address=6060"}, want: []string{"--pprof-bind-address"}},
 		{name: "leader election defaults", args: []string{"--cluster-name=demo", "--aws-region=us-east-1", "--leader-elect"}},
 		{name: "lease not longer than renew deadline", args: []string{"--cluster-name=demo", "--aws-region=us-east-1", "--leader-elect", "--leader-election-lease-duration=5s"},
 			want: []string{"--leader-election-lease-duration 5s must be longer than --leader-election-renew-deadline 7s"}},

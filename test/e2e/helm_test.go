@@ -212,8 +212,9 @@ func stderr(err error) string {
 
 // chartFlagsNotExposed are the controller flags the chart deliberately does not offer, with the reason.
 var chartFlagsNotExposed = map[string]string{
-	"kubeconfig":     "in a pod the controller uses its service account's in-cluster configuration",
-	"cloud-provider": "aws is the only provider; the chart passes it",
+	"kubeconfig":         "in a pod the controller uses its service account's in-cluster configuration",
+	"cloud-provider":     "aws is the only provider; the chart passes it",
+	"pprof-bind-address": "a debugging endpoint, off in production; `kubectl set args` or TAILOR_PPROF_BIND_ADDRESS turns it on",
 }
 
 // TestHelmChartExposesControllerFlags renders the chart with its defaults and with every tuning value set, and
@@ -284,6 +285,62 @@ func TestHelmChartExposesControllerFlags(t *testing.T) {
 				if !slices.Contains(container.Args, want) {
 					t.Errorf("rendered arguments %q lack %s", container.Args, want)
 				}
+			}
+		})
+	}
+}
+
+// TestHelmChartSetsGOMEMLIMIT renders the chart with its default memory limit, with another, and with none: the
+// controller's Go runtime gets GOMEMLIMIT from the container's memory limit (the Downward API, in bytes), so the
+// garbage collector works harder before the kernel's OOM killer would act; without a limit nothing is set.
+func TestHelmChartSetsGOMEMLIMIT(t *testing.T) {
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	chart := filepath.Join(root, "charts", "tailor")
+	helm := filepath.Join(root, "bin", "helm")
+	for name, tc := range map[string]struct {
+		values []string
+		want   bool
+	}{
+		"default limit": {values: []string{"clusterName=demo"}, want: true},
+		"other limit":   {values: []string{"clusterName=demo", "resources.limits.memory=2Gi"}, want: true},
+		"no limit":      {values: []string{"clusterName=demo", "resources.limits=null"}, want: false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			args := []string{"template", "tailor", chart, "--show-only", "templates/deployment.yaml"}
+			for _, v := range tc.values {
+				args = append(args, "--set", v)
+			}
+			rendered, err := exec.CommandContext(t.Context(), helm, args...).Output()
+			if err != nil {
+				t.Fatalf("helm template: %v\n%s", err, stderr(err))
+			}
+			var deploy appsv1.Deployment
+			if err := yaml.Unmarshal(rendered, &deploy); err != nil {
+				t.Fatalf("decoding the rendered Deployment: %v", err)
+			}
+			var env *corev1.EnvVar
+			for _, c := range deploy.Spec.Template.Spec.Containers {
+				for i := range c.Env {
+					if c.Name == "controller" && c.Env[i].Name == "GOMEMLIMIT" {
+						env = &c.Env[i]
+					}
+				}
+			}
+			if !tc.want {
+				if env != nil {
+					t.Errorf("GOMEMLIMIT set without a memory limit: %+v", env)
+				}
+				return
+			}
+			if env == nil || env.ValueFrom == nil || env.ValueFrom.ResourceFieldRef == nil {
+				t.Fatalf("the controller container has no GOMEMLIMIT from its memory limit; env: %+v", deploy.Spec.Template.Spec.Containers[0].Env)
+			}
+			ref := env.ValueFrom.ResourceFieldRef
+			if ref.Resource != "limits.memory" || ref.ContainerName != "controller" {
+				t.Errorf("GOMEMLIMIT comes from %s of container %q, want limits.memory of controller", ref.Resource, ref.ContainerName)
 			}
 		})
 	}
