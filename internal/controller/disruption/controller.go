@@ -135,6 +135,7 @@ type world = policy.View
 // flight along (a replace waiting for its replacements) or carries out the first method that has candidates within
 // budget. It returns the NodeClaims it deleted.
 func (c *Controller) Disrupt(ctx context.Context) ([]string, error) {
+	defer func(begin time.Time) { passDuration.Observe(c.clk.Since(begin).Seconds()) }(c.clk.Now())
 	c.nextDue = time.Time{}
 	w, err := c.read(ctx)
 	if err != nil {

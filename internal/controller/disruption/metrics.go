@@ -27,6 +27,11 @@ var (
 		Help:    "Balanced score (savings share / disruption share) of each consolidation move carried out, by NodePool; Balanced takes a move scoring at least 1/balanceFactor.",
 		Buckets: []float64{0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32},
 	}, []string{"nodepool"})
+	passDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "tailor_disruption_pass_duration_seconds",
+		Help:    "How long one disruption pass took: reading every NodeClaim, node and pod, evaluating candidates, and simulating and carrying out a move when one is due.",
+		Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+	})
 	repairBlocked = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "tailor_nodepool_repair_blocked",
 		Help: "1 while node repair is stopped in the NodePool because more than 20% of its nodes are unhealthy, else 0.",
@@ -34,5 +39,5 @@ var (
 )
 
 func init() {
-	metrics.Registry.MustRegister(decisions, eligibleNodes, repaired, repairBlocked, consolidationSavings, consolidationScore)
+	metrics.Registry.MustRegister(passDuration, decisions, eligibleNodes, repaired, repairBlocked, consolidationSavings, consolidationScore)
 }

@@ -19,6 +19,16 @@ var (
 		Help:    "How long one scheduling simulation of a batch of pending pods took.",
 		Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
 	})
+	decisionDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "tailor_provisioning_decision_duration_seconds",
+		Help:    "How long a batch with pending pods took from its close to a plan: reading the cluster state and simulating (the batch window itself excluded).",
+		Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+	})
+	passDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "tailor_provisioning_pass_duration_seconds",
+		Help:    "How long a batch with pending pods took from its close to every NodeClaim of its plan created (the decision plus the API calls).",
+		Buckets: prometheus.ExponentialBuckets(0.001, 2, 18),
+	})
 	bufferPods = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "tailor_capacitybuffer_pods",
 		Help: "Virtual pods (chunks) a CapacityBuffer resolved to at the last provisioning batch, by namespace and name.",
@@ -39,5 +49,5 @@ var (
 )
 
 func init() {
-	metrics.Registry.MustRegister(nodeClaimsCreated, unschedulableReasons, simulationDuration, podStartupDuration, bufferPods, bufferPodsWaiting, bufferLaunches)
+	metrics.Registry.MustRegister(nodeClaimsCreated, unschedulableReasons, simulationDuration, decisionDuration, passDuration, podStartupDuration, bufferPods, bufferPodsWaiting, bufferLaunches)
 }

@@ -87,6 +87,7 @@ func (p *Provisioner) Start(ctx context.Context) error {
 // pod was pending).
 func (p *Provisioner) Provision(ctx context.Context) (*scheduling.Results, error) {
 	logger := log.FromContext(ctx)
+	begin := p.clk.Now()
 	view, err := p.cluster.Read(ctx, p.cloud.GetInstanceTypes)
 	if err != nil {
 		return nil, err
@@ -116,9 +117,11 @@ func (p *Provisioner) Provision(ctx context.Context) (*scheduling.Results, error
 	pods := append(append(make([]*corev1.Pod, 0, len(view.Pending)+len(virtual)), view.Pending...), virtual...)
 	results, err := scheduling.Solve(view.Snapshot, pods, p.opts)
 	simulationDuration.Observe(p.clk.Since(start).Seconds())
+	decisionDuration.Observe(p.clk.Since(begin).Seconds())
 	if err != nil {
 		return nil, fmt.Errorf("planning %d pod(s): %w", len(pods), err)
 	}
+	defer func() { passDuration.Observe(p.clk.Since(begin).Seconds()) }()
 	p.recordBuffers(view, results)
 	if len(results.NodeClaims) > 0 {
 		logger.Info("computed new nodeclaim(s) to fit pod(s)", "nodeclaims", len(results.NodeClaims),
