@@ -39,6 +39,8 @@ type StackOptions struct {
 	// documented IAM policy, --iam-policy=off to lift it; metrics and probes off).
 	EC2SimArgs     []string
 	ControllerArgs []string
+	// ControllerEnv is added to the controller's environment (such as GOMEMLIMIT=1073741824).
+	ControllerEnv []string
 	// WithoutController starts ec2sim alone.
 	WithoutController bool
 }
@@ -136,6 +138,7 @@ func (s *Stack) StartReplica(name string, extraArgs ...string) (*Process, error)
 	// Static credentials and no instance metadata: the SDK's default chain must not look beyond this process.
 	// No custom CA bundle either: ec2sim speaks plain HTTP, and a bundle would keep the SDK on its own HTTP client.
 	env := []string{"AWS_ACCESS_KEY_ID=tailor-test", "AWS_SECRET_ACCESS_KEY=tailor-test", "AWS_EC2_METADATA_DISABLED=true", "AWS_CA_BUNDLE="}
+	env = append(env, s.opts.ControllerEnv...)
 	return s.env.StartProcess(name, filepath.Join(s.opts.BinDir, "tailor"), args, env)
 }
 

@@ -126,7 +126,7 @@ func (p *Provisioner) Provision(ctx context.Context) (*scheduling.Results, error
 	if len(results.NodeClaims) > 0 {
 		logger.Info("computed new nodeclaim(s) to fit pod(s)", "nodeclaims", len(results.NodeClaims),
 			"pods", results.PodCount(), "pricePerHour", fmt.Sprintf("%.4f", results.TotalPricePerHour()),
-			"duration", p.clk.Since(start).String())
+			"duration", p.clk.Since(start).String(), "decision", p.clk.Since(begin).String())
 	}
 	var errs []error
 	for _, planned := range results.NodeClaims {
