@@ -27,6 +27,8 @@ const (
 	// BlockerPDBs: more than one PodDisruptionBudget selects a pod that would move; the Eviction API refuses to evict
 	// such a pod.
 	BlockerPDBs BlockerKind = "PodDisruptionBudgets"
+	// BlockerAwaitingPods: pods nominated to the NodeClaim or its node are not bound yet; the node was bought for them.
+	BlockerAwaitingPods BlockerKind = "AwaitingPods"
 )
 
 // Object is a Kubernetes object a blocker names, for the caller's events.
@@ -48,11 +50,15 @@ type Blocker struct {
 	Invalid error
 	// PDBs are the budgets (namespace/name) that select the pod.
 	PDBs []string
+	// Count is how many nominated pods are not bound yet (BlockerAwaitingPods).
+	Count int
 }
 
 // String words the blocker for people; `tailor explain` prints it and the controller logs it.
 func (b Blocker) String() string {
 	switch b.Kind {
+	case BlockerAwaitingPods:
+		return fmt.Sprintf("%d pod(s) nominated to it are not bound yet", b.Count)
 	case BlockerPDB:
 		return fmt.Sprintf("PodDisruptionBudget %s allows no disruption of pod %s", b.PDBs[0], objectName(b.On))
 	case BlockerPDBs:
@@ -87,11 +93,14 @@ func objectName(o Object) string {
 	return o.GetNamespace() + "/" + o.GetName()
 }
 
-// Blockers lists what keeps the candidate from being disrupted, in the order the controller checks: the node's
-// do-not-disrupt annotation, the NodeClaim's, then for each pod that would move its annotation and the
+// Blockers lists what keeps the candidate from being disrupted, in the order the controller checks: pods nominated
+// to it and not bound yet, the node's do-not-disrupt annotation, the NodeClaim's, then for each pod that would move its annotation and the
 // PodDisruptionBudgets that select it.
 func Blockers(c *Candidate, pdbs []policyv1.PodDisruptionBudget, now time.Time) []Blocker {
 	var out []Blocker
+	if c.Awaiting > 0 {
+		out = append(out, Blocker{Kind: BlockerAwaitingPods, On: c.Claim, Count: c.Awaiting})
+	}
 	if b, ok := doNotDisrupt(c.Node, c.Node.CreationTimestamp.Time, now); ok {
 		out = append(out, b)
 	}

@@ -94,8 +94,9 @@ func (v *View) evaluate(nc *apiv1.NodeClaim, now time.Time) *Verdict {
 	// A NodeClaim that is no candidate (deleting, not initialized, busy) still gets the findings, for people; it has
 	// no method.
 	c := &Candidate{Claim: nc, Node: node, Pool: pool, Pods: state.MovablePods(v.PodsByNode[node.Name]),
+		Awaiting:  v.AwaitingClaim[nc.Name] + v.AwaitingNode[node.Name],
 		PoolDrift: state.CheckNodePoolDrift(nc, pool), Provider: v.ProviderDrift[nc.Name], RepairPolicies: v.RepairPolicies}
-	c.Consolidation = ConsolidationOf(nc, pool, len(c.Pods) == 0, now)
+	c.Consolidation = ConsolidationOf(nc, pool, len(c.Pods) == 0 && c.Awaiting == 0, now)
 	vd.Candidate, vd.pool = c, pool
 	for _, m := range Methods {
 		f := m.Evaluate(c, now)

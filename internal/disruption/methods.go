@@ -47,6 +47,9 @@ type Candidate struct {
 	Pool  *apiv1.NodePool
 	// Pods are the pods a removal would move (state.MovablePods), by namespace and name.
 	Pods []*corev1.Pod
+	// Awaiting counts the unbound pods nominated to the NodeClaim or its node: the capacity was bought for them and
+	// the kube-scheduler has not bound them yet (at scale that takes longer than consolidateAfter).
+	Awaiting int
 	// PoolDrift is the NodePool's side of drift (state.CheckNodePoolDrift), Provider the cloud provider's.
 	PoolDrift state.NodePoolDrift
 	Provider  ProviderDrift
@@ -179,6 +182,8 @@ func (Emptiness) Evaluate(c *Candidate, now time.Time) Finding {
 	switch {
 	case len(c.Pods) > 0:
 		f.Detail = fmt.Sprintf("not empty: %d pod(s) would have to move", len(c.Pods))
+	case c.Awaiting > 0:
+		f.Detail = fmt.Sprintf("not empty: %d pod(s) nominated to it are not bound yet", c.Awaiting)
 	case s.State == ConsolidationOff:
 		f.Detail = "empty, but " + s.Why
 	case s.Consolidatable():

@@ -24,6 +24,10 @@ type View struct {
 	// found in, whichever reader (informer cache or API server) listed them.
 	PodsByNode map[string][]*corev1.Pod
 	PDBs       []policyv1.PodDisruptionBudget
+	// AwaitingNode counts the unbound, live pods whose status.nominatedNodeName names each node (published by Tailor,
+	// or a restart ago); AwaitingClaim the unbound pods Tailor's provisioner nominated to each NodeClaim (in memory:
+	// the controller fills it, explain cannot). A node with either is neither empty nor disruptable.
+	AwaitingNode, AwaitingClaim map[string]int
 	// RepairPolicies are the node conditions that make a node unhealthy, with the tolerations in force; nil when
 	// node repair is off.
 	RepairPolicies []cloudprovider.RepairPolicy
@@ -59,7 +63,7 @@ const MachineNotFoundMessage = "the cloud provider no longer knows this node's m
 // NewView indexes what was listed. The lists are not copied: the View points into them.
 func NewView(pools []apiv1.NodePool, claims []apiv1.NodeClaim, nodes []corev1.Node, pods []corev1.Pod, pdbs []policyv1.PodDisruptionBudget) *View {
 	v := &View{NodePools: map[string]*apiv1.NodePool{}, Nodes: map[string]*corev1.Node{}, PodsByNode: map[string][]*corev1.Pod{},
-		PDBs: pdbs, ProviderDrift: map[string]ProviderDrift{}}
+		PDBs: pdbs, ProviderDrift: map[string]ProviderDrift{}, AwaitingNode: map[string]int{}, AwaitingClaim: map[string]int{}}
 	for i := range pools {
 		v.NodePools[pools[i].Name] = &pools[i]
 	}
@@ -73,8 +77,13 @@ func NewView(pools []apiv1.NodePool, claims []apiv1.NodeClaim, nodes []corev1.No
 		}
 	}
 	for i := range pods {
-		if n := pods[i].Spec.NodeName; n != "" {
-			v.PodsByNode[n] = append(v.PodsByNode[n], &pods[i])
+		p := &pods[i]
+		if n := p.Spec.NodeName; n != "" {
+			v.PodsByNode[n] = append(v.PodsByNode[n], p)
+			continue
+		}
+		if n := p.Status.NominatedNodeName; n != "" && Unbound(p) {
+			v.AwaitingNode[n]++
 		}
 	}
 	for _, list := range v.PodsByNode {
@@ -86,6 +95,11 @@ func NewView(pools []apiv1.NodePool, claims []apiv1.NodeClaim, nodes []corev1.No
 		})
 	}
 	return v
+}
+
+// Unbound tells whether a pod waits for the kube-scheduler: not bound, not deleting, not finished.
+func Unbound(p *corev1.Pod) bool {
+	return p.Spec.NodeName == "" && p.DeletionTimestamp.IsZero() && p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed
 }
 
 // DriftFromConditions fills ProviderDrift from the NodeClaims' Drifted conditions, for a reader that cannot ask the

@@ -233,6 +233,13 @@ func (c *Controller) read(ctx context.Context) (*world, error) {
 	}
 	w := policy.NewView(pools.Items, claims.Items, nodes.Items, pods.Items, pdbs.Items)
 	w.RepairPolicies = c.repairPolicies()
+	for i := range pods.Items {
+		if p := &pods.Items[i]; policy.Unbound(p) {
+			if claim, ok := c.cluster.Nominations().Nomination(p); ok {
+				w.AwaitingClaim[claim]++
+			}
+		}
+	}
 	return w, nil
 }
 
