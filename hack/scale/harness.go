@@ -38,6 +38,9 @@ const (
 	// memoryLimit is the chart's default memory limit; the controller runs with GOMEMLIMIT set from it, as the
 	// chart sets it.
 	memoryLimit = 1 << 30
+	// componentQPS lets kube-controller-manager and kube-scheduler create, mark and bind tens of thousands of pods
+	// in minutes rather than the scheduler's default 50 a second; Tailor's controller keeps its own defaults.
+	componentQPS = 300
 )
 
 // harness is the control plane, ec2sim and the controller, and clients to drive them.
@@ -82,7 +85,7 @@ func startHarness(ctx context.Context) (h *harness, err error) {
 		return nil, err
 	}
 	say("starting the control plane: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, KWOK")
-	if h.env, err = testenv.Start(ctx, testenv.Options{CRDDirectoryPaths: []string{crds}, Logf: func(f string, a ...any) { say(f, a...) }}); err != nil {
+	if h.env, err = testenv.Start(ctx, testenv.Options{CRDDirectoryPaths: []string{crds}, ComponentQPS: componentQPS, Logf: func(f string, a ...any) { say(f, a...) }}); err != nil {
 		return nil, err
 	}
 	metricsAddr, err := freeAddr()

@@ -94,6 +94,9 @@ func run(ctx context.Context, cfg config) error {
 		defer os.RemoveAll(dir)
 		cfg.profiles = dir
 	}
+	if err := os.MkdirAll(cfg.profiles, 0o755); err != nil {
+		return err
+	}
 	h, err := startHarness(ctx)
 	if err != nil {
 		return err

@@ -40,6 +40,9 @@ type Options struct {
 	WithoutKWOK bool
 	// Logf, when set, receives progress lines (component started, readiness, timings).
 	Logf func(format string, args ...any)
+	// ComponentQPS, when set, is the client QPS of kube-controller-manager and kube-scheduler (burst twice it), for
+	// runs of tens of thousands of pods; default: 100 for the controller-manager, the scheduler's own 50.
+	ComponentQPS int
 	// LogDir keeps each component's stdout/stderr; default: inside the temporary directory, removed by Stop
 	// unless the environment variable TAILOR_TESTENV_KEEP is set.
 	LogDir string
@@ -225,8 +228,8 @@ func (e *Environment) startControllerManager(creds *credentials) error {
 		"--use-service-account-credentials=false",
 		// The default 20 requests/s would feed a 500-pod Deployment to the scheduler over 25 seconds: a trickle, not
 		// the burst the end-to-end tests mean.
-		"--kube-api-qps=100",
-		"--kube-api-burst=200",
+		"--kube-api-qps="+strconv.Itoa(e.qps(100)),
+		"--kube-api-burst="+strconv.Itoa(2*e.qps(100)),
 		// What Tailor's tests rely on: workloads, garbage collection, namespaces, service accounts, PDB status
 		// (for the Eviction API), and node lifecycle, which lifts node.kubernetes.io/not-ready from Ready Nodes.
 		"--controllers="+strings.Join([]string{
@@ -245,9 +248,19 @@ func (e *Environment) startScheduler() error {
 		"--kubeconfig="+e.KubeconfigPath,
 		"--leader-elect=false",
 		"--secure-port=0",
+		"--kube-api-qps="+strconv.Itoa(e.qps(50)),
+		"--kube-api-burst="+strconv.Itoa(2*e.qps(50)),
 		"--v=1",
 	)
 	return err
+}
+
+// qps is Options.ComponentQPS, else def.
+func (e *Environment) qps(def int) int {
+	if e.opts.ComponentQPS > 0 {
+		return e.opts.ComponentQPS
+	}
+	return def
 }
 
 func (e *Environment) startKWOK() error {
