@@ -288,7 +288,7 @@ func topProfiles(ctx context.Context, bin, dir string) []profileTop {
 		name, file string
 		args       []string
 	}{
-		{"CPU (the largest step's provisioning pass)", "cpu.pprof", nil},
+		{"CPU (the largest step's first minute after lifting the limit: the big batch, launches, registrations)", "cpu.pprof", nil},
 		{"heap in use (end of the largest step)", "heap.pprof", []string{"-sample_index=inuse_space"}},
 	} {
 		path := filepath.Join(dir, p.file)
