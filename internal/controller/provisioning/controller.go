@@ -20,8 +20,8 @@ import (
 )
 
 // Register adds the Provisioner to the manager (leader only) with a pod watch that opens batches: a pod that became
-// provisionable, or a NodeClaim that went away with pods waiting for it, a CapacityBuffer that changed, or a pod bound
-// while buffers exist (it may have taken buffer room).
+// provisionable, or a NodeClaim that went away with pods waiting for it, a CapacityBuffer or NodePool that changed, or
+// a pod bound while buffers exist (it may have taken buffer room).
 func (p *Provisioner) Register(mgr manager.Manager) error {
 	if err := mgr.Add(p); err != nil {
 		return err
@@ -59,6 +59,18 @@ func (p *Provisioner) Register(mgr manager.Manager) error {
 			},
 			DeleteFunc: func(context.Context, event.DeleteEvent, workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 				p.Trigger()
+			},
+		}).
+		// A NodePool created or changed (a limit raised, requirements widened) may take pods no pool could: plan
+		// them now rather than at the next poll.
+		Watches(&apiv1.NodePool{}, handler.Funcs{
+			CreateFunc: func(context.Context, event.CreateEvent, workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+				p.Trigger()
+			},
+			UpdateFunc: func(_ context.Context, e event.UpdateEvent, _ workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+				if e.ObjectOld.GetGeneration() != e.ObjectNew.GetGeneration() {
+					p.Trigger()
+				}
 			},
 		}).
 		Watches(&apiv1.NodeClaim{}, handler.Funcs{
