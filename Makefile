@@ -54,7 +54,7 @@ chaos: tools ## The long chaos run: 100 kills, 15 kills mid-replace, 3 disruptio
 
 .PHONY: scale
 scale: tools ## Measure the controller at growing sizes (up to 5,000 nodes / 50,000 pods; 27 minutes of steps, 30 with the build) on the local control plane + KWOK + ec2sim; writes docs/performance.md's "Controller at scale" and docs/scale.svg.
-	$(GO) run ./hack/scale -budget=$(SCALE_BUDGET) -sizes=$(SCALE_SIZES)
+	$(GO) run ./hack/scale -budget=$(SCALE_BUDGET) -sizes=$(SCALE_SIZES) $(SCALE_ARGS)
 
 SCALE_BUDGET ?= 27m
 SCALE_SIZES ?= 500/5000,1000/10000,1500/15000,2500/25000,5000/50000

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"os/exec"
@@ -157,7 +158,13 @@ func (h histDelta) mean() time.Duration {
 	return seconds(h.sum / h.count)
 }
 
-func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+// seconds converts to a Duration; +Inf (an observation beyond the largest bucket) becomes the largest Duration.
+func seconds(s float64) time.Duration {
+	if math.IsInf(s, 1) || s*float64(time.Second) > math.MaxInt64 {
+		return time.Duration(math.MaxInt64)
+	}
+	return time.Duration(s * float64(time.Second))
+}
 
 func histogram(before, after metrics, name string) histDelta {
 	d := histDelta{count: after[name+"_count"] - before[name+"_count"], sum: after[name+"_sum"] - before[name+"_sum"]}
@@ -180,6 +187,9 @@ func histogram(before, after metrics, name string) histDelta {
 			d.max = b.le
 			break
 		}
+	}
+	if d.count > 0 && d.max == 0 {
+		d.max = math.Inf(1) // beyond the largest bucket
 	}
 	return d
 }
@@ -304,6 +314,14 @@ func topProfiles(ctx context.Context, bin, dir string) []profileTop {
 		out = append(out, profileTop{p.name, strings.TrimSpace(string(b))})
 	}
 	return out
+}
+
+// show prints a duration, "beyond the largest bucket" for the largest.
+func show(d time.Duration) string {
+	if d == time.Duration(math.MaxInt64) {
+		return "> largest bucket"
+	}
+	return round(d).String()
 }
 
 func round(d time.Duration) time.Duration {

@@ -63,9 +63,9 @@ func (r report) table() string {
 		fmt.Fprintf(&b, "| %d / %d (%d) | %s | %s | %s | %s (%d → %d) | %.0f, %s, %s | %.0f (%.1f): %s | %s, %s | %.1f: %s | %.0f MiB, %.0f MiB | %.0f s | %.0f MiB, %.0f MiB | %s |\n",
 			s.size.nodes, s.size.pods, s.nodes, round(s.wall), round(s.pendingAfter), round(s.readyAfter),
 			round(s.decision), s.decisionPods, s.decisionClaims,
-			s.provisioning.count, round(s.provisioning.mean()), round(seconds(s.provisioning.max)),
+			s.provisioning.count, round(s.provisioning.mean()), show(seconds(s.provisioning.max)),
 			total(s.provisionCalls), total(s.provisionCalls)/newNodes, verbs(s.provisionCalls),
-			round(s.disrupt.mean()), round(s.disruptMax),
+			round(s.disrupt.mean()), show(s.disruptMax),
 			total(s.disruptCalls)/passes, verbs(scaled(s.disruptCalls, 1/passes)),
 			mib(s.controller.rss), mib(s.controller.hwm), s.controllerCPU,
 			mib(apiserver.rss), mib(etcd.rss), s.load)
@@ -115,8 +115,11 @@ func (r report) verdict() string {
 	fmt.Fprintf(&b, "- Controller peak RSS %.0f MiB against < %d MiB: %s.\n", mib(last.controller.hwm), targetRSS, check(mib(last.controller.hwm) < targetRSS))
 	fmt.Fprintf(&b, "- One provisioning pass over %d new pending pods: decision %s beyond the batch window, against < %s: %s.\n",
 		last.decisionPods, round(last.decision), targetDecision, check(last.decision < targetDecision))
+	all := seconds(last.provisioning.max)
+	fmt.Fprintf(&b, "- Every provisioning decision of that step (%.0f, the held-back pods' re-plans included): at most %s (histogram bucket bound), against < %s: %s.\n",
+		last.provisioning.count, show(all), targetDecision, check(all < targetDecision))
 	fmt.Fprintf(&b, "- Disruption pass over %d nodes: at most %s (histogram bucket bound), against < %s: %s.\n",
-		last.nodes, round(last.disruptMax), targetDisrupt, check(last.disruptMax < targetDisrupt))
+		last.nodes, show(last.disruptMax), targetDisrupt, check(last.disruptMax < targetDisrupt))
 	if len(r.results) >= 2 && last.size.pods < targetPods {
 		var xs, rss, dec, dis []float64
 		for _, s := range r.results {

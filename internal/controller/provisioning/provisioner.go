@@ -94,9 +94,11 @@ func (p *Provisioner) Provision(ctx context.Context) (*scheduling.Results, error
 	}
 	// Provisioning owns the nominations: only its reconcile ends the ones this read found over (state.Cluster.Prune).
 	p.cluster.Prune(view)
+	read := p.clk.Since(begin)
 	if err := ClearStale(ctx, p.kube, p.cluster.Nominations()); err != nil {
 		logger.Error(err, "clearing nominations the plan dropped")
 	}
+	cleared := p.clk.Since(begin) - read
 	for name, problem := range view.NodePoolProblems {
 		p.recorder.Eventf(view.NodePools[name], nil, corev1.EventTypeWarning, ReasonNodePoolNotReady, "Provisioning",
 			"nodepool %q cannot launch nodes: %v", name, problem)
@@ -110,7 +112,7 @@ func (p *Provisioner) Provision(ctx context.Context) (*scheduling.Results, error
 		return nil, nil
 	}
 	if len(view.Pending) > 0 {
-		logger.Info("found provisionable pod(s)", "pods", len(view.Pending))
+		logger.Info("found provisionable pod(s)", "pods", len(view.Pending), "read", read.String(), "clearStale", cleared.String())
 	}
 	start := p.clk.Now()
 	// Buffer pods go last (scheduling.Solve places them after every real pod): real pods take the room first.
