@@ -95,10 +95,13 @@ func (p *Provisioner) Provision(ctx context.Context) (*scheduling.Results, error
 	// Provisioning owns the nominations: only its reconcile ends the ones this read found over (state.Cluster.Prune).
 	p.cluster.Prune(view)
 	read := p.clk.Since(begin)
-	if err := ClearStale(ctx, p.kube, p.cluster.Nominations()); err != nil {
-		logger.Error(err, "clearing nominations the plan dropped")
-	}
-	cleared := p.clk.Since(begin) - read
+	// Clearing the nominations dropped is an API call a pod: after the plan and its launches, so thousands of them
+	// (a kube-scheduler that filled nominated nodes with other pods) do not hold the decision back.
+	defer func() {
+		if err := ClearStale(ctx, p.kube, p.cluster.Nominations()); err != nil {
+			logger.Error(err, "clearing nominations the plan dropped")
+		}
+	}()
 	for name, problem := range view.NodePoolProblems {
 		p.recorder.Eventf(view.NodePools[name], nil, corev1.EventTypeWarning, ReasonNodePoolNotReady, "Provisioning",
 			"nodepool %q cannot launch nodes: %v", name, problem)
@@ -112,7 +115,7 @@ func (p *Provisioner) Provision(ctx context.Context) (*scheduling.Results, error
 		return nil, nil
 	}
 	if len(view.Pending) > 0 {
-		logger.Info("found provisionable pod(s)", "pods", len(view.Pending), "read", read.String(), "clearStale", cleared.String())
+		logger.Info("found provisionable pod(s)", "pods", len(view.Pending), "read", read.String())
 	}
 	start := p.clk.Now()
 	// Buffer pods go last (scheduling.Solve places them after every real pod): real pods take the room first.
