@@ -228,30 +228,55 @@ func (p *Publisher) record(ctx context.Context, pub state.Publication) {
 	}
 }
 
+// clearWorkers bounds the pods ClearStale patches at once. The patches are independent; one after another they cost a
+// round trip each, which at thousands of dropped nominations on a busy API server took minutes (`make scale`,
+// docs/performance.md); the client's QPS limit still paces them.
+const clearWorkers = 16
+
 // ClearStale clears status.nominatedNodeName on the pods whose published nomination Tailor dropped, while the field
 // still names what Tailor wrote and the pod is unbound, so the kube-scheduler stops holding room there for them.
 func ClearStale(ctx context.Context, kube client.Client, nominations *state.Nominations) error {
-	var errs []error
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+	)
+	slots := make(chan struct{}, clearWorkers)
 	for _, s := range nominations.Stale() {
-		pod, err := unboundPod(ctx, kube, s)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if pod == nil || pod.Status.NominatedNodeName != s.Node {
-			nominations.Unpublished(s.UID)
-			continue
-		}
-		err = patchNominatedNodeName(ctx, kube, pod, s.Node, "")
-		switch {
-		case err == nil, changedMeanwhile(err):
-			// Cleared, or no longer what Tailor wrote: nothing left to undo.
-			nominations.Unpublished(s.UID)
-		default:
-			errs = append(errs, fmt.Errorf("clearing status.nominatedNodeName of pod %s: %w", s.Pod, err))
-		}
+		slots <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			if err := clearOne(ctx, kube, nominations, s); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
 	}
+	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// clearOne clears one stale publication.
+func clearOne(ctx context.Context, kube client.Client, nominations *state.Nominations, s state.Publication) error {
+	pod, err := unboundPod(ctx, kube, s)
+	if err != nil {
+		return err
+	}
+	if pod == nil || pod.Status.NominatedNodeName != s.Node {
+		nominations.Unpublished(s.UID)
+		return nil
+	}
+	err = patchNominatedNodeName(ctx, kube, pod, s.Node, "")
+	switch {
+	case err == nil, changedMeanwhile(err):
+		// Cleared, or no longer what Tailor wrote: nothing left to undo.
+		nominations.Unpublished(s.UID)
+		return nil
+	default:
+		return fmt.Errorf("clearing status.nominatedNodeName of pod %s: %w", s.Pod, err)
+	}
 }
 
 // unboundPod reads the pod a publication is about: nil when it is gone, was replaced by a pod of the same name, or is

@@ -3,7 +3,10 @@ package provisioning
 import (
 	"context"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -75,5 +78,61 @@ func TestStaleNominationsClearedAfterThePlan(t *testing.T) {
 	}
 	if got.Status.NominatedNodeName == "gone-node" {
 		t.Errorf("status.nominatedNodeName still names the gone node")
+	}
+}
+
+// overlapping is a client whose pod status patches wait, up to a second, for a second patch to be in flight at the
+// same time, and closes met when one is.
+type overlapping struct {
+	client.Client
+	inFlight *atomic.Int32
+	once     *sync.Once
+	met      chan struct{}
+}
+
+func (c overlapping) Status() client.SubResourceWriter { return overlapStatus{c.Client.Status(), c} }
+
+type overlapStatus struct {
+	client.SubResourceWriter
+	c overlapping
+}
+
+func (s overlapStatus) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
+	if s.c.inFlight.Add(1) >= 2 {
+		s.c.once.Do(func() { close(s.c.met) })
+	}
+	select {
+	case <-s.c.met:
+	case <-time.After(time.Second):
+	}
+	s.c.inFlight.Add(-1)
+	return s.SubResourceWriter.Patch(ctx, obj, patch, opts...)
+}
+
+// TestClearStaleConcurrent: stale nominations are cleared several at a time; one after another, 5,000 of them on a
+// busy API server took five minutes (`make scale`).
+func TestClearStaleConcurrent(t *testing.T) {
+	f := newFixture(t)
+	nominations := f.provisioner.cluster.Nominations()
+	for _, pod := range f.pendingPods(6, "1", nil) {
+		pod.Status.NominatedNodeName = "gone-node"
+		if err := f.kube.Status().Update(t.Context(), pod); err != nil {
+			t.Fatal(err)
+		}
+		if err := nominations.Publish(state.Publication{UID: pod.UID, Pod: client.ObjectKeyFromObject(pod), Node: "gone-node", NodeClaim: "gone-claim"}); !state.IsTransitionError(err) {
+			t.Fatalf("publishing for a gone NodeClaim: %v, want a TransitionError", err)
+		}
+	}
+	kube := overlapping{Client: f.kube, inFlight: &atomic.Int32{}, once: &sync.Once{}, met: make(chan struct{})}
+	if err := ClearStale(t.Context(), kube, nominations); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-kube.met:
+	default:
+		t.Error("ClearStale patched the pods one at a time")
+	}
+	if n := len(nominations.Stale()); n != 0 {
+		t.Errorf("%d publications still stale after ClearStale", n)
 	}
 }
