@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -32,22 +33,33 @@ func (s *Sim) StopKubelet(ctx context.Context, id string) error {
 		return fmt.Errorf("instance %s has no Node", id)
 	}
 	name := instances[i].NodeName
-	if err := s.stopKubelet(ctx, name); err != nil {
+	if err := s.stopKubelet(ctx, name, id); err != nil {
 		return fmt.Errorf("stopping the kubelet of node %s (instance %s): %w", name, id, err)
 	}
 	s.opts.Log.Info("stopped kubelet", "node", name, "instance", id)
 	return nil
 }
 
-// stopKubelet marks the Node as having a stopped kubelet: annotated KubeletStoppedAnnotation (KWOK stops keeping it
-// Ready) and Ready Unknown, as the node lifecycle controller sets it once heartbeats stop. A Node already gone is
-// fine.
-func (s *Sim) stopKubelet(ctx context.Context, name string) error {
+// errNotOwnNode: the Node of that name is another instance's (see ownsNode).
+var errNotOwnNode = errors.New("the Node of that name is a newer instance's")
+
+// ownsNode tells whether node is instance id's. ec2sim hands a terminated instance's private address, and so its Node
+// name, to the next instance: once something else deleted the old Node (Tailor's termination does), the Node found
+// by that name may be a newer instance's, which the old instance's shutdown must leave alone.
+func ownsNode(node *corev1.Node, id string) bool { return strings.HasSuffix(node.Spec.ProviderID, "/"+id) }
+
+// stopKubelet marks instance id's Node as having a stopped kubelet: annotated KubeletStoppedAnnotation (KWOK stops
+// keeping it Ready) and Ready Unknown, as the node lifecycle controller sets it once heartbeats stop. A Node already
+// gone is fine; a Node of that name that is another instance's is errNotOwnNode.
+func (s *Sim) stopKubelet(ctx context.Context, name, id string) error {
 	nodes := s.opts.KubeClient.CoreV1().Nodes()
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		node, err := nodes.Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return err
+		}
+		if !ownsNode(node, id) {
+			return errNotOwnNode
 		}
 		if node.Annotations[KubeletStoppedAnnotation] != "true" {
 			if node.Annotations == nil {
@@ -131,7 +143,12 @@ func (s *Sim) reclaimBeforeTerminate(ctx context.Context, ids []string) {
 // state.
 func (s *Sim) reclaim(ctx context.Context, id, name, state string) error {
 	i := &instance{ID: id, PrivateDNSName: name, State: state}
-	if err := s.stopKubelet(ctx, name); err != nil {
+	switch err := s.stopKubelet(ctx, name, id); {
+	case errors.Is(err, errNotOwnNode):
+		// The instance's own Node is gone (its pods with it); the name is a newer instance's now.
+		s.opts.Log.Info("instance reclaimed: its Node is gone and the name is a newer instance's", "node", name, "instance", i.ID, "state", i.State)
+		return nil
+	case err != nil:
 		return fmt.Errorf("stopping the kubelet of node %s (instance %s, %s): %w", name, i.ID, i.State, err)
 	}
 	list, err := s.opts.KubeClient.CoreV1().Pods(metav1.NamespaceAll).List(ctx, metav1.ListOptions{FieldSelector: "spec.nodeName=" + name})

@@ -131,9 +131,8 @@ func (s *Sim) Tick(ctx context.Context) error {
 		s.cloud.markReclaimed(i.ID)
 	}
 	for _, i := range w.remove {
-		err := s.opts.KubeClient.CoreV1().Nodes().Delete(ctx, i.PrivateDNSName, metav1.DeleteOptions{})
-		if err != nil && !apierrors.IsNotFound(err) {
-			errs = append(errs, fmt.Errorf("deleting node %s of %s: %w", i.PrivateDNSName, i.ID, err))
+		if err := s.deleteOwnNode(ctx, i); err != nil {
+			errs = append(errs, err)
 			continue
 		}
 		s.opts.Log.Info("deleted node", "node", i.PrivateDNSName, "instance", i.ID)
@@ -143,6 +142,26 @@ func (s *Sim) Tick(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// deleteOwnNode deletes the instance's Node, unless the Node of that name is gone or a newer instance's (ownsNode).
+func (s *Sim) deleteOwnNode(ctx context.Context, i *instance) error {
+	nodes := s.opts.KubeClient.CoreV1().Nodes()
+	node, err := nodes.Get(ctx, i.PrivateDNSName, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil
+	case err != nil:
+		return fmt.Errorf("reading node %s of %s: %w", i.PrivateDNSName, i.ID, err)
+	case !ownsNode(node, i.ID):
+		s.opts.Log.V(1).Info("node name is a newer instance's; left alone", "node", i.PrivateDNSName, "instance", i.ID)
+		return nil
+	}
+	err = nodes.Delete(ctx, node.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &node.UID}})
+	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		return fmt.Errorf("deleting node %s of %s: %w", i.PrivateDNSName, i.ID, err)
+	}
+	return nil
 }
 
 func (c *cloud) markNever(id string) {

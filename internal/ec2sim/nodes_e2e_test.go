@@ -59,7 +59,9 @@ func controlPlane(t *testing.T) *testenv.Environment {
 	return env
 }
 
-func TestNodeRegistrationEndToEnd(t *testing.T) {
+// nodeSim is a Sim that registers Nodes on the package's control plane, its tick loop running as Serve runs it.
+func nodeSim(t *testing.T) (*harness, kubernetes.Interface) {
+	t.Helper()
 	cp := controlPlane(t)
 	kube, err := kubernetes.NewForConfig(cp.Config)
 	if err != nil {
@@ -71,7 +73,6 @@ func TestNodeRegistrationEndToEnd(t *testing.T) {
 		o.Timing = Timing{LaunchLatency: 100 * time.Millisecond, BootLatency: 200 * time.Millisecond,
 			TerminateLatency: 200 * time.Millisecond, TickInterval: 50 * time.Millisecond}
 	})
-	// The harness serves over httptest without the tick loop; run the loop as Serve would.
 	ctx := t.Context()
 	go func() {
 		ticker := time.NewTicker(50 * time.Millisecond)
@@ -87,6 +88,75 @@ func TestNodeRegistrationEndToEnd(t *testing.T) {
 			}
 		}
 	}()
+	return h, kube
+}
+
+// TestTerminationLeavesANewerInstancesNode: ec2sim hands a terminated instance's address, and so its Node name, to
+// the next instance. When something else (Tailor's termination) deleted the old Node first and a newer instance
+// registered under the name, the old instance's shutdown must neither stop that Node's kubelet nor delete it (seen
+// in `make scale` at 2,000 pods: a fresh Node deleted by name).
+func TestTerminationLeavesANewerInstancesNode(t *testing.T) {
+	h, kube := nodeSim(t)
+	ctx := t.Context()
+	lt := h.launchTemplate("reuse", "x86_64", base64.StdEncoding.EncodeToString([]byte(al2023MIME)))
+	ids := launchedIDs(h.fleet(lt, "on-demand", 1, [2]string{"m5.large", "us-east-1c"}))
+	if len(ids) != 1 {
+		t.Fatalf("launched %v, want one instance", ids)
+	}
+	inst, err := h.ec2.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: ids})
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := aws.ToString(inst.Reservations[0].Instances[0].PrivateDnsName)
+	var old *corev1.Node
+	err = wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		n, err := kube.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		old = n
+		return err == nil, nil
+	})
+	if err != nil {
+		t.Fatalf("node %s not registered: %v", name, err)
+	}
+	// Tailor's termination deletes the Node; a newer instance registers under the same name.
+	if err := kube.CoreV1().Nodes().Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	newer := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: old.Labels, Annotations: old.Annotations},
+		Spec: corev1.NodeSpec{ProviderID: "aws:///us-east-1c/i-0newer000000000000"}}
+	delete(newer.Annotations, KubeletStoppedAnnotation)
+	if _, err := kube.CoreV1().Nodes().Create(ctx, newer, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = kube.CoreV1().Nodes().Delete(context.WithoutCancel(ctx), name, metav1.DeleteOptions{}) })
+
+	if _, err := h.ec2.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: ids}); err != nil {
+		t.Fatalf("TerminateInstances: %v", err)
+	}
+	// Terminated, and ec2sim has done with its Node (its removal marks NodeDeleted).
+	err = wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
+		for _, in := range h.sim.Instances() {
+			if in.ID == ids[0] {
+				return in.State == "terminated" && in.NodeDeleted, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		t.Fatalf("instance %s not terminated with its Node removed: %v", ids[0], err)
+	}
+	got, err := kube.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("the newer instance's Node %s: %v (deleted by the old instance's shutdown)", name, err)
+	}
+	if got.Spec.ProviderID != newer.Spec.ProviderID || got.Annotations[KubeletStoppedAnnotation] == "true" {
+		t.Errorf("the newer instance's Node %s was touched by the old instance's shutdown: providerID %s, annotations %v",
+			name, got.Spec.ProviderID, got.Annotations)
+	}
+}
+
+func TestNodeRegistrationEndToEnd(t *testing.T) {
+	h, kube := nodeSim(t)
+	ctx := t.Context()
 
 	userData := base64.StdEncoding.EncodeToString([]byte(al2023MIME))
 	lt := h.launchTemplate("e2e", "x86_64", userData)
