@@ -46,7 +46,9 @@ var errNotOwnNode = errors.New("the Node of that name is a newer instance's")
 // ownsNode tells whether node is instance id's. ec2sim hands a terminated instance's private address, and so its Node
 // name, to the next instance: once something else deleted the old Node (Tailor's termination does), the Node found
 // by that name may be a newer instance's, which the old instance's shutdown must leave alone.
-func ownsNode(node *corev1.Node, id string) bool { return strings.HasSuffix(node.Spec.ProviderID, "/"+id) }
+func ownsNode(node *corev1.Node, id string) bool {
+	return strings.HasSuffix(node.Spec.ProviderID, "/"+id)
+}
 
 // stopKubelet marks instance id's Node as having a stopped kubelet: annotated KubeletStoppedAnnotation (KWOK stops
 // keeping it Ready) and Ready Unknown, as the node lifecycle controller sets it once heartbeats stop. A Node already
