@@ -1,0 +1,158 @@
+package disruption
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/wait"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	apiv1 "github.com/tailor-sh/tailor/api/v1"
+	"github.com/tailor-sh/tailor/internal/testenv"
+)
+
+// claimWrites counts the writes (patch and update, status included) the controller makes to NodeClaims.
+type claimWrites struct {
+	mu    sync.Mutex
+	calls []string
+}
+
+func (w *claimWrites) add(verb string, obj client.Object) {
+	if _, ok := obj.(*apiv1.NodeClaim); !ok {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.calls = append(w.calls, verb+" "+obj.GetName())
+}
+
+// take returns the writes counted since the last call.
+func (w *claimWrites) take() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := w.calls
+	w.calls = nil
+	return out
+}
+
+// countClaimWrites makes the controller read through an informer cache, as it does in the operator, and write
+// through a client that counts its NodeClaim writes. The returned wait blocks until the cache has every NodeClaim
+// write made so far.
+func (f *fixture) countClaimWrites() (*claimWrites, func()) {
+	cached, _ := env.Clients(f.t, testenv.NodeClaimProviderIDIndex)
+	w := &claimWrites{}
+	f.c.kube = &countingClient{Client: cached, w: w}
+	synced := func() {
+		f.t.Helper()
+		ctx, cancel := context.WithTimeout(f.t.Context(), 30*time.Second)
+		defer cancel()
+		err := wait.PollUntilContextCancel(ctx, 50*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+			var want, got apiv1.NodeClaimList
+			if err := f.kube.List(ctx, &want); err != nil {
+				return false, err
+			}
+			if err := cached.List(ctx, &got); err != nil {
+				return false, err
+			}
+			seen := map[string]string{}
+			for _, nc := range got.Items {
+				seen[nc.Name] = nc.ResourceVersion
+			}
+			for _, nc := range want.Items {
+				if seen[nc.Name] != nc.ResourceVersion {
+					return false, nil
+				}
+			}
+			return len(want.Items) == len(got.Items), nil
+		})
+		if err != nil {
+			f.t.Fatalf("the informer cache did not catch up with the NodeClaims: %v", err)
+		}
+	}
+	return w, synced
+}
+
+// countingClient counts the NodeClaim writes made through it, status included.
+type countingClient struct {
+	client.Client
+	w *claimWrites
+}
+
+func (c *countingClient) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
+	c.w.add("PATCH", obj)
+	return c.Client.Patch(ctx, obj, patch, opts...)
+}
+
+func (c *countingClient) Update(ctx context.Context, obj client.Object, opts ...client.UpdateOption) error {
+	c.w.add("UPDATE", obj)
+	return c.Client.Update(ctx, obj, opts...)
+}
+
+func (c *countingClient) Status() client.SubResourceWriter { return c.SubResource("status") }
+
+func (c *countingClient) SubResource(sub string) client.SubResourceClient {
+	return &countingSubResource{SubResourceClient: c.Client.SubResource(sub), sub: sub, w: c.w}
+}
+
+type countingSubResource struct {
+	client.SubResourceClient
+	sub string
+	w   *claimWrites
+}
+
+func (s *countingSubResource) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
+	s.w.add("PATCH/"+s.sub, obj)
+	return s.SubResourceClient.Patch(ctx, obj, patch, opts...)
+}
+
+func (s *countingSubResource) Update(ctx context.Context, obj client.Object, opts ...client.SubResourceUpdateOption) error {
+	s.w.add("UPDATE/"+s.sub, obj)
+	return s.SubResourceClient.Update(ctx, obj, opts...)
+}
+
+// TestSteadyPassWritesNothing: once a pass has recorded the conditions of an unchanged cluster (full nodes, quiet
+// for consolidateAfter; an expired and a drifted node both held back by do-not-disrupt; an empty node still waiting
+// out consolidateAfter), a later pass writes no NodeClaim: the conditions are written only when they change, and
+// nothing in them moves with the clock (make scale: 3 PATCHes a NodeClaim a pass at 1,000 nodes).
+func TestSteadyPassWritesNothing(t *testing.T) {
+	f := newFixture(t)
+	np := f.pool(func(np *apiv1.NodePool) {
+		np.Spec.Disruption.ConsolidationPolicy = apiv1.ConsolidationPolicyWhenEmptyOrUnderutilized
+		np.Spec.Disruption.ConsolidateAfter = "10s"
+		np.Spec.Disruption.Budgets = []apiv1.Budget{{Nodes: "100%"}}
+	})
+	for i := range 4 {
+		name := fmt.Sprintf("full-%d", i)
+		f.claim(name, np, nil)
+		for range 4 {
+			f.pod(name, nil)
+		}
+	}
+	guard := map[string]string{apiv1.DoNotDisruptAnnotationKey: apiv1.DoNotDisruptForever}
+	f.claim("expired", np, func(nc *apiv1.NodeClaim) { nc.Spec.ExpireAfter = "1m" })
+	f.claim("drifted", np, func(nc *apiv1.NodeClaim) { nc.Annotations[apiv1.NodePoolHashAnnotationKey] = "older" })
+	for _, name := range []string{"expired", "drifted"} {
+		for range 4 {
+			f.pod(name, guard)
+		}
+	}
+	writes, synced := f.countClaimWrites()
+	synced()
+	f.clk.Step(2 * time.Minute)
+	if got := f.disrupt(); len(got) != 0 {
+		t.Fatalf("first pass disrupted %v; want nothing (full nodes, the rest held back)", got)
+	}
+	first := writes.take()
+	t.Logf("first pass: %d NodeClaim write(s): %v", len(first), first)
+	synced()
+	f.clk.Step(7 * time.Second)
+	if got := f.disrupt(); len(got) != 0 {
+		t.Fatalf("second pass disrupted %v; want nothing", got)
+	}
+	if got := writes.take(); len(got) != 0 {
+		t.Errorf("second pass over an unchanged cluster made %d NodeClaim write(s), want 0: %v", len(got), got)
+	}
+}
