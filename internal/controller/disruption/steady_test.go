@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -139,9 +140,15 @@ func TestSteadyPassWritesNothing(t *testing.T) {
 			f.pod(name, guard)
 		}
 	}
+	// Empty, and a pod left a second ago: it waits out consolidateAfter through both passes.
+	waiting := f.claim("waiting", np, nil)
+	f.clk.Step(2 * time.Minute)
+	waiting.Status.LastPodEventTime = metav1.NewTime(f.clk.Now().Add(-time.Second))
+	if err := f.kube.Status().Update(t.Context(), waiting); err != nil {
+		t.Fatal(err)
+	}
 	writes, synced := f.countClaimWrites()
 	synced()
-	f.clk.Step(2 * time.Minute)
 	if got := f.disrupt(); len(got) != 0 {
 		t.Fatalf("first pass disrupted %v; want nothing (full nodes, the rest held back)", got)
 	}
@@ -154,5 +161,13 @@ func TestSteadyPassWritesNothing(t *testing.T) {
 	}
 	if got := writes.take(); len(got) != 0 {
 		t.Errorf("second pass over an unchanged cluster made %d NodeClaim write(s), want 0: %v", len(got), got)
+	}
+	for name, want := range map[string]string{"full-0": conditionQuiet, "expired": conditionQuiet, "waiting": conditionEmptyWaiting} {
+		if c := f.exists(name).StatusConditions().Get(apiv1.ConditionTypeConsolidatable); c == nil || c.Reason != want {
+			t.Errorf("%s: Consolidatable %v, want reason %s", name, c, want)
+		}
+	}
+	if !f.exists("drifted").StatusConditions().IsTrue(apiv1.ConditionTypeDrifted) {
+		t.Errorf("drifted: not marked Drifted")
 	}
 }
