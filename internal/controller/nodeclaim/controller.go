@@ -378,7 +378,8 @@ func (c *Controller) awaitPublication(ctx context.Context, nc *apiv1.NodeClaim, 
 // syncNode puts the claim's labels and taints on the node, makes the claim its owner, holds it with the termination
 // finalizer, and marks it registered.
 func (c *Controller) syncNode(ctx context.Context, nc *apiv1.NodeClaim, node *corev1.Node) error {
-	patch := client.MergeFromWithOptions(node.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	original := node.DeepCopy()
+	patch := client.MergeFromWithOptions(original, client.MergeFromWithOptimisticLock{})
 	if node.Labels == nil {
 		node.Labels = map[string]string{}
 	}
@@ -403,6 +404,12 @@ func (c *Controller) syncNode(ctx context.Context, nc *apiv1.NodeClaim, node *co
 	controllerutil.AddFinalizer(node, TerminationFinalizer)
 	if err := controllerutil.SetOwnerReference(nc, node, c.kube.Scheme()); err != nil {
 		return fmt.Errorf("owning node %s: %w", node.Name, err)
+	}
+	// Every reconcile of a registered claim comes here (each Node update and each condition another controller
+	// records triggers one), and an optimistic-lock patch is sent even when it changes nothing, where it also
+	// conflicts with the kubelet's updates: write only when something differs.
+	if equality.Semantic.DeepEqual(original, node) {
+		return nil
 	}
 	if err := c.kube.Patch(ctx, node, patch); err != nil {
 		return fmt.Errorf("syncing node %s: %w", node.Name, err)
