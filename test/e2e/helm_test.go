@@ -240,24 +240,7 @@ func TestHelmChartExposesControllerFlags(t *testing.T) {
 	}
 	for name, values := range cases {
 		t.Run(name, func(t *testing.T) {
-			args := []string{"template", "tailor", chart, "--show-only", "templates/deployment.yaml"}
-			for _, v := range values {
-				args = append(args, "--set", v)
-			}
-			rendered, err := exec.CommandContext(t.Context(), helm, args...).Output()
-			if err != nil {
-				t.Fatalf("helm template: %v\n%s", err, stderr(err))
-			}
-			var deploy appsv1.Deployment
-			if err := yaml.Unmarshal(rendered, &deploy); err != nil {
-				t.Fatalf("decoding the rendered Deployment: %v", err)
-			}
-			var container *corev1.Container
-			for i := range deploy.Spec.Template.Spec.Containers {
-				if deploy.Spec.Template.Spec.Containers[i].Name == "controller" {
-					container = &deploy.Spec.Template.Spec.Containers[i]
-				}
-			}
+			container := renderController(t, helm, chart, values)
 			if container == nil || len(container.Args) == 0 || container.Args[0] != "controller" {
 				t.Fatalf("rendered Deployment has no controller container running `tailor controller`")
 			}
@@ -309,22 +292,10 @@ func TestHelmChartSetsGOMEMLIMIT(t *testing.T) {
 		"no limit":      {values: []string{"clusterName=demo", "resources.limits=null"}, want: false},
 	} {
 		t.Run(name, func(t *testing.T) {
-			args := []string{"template", "tailor", chart, "--show-only", "templates/deployment.yaml"}
-			for _, v := range tc.values {
-				args = append(args, "--set", v)
-			}
-			rendered, err := exec.CommandContext(t.Context(), helm, args...).Output()
-			if err != nil {
-				t.Fatalf("helm template: %v\n%s", err, stderr(err))
-			}
-			var deploy appsv1.Deployment
-			if err := yaml.Unmarshal(rendered, &deploy); err != nil {
-				t.Fatalf("decoding the rendered Deployment: %v", err)
-			}
 			var env *corev1.EnvVar
-			for _, c := range deploy.Spec.Template.Spec.Containers {
+			if c := renderController(t, helm, chart, tc.values); c != nil {
 				for i := range c.Env {
-					if c.Name == "controller" && c.Env[i].Name == "GOMEMLIMIT" {
+					if c.Env[i].Name == "GOMEMLIMIT" {
 						env = &c.Env[i]
 					}
 				}
@@ -336,7 +307,7 @@ func TestHelmChartSetsGOMEMLIMIT(t *testing.T) {
 				return
 			}
 			if env == nil || env.ValueFrom == nil || env.ValueFrom.ResourceFieldRef == nil {
-				t.Fatalf("the controller container has no GOMEMLIMIT from its memory limit; env: %+v", deploy.Spec.Template.Spec.Containers[0].Env)
+				t.Fatal("the controller container has no GOMEMLIMIT from its memory limit")
 			}
 			ref := env.ValueFrom.ResourceFieldRef
 			if ref.Resource != "limits.memory" || ref.ContainerName != "controller" {
@@ -344,4 +315,27 @@ func TestHelmChartSetsGOMEMLIMIT(t *testing.T) {
 			}
 		})
 	}
+}
+
+// renderController renders the chart's Deployment with values (--set) and returns its controller container, or nil.
+func renderController(t *testing.T, helm, chart string, values []string) *corev1.Container {
+	t.Helper()
+	args := []string{"template", "tailor", chart, "--show-only", "templates/deployment.yaml"}
+	for _, v := range values {
+		args = append(args, "--set", v)
+	}
+	rendered, err := exec.CommandContext(t.Context(), helm, args...).Output()
+	if err != nil {
+		t.Fatalf("helm template: %v\n%s", err, stderr(err))
+	}
+	var deploy appsv1.Deployment
+	if err := yaml.Unmarshal(rendered, &deploy); err != nil {
+		t.Fatalf("decoding the rendered Deployment: %v", err)
+	}
+	for i := range deploy.Spec.Template.Spec.Containers {
+		if deploy.Spec.Template.Spec.Containers[i].Name == "controller" {
+			return &deploy.Spec.Template.Spec.Containers[i]
+		}
+	}
+	return nil
 }
