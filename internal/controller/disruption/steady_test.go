@@ -3,49 +3,24 @@ package disruption
 import (
 	"context"
 	"fmt"
-	"sync"
+	"strings"
 	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
 	"github.com/tailor-sh/tailor/internal/testenv"
 )
 
-// claimWrites counts the writes (patch and update, status included) the controller makes to NodeClaims.
-type claimWrites struct {
-	mu    sync.Mutex
-	calls []string
-}
-
-func (w *claimWrites) add(verb string, obj client.Object) {
-	if _, ok := obj.(*apiv1.NodeClaim); !ok {
-		return
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.calls = append(w.calls, verb+" "+obj.GetName())
-}
-
-// take returns the writes counted since the last call.
-func (w *claimWrites) take() []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	out := w.calls
-	w.calls = nil
-	return out
-}
-
 // countClaimWrites makes the controller read through an informer cache, as it does in the operator, and write
-// through a client that counts its NodeClaim writes. The returned wait blocks until the cache has every NodeClaim
-// write made so far.
-func (f *fixture) countClaimWrites() (*claimWrites, func()) {
+// through a client that records its writes. The returned wait blocks until the cache has every NodeClaim write made
+// so far.
+func (f *fixture) countClaimWrites() (*testenv.Writes, func()) {
 	cached, _ := env.Clients(f.t, testenv.NodeClaimProviderIDIndex)
-	w := &claimWrites{}
-	f.c.kube = &countingClient{Client: cached, w: w}
+	w := &testenv.Writes{}
+	f.c.kube = w.Record(cached)
 	synced := func() {
 		f.t.Helper()
 		ctx, cancel := context.WithTimeout(f.t.Context(), 30*time.Second)
@@ -74,44 +49,6 @@ func (f *fixture) countClaimWrites() (*claimWrites, func()) {
 		}
 	}
 	return w, synced
-}
-
-// countingClient counts the NodeClaim writes made through it, status included.
-type countingClient struct {
-	client.Client
-	w *claimWrites
-}
-
-func (c *countingClient) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
-	c.w.add("PATCH", obj)
-	return c.Client.Patch(ctx, obj, patch, opts...)
-}
-
-func (c *countingClient) Update(ctx context.Context, obj client.Object, opts ...client.UpdateOption) error {
-	c.w.add("UPDATE", obj)
-	return c.Client.Update(ctx, obj, opts...)
-}
-
-func (c *countingClient) Status() client.SubResourceWriter { return c.SubResource("status") }
-
-func (c *countingClient) SubResource(sub string) client.SubResourceClient {
-	return &countingSubResource{SubResourceClient: c.Client.SubResource(sub), sub: sub, w: c.w}
-}
-
-type countingSubResource struct {
-	client.SubResourceClient
-	sub string
-	w   *claimWrites
-}
-
-func (s *countingSubResource) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
-	s.w.add("PATCH/"+s.sub, obj)
-	return s.SubResourceClient.Patch(ctx, obj, patch, opts...)
-}
-
-func (s *countingSubResource) Update(ctx context.Context, obj client.Object, opts ...client.SubResourceUpdateOption) error {
-	s.w.add("UPDATE/"+s.sub, obj)
-	return s.SubResourceClient.Update(ctx, obj, opts...)
 }
 
 // TestSteadyPassWritesNothing: once a pass has recorded the conditions of an unchanged cluster (full nodes, quiet
@@ -152,14 +89,14 @@ func TestSteadyPassWritesNothing(t *testing.T) {
 	if got := f.disrupt(); len(got) != 0 {
 		t.Fatalf("first pass disrupted %v; want nothing (full nodes, the rest held back)", got)
 	}
-	first := writes.take()
+	first := nodeClaimWrites(writes.Take())
 	t.Logf("first pass: %d NodeClaim write(s): %v", len(first), first)
 	synced()
 	f.clk.Step(7 * time.Second)
 	if got := f.disrupt(); len(got) != 0 {
 		t.Fatalf("second pass disrupted %v; want nothing", got)
 	}
-	if got := writes.take(); len(got) != 0 {
+	if got := nodeClaimWrites(writes.Take()); len(got) != 0 {
 		t.Errorf("second pass over an unchanged cluster made %d NodeClaim write(s), want 0: %v", len(got), got)
 	}
 	for name, want := range map[string]string{"full-0": conditionQuiet, "expired": conditionQuiet, "waiting": conditionEmptyWaiting} {
@@ -170,4 +107,15 @@ func TestSteadyPassWritesNothing(t *testing.T) {
 	if !f.exists("drifted").StatusConditions().IsTrue(apiv1.ConditionTypeDrifted) {
 		t.Errorf("drifted: not marked Drifted")
 	}
+}
+
+// nodeClaimWrites keeps the NodeClaim writes of those recorded.
+func nodeClaimWrites(writes []string) []string {
+	var out []string
+	for _, w := range writes {
+		if strings.Contains(w, " NodeClaim/") {
+			out = append(out, w)
+		}
+	}
+	return out
 }

@@ -2,7 +2,6 @@ package nodeclaim
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -11,60 +10,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
+	"github.com/tailor-sh/tailor/internal/testenv"
 )
-
-// writeCounter counts the writes made through it (patch and update, status included), by kind and name.
-type writeCounter struct {
-	client.Client
-	mu    sync.Mutex
-	calls []string
-}
-
-func (w *writeCounter) add(verb string, obj client.Object) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.calls = append(w.calls, verb+" "+obj.GetObjectKind().GroupVersionKind().Kind+"/"+obj.GetName())
-}
-
-func (w *writeCounter) take() []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	out := w.calls
-	w.calls = nil
-	return out
-}
-
-func (w *writeCounter) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
-	w.add("PATCH", obj)
-	return w.Client.Patch(ctx, obj, patch, opts...)
-}
-
-func (w *writeCounter) Update(ctx context.Context, obj client.Object, opts ...client.UpdateOption) error {
-	w.add("UPDATE", obj)
-	return w.Client.Update(ctx, obj, opts...)
-}
-
-func (w *writeCounter) Status() client.SubResourceWriter { return w.SubResource("status") }
-
-func (w *writeCounter) SubResource(sub string) client.SubResourceClient {
-	return &subResourceCounter{SubResourceClient: w.Client.SubResource(sub), sub: sub, w: w}
-}
-
-type subResourceCounter struct {
-	client.SubResourceClient
-	sub string
-	w   *writeCounter
-}
-
-func (s *subResourceCounter) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
-	s.w.add("PATCH/"+s.sub, obj)
-	return s.SubResourceClient.Patch(ctx, obj, patch, opts...)
-}
-
-func (s *subResourceCounter) Update(ctx context.Context, obj client.Object, opts ...client.SubResourceUpdateOption) error {
-	s.w.add("UPDATE/"+s.sub, obj)
-	return s.SubResourceClient.Update(ctx, obj, opts...)
-}
 
 // TestReconcileOfSteadyClaimWritesNothing: a registered, initialized NodeClaim whose Node already carries its labels,
 // taints, owner and finalizer is reconciled again (every Node heartbeat and every condition the disruption
@@ -99,14 +46,14 @@ func TestReconcileOfSteadyClaimWritesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the cache did not catch up: %v", err)
 	}
-	counter := &writeCounter{Client: f.kube}
-	f.c.kube = counter
+	writes := &testenv.Writes{}
+	f.c.kube = writes.Record(f.kube)
 	for range 3 {
 		if _, err := f.c.Reconcile(t.Context(), ctrl.Request{NamespacedName: client.ObjectKey{Name: "steady"}}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if got := counter.take(); len(got) != 0 {
+	if got := writes.Take(); len(got) != 0 {
 		t.Errorf("3 reconciles of a steady NodeClaim made %d write(s), want 0: %v", len(got), got)
 	}
 }
