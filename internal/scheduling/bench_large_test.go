@@ -59,17 +59,7 @@ func BenchmarkSolveLarge(b *testing.B) {
 					b.ReportMetric(float64(n)*float64(b.N)/(cpu1-cpu0).Seconds(), "pods/cpu-s")
 					b.ReportMetric(float64(rss)/(1<<20), "peak-rss-MiB")
 				}
-				if len(res.Unschedulable) > 0 {
-					b.Fatalf("%d pods unschedulable: %v", len(res.Unschedulable), res.Unschedulable[0].Reasons)
-				}
-				bound, err := LowerBound(snap, res.PlacedOnNewCapacity())
-				if err != nil {
-					b.Logf("no lower bound: %v", err)
-				}
-				if err == nil && bound > 0 {
-					b.ReportMetric(res.TotalPricePerHour()/bound, "cost/bound")
-				}
-				b.ReportMetric(float64(len(res.NodeClaims)), "nodes")
+				reportPlan(b, snap, res)
 			})
 		}
 	}

@@ -181,18 +181,7 @@ func BenchmarkSolve(b *testing.B) {
 				}
 				b.StopTimer()
 				b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "pods/s")
-				if len(res.Unschedulable) > 0 {
-					b.Fatalf("%d pods unschedulable: %v", len(res.Unschedulable), res.Unschedulable[0].Reasons)
-				}
-				bound, err := LowerBound(snap, res.PlacedOnNewCapacity())
-				if err != nil {
-					// gonum's simplex occasionally gives up on this degenerate LP; the timing still stands.
-					b.Logf("no lower bound: %v", err)
-				}
-				if err == nil && bound > 0 {
-					b.ReportMetric(res.TotalPricePerHour()/bound, "cost/bound")
-				}
-				b.ReportMetric(float64(len(res.NodeClaims)), "nodes")
+				reportPlan(b, snap, res)
 			})
 		}
 	}
@@ -284,4 +273,22 @@ func TestLowerBoundIsRobust(t *testing.T) {
 			t.Errorf("seed %d: bound %v above the plan's cost %v", seed, bound, cost)
 		}
 	}
+}
+
+// reportPlan fails the benchmark if a pod was left unschedulable and reports the plan's quality: its price over the
+// LP lower bound (cost/bound) and its node count.
+func reportPlan(b *testing.B, snap *Snapshot, res *Results) {
+	b.Helper()
+	if len(res.Unschedulable) > 0 {
+		b.Fatalf("%d pods unschedulable: %v", len(res.Unschedulable), res.Unschedulable[0].Reasons)
+	}
+	bound, err := LowerBound(snap, res.PlacedOnNewCapacity())
+	if err != nil {
+		// gonum's simplex occasionally gives up on this degenerate LP; the timing still stands.
+		b.Logf("no lower bound: %v", err)
+	}
+	if err == nil && bound > 0 {
+		b.ReportMetric(res.TotalPricePerHour()/bound, "cost/bound")
+	}
+	b.ReportMetric(float64(len(res.NodeClaims)), "nodes")
 }
