@@ -69,7 +69,7 @@ func (c *cluster) poolNamed(name string) *apiv1.NodePool {
 }
 
 func (c *cluster) view() *View {
-	v := NewView(c.pools, c.claims, c.nodes, c.pods, c.pdbs)
+	v := NewView(c.pools, c.claims, c.nodes, c.pods, c.pdbs, nil)
 	v.RepairPolicies = cloudprovider.DefaultRepairPolicies()
 	return v
 }

@@ -26,7 +26,8 @@ type View struct {
 	PDBs       []policyv1.PodDisruptionBudget
 	// AwaitingNode counts the unbound, live pods whose status.nominatedNodeName names each node (published by Tailor,
 	// or a restart ago); AwaitingClaim the unbound pods Tailor's provisioner nominated to each NodeClaim (in memory:
-	// the controller fills it, explain cannot). A node with either is neither empty nor disruptable.
+	// NewView counts them with the controller's Nominated; explain has none). A node with either is neither empty nor
+	// disruptable.
 	AwaitingNode, AwaitingClaim map[string]int
 	// RepairPolicies are the node conditions that make a node unhealthy, with the tolerations in force; nil when
 	// node repair is off.
@@ -61,7 +62,8 @@ const MachineNotFoundMessage = "the cloud provider no longer knows this node's m
 	"garbage collection deletes a NodeClaim whose machine is gone (unless its node is Ready)"
 
 // NewView indexes what was listed. The lists are not copied: the View points into them.
-func NewView(pools []apiv1.NodePool, claims []apiv1.NodeClaim, nodes []corev1.Node, pods []corev1.Pod, pdbs []policyv1.PodDisruptionBudget) *View {
+func NewView(pools []apiv1.NodePool, claims []apiv1.NodeClaim, nodes []corev1.Node, pods []corev1.Pod, pdbs []policyv1.PodDisruptionBudget,
+	nominatedTo Nominated) *View {
 	v := &View{NodePools: map[string]*apiv1.NodePool{}, Nodes: map[string]*corev1.Node{}, PodsByNode: map[string][]*corev1.Pod{},
 		PDBs: pdbs, ProviderDrift: map[string]ProviderDrift{}, AwaitingNode: map[string]int{}, AwaitingClaim: map[string]int{}}
 	for i := range pools {
@@ -82,8 +84,17 @@ func NewView(pools []apiv1.NodePool, claims []apiv1.NodeClaim, nodes []corev1.No
 			v.PodsByNode[n] = append(v.PodsByNode[n], p)
 			continue
 		}
-		if n := p.Status.NominatedNodeName; n != "" && Unbound(p) {
+		if !Unbound(p) {
+			continue
+		}
+		if n := p.Status.NominatedNodeName; n != "" {
 			v.AwaitingNode[n]++
+		}
+		if nominatedTo == nil {
+			continue
+		}
+		if claim, ok := nominatedTo(p); ok {
+			v.AwaitingClaim[claim]++
 		}
 	}
 	for _, list := range v.PodsByNode {
@@ -96,6 +107,10 @@ func NewView(pools []apiv1.NodePool, claims []apiv1.NodeClaim, nodes []corev1.No
 	}
 	return v
 }
+
+// Nominated tells which NodeClaim Tailor's provisioner nominated an unbound pod to, if any (state.Nominations'
+// Nomination); nil for a reader without the provisioner's memory (`tailor explain`).
+type Nominated func(*corev1.Pod) (string, bool)
 
 // Unbound tells whether a pod waits for the kube-scheduler: not bound, not deleting, not finished.
 func Unbound(p *corev1.Pod) bool {

@@ -236,15 +236,8 @@ func (c *Controller) read(ctx context.Context) (*world, error) {
 	if err := c.kube.List(ctx, &pods, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("listing pods: %w", err)
 	}
-	w := policy.NewView(pools.Items, claims.Items, nodes.Items, pods.Items, pdbs.Items)
+	w := policy.NewView(pools.Items, claims.Items, nodes.Items, pods.Items, pdbs.Items, c.cluster.Nominations().Nomination)
 	w.RepairPolicies = c.repairPolicies()
-	for i := range pods.Items {
-		if p := &pods.Items[i]; policy.Unbound(p) {
-			if claim, ok := c.cluster.Nominations().Nomination(p); ok {
-				w.AwaitingClaim[claim]++
-			}
-		}
-	}
 	return w, nil
 }
 
