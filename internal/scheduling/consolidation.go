@@ -127,11 +127,19 @@ type ConsolidationInput struct {
 type Consolidator struct {
 	in    ConsolidationInput
 	terms map[string]PoolTerms
+	// room rules out candidates without simulating them (consolidation_room.go); made on first use. noRoom turns
+	// that off, for the test that proves it changes no decision.
+	room   *room
+	noRoom bool
 }
 
 // NewConsolidator computes the pools' totals from the view.
 func NewConsolidator(in ConsolidationInput) *Consolidator {
 	c := &Consolidator{in: in, terms: map[string]PoolTerms{}}
+	if in.Snapshot != nil {
+		// Every simulation of the decision starts from the same nodes: prepare them once.
+		c.in.Snapshot = in.Snapshot.memoize()
+	}
 	if c.in.MaxCandidates <= 0 {
 		c.in.MaxCandidates = DefaultMaxConsolidationCandidates
 	}
@@ -176,7 +184,7 @@ func (c *Consolidator) Consolidate() (*Move, error) {
 		return best, nil
 	}
 	for _, cand := range cands {
-		m, why, err := c.Evaluate([]*Candidate{cand})
+		m, why, err := c.evaluate([]*Candidate{cand}, true)
 		if err != nil {
 			return nil, err
 		}
@@ -225,6 +233,13 @@ func (c *Consolidator) deleteSet(cands []*Candidate) (*Move, error) {
 			continue
 		}
 		trial := append(slices.Clone(chosen), cand)
+		out, err := c.ruledOut(trial, false, 0, 0)
+		if err != nil {
+			return nil, err
+		}
+		if out {
+			continue
+		}
 		results, err := SimulateRemoval(c.in.Snapshot, trial, false)
 		if err != nil {
 			return nil, err
@@ -258,14 +273,14 @@ func (c *Consolidator) multiNode(pool string) (*Move, error) {
 	if len(cands) < 2 {
 		return nil, nil
 	}
-	if m, why, err := c.Evaluate(cands); why == "" || err != nil {
+	if m, why, err := c.evaluate(cands, true); why == "" || err != nil {
 		return m, err
 	}
 	var best *Move
 	lo, hi := 2, len(cands)-1
 	for lo <= hi {
 		mid := (lo + hi) / 2
-		m, why, err := c.Evaluate(cands[:mid])
+		m, why, err := c.evaluate(cands[:mid], true)
 		if err != nil {
 			return nil, err
 		}
@@ -296,12 +311,27 @@ func (c *Consolidator) score(cands []*Candidate, savings, disruption float64) fl
 // remaining nodes, or on those plus one new node cheaper by at least what the pool's terms require. It returns the
 // move as far as it could be measured, and why it is not worth taking ("" when it is).
 func (c *Consolidator) Evaluate(cands []*Candidate) (*Move, string, error) {
+	return c.evaluate(cands, false)
+}
+
+// evaluate is Evaluate; with prune, candidates that room rules out are not simulated (Consolidate's searches, where
+// only whether a move exists counts; explain's Evaluate words the simulation's own reason).
+func (c *Consolidator) evaluate(cands []*Candidate, prune bool) (*Move, string, error) {
 	m := c.measure(cands)
 	t := c.terms[cands[0].NodePool]
 	evicts := slices.ContainsFunc(cands, func(cand *Candidate) bool { return len(cand.Pods) > 0 })
 	m.Required = t.Required(m.Price, m.Disruption, evicts)
 	if slices.ContainsFunc(cands, func(cand *Candidate) bool { return cand.PriceUnknown }) {
 		return m, "its price is unknown", nil
+	}
+	if prune {
+		out, err := c.ruledOut(cands, true, m.Price, m.Required)
+		if err != nil {
+			return nil, "", err
+		}
+		if out {
+			return m, fmt.Sprintf("its pods do not fit in the other nodes' room, and no instance type with room for the rest saves the $%.4f/h its NodePool's terms require", m.Required), nil
+		}
 	}
 	results, err := SimulateRemoval(c.in.Snapshot, cands, true)
 	if err != nil {
@@ -421,11 +451,14 @@ func SimulateRemoval(snap *Snapshot, cands []*Candidate, launch bool) (*Results,
 	if !launch {
 		trial.NodePools = nil
 	}
-	trial.Nodes = nil
+	trial.Nodes = make([]*ExistingNode, 0, len(snap.Nodes))
 	for _, n := range snap.Nodes {
 		if !removed[n.Name] {
 			trial.Nodes = append(trial.Nodes, n)
 		}
+	}
+	if snap.memo != nil {
+		trial.memo = &nodesMemo{nodesData: snap.memo.nodesData, removed: removed}
 	}
 	results, err := Solve(&trial, pods, Options{})
 	if err != nil {

@@ -13,21 +13,9 @@ import (
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
 )
 
-// existingPod is a pod already bound to an existing node.
-type existingPod struct {
-	p *corev1.Pod
-	n *node
-}
-
-func (s *solver) buildPods(snap *Snapshot, pods []*corev1.Pod) ([]*podInfo, error) {
+func (s *solver) buildPods(pods []*corev1.Pod) ([]*podInfo, error) {
 	// Existing pods: their anti-affinity terms bind new pods, and they count for every group.
-	var existingPods []existingPod
-	for _, n := range s.existing {
-		for _, p := range n.existing.Pods {
-			existingPods = append(existingPods, existingPod{p, n})
-		}
-	}
-	existingOwned, err := s.existingAntiTerms(existingPods)
+	existingOwned, err := s.existingAntiTerms()
 	if err != nil {
 		return nil, err
 	}
@@ -39,18 +27,20 @@ func (s *solver) buildPods(snap *Snapshot, pods []*corev1.Pod) ([]*podInfo, erro
 		}
 		infos = append(infos, p)
 	}
-	s.countGroups(existingPods, existingOwned, infos)
+	s.countGroups(existingOwned, infos)
 	for _, p := range infos {
 		s.finishPod(p)
 	}
 	return infos, nil
 }
 
-// existingAntiTerms compiles the required anti-affinity terms of existing pods, which new pods must respect.
-func (s *solver) existingAntiTerms(existingPods []existingPod) ([][]*term, error) {
-	owned := make([][]*term, len(existingPods))
-	for i, ep := range existingPods {
-		if ep.p.Spec.Affinity == nil || ep.p.Spec.Affinity.PodAntiAffinity == nil {
+// existingAntiTerms compiles the required anti-affinity terms of the pods on the nodes the plan keeps, which new pods
+// must respect, by position in the memo's pods.
+func (s *solver) existingAntiTerms() (map[int][]*term, error) {
+	owned := map[int][]*term{}
+	for _, i := range s.memo.anti {
+		ep := s.memo.pods[i]
+		if s.existingAt[ep.at] == nil {
 			continue
 		}
 		anti := &corev1.Pod{ObjectMeta: ep.p.ObjectMeta, Spec: corev1.PodSpec{Affinity: &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
@@ -122,23 +112,20 @@ func markSoftHA(p *podInfo) {
 
 // countGroups matches every pending pod against every group, counts the existing pods per domain and records the
 // domains where existing pods' anti-affinity owns the group; then fixes each spread group's universe of domains.
-func (s *solver) countGroups(existingPods []existingPod, existingOwned [][]*term, infos []*podInfo) {
-	existingLabels := make([]labels.Set, len(existingPods))
-	for i, ep := range existingPods {
-		existingLabels[i] = labels.Set(ep.p.Labels)
-	}
+func (s *solver) countGroups(existingOwned map[int][]*term, infos []*podInfo) {
 	pendingLabels := make([]labels.Set, len(infos))
 	for i, p := range infos {
 		pendingLabels[i] = p.labels
 	}
-	existingIndex, pendingIndex := newPodIndex(existingLabels), newPodIndex(pendingLabels)
+	pendingIndex := newPodIndex(pendingLabels)
 	for _, g := range s.terms.list {
-		for _, i := range existingIndex.candidates(g.selector) {
-			ep := existingPods[i]
-			if !g.matchesPod(ep.p.Namespace, existingLabels[i]) {
+		for _, i := range s.memo.index.candidates(g.selector) {
+			ep := s.memo.pods[i]
+			n := s.existingAt[ep.at]
+			if n == nil || !g.matchesPod(ep.p.Namespace, s.memo.labels[i]) {
 				continue
 			}
-			if d, ok := ep.n.domain(g.key); ok && g.eligible(ep.n.reqs, ep.n.taints) {
+			if d, ok := n.domain(g.key); ok && g.eligible(n.reqs, n.taints) {
 				g.counts[d]++
 				g.total++
 			}
@@ -149,9 +136,10 @@ func (s *solver) countGroups(existingPods []existingPod, existingOwned [][]*term
 			}
 		}
 	}
-	for i, ep := range existingPods {
+	for _, i := range slices.Sorted(maps.Keys(existingOwned)) {
+		n := s.existingAt[s.memo.pods[i].at]
 		for _, t := range existingOwned[i] {
-			if d, ok := ep.n.domain(t.group.key); ok && t.kind == kindAntiAffinity {
+			if d, ok := n.domain(t.group.key); ok && t.kind == kindAntiAffinity {
 				t.group.antiOwners[d]++
 			}
 		}

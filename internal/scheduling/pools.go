@@ -41,23 +41,7 @@ func (s *solver) buildPools(snap *Snapshot) error {
 		}
 		s.pools = append(s.pools, ps)
 	}
-	for _, en := range snap.Nodes {
-		n := &node{name: en.Name, existing: en, taints: en.Taints, alloc: withAttachLimit(ResourcesFrom(en.Allocatable), existingAttachLimit(en))}
-		lbls := maps.Clone(en.Labels)
-		if lbls == nil {
-			lbls = map[string]string{}
-		}
-		if _, ok := lbls[apiv1.HostnameLabelKey]; !ok {
-			lbls[apiv1.HostnameLabelKey] = en.Name
-		}
-		n.reqs = FromLabels(lbls)
-		for _, p := range en.Pods {
-			n.used = n.used.Add(withVolumes(PodRequests(p), s.vols.ebsVolumes(p)))
-			n.ports = append(n.ports, podHostPorts(p)...)
-		}
-		s.existing = append(s.existing, n)
-	}
-	slices.SortStableFunc(s.existing, func(a, b *node) int { return cmp.Compare(a.name, b.name) })
+	s.buildExisting(s.nodesMemo(snap))
 	return nil
 }
 

@@ -23,6 +23,9 @@ type Snapshot struct {
 	PersistentVolumes      []*corev1.PersistentVolume
 	PersistentVolumeClaims []*corev1.PersistentVolumeClaim
 	StorageClasses         []*storagev1.StorageClass
+
+	// memo, when set (memoize), is Nodes prepared once for many simulations on this snapshot.
+	memo *nodesMemo
 }
 
 // NodePool is the simulator's view of a NodePool: what it allows, what it has used and the instance types it may

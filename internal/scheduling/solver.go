@@ -87,12 +87,16 @@ type solver struct {
 	reservedLeft map[string]int
 	pools        []*poolState
 	existing     []*node
-	claims       []*node
-	terms        termBuilder
-	typeKeys     map[string]bool
-	offers       offeringIndex
-	vols         *volumeIndex
-	dsPods       []*podInfo
+	// memo is the snapshot's existing nodes prepared (nodesmemo.go); existingAt maps its positions to existing
+	// nodes, nil for a node the simulation removed.
+	memo       *nodesMemo
+	existingAt []*node
+	claims     []*node
+	terms      termBuilder
+	typeKeys   map[string]bool
+	offers     offeringIndex
+	vols       *volumeIndex
+	dsPods     []*podInfo
 	// cursor is, per pod signature, the first open NodeClaim that might still take such a pod; existingCursor the
 	// same for existing nodes.
 	cursor         map[string]int
@@ -126,11 +130,11 @@ func Solve(snap *Snapshot, pods []*corev1.Pod, opts Options) (*Results, error) {
 	if opts.PackingTolerance == 0 {
 		opts.PackingTolerance = DefaultPackingTolerance
 	}
-	s := &solver{opts: opts, vols: newVolumeIndex(snap), cursor: map[string]int{}, existingCursor: map[string]int{}, typeKeys: map[string]bool{}, efficient: map[effKey]*effTypes{}, allowed: map[widenKey][]*typeInfo{}, burstables: map[*NodePool][]*cloudprovider.InstanceType{}}
-	if err := s.buildPools(snap); err != nil {
+	s, err := newSolver(snap, opts)
+	if err != nil {
 		return nil, err
 	}
-	infos, err := s.buildPods(snap, pods)
+	infos, err := s.buildPods(pods)
 	if err != nil {
 		return nil, err
 	}
@@ -163,6 +167,15 @@ func Solve(snap *Snapshot, pods []*corev1.Pod, opts Options) (*Results, error) {
 	s.improve()
 	unschedulable = append(unschedulable, s.holdReservations()...)
 	return s.results(infos, unschedulable), nil
+}
+
+// newSolver prepares a plan on the snapshot: its NodePools' instance types and its existing nodes.
+func newSolver(snap *Snapshot, opts Options) (*solver, error) {
+	s := &solver{opts: opts, vols: newVolumeIndex(snap), cursor: map[string]int{}, existingCursor: map[string]int{}, typeKeys: map[string]bool{}, efficient: map[effKey]*effTypes{}, allowed: map[widenKey][]*typeInfo{}, burstables: map[*NodePool][]*cloudprovider.InstanceType{}}
+	if err := s.buildPools(snap); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // activePrefs returns the preferences still in force at relaxation level l (the lowest weights go first).
