@@ -111,39 +111,8 @@ func loadAverage() string {
 	return strings.Join(f[:3], " ")
 }
 
-// metrics is one scrape of the controller's /metrics: each sample keyed by its series as written.
+// metrics is one testenv.Scrape of the controller's /metrics: each sample keyed by its series as written.
 type metrics map[string]float64
-
-func scrape(ctx context.Context, url string) (metrics, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("scraping %s: %w", url, err)
-	}
-	defer resp.Body.Close()
-	m := metrics{}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		if i < 0 {
-			continue
-		}
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if err != nil {
-			continue
-		}
-		m[line[:i]] = v
-	}
-	return m, sc.Err()
-}
 
 // histDelta is what a histogram observed between two scrapes.
 type histDelta struct {

@@ -102,7 +102,7 @@ func (h *harness) pend(ctx context.Context, r *stepResult, timeout time.Duration
 // poll (a NodePool change does not open one).
 func (h *harness) provision(ctx context.Context, r *stepResult, o stepOptions, timeout time.Duration) error {
 	logOffset := fileSize(h.stack.Controller.LogPath())
-	m1, err := scrape(ctx, h.metricsURL)
+	m1, err := testenv.Scrape(ctx, h.metricsURL)
 	if err != nil {
 		return err
 	}
@@ -125,7 +125,7 @@ func (h *harness) provision(ctx context.Context, r *stepResult, o stepOptions, t
 		return err
 	}
 	r.readyAfter = time.Since(lifted)
-	m2, err := scrape(ctx, h.metricsURL)
+	m2, err := testenv.Scrape(ctx, h.metricsURL)
 	if err != nil {
 		return err
 	}
@@ -149,13 +149,13 @@ func (h *harness) provision(ctx context.Context, r *stepResult, o stepOptions, t
 // disruptionPasses waits for three disruption passes over every node (all full, so consolidation simulates each
 // candidate and finds no move) and measures them.
 func (h *harness) disruptionPasses(ctx context.Context, r *stepResult) error {
-	m3, err := scrape(ctx, h.metricsURL)
+	m3, err := testenv.Scrape(ctx, h.metricsURL)
 	if err != nil {
 		return err
 	}
 	var m4 metrics
 	if err := waitFor(ctx, "three disruption passes", time.Second, 5*time.Minute, func(ctx context.Context) (bool, error) {
-		m4, err = scrape(ctx, h.metricsURL)
+		m4, err = testenv.Scrape(ctx, h.metricsURL)
 		return err == nil && histogram(m3, m4, "tailor_disruption_pass_duration_seconds").count >= 3, err
 	}); err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"net"
@@ -644,28 +645,19 @@ func freeAddr(t *testing.T) string {
 	return addr
 }
 
-// scrape reads the controller's /metrics and returns the unlabelled samples by name (labelled ones are skipped).
+// scrape reads the controller's /metrics and returns the unlabelled samples by name (labelled ones are skipped). A
+// controller that does not answer yet gives an empty map.
 func scrape(ctx context.Context, t *testing.T, addr string) map[string]float64 {
 	t.Helper()
-	out := map[string]float64{}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
-	if err != nil {
+	all, err := testenv.Scrape(ctx, "http://"+addr+"/metrics")
+	if errors.Is(err, testenv.ErrScrapeRequest) {
 		t.Fatal(err)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return out
-	}
-	defer func() { _ = resp.Body.Close() }()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		name, value, ok := strings.Cut(sc.Text(), " ")
-		if !ok || strings.HasPrefix(name, "#") || strings.Contains(name, "{") {
-			continue
-		}
-		if v, err := strconv.ParseFloat(value, 64); err == nil {
-			out[name] = v
+	out := map[string]float64{}
+	for series, v := range all {
+		// Keep bare names only: a key holding a space is "name value" from a sample written with a timestamp.
+		if !strings.ContainsAny(series, "{ ") {
+			out[series] = v
 		}
 	}
 	return out
