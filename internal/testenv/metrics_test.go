@@ -35,16 +35,7 @@ func TestScrape(t *testing.T) {
 		"special NaN",
 		long + " 7",
 	}, "\n") + "\n"
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		_, _ = w.Write([]byte(body))
-	}))
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Listener = l
-	srv.Start()
-	t.Cleanup(srv.Close)
+	srv := serveMetrics(t, body)
 
 	got, err := Scrape(t.Context(), srv.URL+"/metrics")
 	if err != nil {
@@ -75,16 +66,26 @@ func TestScrapeErrors(t *testing.T) {
 	if _, err := Scrape(t.Context(), "http://127.0.0.1:bad/metrics"); !errors.Is(err, ErrScrapeRequest) {
 		t.Errorf("malformed URL: err = %v, want one wrapping ErrScrapeRequest", err)
 	}
+	srv := serveMetrics(t, "go_goroutines 1\n")
+	srv.Close() // nothing listens on its port any more
+	m, err := Scrape(t.Context(), srv.URL+"/metrics")
+	if err == nil || errors.Is(err, ErrScrapeRequest) || m != nil {
+		t.Errorf("closed port: (%v, %v), want a nil map and an error not wrapping ErrScrapeRequest", m, err)
+	}
+}
+
+// serveMetrics serves body on 127.0.0.1 (never another interface) until the test ends.
+func serveMetrics(t *testing.T, body string) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte(body))
+	}))
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := l.Addr().String()
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	m, err := Scrape(t.Context(), "http://"+addr+"/metrics")
-	if err == nil || errors.Is(err, ErrScrapeRequest) || m != nil {
-		t.Errorf("closed port: (%v, %v), want a nil map and an error not wrapping ErrScrapeRequest", m, err)
-	}
+	srv.Listener = l
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv
 }
