@@ -156,6 +156,11 @@ type cloud struct {
 	parameterOverrides map[string]string
 
 	stateFile string
+	// stateWrites counts the state file's rewrites, each of which serialises every instance.
+	stateWrites int
+	// unsaved is set by a change recorded without writing the state file (markNode and the like, made once per
+	// Node); flush writes it, and so does any save.
+	unsaved bool
 }
 
 func newCloud(opts *Options) (*cloud, error) {

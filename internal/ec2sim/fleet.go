@@ -123,7 +123,9 @@ func (c *cloud) createFleet(req *fleetRequest) (*fleetResult, error) {
 		}
 	}
 	if prev, ok := c.fleets[req.ClientToken]; ok && req.ClientToken != "" {
-		return prev, c.loseFleetResponse()
+		err := c.loseFleetResponse()
+		c.flush()
+		return prev, err
 	}
 	targets, err := fleetTargets(req)
 	if err != nil {
@@ -165,13 +167,13 @@ func (c *cloud) createFleet(req *fleetRequest) (*fleetResult, error) {
 }
 
 // loseFleetResponse uses up one lost CreateFleet answer (Faults.LostFleetResponses), if any is left: the error the
-// call answers instead of what it did. It runs with c.mu held, after the fleet launched.
+// call answers instead of what it did. It runs with c.mu held, after the fleet launched; the caller saves.
 func (c *cloud) loseFleetResponse() error {
 	if c.faults.LostFleetResponses <= 0 {
 		return nil
 	}
 	c.faults.LostFleetResponses--
-	c.save()
+	c.unsaved = true
 	return &apiError{Status: http.StatusInternalServerError, Code: "InternalError",
 		Message: "An internal error has occurred (injected by ec2sim: the fleet was launched and its answer lost)."}
 }

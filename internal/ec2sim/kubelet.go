@@ -114,6 +114,7 @@ func (s *Sim) reclaimNode(ctx context.Context, i *instance) error {
 // the call changes their state and the state-change events reach the queues: on EC2 the kubelet dies with the
 // shutdown, so a consumer of those events (Tailor's interruption handling) must not get to evict pods that were
 // still running when the call came. A call naming an unknown instance fails as a whole, so it reclaims nothing.
+// The marks are saved with the call's own state write (or, should the call fail, the next tick's).
 func (s *Sim) reclaimBeforeTerminate(ctx context.Context, ids []string) {
 	if s.opts.KubeClient == nil {
 		return

@@ -60,7 +60,10 @@ func (c *cloud) tick(registerNodes bool) nodeWork {
 	return w
 }
 
-// markNode records that an instance's Node was created or deleted.
+// markNode records that an instance's Node was created or deleted. Like markReclaimed and markNever it does not
+// write the state file, which holds every instance: a tick doing the work of many Nodes writes it once at its end
+// (flush). Work done but not yet saved when the simulator dies is done again after the restart, and each piece
+// of it tolerates that: the Node exists already (ours), is gone already, or has its kubelet stopped already.
 func (c *cloud) markNode(id string, created, deleted bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -70,7 +73,7 @@ func (c *cloud) markNode(id string, created, deleted bool) {
 	}
 	i.NodeCreated = i.NodeCreated || created
 	i.NodeDeleted = i.NodeDeleted || deleted
-	c.save()
+	c.unsaved = true
 }
 
 // markReclaimed records that the Node of a dying instance lost its kubelet and its pods (reclaimNode).
@@ -79,16 +82,25 @@ func (c *cloud) markReclaimed(id string) {
 	defer c.mu.Unlock()
 	if i, ok := c.instances[id]; ok {
 		i.NodeReclaimed = true
-		c.save()
+		c.unsaved = true
 	}
+}
+
+// flushState writes the state file if a change was recorded without writing it.
+func (c *cloud) flushState() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.flush()
 }
 
 // Tick moves every instance along to the clock's now and, with a kube client, registers the Nodes of booted
 // instances, stops the kubelet of shutting-down ones (their pods stop running: reclaimNode) and deletes the Nodes
 // of terminated ones. Serve calls it every TickInterval; tests with a fake clock call
-// it after stepping the clock.
+// it after stepping the clock. It writes the state file at most twice: after moving the instances along, and after
+// the Node work.
 func (s *Sim) Tick(ctx context.Context) error {
 	w := s.cloud.tick(s.opts.KubeClient != nil)
+	defer s.cloud.flushState()
 	var errs []error
 	for _, i := range w.create {
 		node, err := s.buildNode(i)
@@ -169,7 +181,7 @@ func (c *cloud) markNever(id string) {
 	defer c.mu.Unlock()
 	if i, ok := c.instances[id]; ok {
 		i.NeverRegister = true
-		c.save()
+		c.unsaved = true
 	}
 }
 

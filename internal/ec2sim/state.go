@@ -30,11 +30,19 @@ type persistedState struct {
 // save writes the state file, if there is one. It runs with c.mu held; a failure is logged, not returned, since
 // the change it records has already happened.
 func (c *cloud) save() {
+	c.unsaved = false
 	if c.stateFile == "" {
 		return
 	}
 	if err := c.writeState(); err != nil {
 		c.log.Error(err, "saving ec2sim state", "file", c.stateFile)
+	}
+}
+
+// flush saves if a change was recorded without saving. It runs with c.mu held.
+func (c *cloud) flush() {
+	if c.unsaved {
+		c.save()
 	}
 }
 
@@ -84,6 +92,7 @@ func (c *cloud) writeState() error {
 	if err := os.Rename(tmp.Name(), c.stateFile); err != nil {
 		return fmt.Errorf("replacing state file: %w", err)
 	}
+	c.stateWrites++
 	return nil
 }
 
