@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
-	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -147,8 +146,10 @@ type cloud struct {
 	queues map[string]*queue
 
 	subnets map[string]*SubnetConfig
-	groups  map[string]*SecurityGroupConfig
-	images  map[string]*ImageConfig
+	// addresses holds, by subnet ID, which addresses live instances hold (allocateIP, freeAddresses).
+	addresses map[string]*addressBook
+	groups    map[string]*SecurityGroupConfig
+	images    map[string]*ImageConfig
 	// imageOrder lists the images in the order DescribeImages answers: the config's, then those added later.
 	imageOrder []*ImageConfig
 	// addedImages and parameterOverrides are what the admin API changed, persisted in the state file.
@@ -191,6 +192,7 @@ func newCloud(opts *Options) (*cloud, error) {
 		fleets:             map[string]*fleetResult{},
 		queues:             map[string]*queue{},
 		subnets:            map[string]*SubnetConfig{},
+		addresses:          map[string]*addressBook{},
 		groups:             map[string]*SecurityGroupConfig{},
 		images:             map[string]*ImageConfig{},
 		parameterOverrides: map[string]string{},
@@ -199,7 +201,11 @@ func newCloud(opts *Options) (*cloud, error) {
 	c.rng = rand.New(c.pcg)
 	c.faultRNG = rand.New(c.faultPCG)
 	for i := range c.cfg.Subnets {
-		c.subnets[c.cfg.Subnets[i].ID] = &c.cfg.Subnets[i]
+		s := &c.cfg.Subnets[i]
+		c.subnets[s.ID] = s
+		if c.addresses[s.ID], err = newAddressBook(s); err != nil {
+			return nil, err
+		}
 	}
 	for i := range c.cfg.SecurityGroups {
 		c.groups[c.cfg.SecurityGroups[i].ID] = &c.cfg.SecurityGroups[i]
@@ -278,26 +284,14 @@ func (c *cloud) poolCapacity(k poolKey) int {
 }
 
 // allocateIP returns the lowest free address of a subnet, skipping the four AWS reserves at the start and the
-// broadcast address at the end.
+// broadcast address at the end. The address is taken when the instance is stored (holdAddress).
 func (c *cloud) allocateIP(subnet *SubnetConfig) (string, error) {
-	prefix, err := netip.ParsePrefix(subnet.CIDR)
-	if err != nil {
-		return "", fmt.Errorf("subnet %s cidr: %w", subnet.ID, err)
+	b, ok := c.addresses[subnet.ID]
+	if !ok {
+		return "", fmt.Errorf("subnet %s is not in the config", subnet.ID)
 	}
-	used := map[string]bool{}
-	for _, i := range c.instances {
-		if i.alive() && i.SubnetID == subnet.ID {
-			used[i.PrivateIP] = true
-		}
-	}
-	addr := prefix.Masked().Addr()
-	for range 4 {
-		addr = addr.Next()
-	}
-	for ; prefix.Contains(addr.Next()); addr = addr.Next() {
-		if !used[addr.String()] {
-			return addr.String(), nil
-		}
+	if ip, ok := b.lowest(); ok {
+		return ip, nil
 	}
 	return "", errBadRequest("InsufficientFreeAddressesInSubnet",
 		"There are not enough free addresses in subnet '%s' to satisfy the requested number of instances.", subnet.ID)
@@ -305,17 +299,10 @@ func (c *cloud) allocateIP(subnet *SubnetConfig) (string, error) {
 
 // freeAddresses is what DescribeSubnets reports as AvailableIpAddressCount.
 func (c *cloud) freeAddresses(subnet *SubnetConfig) int {
-	prefix, err := netip.ParsePrefix(subnet.CIDR)
-	if err != nil {
-		return 0
+	if b, ok := c.addresses[subnet.ID]; ok {
+		return b.free()
 	}
-	n := 1<<(32-prefix.Bits()) - 5
-	for _, i := range c.instances {
-		if i.alive() && i.SubnetID == subnet.ID {
-			n--
-		}
-	}
-	return n
+	return 0
 }
 
 // privateDNSName is the name EC2 gives an address: ip-10-0-1-5.ec2.internal in us-east-1,

@@ -552,6 +552,7 @@ func (c *cloud) launchInstance(now time.Time, req *fleetRequest, fleetID string,
 	}
 	c.drawFaults(inst)
 	c.instances[inst.ID] = inst
+	c.holdAddress(inst)
 	c.log.V(1).Info("launched instance", "instance", inst.ID, "type", inst.InstanceType, "zone", inst.Zone,
 		"capacityType", inst.CapacityType)
 	return inst, nil

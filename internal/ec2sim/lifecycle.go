@@ -60,7 +60,11 @@ func (c *cloud) instanceARN(i *instance) string {
 }
 
 func (c *cloud) setState(i *instance, at time.Time, state string) {
+	wasAlive := i.alive()
 	i.State = state
+	if wasAlive && !i.alive() {
+		c.releaseAddress(i)
+	}
 	if stateChangeStates[state] {
 		c.publish(at, "aws.ec2", detailStateChange, []string{c.instanceARN(i)},
 			map[string]string{"instance-id": i.ID, "state": state})

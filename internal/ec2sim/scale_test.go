@@ -1,7 +1,11 @@
 package ec2sim
 
 import (
+	"fmt"
+	"maps"
+	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -176,5 +180,68 @@ func TestSubnetFull(t *testing.T) {
 	again := launchedIDs(h.fleet(lt, "on-demand", 1, zoneA))
 	if diff := cmp.Diff([]string{"10.0.0.11"}, h.privateIPs(again)); diff != "" {
 		t.Errorf("launch after .11 was freed (-want +got):\n%s", diff)
+	}
+}
+
+// The address book answers what a walk over the subnet's held addresses answers, over a seeded run of launches
+// and terminations that fills a /26 and empties it again, and with held addresses given in any order (as a state
+// file may list them) or outside the subnet (a state file written under another config).
+func TestAddressBookMatchesScan(t *testing.T) {
+	subnet := &SubnetConfig{ID: "subnet-test", CIDR: "10.0.0.64/26"}
+	book, err := newAddressBook(subnet)
+	if err != nil {
+		t.Fatalf("newAddressBook: %v", err)
+	}
+	held := map[string]bool{} // the live instances' addresses, the reference
+	scan := func() (string, bool) {
+		for n := 4; n < 63; n++ {
+			if ip := fmt.Sprintf("10.0.0.%d", 64+n); !held[ip] {
+				return ip, true
+			}
+		}
+		return "", false
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for step := range 2000 {
+		wantIP, wantOK := scan()
+		gotIP, gotOK := book.lowest()
+		if gotIP != wantIP || gotOK != wantOK {
+			t.Fatalf("step %d: lowest %q %t, want %q %t", step, gotIP, gotOK, wantIP, wantOK)
+		}
+		if got, want := book.free(), 59-len(held); got != want {
+			t.Fatalf("step %d: %d free, want %d", step, got, want)
+		}
+		// Mostly launches in the first half, mostly terminations in the second.
+		launch := rng.IntN(2000) > step-200
+		switch {
+		case launch && wantOK:
+			held[wantIP] = true
+			book.hold(wantIP)
+		case !launch && len(held) > 0:
+			ips := slices.Sorted(maps.Keys(held))
+			ip := ips[rng.IntN(len(ips))]
+			delete(held, ip)
+			book.release(ip)
+		}
+	}
+
+	rebuilt, err := newAddressBook(subnet)
+	if err != nil {
+		t.Fatalf("newAddressBook: %v", err)
+	}
+	for _, ip := range []string{"10.0.0.90", "10.0.0.70", "10.0.0.68", "10.0.0.1", "10.0.0.69"} {
+		rebuilt.hold(ip)
+	}
+	var got []string
+	for range 3 {
+		ip, _ := rebuilt.lowest()
+		got = append(got, ip)
+		rebuilt.hold(ip)
+	}
+	if diff := cmp.Diff([]string{"10.0.0.71", "10.0.0.72", "10.0.0.73"}, got); diff != "" {
+		t.Errorf("addresses after holding .90 .70 .68 .1 .69 (-want +got):\n%s", diff)
+	}
+	if got, want := rebuilt.free(), 59-8; got != want {
+		t.Errorf("%d free, want %d (10.0.0.1 is outside the subnet but its instance is counted, as before)", got, want)
 	}
 }

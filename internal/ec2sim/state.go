@@ -125,6 +125,9 @@ func (c *cloud) load() error {
 	for _, i := range st.Instances {
 		c.instances[i.ID] = i
 		c.launches = max(c.launches, i.Seq)
+		if i.alive() {
+			c.holdAddress(i)
+		}
 	}
 	for _, lt := range st.LaunchTemplates {
 		c.templates[lt.ID] = lt
