@@ -268,7 +268,9 @@ func topProfiles(ctx context.Context, bin, dir string) []profileTop {
 		args       []string
 	}{
 		{"CPU (the largest step's first minute after lifting the limit: the big batch, launches, registrations)", "cpu.pprof", nil},
+		{"CPU (20 s of the largest step's disruption passes over every node)", "cpu-disruption.pprof", nil},
 		{"heap in use (end of the largest step)", "heap.pprof", []string{"-sample_index=inuse_space"}},
+		{"heap allocated over the whole run (end of the largest step)", "heap.pprof", []string{"-sample_index=alloc_space"}},
 	} {
 		path := filepath.Join(dir, p.file)
 		if _, err := os.Stat(path); err != nil {

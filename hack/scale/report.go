@@ -149,7 +149,7 @@ func (r report) section(svg string) string {
 	b.WriteString("## Controller at scale (`make scale`)\n\n")
 	fmt.Fprintf(&b, "Run on %s, %s wall in all. The real local control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler), KWOK for the kubelets and ec2sim for EC2, on one machine: %s. ",
 		time.Now().UTC().Format("2006-01-02 15:04 UTC"), round(r.wall), r.env)
-	b.WriteString("Each step holds the NodePool at a CPU limit of 0, scales the Deployment up until every new pod is unschedulable, then lifts the limit, so one batch plans all the new pods; it waits for every pod to be Ready, then for three disruption passes over every node (all full: consolidation simulates each and finds no move). ")
+	b.WriteString("Each step holds the NodePool at a CPU limit of 0, scales the Deployment up until every new pod is unschedulable, then lifts the limit, so one batch plans all the new pods; it waits for every pod to be Ready, then for three disruption passes over every node (all full: consolidation considers each and finds no move, most ruled out by the room sums without a simulation). ")
 	b.WriteString("Decision: the provisioner's `decision` (batch close to plan: state read and simulation) of the largest batch, from its log; pass and disruption figures from the `tailor_provisioning_*` and `tailor_disruption_pass_duration_seconds` histograms (\"max ≤\" is the bucket bound). API calls: client-go's `rest_client_requests_total` by verb. RSS from /proc (VmRSS, VmHWM). Load average: /proc/loadavg at the end of the step (the machine is shared).\n\n")
 	b.WriteString(r.table())
 	if r.stopped != "" {

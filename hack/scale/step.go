@@ -60,7 +60,7 @@ func (h *harness) step(ctx context.Context, sz size, o stepOptions) (stepResult,
 	if err := h.provision(ctx, &r, o, o.timeout-time.Since(start)); err != nil {
 		return r, err
 	}
-	if err := h.disruptionPasses(ctx, &r); err != nil {
+	if err := h.disruptionPasses(ctx, &r, o); err != nil {
 		return r, err
 	}
 	if o.profile {
@@ -91,10 +91,18 @@ func (h *harness) pend(ctx context.Context, r *stepResult, timeout time.Duration
 	if err := h.scale(ctx, r.size.pods); err != nil {
 		return err
 	}
-	return waitFor(ctx, "every new pod unschedulable", 2*time.Second, timeout, func(ctx context.Context) (bool, error) {
-		n, err := h.unschedulable(ctx)
-		return n >= r.newPods, err
+	// A few new pods may be bound to room the last step left (a node the kube-scheduler filled other than planned);
+	// the batch plans the rest, so wait for all the pods and for every unbound one to be unschedulable.
+	scaled := r.newPods
+	err = waitFor(ctx, "every new pod bound or unschedulable", 2*time.Second, timeout, func(ctx context.Context) (bool, error) {
+		c, err := h.pending(ctx)
+		r.newPods = c.unschedulable
+		return err == nil && c.pods >= r.size.pods && c.unbound > 0 && c.unschedulable == c.unbound, err
 	})
+	if err == nil && r.newPods != scaled {
+		say("step %s: %d of the %d new pods were bound to room left by the last step", r.size, scaled-r.newPods, scaled)
+	}
+	return err
 }
 
 // provision lifts the limit and waits for every pod to be Ready, measuring the batches, the API calls and (when
@@ -146,13 +154,26 @@ func (h *harness) provision(ctx context.Context, r *stepResult, o stepOptions, t
 	return nil
 }
 
-// disruptionPasses waits for three disruption passes over every node (all full, so consolidation simulates each
-// candidate and finds no move) and measures them.
-func (h *harness) disruptionPasses(ctx context.Context, r *stepResult) error {
+// disruptionPasses waits for three disruption passes over every node (all full, so consolidation considers each
+// candidate and finds no move; the room sums rule most out without a simulation) and measures them.
+func (h *harness) disruptionPasses(ctx context.Context, r *stepResult, o stepOptions) error {
 	m3, err := testenv.Scrape(ctx, h.metricsURL)
 	if err != nil {
 		return err
 	}
+	profiled := make(chan error, 1)
+	if o.profile {
+		go func() {
+			profiled <- fetch(ctx, h.pprofURL+"/profile?seconds=20", filepath.Join(o.profileDir, "cpu-disruption.pprof"))
+		}()
+	} else {
+		profiled <- nil
+	}
+	defer func() {
+		if err := <-profiled; err != nil {
+			say("CPU profile of the disruption passes: %v", err)
+		}
+	}()
 	var m4 metrics
 	if err := waitFor(ctx, "three disruption passes", time.Second, 5*time.Minute, func(ctx context.Context) (bool, error) {
 		m4, err = testenv.Scrape(ctx, h.metricsURL)
@@ -187,18 +208,27 @@ func (h *harness) sample(ctx context.Context, r *stepResult) error {
 	return nil
 }
 
-// unschedulable counts the workload's pods that kube-scheduler marked unschedulable and that are not bound.
-func (h *harness) unschedulable(ctx context.Context) (int, error) {
-	n := 0
-	opts := metav1.ListOptions{LabelSelector: "app=" + workload, FieldSelector: "spec.nodeName=", ResourceVersion: "0"}
+// podCounts are the workload's pods: all of them, those not bound, and those of them kube-scheduler marked
+// unschedulable.
+type podCounts struct{ pods, unbound, unschedulable int }
+
+func (h *harness) pending(ctx context.Context) (podCounts, error) {
+	var c podCounts
+	opts := metav1.ListOptions{LabelSelector: "app=" + workload, ResourceVersion: "0"}
 	pods, err := h.cs.CoreV1().Pods(namespace).List(ctx, opts)
 	if err != nil {
-		return 0, fmt.Errorf("listing pending pods: %w", err)
+		return c, fmt.Errorf("listing the workload's pods: %w", err)
 	}
 	for i := range pods.Items {
-		if testenv.Unschedulable(&pods.Items[i]) {
-			n++
+		p := &pods.Items[i]
+		c.pods++
+		if p.Spec.NodeName != "" {
+			continue
+		}
+		c.unbound++
+		if testenv.Unschedulable(p) {
+			c.unschedulable++
 		}
 	}
-	return n, nil
+	return c, nil
 }
