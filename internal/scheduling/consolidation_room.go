@@ -40,8 +40,11 @@ type launchable struct {
 type room struct {
 	names []string
 	free  []vec
-	total vec
-	types []launchable
+	// at is each node's position in names and free; total and most are the sum and the component-wise largest of
+	// the free vectors.
+	at          map[string]int
+	total, most vec
+	types       []launchable
 }
 
 func newRoom(snap *Snapshot) (*room, error) {
@@ -49,12 +52,14 @@ func newRoom(snap *Snapshot) (*room, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &room{}
+	r := &room{at: make(map[string]int, len(s.existing))}
 	for _, n := range s.existing {
 		free := vecOf(n.alloc).over(vecOf(n.used))
+		r.at[n.name] = len(r.names)
 		r.names = append(r.names, n.name)
 		r.free = append(r.free, free)
 		r.total = r.total.add(free)
+		r.most = r.most.atLeast(free)
 	}
 	for _, ps := range s.pools {
 		for _, t := range ps.types {
@@ -64,14 +69,16 @@ func newRoom(snap *Snapshot) (*room, error) {
 	return r, nil
 }
 
-// beyond is a lower bound on what the candidates' pods request beyond what the other nodes can take: at least
-// their requests less the others' room in total, and, since a node can take no more of the pods than its room holds
-// of the smallest request in each resource, at least the smallest requests of the pods left over by that count.
+// beyond is a lower bound on what the candidates' pods request beyond what the other nodes can take. Three bounds,
+// each a necessary condition, of which it keeps the largest in each resource:
+//   - their requests less the others' room in total;
+//   - since a node can take no more of the pods than its room holds of the smallest request in each resource, the
+//     smallest requests of the pods left over by that count;
+//   - the requests of the pods that fit in no other node's room at all.
 func (r *room) beyond(cands []*Candidate) vec {
-	removed := map[string]bool{}
+	removed, others := r.without(cands)
 	var reqs []vec
 	for _, cand := range cands {
-		removed[cand.Node] = true
 		for _, p := range cand.Pods {
 			reqs = append(reqs, vecOf(PodRequests(p)))
 		}
@@ -80,29 +87,77 @@ func (r *room) beyond(cands []*Candidate) vec {
 		return vec{}
 	}
 	var need, smallest vec
+	shapes := map[vec]int{} // distinct requests and how many pods have them
 	for i, q := range reqs {
 		need = need.add(q)
+		shapes[q]++
 		for c := range q {
 			if i == 0 || q[c] < smallest[c] {
 				smallest[c] = q[c]
 			}
 		}
 	}
-	others, slots := vec{}, 0
-	for i, f := range r.free {
-		if removed[r.names[i]] {
-			continue
-		}
-		others = others.add(f)
-		if slots < len(reqs) {
-			slots += f.holds(smallest)
-		}
-	}
+	slots, homeless := r.count(removed, smallest, shapes, len(reqs))
 	rest := need.over(others)
 	if left := len(reqs) - slots; left > 0 {
 		rest = rest.atLeast(smallestSum(reqs, left))
 	}
-	return rest
+	var nowhere vec
+	for _, q := range homeless {
+		for range shapes[q] {
+			nowhere = nowhere.add(q)
+		}
+	}
+	return rest.atLeast(nowhere)
+}
+
+// without is the positions of the candidates' nodes, ascending, and the room of all the other nodes.
+func (r *room) without(cands []*Candidate) ([]int, vec) {
+	var removed []int
+	others := r.total
+	for _, cand := range cands {
+		if i, ok := r.at[cand.Node]; ok && !slices.Contains(removed, i) {
+			removed = append(removed, i)
+			f := r.free[i]
+			others = vec{others[0] - f[0], others[1] - f[1], others[2] - f[2]}
+		}
+	}
+	slices.Sort(removed)
+	return removed, others
+}
+
+// count walks the room of the nodes other than removed: how many pods of at least the smallest requests they could
+// hold (counting up to pods), and which of the shapes fit in none of them.
+func (r *room) count(removed []int, smallest vec, shapes map[vec]int, pods int) (slots int, homeless []vec) {
+	for q := range shapes {
+		homeless = append(homeless, q)
+	}
+	// When the smallest requests fit in no node's room (a full cluster), no pod fits anywhere: nothing to count.
+	if !smallest.fits(r.most) {
+		return 0, homeless
+	}
+	next := 0 // into removed
+	for i, f := range r.free {
+		if next < len(removed) && removed[next] == i {
+			next++
+			continue
+		}
+		if slots < pods {
+			slots += f.holds(smallest)
+		}
+		for j := 0; j < len(homeless); {
+			if homeless[j].fits(f) {
+				homeless[j] = homeless[len(homeless)-1]
+				homeless = homeless[:len(homeless)-1]
+				continue
+			}
+			j++
+		}
+		if slots >= pods && len(homeless) == 0 {
+			break
+		}
+	}
+	return slots, homeless
 }
 
 // holds bounds how many pods of at least the requests least fit in v: any k of them need k times least of each.

@@ -23,9 +23,9 @@ func randomConsolidation(r *rand.Rand) ConsolidationInput {
 		pool.require(Requirement{Key: apiv1.CapacityTypeLabelKey, Operator: OpIn, Values: capacityTypes})
 	}
 	// Narrower pools make cheaper replacements rarer; one type only, pods of one size and nodes at least 70% full is
-	// `make scale`'s cluster, where room rules out most candidates.
+	// `make scale`'s cluster, where room rules out most candidates; two shapes of pods fragment the room.
 	minFill, cpus, mems := 0.0, cpuChoices[:4], memChoices[:5]
-	switch r.IntN(3) {
+	switch r.IntN(4) {
 	case 1:
 		pool.require(Requirement{Key: apiv1.InstanceFamilyLabelKey, Operator: OpIn, Values: []string{"m6"}})
 		types = slices.DeleteFunc(slices.Clone(types), func(it *cloudprovider.InstanceType) bool { return it.Labels[apiv1.InstanceFamilyLabelKey] != "m6" })
@@ -35,6 +35,12 @@ func randomConsolidation(r *rand.Rand) ConsolidationInput {
 		minFill = 0.7
 		i, j := r.IntN(4), r.IntN(5)
 		cpus, mems = cpuChoices[i:i+1], memChoices[j:j+1]
+	case 3:
+		// Fragmented: CPU-heavy and memory-heavy pods leave room that holds neither.
+		pool.require(Requirement{Key: apiv1.InstanceTypeLabelKey, Operator: OpIn, Values: []string{"m6.xlarge"}})
+		types = slices.DeleteFunc(slices.Clone(types), func(it *cloudprovider.InstanceType) bool { return it.Name != "m6.xlarge" })
+		minFill = 0.9
+		cpus, mems = []string{"1", "100m"}, []string{"256Mi", "5Gi"}
 	}
 	in := ConsolidationInput{Snapshot: &Snapshot{NodePools: []*NodePool{pool.obj()}}}
 	if r.IntN(2) == 0 {
@@ -178,4 +184,33 @@ func summarize(m *Move) string {
 		s += fmt.Sprintf(" for one of %v", names)
 	}
 	return s
+}
+
+// TestMemoizedSimulationsMatchFresh: simulations on a memoized snapshot share its prepared nodes, and place pods
+// on copies of them; a sequence of them must plan exactly as each would on a fresh snapshot, so no simulation
+// leaves a trace in the memo for the next.
+func TestMemoizedSimulationsMatchFresh(t *testing.T) {
+	for seed := range uint64(40) {
+		r := newRand(seed)
+		in := randomConsolidation(r)
+		memo := in.Snapshot.memoize()
+		for i := range 30 {
+			set := []*Candidate{in.Nodes[r.IntN(len(in.Nodes))]}
+			for range r.IntN(4) {
+				set = append(set, in.Nodes[r.IntN(len(in.Nodes))])
+			}
+			launch := i%2 == 0
+			want, err := SimulateRemoval(in.Snapshot, set, launch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := SimulateRemoval(memo, set, launch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if planText(got) != planText(want) {
+				t.Fatalf("seed %d, simulation %d (removing %v, launch %v): memoized plan\n%s\nfresh plan\n%s", seed, i, nodeNames(set), launch, planText(got), planText(want))
+			}
+		}
+	}
 }

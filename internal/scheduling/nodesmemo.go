@@ -17,15 +17,6 @@ import (
 // once (Snapshot.memoize) and each simulation leaves the removed nodes out. At 1,000 full nodes this work was most
 // of a consolidation pass (every pod's requests summed again for every simulated move).
 
-// nodeBase is an existing node as the solver starts from it. Solve copies it into its node; ports is shared, so the
-// node's copy has its capacity clipped and an append copies it.
-type nodeBase struct {
-	reqs  Requirements
-	alloc Resources
-	used  Resources
-	ports []hostPort
-}
-
 // nodesMemo is the snapshot's existing nodes prepared for Solve, and which of them a simulation removed.
 type nodesMemo struct {
 	*nodesData
@@ -34,9 +25,10 @@ type nodesMemo struct {
 }
 
 type nodesData struct {
-	// order is the snapshot's nodes by name (stable), bases what Solve starts each from.
+	// order is the snapshot's nodes by name (stable); nodes are what Solve starts each from. A solver shares them
+	// until it places a pod on one, and then works on its own copy (solver.own), so they never change.
 	order []*ExistingNode
-	bases []nodeBase
+	nodes []node
 	// pods are every pod bound to those nodes, node by node in order, with their labels and an index over them.
 	pods   []existingPod
 	labels []labels.Set
@@ -55,9 +47,10 @@ type existingPod struct {
 func newNodesMemo(snap *Snapshot, vols *volumeIndex) *nodesData {
 	d := &nodesData{order: slices.Clone(snap.Nodes)}
 	slices.SortStableFunc(d.order, func(a, b *ExistingNode) int { return cmp.Compare(a.Name, b.Name) })
-	d.bases = make([]nodeBase, len(d.order))
+	d.nodes = make([]node, len(d.order))
 	for i, en := range d.order {
-		b := &d.bases[i]
+		b := &d.nodes[i]
+		*b = node{name: en.Name, existing: en, taints: en.Taints, shared: true, at: i}
 		b.alloc = withAttachLimit(ResourcesFrom(en.Allocatable), existingAttachLimit(en))
 		lbls := maps.Clone(en.Labels)
 		if lbls == nil {
@@ -76,6 +69,7 @@ func newNodesMemo(snap *Snapshot, vols *volumeIndex) *nodesData {
 			d.pods = append(d.pods, existingPod{p: p, at: i})
 			d.labels = append(d.labels, labels.Set(p.Labels))
 		}
+		b.ports = slices.Clip(b.ports)
 	}
 	d.index = newPodIndex(d.labels)
 	return d
@@ -98,18 +92,32 @@ func (s *solver) nodesMemo(snap *Snapshot) *nodesMemo {
 }
 
 // buildExisting makes the solver's existing nodes from the memo, in name order, leaving out the removed ones; at
-// maps each memo position to its node (nil when removed).
+// maps each memo position to its node (nil when removed). The nodes are the memo's own until own copies them.
 func (s *solver) buildExisting(m *nodesMemo) {
 	s.memo = m
 	s.existingAt = make([]*node, len(m.order))
+	s.existingIndex = make([]int, len(m.order))
 	s.existing = make([]*node, 0, len(m.order)-len(m.removed))
 	for i, en := range m.order {
 		if m.removed[en.Name] {
 			continue
 		}
-		b := &m.bases[i]
-		n := &node{name: en.Name, existing: en, taints: en.Taints, alloc: b.alloc, reqs: b.reqs, used: b.used, ports: slices.Clip(b.ports)}
+		n := &m.nodes[i]
+		s.existingIndex[i] = len(s.existing)
 		s.existing = append(s.existing, n)
 		s.existingAt[i] = n
 	}
+}
+
+// own returns the solver's own copy of an existing node it shares with the memo, in its place in s.existing and
+// s.existingAt, to place a pod on; a node it owns already, or a NodeClaim, is returned as it is.
+func (s *solver) own(n *node) *node {
+	if !n.shared {
+		return n
+	}
+	c := *n
+	c.shared = false
+	s.existing[s.existingIndex[n.at]] = &c
+	s.existingAt[n.at] = &c
+	return &c
 }

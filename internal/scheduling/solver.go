@@ -68,6 +68,10 @@ type node struct {
 	index   int
 	merged  bool
 	options []InstanceTypeOption
+	// Existing nodes only: shared marks the memo's node, which the solver copies (own) before placing a pod on
+	// it; at is its position in the memo's order.
+	shared bool
+	at     int
 }
 
 func (n *node) isClaim() bool { return n.existing == nil }
@@ -89,14 +93,15 @@ type solver struct {
 	existing     []*node
 	// memo is the snapshot's existing nodes prepared (nodesmemo.go); existingAt maps its positions to existing
 	// nodes, nil for a node the simulation removed.
-	memo       *nodesMemo
-	existingAt []*node
-	claims     []*node
-	terms      termBuilder
-	typeKeys   map[string]bool
-	offers     offeringIndex
-	vols       *volumeIndex
-	dsPods     []*podInfo
+	memo          *nodesMemo
+	existingAt    []*node
+	existingIndex []int // memo position → index in existing
+	claims        []*node
+	terms         termBuilder
+	typeKeys      map[string]bool
+	offers        offeringIndex
+	vols          *volumeIndex
+	dsPods        []*podInfo
 	// cursor is, per pod signature, the first open NodeClaim that might still take such a pod; existingCursor the
 	// same for existing nodes.
 	cursor         map[string]int
@@ -250,20 +255,25 @@ func (s *solver) firstFit(p *podInfo, level int, nodes []*node, cursor map[strin
 	if level > 0 {
 		sig += "#" + itoa(level)
 	}
-	for i := cursor[sig]; i < len(nodes); i++ {
+	// The cursor is kept in a local and stored once: at thousands of existing nodes, hashing the signature for
+	// every node tried was a quarter of a consolidation pass.
+	first := cursor[sig]
+	for i := first; i < len(nodes); i++ {
 		n := nodes[i]
 		var a attempt
 		reason, monotone := Reason{}, true
 		if n.existing == nil || !n.existing.Unschedulable {
 			if a, reason, monotone = s.check(p, n, level); !reason.rejects() {
+				cursor[sig] = first
 				s.commit(p, n, a)
 				return true
 			}
 		}
-		if monotone && i == cursor[sig] {
-			cursor[sig] = i + 1
+		if monotone && i == first {
+			first = i + 1
 		}
 	}
+	cursor[sig] = first
 	return false
 }
 
@@ -377,6 +387,7 @@ func (s *solver) check(p *podInfo, n *node, level int) (attempt, Reason, bool) {
 
 // commit places p on n as the successful check's attempt a decided.
 func (s *solver) commit(p *podInfo, n *node, a attempt) {
+	n = s.own(n)
 	n.used = n.used.Add(p.requests)
 	if n.isClaim() {
 		s.commitClaim(p, n, &a)
