@@ -92,7 +92,8 @@ func firstMatch(overlays []*apiv1.NodeOverlay, labels map[string]string) *apiv1.
 	for _, ov := range overlays {
 		matches := true
 		for _, r := range ov.Spec.Requirements {
-			if !requirementMatches(r.Operator, r.Values, labels, r.Key) {
+			v, ok := labels[r.Key]
+			if !requirementMatches(r.Operator, r.Values, v, ok) {
 				matches = false
 				break
 			}

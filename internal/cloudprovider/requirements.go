@@ -1,7 +1,6 @@
 package cloudprovider
 
 import (
-	"maps"
 	"slices"
 	"strconv"
 
@@ -17,27 +16,34 @@ import (
 //
 // It is the providers' last check before launching; the simulator plans with a richer requirement algebra.
 func (it *InstanceType) Matches(o Offering, reqs []apiv1.NodeSelectorRequirementWithMinValues) bool {
-	labels := maps.Clone(it.Labels)
-	if labels == nil {
-		labels = map[string]string{}
-	}
-	labels[apiv1.ZoneLabelKey] = o.Zone
-	labels[apiv1.CapacityTypeLabelKey] = o.CapacityType
 	for _, r := range reqs {
 		if r.Key == apiv1.NodePoolLabelKey || !slices.Contains(apiv1.WellKnownLabelKeys, r.Key) {
 			continue
 		}
-		if !requirementMatches(r.Operator, r.Values, labels, r.Key) {
+		v, ok := it.offeringLabel(o, r.Key)
+		if !requirementMatches(r.Operator, r.Values, v, ok) {
 			return false
 		}
 	}
 	return true
 }
 
-// requirementMatches evaluates one requirement as a node selector does: a missing label fails In, Exists, Gt and
-// Lt and passes NotIn and DoesNotExist.
-func requirementMatches(op corev1.NodeSelectorOperator, values []string, labels map[string]string, key string) bool {
-	v, ok := labels[key]
+// offeringLabel is the label key of a node launched from the offering: its zone and capacity type, else the
+// type's own label.
+func (it *InstanceType) offeringLabel(o Offering, key string) (string, bool) {
+	switch key {
+	case apiv1.ZoneLabelKey:
+		return o.Zone, true
+	case apiv1.CapacityTypeLabelKey:
+		return o.CapacityType, true
+	}
+	v, ok := it.Labels[key]
+	return v, ok
+}
+
+// requirementMatches evaluates one requirement as a node selector does on a label with value v (ok when the node
+// has it): a missing label fails In, Exists, Gt and Lt and passes NotIn and DoesNotExist.
+func requirementMatches(op corev1.NodeSelectorOperator, values []string, v string, ok bool) bool {
 	switch op {
 	case corev1.NodeSelectorOpIn:
 		return ok && slices.Contains(values, v)
@@ -67,16 +73,23 @@ func requirementMatches(op corev1.NodeSelectorOperator, values []string, labels 
 // Fits reports whether pods requesting requests fit on a node of this type: every requested resource is within
 // Allocatable (a resource the type lacks fits only when zero is requested).
 func (it *InstanceType) Fits(requests corev1.ResourceList) bool {
-	alloc := it.Allocatable()
 	for name, q := range requests {
-		have, ok := alloc[name]
-		if !ok {
-			if q.Sign() > 0 {
-				return false
-			}
-			continue
+		if q.Sign() <= 0 {
+			continue // fits whatever the type has, as allocatable is never below zero
 		}
-		if q.Cmp(have) > 0 {
+		have, ok := it.Capacity[name]
+		if !ok {
+			return false
+		}
+		// q fits within allocatable = capacity - overhead exactly when q + overhead fits within capacity; summed in
+		// place, without building the allocatable list (a launch asks this of every type).
+		need := q.DeepCopy()
+		for _, rl := range []corev1.ResourceList{it.Overhead.KubeReserved, it.Overhead.SystemReserved, it.Overhead.EvictionThreshold} {
+			if o, ok := rl[name]; ok {
+				need.Add(o)
+			}
+		}
+		if need.Cmp(have) > 0 {
 			return false
 		}
 	}
