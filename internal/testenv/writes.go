@@ -20,11 +20,7 @@ type Writes struct {
 
 // Record wraps c so that its patches and updates are recorded in w before they are sent.
 func (w *Writes) Record(c client.Client) client.Client {
-	wc, ok := c.(client.WithWatch)
-	if !ok {
-		wc = noWatch{c} // a cache-reading client: the interceptor wants a watch it never uses here
-	}
-	return interceptor.NewClient(wc, interceptor.Funcs{
+	return Intercept(c, interceptor.Funcs{
 		Patch: func(ctx context.Context, cl client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
 			w.add(cl, "PATCH", obj)
 			return cl.Patch(ctx, obj, patch, opts...)
@@ -42,6 +38,16 @@ func (w *Writes) Record(c client.Client) client.Client {
 			return cl.SubResource(sub).Update(ctx, obj, opts...)
 		},
 	})
+}
+
+// Intercept wraps c with controller-runtime's interceptor, which calls funcs instead of c's methods where they are
+// set; c may be a cache-reading client without Watch.
+func Intercept(c client.Client, funcs interceptor.Funcs) client.Client {
+	wc, ok := c.(client.WithWatch)
+	if !ok {
+		wc = noWatch{c} // a cache-reading client: the interceptor wants a watch it never uses here
+	}
+	return interceptor.NewClient(wc, funcs)
 }
 
 // noWatch is a client without Watch, for interceptor.NewClient.

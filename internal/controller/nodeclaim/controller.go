@@ -92,6 +92,9 @@ const publicationWait = 10 * time.Second
 // planned onto the NodeClaim are published (nil: never wait).
 func (c *Controller) HoldForPublications(p Publications) { c.publications = p }
 
+// conflictRetry is how soon a reconcile that lost an optimistic-lock race runs again.
+const conflictRetry = 100 * time.Millisecond
+
 // scope is one reconcile's working state: the NodeClaim as read and as it is being changed.
 type scope struct {
 	original *apiv1.NodeClaim
@@ -123,7 +126,7 @@ func (c *Controller) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.
 		err := c.patch(ctx, s)
 		if apierrors.IsConflict(err) {
 			// Worked from a stale read: do it again on a fresh one rather than overwrite someone's conditions.
-			res, err = ctrl.Result{RequeueAfter: 100 * time.Millisecond}, nil
+			res, err = ctrl.Result{RequeueAfter: conflictRetry}, nil
 		}
 		reterr = kerrors.NewAggregate([]error{reterr, err})
 	}()
@@ -131,6 +134,12 @@ func (c *Controller) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.
 	var result ctrl.Result
 	for _, p := range []phase{c.launch, c.register, c.initialize, c.liveness} {
 		r, err := p(ctx, s)
+		if apierrors.IsConflict(err) {
+			// Lost a race with another writer (the kubelet updates its Node all the time): no error to report, a
+			// reason to try again soon on a fresh read. What the phases changed on the claim is still patched.
+			log.FromContext(ctx).V(1).Info("conflict; retrying on a fresh read", "error", err.Error())
+			return ctrl.Result{RequeueAfter: conflictRetry}, nil
+		}
 		if err != nil {
 			return ctrl.Result{}, err
 		}
