@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -17,30 +18,71 @@ import (
 	"github.com/tailor-sh/tailor/internal/state"
 )
 
-// refresh records the policy's word on the candidate in its Drifted and Consolidatable conditions (re-stamping a
-// NodePool hash of another hash version first); stale means the claim changed since it was read, so no decision
-// should be made on it this pass.
-func (c *Controller) refresh(ctx context.Context, nc *apiv1.NodeClaim, cand *policy.Candidate) (stale bool, err error) {
-	if cand.PoolDrift.Restamp {
-		if stale, err = c.restamp(ctx, nc, cand.Pool); err != nil || stale {
-			return stale, err
+// conditionChange is a claim's Drifted and Consolidatable conditions as the policy's verdict sets them, and the
+// claim as read.
+type conditionChange struct {
+	claim, original *apiv1.NodeClaim
+}
+
+func (ch *conditionChange) changed() bool {
+	return !equality.Semantic.DeepEqual(ch.original.Status, ch.claim.Status)
+}
+
+// conditions prepares one verdict's record: it tidies what an unfinished command left on the claim (leftOver),
+// re-stamps a NodePool hash of another hash version, and sets the claim's Drifted and Consolidatable conditions to
+// the policy's word. It returns nil for a claim that is no candidate, busy with a command, or changed since it was
+// read (no decision should be made on it this pass).
+func (c *Controller) conditions(ctx context.Context, w *world, v *policy.Verdict) (*conditionChange, error) {
+	if v.NotCandidate != "" && v.NotCandidate != policy.NotCandidateBusy {
+		return nil, nil
+	}
+	nc := v.Claim
+	if busy, err := c.leftOver(ctx, nc, w.NodeOf(nc)); busy || err != nil {
+		return nil, err
+	}
+	if v.Candidate.PoolDrift.Restamp {
+		if stale, err := c.restamp(ctx, nc, v.Candidate.Pool); err != nil || stale {
+			return nil, err
 		}
 	}
-	original := nc.DeepCopy()
-	c.markDrifted(nc, cand)
-	c.markConsolidatable(ctx, nc, cand.Consolidation)
-	if equality.Semantic.DeepEqual(original.Status, nc.Status) {
-		return false, nil
+	ch := &conditionChange{claim: nc, original: nc.DeepCopy()}
+	c.markDrifted(nc, v.Candidate)
+	c.markConsolidatable(ctx, nc, v.Candidate.Consolidation)
+	return ch, nil
+}
+
+// conditionWriters is how many claims' conditions a pass writes at once.
+const conditionWriters = 16
+
+// writeConditions patches the claims' statuses, conditionWriters at a time, and returns the claims that changed
+// since they were read (a conflict: the next pass decides on the fresh read).
+func (c *Controller) writeConditions(ctx context.Context, changes []*conditionChange) (map[string]bool, error) {
+	stale := make([]bool, len(changes))
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(conditionWriters)
+	for i, ch := range changes {
+		g.Go(func() error {
+			// Optimistic lock: the merge patch replaces the conditions list, so a stale read must not win.
+			err := c.kube.Status().Patch(ctx, ch.claim, client.MergeFromWithOptions(ch.original, client.MergeFromWithOptimisticLock{}))
+			switch {
+			case apierrors.IsConflict(err):
+				stale[i] = true
+			case client.IgnoreNotFound(err) != nil:
+				return fmt.Errorf("updating nodeclaim %s conditions: %w", ch.claim.Name, err)
+			}
+			return nil
+		})
 	}
-	// Optimistic lock: the merge patch replaces the conditions list, so a stale read must not win.
-	err = c.kube.Status().Patch(ctx, nc, client.MergeFromWithOptions(original, client.MergeFromWithOptimisticLock{}))
-	if apierrors.IsConflict(err) {
-		return true, nil // decided on a stale read; the next pass sees the fresh one
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
-	if client.IgnoreNotFound(err) != nil {
-		return false, fmt.Errorf("updating nodeclaim %s conditions: %w", nc.Name, err)
+	out := map[string]bool{}
+	for i, ch := range changes {
+		if stale[i] {
+			out[ch.claim.Name] = true
+		}
 	}
-	return false, nil
+	return out, nil
 }
 
 // restamp writes the NodePool's current hash and hash version onto a NodeClaim whose hash an older Tailor computed

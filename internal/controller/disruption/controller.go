@@ -201,13 +201,34 @@ func (c *Controller) candidates(ctx context.Context, w *world) (map[string][]*ca
 		return nil, nil, err
 	}
 	verdicts := policy.Evaluate(w, c.clk.Now())
-	candidates := map[string][]*candidate{}
-	var recorded []*policy.Verdict
+	// The conditions first, the claims' status patches several at a time (when a scale-up's nodes all turn
+	// Consolidatable, one after another they held a pass for seconds), then each verdict in order.
+	var live []*policy.Verdict
+	var changes []*conditionChange
 	for _, v := range verdicts {
-		cand, ok, err := c.record(ctx, w, v)
+		ch, err := c.conditions(ctx, w, v)
 		if err != nil {
 			return nil, nil, err
 		}
+		if ch == nil {
+			continue
+		}
+		live = append(live, v)
+		if ch.changed() {
+			changes = append(changes, ch)
+		}
+	}
+	stale, err := c.writeConditions(ctx, changes)
+	if err != nil {
+		return nil, nil, err
+	}
+	candidates := map[string][]*candidate{}
+	var recorded []*policy.Verdict
+	for _, v := range live {
+		if stale[v.Claim.Name] {
+			continue
+		}
+		cand, ok := c.record(ctx, w, v)
 		if ok {
 			recorded = append(recorded, v)
 		}
@@ -261,26 +282,15 @@ func (c *Controller) askDrift(ctx context.Context, w *world) error {
 	return nil
 }
 
-// record carries one verdict out: it tidies what an unfinished command left on the claim, updates its Drifted and
-// Consolidatable conditions, and reports what holds it back; it returns the claim as a candidate of the verdict's
-// method, or nil. recorded is false for claims that are no candidate or that changed since they were read.
-func (c *Controller) record(ctx context.Context, w *world, v *policy.Verdict) (cand *candidate, recorded bool, err error) {
-	if v.NotCandidate != "" && v.NotCandidate != policy.NotCandidateBusy {
-		return nil, false, nil
-	}
+// record carries one verdict out once its conditions are written (conditions, writeConditions): it reports what
+// holds the claim back, and returns it as a candidate of the verdict's method, or nil.
+func (c *Controller) record(ctx context.Context, w *world, v *policy.Verdict) (cand *candidate, recorded bool) {
 	nc, node := v.Claim, w.NodeOf(v.Claim)
-	if busy, err := c.leftOver(ctx, nc, node); busy || err != nil {
-		return nil, false, err
-	}
-	stale, err := c.refresh(ctx, nc, v.Candidate)
-	if err != nil || stale {
-		return nil, false, err
-	}
 	if f, _ := v.Finding(ReasonUnhealthy); !f.Due.IsZero() {
 		c.wake(f.Due)
 	}
 	if v.Method == "" {
-		return nil, true, nil
+		return nil, true
 	}
 	cand = &candidate{claim: nc, node: node, pool: v.Candidate.Pool, pods: v.Candidate.Pods, reason: v.Method, verdict: v}
 	switch {
@@ -291,9 +301,9 @@ func (c *Controller) record(ctx context.Context, w *world, v *policy.Verdict) (c
 	case v.Blocked():
 		c.blocked(v.Blockers[0])
 		log.FromContext(ctx).V(1).Info("not disrupting node", "node", klog.KObj(node), "reason", v.Method, "blockedBy", v.Blockers[0].String())
-		return nil, true, nil
+		return nil, true
 	}
-	return cand, true, nil
+	return cand, true
 }
 
 // leftOver tidies what an unfinished command may have left on a node no command in flight holds (a Disrupting
