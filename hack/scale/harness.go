@@ -12,6 +12,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -171,6 +172,14 @@ func (h *harness) apply(ctx context.Context) error {
 			return fmt.Errorf("creating %s: %w", obj.GetName(), err)
 		}
 	}
+	// The pods never preempt: the kube-scheduler then skips its preemption dry run over every node for each pod it
+	// cannot place, which doubled the time to mark a step's pods unschedulable.
+	never := corev1.PreemptNever
+	pc := &schedulingv1.PriorityClass{ObjectMeta: metav1.ObjectMeta{Name: workload}, Value: 0, PreemptionPolicy: &never,
+		Description: "make scale's workload: no preemption"}
+	if _, err := h.cs.SchedulingV1().PriorityClasses().Create(ctx, pc, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("creating the %s PriorityClass: %w", workload, err)
+	}
 	labels := map[string]string{"app": workload}
 	d := &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: workload, Namespace: namespace},
@@ -180,6 +189,7 @@ func (h *harness) apply(ctx context.Context) error {
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: labels},
 				Spec: corev1.PodSpec{
+					PriorityClassName:             workload,
 					TerminationGracePeriodSeconds: ptr.To[int64](0),
 					Containers: []corev1.Container{{
 						Name:  "pause",
