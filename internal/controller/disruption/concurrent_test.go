@@ -3,7 +3,6 @@ package disruption
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -34,18 +33,11 @@ func TestPassWritesConditionsConcurrently(t *testing.T) {
 		}
 	}
 	f.clk.Step(time.Minute)
-	var mu sync.Mutex
-	inFlight, most, patches := 0, 0, 0
+	overlap := &testenv.Overlap{Delay: 20 * time.Millisecond}
 	f.c.kube = testenv.Intercept(f.c.kube, interceptor.Funcs{
 		SubResourcePatch: func(ctx context.Context, cl client.Client, sub string, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
 			if _, ok := obj.(*apiv1.NodeClaim); ok {
-				mu.Lock()
-				inFlight++
-				patches++
-				most = max(most, inFlight)
-				mu.Unlock()
-				defer func() { mu.Lock(); inFlight--; mu.Unlock() }()
-				time.Sleep(20 * time.Millisecond) // an API server at work
+				return overlap.Do(func() error { return cl.SubResource(sub).Patch(ctx, obj, patch, opts...) })
 			}
 			return cl.SubResource(sub).Patch(ctx, obj, patch, opts...)
 		},
@@ -53,6 +45,7 @@ func TestPassWritesConditionsConcurrently(t *testing.T) {
 	if got := f.disrupt(); len(got) != 0 {
 		t.Fatalf("the pass disrupted %v; want nothing (a budget of 0)", got)
 	}
+	patches, most := overlap.Counts()
 	if patches < claims {
 		t.Fatalf("the pass patched %d NodeClaim statuses, want %d (each turns Consolidatable)", patches, claims)
 	}

@@ -2,7 +2,6 @@ package provisioning
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,18 +20,11 @@ func TestLaunchesCreateNodeClaimsConcurrently(t *testing.T) {
 	f.nodePool("default", nil)
 	const pods = 8
 	f.pendingPods(pods, "1500m", nil) // one m5.large each
-	var mu sync.Mutex
-	inFlight, most, created := 0, 0, 0
+	overlap := &testenv.Overlap{Delay: 20 * time.Millisecond}
 	f.provisioner.kube = testenv.Intercept(f.provisioner.kube, interceptor.Funcs{
 		Create: func(ctx context.Context, cl client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
 			if _, ok := obj.(*apiv1.NodeClaim); ok {
-				mu.Lock()
-				inFlight++
-				created++
-				most = max(most, inFlight)
-				mu.Unlock()
-				defer func() { mu.Lock(); inFlight--; mu.Unlock() }()
-				time.Sleep(20 * time.Millisecond) // an API server at work
+				return overlap.Do(func() error { return cl.Create(ctx, obj, opts...) })
 			}
 			return cl.Create(ctx, obj, opts...)
 		},
@@ -41,6 +33,7 @@ func TestLaunchesCreateNodeClaimsConcurrently(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	created, most := overlap.Counts()
 	if len(results.NodeClaims) != pods || created != pods {
 		t.Fatalf("planned %d and created %d NodeClaims, want %d of each", len(results.NodeClaims), created, pods)
 	}
