@@ -121,6 +121,9 @@ type ConsolidationInput struct {
 	Terms map[string]apiv1.ConsolidationTerms
 	// MaxCandidates caps the candidates of a multi-node move; 0 means DefaultMaxConsolidationCandidates.
 	MaxCandidates int
+	// Pending are the pods waiting for capacity (not bound yet, not nominated to capacity still coming): the room
+	// of the existing nodes they fit is theirs, not the candidates'.
+	Pending []*corev1.Pod
 }
 
 // Consolidator holds one consolidation decision's view and the pools' totals.
@@ -137,8 +140,9 @@ type Consolidator struct {
 func NewConsolidator(in ConsolidationInput) *Consolidator {
 	c := &Consolidator{in: in, terms: map[string]PoolTerms{}}
 	if in.Snapshot != nil {
-		// Every simulation of the decision starts from the same nodes: prepare them once.
-		c.in.Snapshot = in.Snapshot.memoize()
+		// Every simulation of the decision starts from the same nodes, with the pending pods' room taken: prepare
+		// them once.
+		c.in.Snapshot = reserve(in.Snapshot, in.Pending).memoize()
 	}
 	if c.in.MaxCandidates <= 0 {
 		c.in.MaxCandidates = DefaultMaxConsolidationCandidates
@@ -153,6 +157,40 @@ func NewConsolidator(in ConsolidationInput) *Consolidator {
 		c.terms[n.NodePool] = t
 	}
 	return c
+}
+
+// reserve is snap with the pending pods on the existing nodes they fit, as a plan without new capacity puts them,
+// counted there as if bound: a scale-up's new nodes are up before the kube-scheduler has bound the pods they were
+// bought for, and consolidation must not give that room to the pods of older nodes. Pods held on a candidate move
+// with it (SimulateRemoval). A pending pod that fits no
+// existing node takes no room (provisioning buys it some). A snapshot the plan cannot read is left as it is: the
+// simulations report the same error.
+func reserve(snap *Snapshot, pending []*corev1.Pod) *Snapshot {
+	if len(pending) == 0 {
+		return snap
+	}
+	existingOnly := *snap
+	existingOnly.NodePools = nil
+	res, err := Solve(&existingOnly, pending, Options{})
+	if err != nil || len(res.ExistingNodes) == 0 {
+		return snap
+	}
+	held := map[string][]*corev1.Pod{}
+	for _, ep := range res.ExistingNodes {
+		held[ep.Node] = append(held[ep.Node], ep.Pods...)
+	}
+	out := *snap
+	out.reserved = held
+	out.Nodes = make([]*ExistingNode, len(snap.Nodes))
+	for i, n := range snap.Nodes {
+		out.Nodes[i] = n
+		if pods := held[n.Name]; len(pods) > 0 {
+			c := *n
+			c.Pods = append(slices.Clip(n.Pods), pods...)
+			out.Nodes[i] = &c
+		}
+	}
+	return &out
 }
 
 // Terms are a NodePool's terms with its totals.
@@ -443,6 +481,8 @@ func SimulateRemoval(snap *Snapshot, cands []*Candidate, launch bool) (*Results,
 			moved.Spec.NodeName = ""
 			pods = append(pods, moved)
 		}
+		// Pending pods whose room reserve kept on the candidate need room elsewhere too.
+		pods = append(pods, snap.reserved[cand.Node]...)
 	}
 	if len(pods) == 0 {
 		return &Results{}, nil

@@ -255,3 +255,35 @@ func TestPodDisruptionCost(t *testing.T) {
 		})
 	}
 }
+
+// TestConsolidationKeepsRoomForPendingPods: during a scale-up the new nodes are up before the kube-scheduler has
+// bound the pods they were bought for. Their room belongs to those pending pods: consolidation must not move the
+// pods of older nodes onto it (at 1,000 nodes in `make scale` it deleted 100 full nodes that way, and their 1,000
+// pods then needed 100 new nodes). With the pending pods gone, the same move is taken.
+func TestConsolidationKeepsRoomForPendingPods(t *testing.T) {
+	xlarge := instanceType("m6.xlarge", 4, 16, 0.192).obj()
+	in := consolidationCluster(xlarge, 3, func(i int) []*corev1.Pod {
+		if i == 2 {
+			return nil // the new node: empty until its pods are bound
+		}
+		return []*corev1.Pod{pod(fmt.Sprintf("old-%d", i)).req("2500m", "2Gi").obj()}
+	}, xlarge)
+	in.Nodes = in.Nodes[:2] // the new node is no candidate (it waits out consolidateAfter)
+	in.Terms = terms(apiv1.ConsolidationPolicyWhenEmptyOrUnderutilized, 0, 0, 1)
+	// Too big for the older nodes' room: they are what the new node was bought for.
+	in.Pending = []*corev1.Pod{pod("new-0").req("2", "2Gi").obj(), pod("new-1").req("2", "2Gi").obj()}
+	m, err := NewConsolidator(in).Consolidate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m != nil {
+		t.Errorf("consolidation took %v (delete %v) onto the room of the pending pods; want no move", moveNodes(m), m.Delete())
+	}
+	in.Pending = nil
+	if m, err = NewConsolidator(in).Consolidate(); err != nil {
+		t.Fatal(err)
+	}
+	if m == nil || !m.Delete() {
+		t.Errorf("without pending pods the move is %+v, want a node deleted onto the new node's room", m)
+	}
+}

@@ -26,6 +26,8 @@ type Snapshot struct {
 
 	// memo, when set (memoize), is Nodes prepared once for many simulations on this snapshot.
 	memo *nodesMemo
+	// reserved are the pending pods reserve counted on each node, by node name.
+	reserved map[string][]*corev1.Pod
 }
 
 // NodePool is the simulator's view of a NodePool: what it allows, what it has used and the instance types it may

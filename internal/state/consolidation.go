@@ -17,7 +17,7 @@ import (
 // also returns those nodes by NodeClaim name. A NodePool whose terms cannot be read keeps consolidation to empty
 // nodes. The disruption controller and `tailor explain nodeclaim` both build their input here.
 func (v *View) ConsolidationInput(now time.Time) (scheduling.ConsolidationInput, map[string]*scheduling.Candidate) {
-	in := scheduling.ConsolidationInput{Snapshot: v.Snapshot, Terms: map[string]apiv1.ConsolidationTerms{}}
+	in := scheduling.ConsolidationInput{Snapshot: v.Snapshot, Terms: map[string]apiv1.ConsolidationTerms{}, Pending: v.Pending}
 	for name, np := range v.NodePools {
 		t, err := np.ConsolidationTerms()
 		if err != nil {
