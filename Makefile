@@ -57,7 +57,7 @@ scale: tools ## Measure the controller at growing sizes (up to 5,000 nodes / 50,
 	$(GO) run ./hack/scale -budget=$(SCALE_BUDGET) -sizes=$(SCALE_SIZES) $(SCALE_ARGS)
 
 SCALE_BUDGET ?= 27m
-SCALE_SIZES ?= 500/5000,1000/10000,1500/15000,2500/25000,5000/50000
+SCALE_SIZES ?= 500/5000,1000/10000,2000/20000,3000/30000,5000/50000
 
 .PHONY: check-leaks
 check-leaks: ## Fail if any control plane process started from ./bin is still running.

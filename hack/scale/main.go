@@ -59,7 +59,7 @@ type config struct {
 
 func main() {
 	var cfg config
-	sizes := flag.String("sizes", "500/5000,1000/10000,1500/15000,2500/25000,5000/50000", "steps as nodes/pods, growing; 10 pods a node")
+	sizes := flag.String("sizes", "500/5000,1000/10000,2000/20000,3000/30000,5000/50000", "steps as nodes/pods, growing; 10 pods a node")
 	flag.DurationVar(&cfg.budget, "budget", 30*time.Minute, "stop growing when the next step would not finish within this time from the start")
 	flag.StringVar(&cfg.doc, "doc", "docs/performance.md", "file whose \"Controller at scale\" section (between markers) is replaced; empty writes none")
 	flag.StringVar(&cfg.svg, "svg", "docs/scale.svg", "curve of pass times and memory against pods; empty writes none")

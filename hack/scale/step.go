@@ -114,14 +114,7 @@ func (h *harness) provision(ctx context.Context, r *stepResult, o stepOptions, t
 	if err != nil {
 		return err
 	}
-	profiled := make(chan error, 1)
-	if o.profile {
-		go func() {
-			profiled <- fetch(ctx, h.pprofURL+"/profile?seconds=60", filepath.Join(o.profileDir, "cpu.pprof"))
-		}()
-	} else {
-		profiled <- nil
-	}
+	profiled := h.profileCPU(ctx, o, 60, "cpu.pprof")
 	lifted := time.Now()
 	if err := h.setLimit(ctx, ""); err != nil {
 		return err
@@ -154,6 +147,20 @@ func (h *harness) provision(ctx context.Context, r *stepResult, o stepOptions, t
 	return nil
 }
 
+// profileCPU takes a CPU profile of the controller over the next seconds into file in the profile directory, when
+// the step profiles; the channel gets the outcome.
+func (h *harness) profileCPU(ctx context.Context, o stepOptions, seconds int, file string) <-chan error {
+	done := make(chan error, 1)
+	if !o.profile {
+		done <- nil
+		return done
+	}
+	go func() {
+		done <- fetch(ctx, fmt.Sprintf("%s/profile?seconds=%d", h.pprofURL, seconds), filepath.Join(o.profileDir, file))
+	}()
+	return done
+}
+
 // disruptionPasses waits for three disruption passes over every node (all full, so consolidation considers each
 // candidate and finds no move; the room sums rule most out without a simulation) and measures them.
 func (h *harness) disruptionPasses(ctx context.Context, r *stepResult, o stepOptions) error {
@@ -161,14 +168,7 @@ func (h *harness) disruptionPasses(ctx context.Context, r *stepResult, o stepOpt
 	if err != nil {
 		return err
 	}
-	profiled := make(chan error, 1)
-	if o.profile {
-		go func() {
-			profiled <- fetch(ctx, h.pprofURL+"/profile?seconds=20", filepath.Join(o.profileDir, "cpu-disruption.pprof"))
-		}()
-	} else {
-		profiled <- nil
-	}
+	profiled := h.profileCPU(ctx, o, 20, "cpu-disruption.pprof")
 	defer func() {
 		if err := <-profiled; err != nil {
 			say("CPU profile of the disruption passes: %v", err)
