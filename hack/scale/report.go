@@ -137,10 +137,19 @@ func (r report) verdict() string {
 		da, db := fit(decX, decY)
 		sa, sb := fit(xs, dis)
 		fmt.Fprintf(&b, "- Extrapolated to %d pods along the least-squares lines through the measured steps (an estimate, not a measurement): peak RSS %.0f MiB (%.1f MiB per 1,000 pods), a decision over 10,000 new pods %s, a disruption pass over 5,000 nodes %s (mean).\n",
-			targetPods, a+slope*targetPods, slope*1000, round(seconds(da+db*10000)), round(seconds(sa+sb*targetPods)))
+			targetPods, a+slope*targetPods, slope*1000, extrapolated(da, db, 10000), extrapolated(sa, sb, targetPods))
 		_ = dec
 	}
 	return b.String()
+}
+
+// extrapolated is the line a+b·x at x in seconds; a line that falls with size (the measured steps got faster) says
+// nothing about larger ones, and is reported as such rather than as a negative time.
+func extrapolated(a, b, x float64) string {
+	if b <= 0 {
+		return "not extrapolated (no growth with size in the measured steps)"
+	}
+	return round(seconds(a + b*x)).String()
 }
 
 func (r report) section(svg string) string {
