@@ -38,13 +38,14 @@ type launchable struct {
 // room is the free capacity of every node of the snapshot (allocatable less the requests of its pods, at least 0),
 // its total, and the types the snapshot's NodePools could launch.
 type room struct {
-	names []string
-	free  []vec
-	// at is each node's position in names and free; total and most are the sum and the component-wise largest of
-	// the free vectors.
+	free []vec
+	// at is each node's position in free; total and most are the sum and the component-wise largest of the free
+	// vectors.
 	at          map[string]int
 	total, most vec
 	types       []launchable
+	// requests are each candidate's pods' requests, computed once: a delete set is checked again each time it grows.
+	requests map[*Candidate][]vec
 }
 
 func newRoom(snap *Snapshot) (*room, error) {
@@ -52,11 +53,10 @@ func newRoom(snap *Snapshot) (*room, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &room{at: make(map[string]int, len(s.existing))}
+	r := &room{at: make(map[string]int, len(s.existing)), requests: map[*Candidate][]vec{}}
 	for _, n := range s.existing {
 		free := vecOf(n.alloc).over(vecOf(n.used))
-		r.at[n.name] = len(r.names)
-		r.names = append(r.names, n.name)
+		r.at[n.name] = len(r.free)
 		r.free = append(r.free, free)
 		r.total = r.total.add(free)
 		r.most = r.most.atLeast(free)
@@ -79,9 +79,7 @@ func (r *room) beyond(cands []*Candidate) vec {
 	removed, others := r.without(cands)
 	var reqs []vec
 	for _, cand := range cands {
-		for _, p := range cand.Pods {
-			reqs = append(reqs, vecOf(PodRequests(p)))
-		}
+		reqs = append(reqs, r.requestsOf(cand)...)
 	}
 	if len(reqs) == 0 {
 		return vec{}
@@ -109,6 +107,19 @@ func (r *room) beyond(cands []*Candidate) vec {
 		}
 	}
 	return rest.atLeast(nowhere)
+}
+
+// requestsOf are the requests of the candidate's pods.
+func (r *room) requestsOf(cand *Candidate) []vec {
+	if q, ok := r.requests[cand]; ok {
+		return q
+	}
+	q := make([]vec, 0, len(cand.Pods))
+	for _, p := range cand.Pods {
+		q = append(q, vecOf(PodRequests(p)))
+	}
+	r.requests[cand] = q
+	return q
 }
 
 // without is the positions of the candidates' nodes, ascending, and the room of all the other nodes.
