@@ -97,10 +97,9 @@ func NewManager(cfg *rest.Config, o *Options, log logr.Logger) (manager.Manager,
 		Metrics:                       metricsserver.Options{BindAddress: o.MetricsBindAddress},
 		HealthProbeBindAddress:        o.HealthProbeBindAddress,
 		PprofBindAddress:              pprofAddress(o.PprofBindAddress),
-		// No Tailor code reads managedFields, and on a pod they are often as large as the rest of its metadata: at
-		// 50,000 pods, keeping them in the informers costs tens of MiB (docs/performance.md). Updates from the
-		// cache leave them alone (nil means unchanged to the API server).
-		Cache: cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
+		// The informers keep only what Tailor reads: no managedFields anywhere, and pods and nodes stripped further
+		// (stripForCache). Updates from the cache leave managedFields alone (nil means unchanged to the API server).
+		Cache: cache.Options{DefaultTransform: stripForCache()},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating the manager: %w", err)

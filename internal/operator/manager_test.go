@@ -7,6 +7,7 @@ import (
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
@@ -60,5 +61,36 @@ func TestManagerCacheStripsManagedFields(t *testing.T) {
 	}
 	if cached.Labels["app"] != "heavy" || cached.Data["key"] != "value" {
 		t.Errorf("the transform dropped more than managedFields: labels %v, data %v", cached.Labels, cached.Data)
+	}
+
+	// A pod is stripped further (operator.stripForCache): its containers' environment goes, its requests stay. The
+	// service account admission needs the namespace's default account, which no controller-manager creates here.
+	if _, err := cs.CoreV1().ServiceAccounts(metav1.NamespaceDefault).Create(t.Context(), &corev1.ServiceAccount{
+		ObjectMeta: metav1.ObjectMeta{Name: "default"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pod, err := cs.CoreV1().Pods(metav1.NamespaceDefault).Create(t.Context(), &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "app"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.example/app:1",
+			Env:       []corev1.EnvVar{{Name: "MODE", Value: "production"}},
+			Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("250m")}},
+		}}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cachedPod corev1.Pod
+	err = wait.PollUntilContextTimeout(t.Context(), 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		return mgr.GetClient().Get(ctx, client.ObjectKeyFromObject(pod), &cachedPod) == nil, nil
+	})
+	if err != nil {
+		t.Fatalf("the pod never reached the manager's cache: %v", err)
+	}
+	c := cachedPod.Spec.Containers[0]
+	if len(c.Env) != 0 || len(cachedPod.ManagedFields) != 0 {
+		t.Errorf("cached pod keeps its environment %v and %d managedFields entries, want neither", c.Env, len(cachedPod.ManagedFields))
+	}
+	if got := c.Resources.Requests[corev1.ResourceCPU]; got.String() != "250m" {
+		t.Errorf("cached pod requests %s cpu, want 250m", got.String())
 	}
 }
