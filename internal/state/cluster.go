@@ -151,9 +151,9 @@ func buildView(l *lists, now time.Time, noms map[types.UID]nominationEntry, mark
 		v.NodeClaims[l.claims.Items[i].Name] = &l.claims.Items[i]
 	}
 	podsByNode, pending := sortPods(l.pods.Items, v.nominations)
-	inFlight, usage := addNodes(v, l.nodes.Items, podsByNode, volumeLimits(l.csiNodes.Items))
-	applyReplacing(v, marks)
-	v.waiting = addPending(v, pending, inFlight, now)
+	claimNodes, usage := addNodes(v, l.nodes.Items, podsByNode, volumeLimits(l.csiNodes.Items))
+	applyReplacing(v, marks, claimNodes)
+	v.waiting = addPending(v, pending, claimNodes, now)
 	addNodePools(v, l.pools.Items, usage, l.types, l.problems)
 	for i := range l.daemonSets.Items {
 		v.Snapshot.DaemonSetPods = append(v.Snapshot.DaemonSetPods, DaemonSetPod(&l.daemonSets.Items[i]))
@@ -250,12 +250,16 @@ func sortPods(pods []corev1.Pod, nv *nominationView) (map[string][]*corev1.Pod, 
 
 // addNodes puts every node, and every NodeClaim whose node has not registered, into the snapshot, and sums each
 // NodePool's usage over its NodeClaims.
+//
+// It returns each NodeClaim's node in the snapshot by NodeClaim name: the registered node with its provider ID, or
+// the NodeClaim itself in flight. A node is found by provider ID, not by the NodeClaim's status.nodeName: a node
+// registers before the nodeclaim controller records it (minutes before, in a scale-up of hundreds of nodes), and
+// the room held on it for the pods nominated to its NodeClaim must count from the moment it is in the snapshot.
 func addNodes(v *View, nodes []corev1.Node, podsByNode map[string][]*corev1.Pod, limits map[string]map[string]int64) (map[string]*scheduling.ExistingNode, map[string]corev1.ResourceList) {
-	registered := map[string]bool{}
+	registered := map[string]*scheduling.ExistingNode{}
 	for i := range nodes {
 		n := &nodes[i]
-		registered[n.Spec.ProviderID] = true
-		v.Snapshot.Nodes = append(v.Snapshot.Nodes, &scheduling.ExistingNode{
+		en := &scheduling.ExistingNode{
 			Name:          n.Name,
 			Labels:        n.Labels,
 			Taints:        apiv1.PlanningTaints(n.Spec.Taints),
@@ -263,16 +267,24 @@ func addNodes(v *View, nodes []corev1.Node, podsByNode map[string][]*corev1.Pod,
 			Pods:          podsByNode[n.Name],
 			Unschedulable: n.Spec.Unschedulable || !n.DeletionTimestamp.IsZero(),
 			VolumeLimits:  limits[n.Name],
-		})
+		}
+		if id := n.Spec.ProviderID; id != "" {
+			registered[id] = en
+		}
+		v.Snapshot.Nodes = append(v.Snapshot.Nodes, en)
 	}
 	usage := map[string]corev1.ResourceList{}
-	inFlight := map[string]*scheduling.ExistingNode{}
+	claimNodes := map[string]*scheduling.ExistingNode{}
 	for _, nc := range sortedClaims(v.NodeClaims) {
 		if pool := nc.Labels[apiv1.NodePoolLabelKey]; pool != "" {
 			// Each NodeClaim is one node toward a limit on nodes.
 			usage[pool] = add(usage[pool], claimCapacity(nc), corev1.ResourceList{"nodes": resource.MustParse("1")})
 		}
-		if (nc.Status.ProviderID != "" && registered[nc.Status.ProviderID]) || !nc.DeletionTimestamp.IsZero() {
+		if n := registered[nc.Status.ProviderID]; n != nil && nc.Status.ProviderID != "" {
+			claimNodes[nc.Name] = n
+			continue
+		}
+		if !nc.DeletionTimestamp.IsZero() {
 			continue
 		}
 		n := &scheduling.ExistingNode{
@@ -283,10 +295,10 @@ func addNodes(v *View, nodes []corev1.Node, podsByNode map[string][]*corev1.Pod,
 			InFlight:    true,
 			NodeClaim:   nc.Name,
 		}
-		inFlight[nc.Name] = n
+		claimNodes[nc.Name] = n
 		v.Snapshot.Nodes = append(v.Snapshot.Nodes, n)
 	}
-	return inFlight, usage
+	return claimNodes, usage
 }
 
 // addPending keeps the pods that still need capacity. Nominated pods hold their place on the capacity coming for
@@ -297,28 +309,22 @@ func addNodes(v *View, nodes []corev1.Node, podsByNode map[string][]*corev1.Pod,
 // room for every pod whose status.nominatedNodeName names the node, and if the nominations together overflow it none
 // of them fits. The ones that do not fit lose their nomination (which clears what was published) and are planned
 // again.
-func addPending(v *View, pending []*corev1.Pod, inFlight map[string]*scheduling.ExistingNode, now time.Time) []waitingPod {
+func addPending(v *View, pending []*corev1.Pod, claimNodes map[string]*scheduling.ExistingNode, now time.Time) []waitingPod {
 	var waiting []waitingPod
-	nodes := map[string]*scheduling.ExistingNode{}
-	for _, n := range v.Snapshot.Nodes {
-		if !n.InFlight {
-			nodes[n.Name] = n
-		}
-	}
 	v.nominations.adoptPublished(pending, v.NodeClaims)
-	held := map[string]scheduling.Resources{} // requests of the pods already waiting on each registered node
+	held := map[string]scheduling.Resources{} // requests of the pods already waiting on each registered node, by NodeClaim
 	for _, p := range pending {
 		if n, ok := liveNomination(p, v.NodeClaims, v.nominations, now); ok {
-			if target := inFlight[n]; target != nil {
+			target := claimNodes[n]
+			if target != nil && target.InFlight {
 				target.Pods = append(target.Pods, p)
 				continue
 			}
 			if nc := v.NodeClaims[n]; nc != nil && nc.DeletionTimestamp.IsZero() {
-				node := nodes[nc.Status.NodeName]
-				if stillFits(p, node, held[nc.Status.NodeName]) {
+				if stillFits(p, target, held[n]) {
 					// Registered but the pod is not bound yet: the kube-scheduler will place it; do not plan again.
-					held[nc.Status.NodeName] = held[nc.Status.NodeName].Add(scheduling.PodRequests(p))
-					waiting = append(waiting, waitingPod{pod: p, claim: nc, node: node})
+					held[n] = held[n].Add(scheduling.PodRequests(p))
+					waiting = append(waiting, waitingPod{pod: p, claim: nc, node: target})
 					continue
 				}
 			}

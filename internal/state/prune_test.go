@@ -266,3 +266,29 @@ func names(pods []*corev1.Pod) []string {
 	}
 	return out
 }
+
+// TestWaitingPodsHoldRoomBeforeRegistrationIsRecorded: a node registers (a Node with the NodeClaim's provider ID)
+// before the nodeclaim controller records it on the NodeClaim (status.nodeName); at scale that lags by minutes. The
+// pods nominated to the NodeClaim hold their room on that node all the same: the node is in the snapshot, and a
+// consolidation that saw it empty would move other nodes' pods onto room already promised (make scale deleted 100
+// full nodes that way in the middle of a scale-up).
+func TestWaitingPodsHoldRoomBeforeRegistrationIsRecorded(t *testing.T) {
+	l := listing()
+	l.claims.Items[0].Status.NodeName = ""
+	l.claims.Items[0].Status.Conditions = nil // not initialized either
+	v := buildView(l, t0.Add(time.Second), nominated(t).snapshot(), nil)
+	var nodeA []string
+	for _, n := range v.Snapshot.Nodes {
+		if n.Name == "node-a" {
+			for _, p := range n.Pods {
+				nodeA = append(nodeA, p.Name)
+			}
+		}
+	}
+	if diff := cmp.Diff([]string{"bound", "waiting"}, nodeA); diff != "" {
+		t.Errorf("pods counted on node-a (-want +got):\n%s", diff)
+	}
+	if got := names(v.Pending); !reflect.DeepEqual(got, []string{"orphan"}) {
+		t.Errorf("pending %v, want [orphan]", got)
+	}
+}

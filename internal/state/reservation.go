@@ -44,17 +44,15 @@ func (c *Cluster) Replacing() map[string]Replacement {
 	return out
 }
 
-// applyReplacing puts the marks of commands in flight into the snapshot.
-func applyReplacing(v *View, marks map[string]Replacement) {
+// applyReplacing puts the marks of commands in flight into the snapshot; claimNodes are the NodeClaims' nodes
+// (addNodes).
+func applyReplacing(v *View, marks map[string]Replacement, claimNodes map[string]*scheduling.ExistingNode) {
 	if len(marks) == 0 {
 		return
 	}
 	byName := map[string]*scheduling.ExistingNode{}
-	byClaim := map[string]*scheduling.ExistingNode{}
 	for _, n := range v.Snapshot.Nodes {
-		if n.InFlight {
-			byClaim[n.NodeClaim] = n
-		} else {
+		if !n.InFlight {
 			byName[n.Name] = n
 		}
 	}
@@ -65,10 +63,7 @@ func applyReplacing(v *View, marks map[string]Replacement) {
 			}
 		}
 		for claim, pods := range r.Pods {
-			target := byClaim[claim]
-			if nc := v.NodeClaims[claim]; target == nil && nc != nil && nc.Status.NodeName != "" {
-				target = byName[nc.Status.NodeName]
-			}
+			target := claimNodes[claim]
 			if target == nil {
 				continue // the replacement is gone; the command will notice and give up
 			}

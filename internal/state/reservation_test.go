@@ -19,15 +19,23 @@ import (
 )
 
 // TestMarkReplacing: while a disruption command waits for its replacement, Read shows the candidate unschedulable
-// and the replacement (launching, or registered) holding the candidate's pods; after Unmark, neither (narrow unit
-// test on the fake client: only Read's bookkeeping is under test).
+// and the replacement (launching, registered, or registered before the nodeclaim controller recorded it) holding the
+// candidate's pods; after Unmark, neither (narrow unit test on the fake client: only Read's bookkeeping is under
+// test).
 func TestMarkReplacing(t *testing.T) {
 	type snap struct {
 		OldUnschedulable bool
 		ReplacementPods  []string
 	}
-	for _, registered := range []bool{false, true} {
-		t.Run(map[bool]string{false: "replacement launching", true: "replacement registered"}[registered], func(t *testing.T) {
+	for _, tc := range []struct {
+		name               string
+		registered, record bool
+	}{
+		{name: "replacement launching"},
+		{name: "replacement registered, not yet recorded", registered: true},
+		{name: "replacement registered", registered: true, record: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			scheme, err := operator.NewScheme()
 			if err != nil {
 				t.Fatal(err)
@@ -43,8 +51,11 @@ func TestMarkReplacing(t *testing.T) {
 			}
 			objs := []client.Object{old, app, replacement}
 			replacementNode := replacement.Name // the snapshot names a launching NodeClaim by its own name
-			if registered {
-				replacement.Status = apiv1.NodeClaimStatus{ProviderID: "aws:///us-east-1a/i-new", NodeName: "new"}
+			if tc.registered {
+				replacement.Status = apiv1.NodeClaimStatus{ProviderID: "aws:///us-east-1a/i-new"}
+				if tc.record {
+					replacement.Status.NodeName = "new"
+				}
 				objs = append(objs, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "new"}, Spec: corev1.NodeSpec{ProviderID: "aws:///us-east-1a/i-new"},
 					Status: corev1.NodeStatus{Allocatable: alloc}})
 				replacementNode = "new"
