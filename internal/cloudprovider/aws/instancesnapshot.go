@@ -21,18 +21,20 @@ const instanceSnapshotTTL = 3 * time.Second
 // instanceListPageSize is the DescribeInstances page size of the listing, the most EC2 allows.
 const instanceListPageSize = 1000
 
-// instanceSnapshot is the last listing of this cluster's live instances, by instance id. Its zero value is empty.
+// instanceSnapshot is the last listing of this cluster's live instances, by instance id: what drift compares of
+// each. Its zero value is empty.
 type instanceSnapshot struct {
 	// mu is held across a refresh, so that concurrent callers wait for one listing instead of each making their own.
 	mu   sync.Mutex
 	at   time.Time
-	byID map[string]*ec2types.Instance
+	byID map[string]driftFacts
 }
 
-// snapshotInstance returns the instance with this id from a listing of the cluster's live instances no older than
-// instanceSnapshotTTL, listing again when it is older. An instance the listing lacks (launched since, gone, or not
-// tagged for this cluster) is described alone, as instanceByID does; nil when EC2 does not know it.
-func (p *Provider) snapshotInstance(ctx context.Context, id string) (*ec2types.Instance, error) {
+// snapshotInstance returns what drift compares of the instance with this id, from a listing of the cluster's live
+// instances no older than instanceSnapshotTTL, listing again when it is older. An instance the listing lacks
+// (launched since, gone, or not tagged for this cluster) is described alone, as instanceByID does; found is false
+// when EC2 does not know it.
+func (p *Provider) snapshotInstance(ctx context.Context, id string) (facts driftFacts, found bool, err error) {
 	s := &p.snapshot
 	s.mu.Lock()
 	if s.byID == nil || p.clk.Since(s.at) >= instanceSnapshotTTL {
@@ -40,20 +42,24 @@ func (p *Provider) snapshotInstance(ctx context.Context, id string) (*ec2types.I
 		list, err := p.listClusterInstances(ctx)
 		if err != nil {
 			s.mu.Unlock()
-			return nil, err
+			return driftFacts{}, false, err
 		}
-		s.byID = make(map[string]*ec2types.Instance, len(list))
+		s.byID = make(map[string]driftFacts, len(list))
 		for i := range list {
-			s.byID[aws.ToString(list[i].InstanceId)] = &list[i]
+			s.byID[aws.ToString(list[i].InstanceId)] = factsOf(&list[i])
 		}
 		s.at = at
 	}
-	inst := s.byID[id]
+	facts, found = s.byID[id]
 	s.mu.Unlock()
-	if inst != nil {
-		return inst, nil
+	if found {
+		return facts, true, nil
 	}
-	return p.instanceByID(ctx, id)
+	inst, err := p.instanceByID(ctx, id)
+	if err != nil || inst == nil {
+		return driftFacts{}, false, err
+	}
+	return factsOf(inst), true, nil
 }
 
 // listClusterInstances pages through this cluster's live instances, instanceListPageSize at a time.
