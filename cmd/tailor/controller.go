@@ -89,6 +89,7 @@ func runController(cmd *cobra.Command, opts *operator.Options) error {
 		return err
 	}
 	d.cluster = state.NewCluster(d.clk, d.kube)
+	d.cluster.ReadFromInformers(mgr.GetCache())
 	for _, index := range []func(context.Context, client.FieldIndexer) error{nodeclaim.IndexFields, termination.IndexFields} {
 		if err := index(ctx, mgr.GetFieldIndexer()); err != nil {
 			return fmt.Errorf("indexing: %w", err)

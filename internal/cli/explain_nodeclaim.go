@@ -143,7 +143,11 @@ func (e *explainer) readClaimWorld(ctx context.Context) (*claimWorld, error) {
 		}
 	}
 	w.pods = pods.Items
-	w.view = policy.NewView(pools.Items, claims.Items, nodes.Items, pods.Items, pdbs.Items, nil)
+	podPtrs := make([]*corev1.Pod, len(pods.Items))
+	for i := range pods.Items {
+		podPtrs[i] = &pods.Items[i]
+	}
+	w.view = policy.NewView(pools.Items, claims.Items, nodes.Items, podPtrs, pdbs.Items, nil)
 	// The controller asks the provider about drift and writes the answer in the Drifted condition; explain reads it
 	// there. It cannot know the provider's repair policies or the controller's repair flags: it assumes the default
 	// policies (Ready False or Unknown for 30 minutes) with repair on.

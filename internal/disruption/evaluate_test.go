@@ -24,7 +24,7 @@ type cluster struct {
 	pools  []apiv1.NodePool
 	claims []apiv1.NodeClaim
 	nodes  []corev1.Node
-	pods   []corev1.Pod
+	pods   []*corev1.Pod
 	pdbs   []policyv1.PodDisruptionBudget
 }
 
@@ -53,7 +53,7 @@ func (c *cluster) claim(name, pool string, pods []map[string]string, mutate func
 	}
 	c.claims, c.nodes = append(c.claims, nc), append(c.nodes, node)
 	for i, annotations := range pods {
-		c.pods = append(c.pods, corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: fmt.Sprintf("%s-%d", name, i),
+		c.pods = append(c.pods, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: fmt.Sprintf("%s-%d", name, i),
 			Labels: map[string]string{"app": name}, Annotations: annotations, CreationTimestamp: metav1.NewTime(t0)},
 			Spec: corev1.PodSpec{NodeName: name}})
 	}

@@ -62,7 +62,7 @@ const MachineNotFoundMessage = "the cloud provider no longer knows this node's m
 	"garbage collection deletes a NodeClaim whose machine is gone (unless its node is Ready)"
 
 // NewView indexes what was listed. The lists are not copied: the View points into them.
-func NewView(pools []apiv1.NodePool, claims []apiv1.NodeClaim, nodes []corev1.Node, pods []corev1.Pod, pdbs []policyv1.PodDisruptionBudget,
+func NewView(pools []apiv1.NodePool, claims []apiv1.NodeClaim, nodes []corev1.Node, pods []*corev1.Pod, pdbs []policyv1.PodDisruptionBudget,
 	nominatedTo Nominated) *View {
 	v := &View{NodePools: map[string]*apiv1.NodePool{}, Nodes: map[string]*corev1.Node{}, PodsByNode: map[string][]*corev1.Pod{},
 		PDBs: pdbs, ProviderDrift: map[string]ProviderDrift{}, AwaitingNode: map[string]int{}, AwaitingClaim: map[string]int{}}
@@ -78,8 +78,7 @@ func NewView(pools []apiv1.NodePool, claims []apiv1.NodeClaim, nodes []corev1.No
 			v.Nodes[id] = &nodes[i]
 		}
 	}
-	for i := range pods {
-		p := &pods[i]
+	for _, p := range pods {
 		if n := p.Spec.NodeName; n != "" {
 			v.PodsByNode[n] = append(v.PodsByNode[n], p)
 			continue

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
@@ -28,6 +29,7 @@ const NominationTTL = 30 * time.Second
 // Cluster; nominations and disruption's replacement marks live here.
 type Cluster struct {
 	kube        client.Reader
+	informers   cache.Informers // when set, pods are listed from the informers' store (Pods)
 	clk         clock.Clock
 	nominations *Nominations
 
@@ -97,12 +99,11 @@ func (c *Cluster) list(ctx context.Context, instanceTypes InstanceTypesFunc) (*l
 			return nil, fmt.Errorf("listing %T: %w", list, err)
 		}
 	}
-	// Every pod, every read: the cache's own objects, not copies (at 10,000 pods a copy is about 40 MiB of heap per
-	// read, and a disruption pass reads twice; docs/performance.md). The view is read-only: the simulator copies a pod
-	// before changing it, and writes go through fresh reads.
-	if err := c.kube.List(ctx, &l.pods, client.UnsafeDisableDeepCopy); err != nil {
-		return nil, fmt.Errorf("listing pods: %w", err)
+	pods, err := c.Pods(ctx)
+	if err != nil {
+		return nil, err
 	}
+	l.pods = pods
 	if err := ListOptional(ctx, c.kube, &l.overlays); err != nil {
 		return nil, err
 	}
@@ -150,7 +151,7 @@ func buildView(l *lists, now time.Time, noms map[types.UID]nominationEntry, mark
 	for i := range l.claims.Items {
 		v.NodeClaims[l.claims.Items[i].Name] = &l.claims.Items[i]
 	}
-	podsByNode, pending := sortPods(l.pods.Items, v.nominations)
+	podsByNode, pending := sortPods(l.pods, v.nominations)
 	claimNodes, usage := addNodes(v, l.nodes.Items, podsByNode, volumeLimits(l.csiNodes.Items))
 	applyReplacing(v, marks, claimNodes)
 	v.waiting = addPending(v, pending, claimNodes, now)
@@ -195,7 +196,7 @@ type lists struct {
 	nodes      corev1.NodeList
 	claims     apiv1.NodeClaimList
 	pools      apiv1.NodePoolList
-	pods       corev1.PodList
+	pods       []*corev1.Pod
 	daemonSets appsv1.DaemonSetList
 	pvs        corev1.PersistentVolumeList
 	pvcs       corev1.PersistentVolumeClaimList
@@ -228,12 +229,11 @@ func volumeLimits(csiNodes []storagev1.CSINode) map[string]map[string]int64 {
 
 // sortPods splits pods into those bound to a node (by node name) and those Tailor should find capacity for; pods
 // that are bound, finished or gone lose their nomination.
-func sortPods(pods []corev1.Pod, nv *nominationView) (map[string][]*corev1.Pod, []*corev1.Pod) {
+func sortPods(pods []*corev1.Pod, nv *nominationView) (map[string][]*corev1.Pod, []*corev1.Pod) {
 	byNode := map[string][]*corev1.Pod{}
 	var pending []*corev1.Pod
 	nv.forgetGone(pods)
-	for i := range pods {
-		p := &pods[i]
+	for _, p := range pods {
 		switch {
 		case p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed:
 			nv.forget(p.UID)

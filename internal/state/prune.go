@@ -68,10 +68,10 @@ func (nv *nominationView) adopt(p Publication) {
 }
 
 // forgetGone forgets the pods that no longer exist (deleted while pending).
-func (nv *nominationView) forgetGone(pods []corev1.Pod) {
+func (nv *nominationView) forgetGone(pods []*corev1.Pod) {
 	live := make(map[types.UID]bool, len(pods))
-	for i := range pods {
-		live[pods[i].UID] = true
+	for _, p := range pods {
+		live[p.UID] = true
 	}
 	for _, uid := range sortedUIDs(nv.entries) {
 		if !live[uid] {

@@ -52,14 +52,14 @@ func listing() *lists {
 	l := &lists{types: map[string][]*cloudprovider.InstanceType{}, problems: map[string]error{}}
 	l.claims.Items = []apiv1.NodeClaim{claimA, claimB}
 	l.nodes.Items = []corev1.Node{node}
-	l.pods.Items = []corev1.Pod{*bound}
+	l.pods = []*corev1.Pod{bound}
 	for _, name := range []string{"waiting", "coming", "orphan", "restarted"} {
 		p := pod(name, "1")
 		p.Status.Conditions = unschedulable
 		if name == "restarted" {
 			p.Status.NominatedNodeName = "node-b"
 		}
-		l.pods.Items = append(l.pods.Items, *p)
+		l.pods = append(l.pods, p)
 	}
 	return l
 }

@@ -244,7 +244,6 @@ func (c *Controller) read(ctx context.Context) (*world, error) {
 		pools  apiv1.NodePoolList
 		claims apiv1.NodeClaimList
 		nodes  corev1.NodeList
-		pods   corev1.PodList
 		pdbs   policyv1.PodDisruptionBudgetList
 	)
 	for _, l := range []client.ObjectList{&pools, &claims, &nodes, &pdbs} {
@@ -252,12 +251,13 @@ func (c *Controller) read(ctx context.Context) (*world, error) {
 			return nil, fmt.Errorf("listing %T: %w", l, err)
 		}
 	}
-	// Every pod, every pass: the cache's own objects, not copies (at 10,000 pods a copy is about 45 MiB of heap each
-	// pass; docs/performance.md). Nothing here or downstream writes to a pod; a change goes through a copy.
-	if err := c.kube.List(ctx, &pods, client.UnsafeDisableDeepCopy); err != nil {
-		return nil, fmt.Errorf("listing pods: %w", err)
+	// Every pod, every pass: the cache's own objects (state.Cluster.Pods). Nothing here or downstream writes to a
+	// pod; a change goes through a copy.
+	pods, err := c.cluster.Pods(ctx)
+	if err != nil {
+		return nil, err
 	}
-	w := policy.NewView(pools.Items, claims.Items, nodes.Items, pods.Items, pdbs.Items, c.cluster.Nominations().Nomination)
+	w := policy.NewView(pools.Items, claims.Items, nodes.Items, pods, pdbs.Items, c.cluster.Nominations().Nomination)
 	w.RepairPolicies = c.repairPolicies()
 	return w, nil
 }
