@@ -148,8 +148,9 @@ func firstReason(reasons []string) string {
 // scaleDown deletes the n least useful NodeClaims: first those not launched, then not registered, not initialized,
 // then the ones with the fewest pods, newest first. Their deletion drains them as any other (termination).
 func (c *Controller) scaleDown(ctx context.Context, np *apiv1.NodePool, live []*apiv1.NodeClaim, n int) error {
+	// Every pod, read only: the cache's objects, not copies.
 	pods := &corev1.PodList{}
-	if err := c.kube.List(ctx, pods); err != nil {
+	if err := c.kube.List(ctx, pods, client.UnsafeDisableDeepCopy); err != nil {
 		return fmt.Errorf("listing pods: %w", err)
 	}
 	perNode := map[string]int{}

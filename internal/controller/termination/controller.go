@@ -417,12 +417,14 @@ func (c *Controller) holdInterrupted(ctx context.Context, node *corev1.Node, cla
 	if len(owners) == 0 {
 		return false, nil
 	}
+	// Every pod, read only: the cache's objects, not copies.
 	pods := &corev1.PodList{}
-	if err := c.kube.List(ctx, pods); err != nil {
+	if err := c.kube.List(ctx, pods, client.UnsafeDisableDeepCopy); err != nil {
 		return false, fmt.Errorf("listing pods: %w", err)
 	}
 	running := map[types.UID]int{}
-	for _, p := range pods.Items {
+	for i := range pods.Items {
+		p := &pods.Items[i]
 		if p.Status.Phase != corev1.PodRunning {
 			continue
 		}
