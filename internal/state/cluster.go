@@ -21,9 +21,17 @@ import (
 	"github.com/tailor-sh/tailor/internal/scheduling"
 )
 
-// NominationTTL is how long a nomination outlives its NodeClaim's initialization: a pod still pending that long after
-// its node became usable was not scheduled there (something else took the room) and is planned again.
+// NominationTTL is how long a nomination outlives its NodeClaim's initialization once the kube-scheduler has tried
+// the pod again: a pod still pending that long after its node became usable, and refused since, was not scheduled
+// there for a reason the simulator does not see, and is planned again.
 const NominationTTL = 30 * time.Second
+
+// NominationPatience is how long a nomination outlives its NodeClaim's initialization while the kube-scheduler has
+// not visibly tried the pod again (its PodScheduled message is the one it had when Tailor first saw the node
+// initialized). In a scale-up of thousands of pods the kube-scheduler takes minutes to get to each one; ending the
+// nominations by NominationTTL alone cleared their published nominations, let other pods take the room, and had
+// emptiness delete new nodes whose pods were still queued (make scale, docs/performance.md).
+const NominationPatience = 10 * time.Minute
 
 // Cluster is the controllers' shared view of the cluster. Reads go to the informer cache and never change the
 // Cluster; nominations and disruption's replacement marks live here.
@@ -384,8 +392,10 @@ func addNodePools(v *View, pools []apiv1.NodePool, usage map[string]corev1.Resou
 	}
 }
 
-// liveNomination is the pod's nomination while its NodeClaim exists and became usable less than NominationTTL before
-// now; a nomination that is no longer live ends.
+// liveNomination is the pod's nomination while its NodeClaim exists and, once the NodeClaim is initialized, until
+// NominationTTL has passed and the kube-scheduler has tried the pod again since the node was first seen initialized,
+// or NominationPatience has passed; a nomination that is no longer live ends. The first read that sees the node
+// initialized records the pod's PodScheduled message (for Prune to keep).
 func liveNomination(p *corev1.Pod, claims map[string]*apiv1.NodeClaim, nv *nominationView, now time.Time) (string, bool) {
 	name, ok := nv.claimOf(p.UID)
 	if !ok {
@@ -396,12 +406,34 @@ func liveNomination(p *corev1.Pod, claims map[string]*apiv1.NodeClaim, nv *nomin
 		nv.end(p.UID, name)
 		return "", false
 	}
-	if cond := nc.StatusConditions().Get(apiv1.ConditionTypeInitialized); cond != nil && cond.Status == "True" &&
-		now.Sub(cond.LastTransitionTime.Time) > NominationTTL {
+	cond := nc.StatusConditions().Get(apiv1.ConditionTypeInitialized)
+	if cond == nil || cond.Status != "True" {
+		return name, true
+	}
+	msg := scheduledMessage(p)
+	seen, ok := nv.seen(p.UID)
+	if !ok {
+		nv.see(p.UID, name, msg)
+		seen = msg
+	}
+	waited := now.Sub(cond.LastTransitionTime.Time)
+	if waited > NominationPatience || (waited > NominationTTL && msg != seen) {
 		nv.end(p.UID, name)
 		return "", false
 	}
 	return name, true
+}
+
+// scheduledMessage is what the kube-scheduler last wrote of its attempts at the pod: the reason and message of its
+// PodScheduled condition. It writes them after an attempt only when they change, and they count the nodes it
+// considered ("0/1001 nodes are available: ..."), so an attempt with one more node in the cluster changes them.
+func scheduledMessage(p *corev1.Pod) string {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodScheduled {
+			return c.Reason + ": " + c.Message
+		}
+	}
+	return ""
 }
 
 // Provisionable tells whether a pod is one Tailor should find capacity for: the kube-scheduler marked it

@@ -77,6 +77,8 @@ type nominationEntry struct {
 	// written is what Tailor wrote into the pod's status.nominatedNodeName and has not undone; it may name an earlier
 	// NodeClaim than nodeClaim (the pod was planned again before the old value was cleared).
 	written *Publication
+	// seen is the pod's PodScheduled message when this nomination's NodeClaim was first seen initialized; nil before.
+	seen *string
 }
 
 // Nominations is provisioning's record of which pending pod waits for which NodeClaim, and of what it published
@@ -112,7 +114,7 @@ func (n *Nominations) Nominate(pod *corev1.Pod, nodeClaim string) error {
 	if e.state.live() {
 		return &TransitionError{UID: pod.UID, From: e.state, To: Nominated}
 	}
-	e.pod, e.nodeClaim = client.ObjectKeyFromObject(pod), nodeClaim
+	e.pod, e.nodeClaim, e.seen = client.ObjectKeyFromObject(pod), nodeClaim, nil
 	n.move(e, Nominated)
 	n.rounds[nodeClaim]++
 	return nil
@@ -178,6 +180,15 @@ func (n *Nominations) end(uid types.UID, nodeClaim string) {
 	n.move(e, Done)
 	e.nodeClaim = ""
 	n.dropIfSpent(uid, e)
+}
+
+// see records the pod's PodScheduled message when the NodeClaim of its live nomination was first seen initialized.
+func (n *Nominations) see(uid types.UID, nodeClaim, message string) {
+	e := n.entries[uid]
+	if e == nil || !e.state.live() || e.nodeClaim != nodeClaim || e.seen != nil {
+		return
+	}
+	e.seen = &message
 }
 
 // forget drops everything about the pod: it was bound (binding cleared status.nominatedNodeName), finished or gone.

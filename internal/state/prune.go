@@ -22,8 +22,9 @@ type nominationView struct {
 type nominationChange struct {
 	kind      changeKind
 	uid       types.UID
-	nodeClaim string      // changeEnd: the NodeClaim whose nomination ended
+	nodeClaim string      // changeEnd, changeSee: the NodeClaim of the nomination
 	adopted   Publication // changeAdopt
+	message   string      // changeSee
 }
 
 type changeKind int
@@ -35,6 +36,9 @@ const (
 	changeEnd
 	// changeAdopt: a nomination published before a restart is taken back.
 	changeAdopt
+	// changeSee: the NodeClaim was first seen initialized; the pod's PodScheduled message then is kept, so a later
+	// read can tell whether the kube-scheduler tried the pod since (liveNomination).
+	changeSee
 )
 
 func newNominationView(entries map[types.UID]nominationEntry) *nominationView {
@@ -60,6 +64,22 @@ func (nv *nominationView) end(uid types.UID, nodeClaim string) {
 	e.state, e.nodeClaim = Done, ""
 	nv.entries[uid] = e
 	nv.changes = append(nv.changes, nominationChange{kind: changeEnd, uid: uid, nodeClaim: nodeClaim})
+}
+
+// seen is the pod's PodScheduled message when its nomination's NodeClaim was first seen initialized, if it was.
+func (nv *nominationView) seen(uid types.UID) (string, bool) {
+	e := nv.entries[uid]
+	if e.seen == nil {
+		return "", false
+	}
+	return *e.seen, true
+}
+
+func (nv *nominationView) see(uid types.UID, nodeClaim, message string) {
+	e := nv.entries[uid]
+	e.seen = &message
+	nv.entries[uid] = e
+	nv.changes = append(nv.changes, nominationChange{kind: changeSee, uid: uid, nodeClaim: nodeClaim, message: message})
 }
 
 func (nv *nominationView) adopt(p Publication) {
@@ -213,6 +233,8 @@ func (c *Cluster) Prune(v *View) {
 			n.end(ch.uid, ch.nodeClaim)
 		case changeAdopt:
 			n.adopt(ch.adopted)
+		case changeSee:
+			n.see(ch.uid, ch.nodeClaim, ch.message)
 		}
 	}
 	for name := range n.rounds {

@@ -82,7 +82,8 @@ func nominated(t *testing.T) *Nominations {
 
 // TestBuildViewIsPure: building a View twice from one listing and one copy of the nominations gives equal Views and
 // changes neither the listing, nor the copy, nor the nominations it was taken from, though the build found
-// nominations to end (orphan's NodeClaim is gone), to forget (a deleted pod) and to adopt (restarted).
+// nominations to end (orphan's NodeClaim is gone), to forget (a deleted pod), to adopt (restarted) and one whose
+// node it saw initialized (waiting).
 func TestBuildViewIsPure(t *testing.T) {
 	n := nominated(t)
 	before := n.snapshot()
@@ -102,8 +103,8 @@ func TestBuildViewIsPure(t *testing.T) {
 	if diff := cmp.Diff(before, n.snapshot(), viewCmp...); diff != "" {
 		t.Errorf("building changed the nominations (-before +after):\n%s", diff)
 	}
-	if got := len(first.nominations.changes); got != 3 {
-		t.Errorf("the build decided %d nomination changes, want 3 (end orphan, forget deleted, adopt restarted)", got)
+	if got := len(first.nominations.changes); got != 4 {
+		t.Errorf("the build decided %d nomination changes, want 4 (end orphan, forget deleted, adopt restarted, see node-a initialized for waiting)", got)
 	}
 	if got := names(first.Pending); !reflect.DeepEqual(got, []string{"orphan"}) {
 		t.Errorf("pending %v, want [orphan] (waiting holds its room on node-a, coming and restarted on b)", got)
@@ -111,28 +112,52 @@ func TestBuildViewIsPure(t *testing.T) {
 }
 
 // TestPruneAtTimes: Prune applies what a read at the clock's time found. A nomination to a registered node is kept
-// until NominationTTL after the node was initialized, then ends (its published value is stale, for ClearStale);
-// a nomination to capacity still in flight is kept however long; a pod deleted is forgotten; a published value from
+// until NominationTTL after the node was initialized, then ends (its published value is stale, for ClearStale) if
+// the kube-scheduler tried the pod again since the node was first seen initialized (its PodScheduled message
+// changed), or once NominationPatience has passed if it did not (a backlog: it has not got to the pod yet); a
+// nomination to capacity still in flight is kept however long; a pod deleted is forgotten; a published value from
 // before a restart is adopted; a nomination whose NodeClaim is gone ends at once; the rounds of gone NodeClaims go.
 func TestPruneAtTimes(t *testing.T) {
 	tests := []struct {
 		name        string
 		after       time.Duration // since node-a was initialized
+		retried     bool          // the kube-scheduler tried "waiting" again after the first read saw node-a initialized
 		wantWaiting NominationState
 		wantPending []string
 		wantStale   []string
 	}{
 		{name: "just initialized", after: time.Second, wantWaiting: Published, wantPending: []string{"orphan"}},
-		{name: "just before the TTL", after: NominationTTL, wantWaiting: Published, wantPending: []string{"orphan"}},
-		{name: "past the TTL", after: NominationTTL + time.Second, wantWaiting: Done, wantPending: []string{"waiting", "orphan"}, wantStale: []string{"waiting"}},
+		{name: "just before the TTL", after: NominationTTL, retried: true, wantWaiting: Published, wantPending: []string{"orphan"}},
+		{name: "past the TTL, tried again", after: NominationTTL + time.Second, retried: true, wantWaiting: Done, wantPending: []string{"waiting", "orphan"}, wantStale: []string{"waiting"}},
+		{name: "past the TTL, not tried again", after: NominationTTL + time.Second, wantWaiting: Published, wantPending: []string{"orphan"}},
+		{name: "past the patience, not tried again", after: NominationPatience + time.Second, wantWaiting: Done, wantPending: []string{"waiting", "orphan"}, wantStale: []string{"waiting"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			clk := clocktesting.NewFakeClock(t0.Add(tt.after))
+			clk := clocktesting.NewFakeClock(t0.Add(time.Second))
 			c := NewCluster(clk, nil)
 			c.nominations = nominated(t)
 			c.nominations.rounds["gone"] = 1
-			v := buildView(listing(), clk.Now(), c.nominations.snapshot(), nil)
+			// A first read sees node-a initialized, with "waiting" as the kube-scheduler left it before.
+			c.Prune(buildView(listing(), clk.Now(), c.nominations.snapshot(), nil))
+			if state, _ := c.nominations.State("deleted"); state != NominationNone {
+				t.Fatalf("the first read's Prune kept the deleted pod's nomination: %s", state)
+			}
+			if err := c.nominations.Nominate(pod("deleted", "1"), "a"); err != nil {
+				t.Fatal(err)
+			}
+			c.nominations.rounds["gone"] = 1
+			l := listing()
+			if tt.retried {
+				for i := range l.pods {
+					if l.pods[i].Name == "waiting" {
+						l.pods[i].Status.Conditions = []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse,
+							Reason: corev1.PodReasonUnschedulable, Message: "0/1 nodes are available: 1 node(s) didn't match pod anti-affinity rules."}}
+					}
+				}
+			}
+			clk.SetTime(t0.Add(tt.after))
+			v := buildView(l, clk.Now(), c.nominations.snapshot(), nil)
 			if state, _ := c.nominations.State("deleted"); state != Nominated {
 				t.Fatalf("the read changed a nomination before Prune: deleted is %s", state)
 			}
