@@ -288,7 +288,7 @@ func addNodes(v *View, nodes []corev1.Node, podsByNode map[string][]*corev1.Pod,
 			// Each NodeClaim is one node toward a limit on nodes.
 			usage[pool] = add(usage[pool], claimCapacity(nc), corev1.ResourceList{"nodes": resource.MustParse("1")})
 		}
-		if n := registered[nc.Status.ProviderID]; n != nil && nc.Status.ProviderID != "" {
+		if n := registered[nc.Status.ProviderID]; n != nil {
 			claimNodes[nc.Name] = n
 			continue
 		}
