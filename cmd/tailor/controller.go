@@ -9,6 +9,7 @@ import (
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/flowcontrol"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -83,8 +84,15 @@ func runController(cmd *cobra.Command, opts *operator.Options) error {
 	if err := operator.CheckCRDs(mgr.GetRESTMapper()); err != nil {
 		return err
 	}
+	// Events are queued and paced (operator.PacedRecorder): handed to client-go's broadcaster at once, a large
+	// batch's events each held a goroutine waiting for the events client.
+	recorder := operator.NewPacedRecorder(mgr.GetEventRecorder("tailor"), mgr.GetScheme(),
+		flowcontrol.NewTokenBucketRateLimiter(operator.DefaultEventsPerSecond, operator.DefaultEventsBurst), operator.DefaultEventQueue)
+	if err := mgr.Add(recorder); err != nil {
+		return err
+	}
 	d := &deps{opts: opts, mgr: mgr, clk: clock.RealClock{}, kube: mgr.GetClient(), apiReader: mgr.GetAPIReader(),
-		recorder: mgr.GetEventRecorder("tailor")}
+		recorder: recorder}
 	if d.cloud, err = newAWSProvider(ctx, d, cfg); err != nil {
 		return err
 	}

@@ -1,0 +1,103 @@
+package operator
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/util/flowcontrol"
+)
+
+// captured is what a recorder was handed: the name the event refers to and its note.
+type captured struct{ name, note string }
+
+type captureRecorder struct {
+	mu     sync.Mutex
+	events []captured
+}
+
+func (c *captureRecorder) Eventf(regarding, _ runtime.Object, _, _, _, note string, args ...any) {
+	name := ""
+	if ref, ok := regarding.(*corev1.ObjectReference); ok {
+		name = ref.Name
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.events = append(c.events, captured{name: name, note: fmt.Sprintf(note, args...)})
+}
+
+func (c *captureRecorder) got() []captured {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]captured(nil), c.events...)
+}
+
+// gate is a rate limiter that lets one event through per token the test hands it.
+type gate struct{ tokens chan struct{} }
+
+func (g gate) TryAccept() bool { return false }
+func (g gate) Accept()         { <-g.tokens }
+func (g gate) Stop()           {}
+func (g gate) QPS() float32    { return 0 }
+func (g gate) Wait(ctx context.Context) error {
+	select {
+	case <-g.tokens:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+var _ flowcontrol.RateLimiter = gate{}
+
+// TestPacedRecorder: events wait in the queue, not in goroutines; each is handed over only when the limiter lets it,
+// in order, with the reference and note as they were when it was recorded; past the queue's size events are
+// dropped and counted.
+func TestPacedRecorder(t *testing.T) {
+	scheme, err := NewScheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := &captureRecorder{}
+	g := gate{tokens: make(chan struct{})}
+	r := NewPacedRecorder(next, scheme, g, 3)
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "app-0", Namespace: "default", UID: "u0"}}
+	before := testutil.ToFloat64(eventsDropped.WithLabelValues("Nominated"))
+	for i := range 4 {
+		r.Eventf(pod, nil, corev1.EventTypeNormal, "Nominated", "Provisioning", "pod should schedule on nodeclaim %s (%d%%)", "default-a", i)
+		pod.Name = fmt.Sprintf("app-%d", i+1) // the caller reuses its object
+	}
+	if got := testutil.ToFloat64(eventsDropped.WithLabelValues("Nominated")) - before; got != 1 {
+		t.Errorf("%v events counted as dropped, want 1 (4 recorded, room for 3)", got)
+	}
+
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- r.Start(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	time.Sleep(50 * time.Millisecond)
+	if got := next.got(); len(got) != 0 {
+		t.Fatalf("%d events handed over before the limiter let any through", len(got))
+	}
+	for i := range 3 {
+		g.tokens <- struct{}{}
+		want := captured{name: fmt.Sprintf("app-%d", i), note: fmt.Sprintf("pod should schedule on nodeclaim default-a (%d%%)", i)}
+		deadline := time.Now().Add(5 * time.Second)
+		for len(next.got()) < i+1 && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		got := next.got()
+		if len(got) != i+1 || got[i] != want {
+			t.Fatalf("after %d tokens handed over %+v, want event %d to be %+v", i+1, got, i, want)
+		}
+	}
+}
