@@ -41,15 +41,7 @@ func TestPodsFromInformers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("manager: %v", err)
-		}
-	})
+	testenv.RunManager(t, mgr)
 
 	viaClient := state.NewCluster(clock.RealClock{}, mgr.GetClient())
 	viaInformers := state.NewCluster(clock.RealClock{}, mgr.GetClient())

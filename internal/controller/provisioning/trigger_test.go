@@ -21,6 +21,7 @@ import (
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
 	"github.com/tailor-sh/tailor/internal/operator"
 	"github.com/tailor-sh/tailor/internal/state"
+	"github.com/tailor-sh/tailor/internal/testenv"
 )
 
 // TestNodePoolChangeOpensBatch: pods held back by a NodePool's limit are planned as soon as the limit is raised, not
@@ -51,15 +52,7 @@ func TestNodePoolChangeOpensBatch(t *testing.T) {
 	if err := p.Register(mgr); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("manager: %v", err)
-		}
-	})
+	testenv.RunManager(t, mgr)
 	f.pendingPods(1, "1", nil)
 	// The pod's batch runs and stops at the limit.
 	err = wait.PollUntilContextTimeout(t.Context(), 50*time.Millisecond, 15*time.Second, true, func(context.Context) (bool, error) {
