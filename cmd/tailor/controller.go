@@ -84,10 +84,11 @@ func runController(cmd *cobra.Command, opts *operator.Options) error {
 	if err := operator.CheckCRDs(mgr.GetRESTMapper()); err != nil {
 		return err
 	}
-	// Events are queued and paced (operator.PacedRecorder): handed to client-go's broadcaster at once, a large
-	// batch's events each held a goroutine waiting for the events client.
+	// Events are queued, paced and deduplicated (operator.PacedRecorder): handed to client-go's broadcaster at once,
+	// a large batch's events each held a goroutine waiting for the events client.
 	recorder := operator.NewPacedRecorder(mgr.GetEventRecorder("tailor"), mgr.GetScheme(),
 		flowcontrol.NewTokenBucketRateLimiter(operator.DefaultEventsPerSecond, operator.DefaultEventsBurst), operator.DefaultEventQueue)
+	recorder.Dedupe(clock.RealClock{}, operator.DefaultEventDedupe)
 	if err := mgr.Add(recorder); err != nil {
 		return err
 	}

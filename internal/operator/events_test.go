@@ -3,6 +3,7 @@ package operator
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/util/flowcontrol"
+	clocktesting "k8s.io/utils/clock/testing"
 )
 
 // captured is what a recorder was handed: the name the event refers to and its note.
@@ -99,5 +101,59 @@ func TestPacedRecorder(t *testing.T) {
 		if len(got) != i+1 || got[i] != want {
 			t.Fatalf("after %d tokens handed over %+v, want event %d to be %+v", i+1, got, i, want)
 		}
+	}
+}
+
+// TestPacedRecorderDedupes: the same event on the same object (reason and note alike) within the dedupe window is
+// recorded once; another note, another object or the window's end records it again. A provisioning pass reports
+// every pod it cannot place, and a 10,000-pod batch held back by a limit repeated 10,000 events every pass: client-go
+// turns repeats into series whose updates it sends holding its lock, and 33,881 goroutines waited for it.
+func TestPacedRecorderDedupes(t *testing.T) {
+	scheme, err := NewScheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := &captureRecorder{}
+	clk := clocktesting.NewFakeClock(time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC))
+	r := NewPacedRecorder(next, scheme, flowcontrol.NewFakeAlwaysRateLimiter(), 100)
+	r.Dedupe(clk, 5*time.Minute)
+	a := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: "default", UID: "ua"}}
+	b := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "b", Namespace: "default", UID: "ub"}}
+	record := func(p *corev1.Pod, why string) {
+		r.Eventf(p, nil, corev1.EventTypeWarning, "FailedScheduling", "Provisioning", "Tailor cannot launch a node for this pod: %s", why)
+	}
+	record(a, "limit")
+	record(a, "limit")     // a repeat: dropped
+	record(b, "limit")     // another pod
+	record(a, "no offers") // another note
+	clk.Step(4 * time.Minute)
+	record(a, "limit") // still within the window
+	clk.Step(time.Minute + time.Second)
+	record(a, "limit") // the window has passed
+
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- r.Start(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(next.got()) < 4 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond) // nothing more should come
+	var got []string
+	for _, e := range next.got() {
+		got = append(got, e.name+": "+e.note)
+	}
+	want := []string{
+		"a: Tailor cannot launch a node for this pod: limit",
+		"b: Tailor cannot launch a node for this pod: limit",
+		"a: Tailor cannot launch a node for this pod: no offers",
+		"a: Tailor cannot launch a node for this pod: limit",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("handed over %q, want %q", got, want)
 	}
 }
