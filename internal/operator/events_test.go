@@ -58,6 +58,17 @@ func (g gate) Wait(ctx context.Context) error {
 
 var _ flowcontrol.RateLimiter = gate{}
 
+// startPaced runs r's hand-over until the test ends.
+func startPaced(t *testing.T, r *PacedRecorder) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Start(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+}
+
 // TestPacedRecorder: events wait in the queue, not in goroutines; each is handed over only when the limiter lets it,
 // in order, with the reference and note as they were when it was recorded; past the queue's size events are
 // dropped and counted.
@@ -79,13 +90,7 @@ func TestPacedRecorder(t *testing.T) {
 		t.Errorf("%v events counted as dropped, want 1 (4 recorded, room for 3)", got)
 	}
 
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- r.Start(ctx) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
+	startPaced(t, r)
 	time.Sleep(50 * time.Millisecond)
 	if got := next.got(); len(got) != 0 {
 		t.Fatalf("%d events handed over before the limiter let any through", len(got))
@@ -131,13 +136,7 @@ func TestPacedRecorderDedupes(t *testing.T) {
 	clk.Step(time.Minute + time.Second)
 	record(a, "limit") // the window has passed
 
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- r.Start(ctx) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
+	startPaced(t, r)
 	deadline := time.Now().Add(5 * time.Second)
 	for len(next.got()) < 4 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
