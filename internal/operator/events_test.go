@@ -60,12 +60,14 @@ var _ flowcontrol.RateLimiter = gate{}
 
 // startPaced runs r's hand-over until the test ends.
 func startPaced(t *testing.T, r *PacedRecorder) {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- r.Start(ctx) }()
 	t.Cleanup(func() {
 		cancel()
-		<-done
+		if err := <-done; err != nil {
+			t.Errorf("paced recorder: %v", err)
+		}
 	})
 }
 
