@@ -16,6 +16,7 @@ import (
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
 	"github.com/tailor-sh/tailor/internal/cloudprovider"
 	policy "github.com/tailor-sh/tailor/internal/disruption"
+	"github.com/tailor-sh/tailor/internal/state"
 )
 
 // How a NodeClaim's pods relate to it.
@@ -143,11 +144,7 @@ func (e *explainer) readClaimWorld(ctx context.Context) (*claimWorld, error) {
 		}
 	}
 	w.pods = pods.Items
-	podPtrs := make([]*corev1.Pod, len(pods.Items))
-	for i := range pods.Items {
-		podPtrs[i] = &pods.Items[i]
-	}
-	w.view = policy.NewView(pools.Items, claims.Items, nodes.Items, podPtrs, pdbs.Items, nil)
+	w.view = policy.NewView(pools.Items, claims.Items, nodes.Items, state.PodPointers(pods.Items), pdbs.Items, nil)
 	// The controller asks the provider about drift and writes the answer in the Drifted condition; explain reads it
 	// there. It cannot know the provider's repair policies or the controller's repair flags: it assumes the default
 	// policies (Ready False or Unknown for 30 minutes) with repair on.

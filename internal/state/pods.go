@@ -41,9 +41,14 @@ func (c *Cluster) Pods(ctx context.Context) ([]*corev1.Pod, error) {
 	if err := c.kube.List(ctx, &l, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("listing pods: %w", err)
 	}
-	out := make([]*corev1.Pod, len(l.Items))
-	for i := range l.Items {
-		out[i] = &l.Items[i]
+	return PodPointers(l.Items), nil
+}
+
+// PodPointers points at each pod of a listed slice, in order.
+func PodPointers(pods []corev1.Pod) []*corev1.Pod {
+	out := make([]*corev1.Pod, len(pods))
+	for i := range pods {
+		out[i] = &pods[i]
 	}
-	return out, nil
+	return out
 }

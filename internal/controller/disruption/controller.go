@@ -470,11 +470,7 @@ func (c *Controller) revalidate(ctx context.Context, cand *candidate) (string, e
 	if err := c.fresh.List(ctx, pods, client.MatchingFields{"spec.nodeName": cand.node.Name}); err != nil {
 		return "", fmt.Errorf("re-reading pods on node %s: %w", cand.node.Name, err)
 	}
-	var list []*corev1.Pod
-	for i := range pods.Items {
-		list = append(list, &pods.Items[i])
-	}
-	if n := len(movable(list)); n > 0 {
+	if n := len(movable(state.PodPointers(pods.Items))); n > 0 {
 		return fmt.Sprintf("node has %d pod(s) again", n), nil
 	}
 	return "", nil
