@@ -22,8 +22,7 @@ import (
 func TestManagerCacheStripsManagedFields(t *testing.T) {
 	env := testenv.StartAPIServer(t)
 	cs := kubernetes.NewForConfigOrDie(env.Config)
-	// A ConfigMap: this API server runs without the controller-manager, so pods cannot be created (no service
-	// account); the transform is the same for every kind.
+	// A ConfigMap for managedFields alone, which every kind loses; a pod below for what pods lose besides.
 	created, err := cs.CoreV1().ConfigMaps(metav1.NamespaceDefault).Create(t.Context(), &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Name: "heavy", Labels: map[string]string{"app": "heavy"}},
 		Data:       map[string]string{"key": "value"},
@@ -55,13 +54,9 @@ func TestManagerCacheStripsManagedFields(t *testing.T) {
 		t.Errorf("the transform dropped more than managedFields: labels %v, data %v", cached.Labels, cached.Data)
 	}
 
-	// A pod is stripped further (operator.stripForCache): its containers' environment goes, its requests stay. The
-	// service account admission needs the namespace's default account, which no controller-manager creates here.
-	if _, err := cs.CoreV1().ServiceAccounts(metav1.NamespaceDefault).Create(t.Context(), &corev1.ServiceAccount{
-		ObjectMeta: metav1.ObjectMeta{Name: "default"}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	pod, err := cs.CoreV1().Pods(metav1.NamespaceDefault).Create(t.Context(), &corev1.Pod{
+	// A pod is stripped further (operator.stripForCache): its containers' environment goes, its requests stay.
+	ns := testenv.Namespace(t, env.DirectClient(t), "strip")
+	pod, err := cs.CoreV1().Pods(ns).Create(t.Context(), &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "app"},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.example/app:1",
 			Env:       []corev1.EnvVar{{Name: "MODE", Value: "production"}},

@@ -24,13 +24,9 @@ import (
 func TestPodsFromInformers(t *testing.T) {
 	env := testenv.StartAPIServer(t)
 	cs := kubernetes.NewForConfigOrDie(env.Config)
-	// No controller-manager here: the service account admission needs the default account made by hand.
-	if _, err := cs.CoreV1().ServiceAccounts(metav1.NamespaceDefault).Create(t.Context(), &corev1.ServiceAccount{
-		ObjectMeta: metav1.ObjectMeta{Name: "default"}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	ns := testenv.Namespace(t, env.DirectClient(t), "pods")
 	for _, name := range []string{"a", "b", "c"} {
-		if _, err := cs.CoreV1().Pods(metav1.NamespaceDefault).Create(t.Context(), &corev1.Pod{
+		if _, err := cs.CoreV1().Pods(ns).Create(t.Context(), &corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Name: name},
 			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.example/app:1"}}},
 		}, metav1.CreateOptions{}); err != nil {
