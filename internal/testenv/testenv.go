@@ -319,9 +319,9 @@ func (e *Environment) Stop() error {
 		}
 	}
 	e.procs = nil
-	// etcd's data goes even when the files are kept: on /dev/shm it is memory (0.6 GiB after a make scale run), and
-	// the logs and kubeconfig are what a kept run is for.
-	if e.etcdDir != "" && (!e.keepFiles || !strings.HasPrefix(e.etcdDir, e.Dir+string(filepath.Separator))) {
+	// etcd's data outside the directory (on /dev/shm, which is memory: 0.6 GiB after a make scale run) goes even when
+	// the files are kept; the logs and kubeconfig are what a kept run is for.
+	if e.etcdDir != "" && !strings.HasPrefix(e.etcdDir, e.Dir+string(filepath.Separator)) {
 		errs = append(errs, os.RemoveAll(e.etcdDir))
 	}
 	if !e.keepFiles {
