@@ -99,6 +99,20 @@ func New(clk clock.Clock, kube client.Client, cloud cloudprovider.CloudProvider,
 // Reconcile moves a deleted node one step through cordon → drain → volumes detached → instance terminated →
 // finalizer removed.
 func (c *Controller) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	res, err := c.reconcile(ctx, req)
+	if apierrors.IsConflict(err) {
+		// A Node patch lost an optimistic-lock race (the kubelet and other controllers update Nodes all the time) or
+		// worked from a cache a step behind: no error to report, a reason to try again soon on a fresh read.
+		log.FromContext(ctx).V(1).Info("conflict; retrying on a fresh read", "node", req.Name, "error", err.Error())
+		return ctrl.Result{RequeueAfter: conflictRetry}, nil
+	}
+	return res, err
+}
+
+// conflictRetry is how soon a reconcile that lost an optimistic-lock race runs again.
+const conflictRetry = 100 * time.Millisecond
+
+func (c *Controller) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	node := &corev1.Node{}
 	if err := c.kube.Get(ctx, req.NamespacedName, node); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
