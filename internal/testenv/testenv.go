@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -43,6 +44,11 @@ type Options struct {
 	// ComponentQPS, when set, is the client QPS of kube-controller-manager and kube-scheduler (burst twice it), for
 	// runs of tens of thousands of pods; default: 100 for the controller-manager, the scheduler's own 50.
 	ComponentQPS int
+	// NodeLeaseSeconds, when set, is the duration of the Leases KWOK renews for its Nodes (it renews each a quarter of
+	// that apart), and kube-controller-manager's node-monitor grace period with it; default: a kubelet's 40 s. At
+	// thousands of nodes the default's renewals are hundreds of writes a second, which a one-machine control plane
+	// pays for with the time it has for the pods.
+	NodeLeaseSeconds int
 	// LogDir keeps each component's stdout/stderr; default: inside the temporary directory, removed by Stop
 	// unless the environment variable TAILOR_TESTENV_KEEP is set.
 	LogDir string
@@ -219,27 +225,32 @@ func (e *Environment) startAPIServer(ctx context.Context, creds *credentials, et
 }
 
 func (e *Environment) startControllerManager(creds *credentials) error {
-	_, err := e.run("kube-controller-manager",
-		"--kubeconfig="+e.KubeconfigPath,
+	args := []string{
+		"--kubeconfig=" + e.KubeconfigPath,
 		"--leader-elect=false",
 		"--secure-port=0",
-		"--service-account-private-key-file="+creds.serviceAccountKey,
-		"--root-ca-file="+filepath.Join(e.Dir, "apiserver-certs", "apiserver.crt"),
+		"--service-account-private-key-file=" + creds.serviceAccountKey,
+		"--root-ca-file=" + filepath.Join(e.Dir, "apiserver-certs", "apiserver.crt"),
 		"--use-service-account-credentials=false",
 		// The default 20 requests/s would feed a 500-pod Deployment to the scheduler over 25 seconds: a trickle, not
 		// the burst the end-to-end tests mean.
-		"--kube-api-qps="+strconv.Itoa(e.qps(100)),
-		"--kube-api-burst="+strconv.Itoa(2*e.qps(100)),
+		"--kube-api-qps=" + strconv.Itoa(e.qps(100)),
+		"--kube-api-burst=" + strconv.Itoa(2*e.qps(100)),
 		// What Tailor's tests rely on: workloads, garbage collection, namespaces, service accounts, PDB status
 		// (for the Eviction API), and node lifecycle, which lifts node.kubernetes.io/not-ready from Ready Nodes.
-		"--controllers="+strings.Join([]string{
+		"--controllers=" + strings.Join([]string{
 			"deployment-controller", "replicaset-controller", "statefulset-controller", "daemonset-controller",
 			"job-controller", "garbage-collector-controller", "namespace-controller", "serviceaccount-controller",
 			"serviceaccount-token-controller", "disruption-controller", "node-lifecycle-controller",
 			"taint-eviction-controller", "pod-garbage-collector-controller",
 		}, ","),
 		"--v=1",
-	)
+	}
+	if e.opts.NodeLeaseSeconds > 0 {
+		// A Node whose Lease was renewed within the grace period is alive.
+		args = append(args, "--node-monitor-grace-period="+strconv.Itoa(e.opts.NodeLeaseSeconds)+"s")
+	}
+	_, err := e.run("kube-controller-manager", args...)
 	return err
 }
 
@@ -273,7 +284,7 @@ func (e *Environment) startKWOK() error {
 		"--config="+stages,
 		"--manage-all-nodes=false",
 		"--manage-nodes-with-annotation-selector="+KWOKAnnotation+"=fake",
-		"--node-lease-duration-seconds=40",
+		"--node-lease-duration-seconds="+strconv.Itoa(cmp.Or(e.opts.NodeLeaseSeconds, 40)),
 		"--node-ip=127.0.0.1",
 		"--cidr=10.244.0.0/16",
 		"--server-address=127.0.0.1:0",
