@@ -84,9 +84,13 @@ func runController(cmd *cobra.Command, opts *operator.Options) error {
 	if err := operator.CheckCRDs(mgr.GetRESTMapper()); err != nil {
 		return err
 	}
-	// Events are queued, paced and deduplicated (operator.PacedRecorder): handed to client-go's broadcaster at once,
-	// a large batch's events each held a goroutine waiting for the events client.
-	recorder := operator.NewPacedRecorder(mgr.GetEventRecorder("tailor"), mgr.GetScheme(),
+	// Events are queued, paced, deduplicated and written by operator.PacedRecorder: through client-go's broadcaster,
+	// a large batch's events each held a goroutine waiting for the events client, and a copy for minutes after.
+	sink, err := operator.NewEventSink(cfg)
+	if err != nil {
+		return err
+	}
+	recorder := operator.NewPacedRecorder(sink, mgr.GetScheme(), "tailor",
 		flowcontrol.NewTokenBucketRateLimiter(operator.DefaultEventsPerSecond, operator.DefaultEventsBurst), operator.DefaultEventQueue)
 	recorder.Dedupe(clock.RealClock{}, operator.DefaultEventDedupe)
 	if err := mgr.Add(recorder); err != nil {

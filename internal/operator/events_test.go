@@ -2,6 +2,7 @@ package operator
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -10,31 +11,39 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/util/flowcontrol"
 	clocktesting "k8s.io/utils/clock/testing"
 )
 
-// captured is what a recorder was handed: the name the event refers to and its note.
+// captured is what a sink was given: the name the event refers to and its note.
 type captured struct{ name, note string }
 
-type captureRecorder struct {
+// captureSink keeps what it is given; fail, when set, answers each write (nil: written).
+type captureSink struct {
 	mu     sync.Mutex
 	events []captured
+	tries  int
+	fail   func(try int) error
 }
 
-func (c *captureRecorder) Eventf(regarding, _ runtime.Object, _, _, _, note string, args ...any) {
-	name := ""
-	if ref, ok := regarding.(*corev1.ObjectReference); ok {
-		name = ref.Name
-	}
+func (c *captureSink) write(_ context.Context, e *eventsv1.Event) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.events = append(c.events, captured{name: name, note: fmt.Sprintf(note, args...)})
+	c.tries++
+	if c.fail != nil {
+		if err := c.fail(c.tries); err != nil {
+			return err
+		}
+	}
+	c.events = append(c.events, captured{name: e.Regarding.Name, note: e.Note})
+	return nil
 }
 
-func (c *captureRecorder) got() []captured {
+func (c *captureSink) got() []captured {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]captured(nil), c.events...)
@@ -79,9 +88,9 @@ func TestPacedRecorder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	next := &captureRecorder{}
+	next := &captureSink{}
 	g := gate{tokens: make(chan struct{})}
-	r := NewPacedRecorder(next, scheme, g, 3)
+	r := NewPacedRecorder(next.write, scheme, "tailor", g, 3)
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "app-0", Namespace: "default", UID: "u0"}}
 	before := testutil.ToFloat64(eventsDropped.WithLabelValues("Nominated"))
 	for i := range 4 {
@@ -120,9 +129,9 @@ func TestPacedRecorderDedupes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	next := &captureRecorder{}
+	next := &captureSink{}
 	clk := clocktesting.NewFakeClock(time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC))
-	r := NewPacedRecorder(next, scheme, flowcontrol.NewFakeAlwaysRateLimiter(), 100)
+	r := NewPacedRecorder(next.write, scheme, "tailor", flowcontrol.NewFakeAlwaysRateLimiter(), 100)
 	r.Dedupe(clk, 5*time.Minute)
 	a := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: "default", UID: "ua"}}
 	b := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "b", Namespace: "default", UID: "ub"}}
@@ -156,5 +165,44 @@ func TestPacedRecorderDedupes(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("handed over %q, want %q", got, want)
+	}
+}
+
+// TestPacedRecorderWriteFailures: a write the API server did not answer is tried once more; one it refused (or two
+// unanswered) is dropped and counted, and the events after it are written.
+func TestPacedRecorderWriteFailures(t *testing.T) {
+	scheme, err := NewScheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := apierrors.NewForbidden(schema.GroupResource{Group: "events.k8s.io", Resource: "events"}, "x", errors.New("namespace is terminating"))
+	unanswered := errors.New("read tcp 127.0.0.1:1234: connection reset by peer")
+	next := &captureSink{fail: func(try int) error {
+		switch try {
+		case 1: // event "a": unanswered, then written
+			return unanswered
+		case 3: // event "b": refused
+			return refused
+		case 4, 5: // event "c": unanswered twice
+			return unanswered
+		}
+		return nil
+	}}
+	r := NewPacedRecorder(next.write, scheme, "tailor", flowcontrol.NewFakeAlwaysRateLimiter(), 10)
+	before := testutil.ToFloat64(eventsDropped.WithLabelValues("WriteFailures"))
+	for _, name := range []string{"a", "b", "c", "d"} {
+		r.Eventf(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"}}, nil, corev1.EventTypeNormal, "WriteFailures", "Test", "about %s", name)
+	}
+	startPaced(t, r)
+	deadline := time.Now().Add(5 * time.Second)
+	for len(next.got()) < 2 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	want := []captured{{"a", "about a"}, {"d", "about d"}}
+	if got := next.got(); !slices.Equal(got, want) {
+		t.Errorf("written %+v, want %+v", got, want)
+	}
+	if got := testutil.ToFloat64(eventsDropped.WithLabelValues("WriteFailures")) - before; got != 2 {
+		t.Errorf("%v events counted as dropped, want 2 (refused, and unanswered twice)", got)
 	}
 }
