@@ -1,8 +1,15 @@
 package operator
 
 import (
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"unique"
+
 	corev1 "k8s.io/api/core/v1"
 	toolscache "k8s.io/client-go/tools/cache"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 )
 
@@ -58,6 +65,140 @@ func stripPod(p *corev1.Pod) {
 	stripStatuses(p.Status.InitContainerStatuses)
 	stripStatuses(p.Status.ContainerStatuses)
 	p.Status.EphemeralContainerStatuses = nil
+	conds := p.Status.Conditions[:0]
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodScheduled || c.Type == corev1.PodReady {
+			conds = append(conds, c)
+		}
+	}
+	p.Status.Conditions = slices.Clip(conds)
+	internPod(p)
+}
+
+// intern returns the one copy of s the process keeps while any holds it. A decoded object has a string of its own
+// for every field; the pods of one workload repeat most of theirs (namespace, labels, owner, image, node, tolerations,
+// the kube-scheduler's message), so the cache keeps one of each instead of one a pod.
+func intern[S ~string](s S) S {
+	if s == "" {
+		return s
+	}
+	return S(unique.Make(string(s)).Value())
+}
+
+// internMap interns a map's keys and values, in a map of its own size.
+func internMap(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return m
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[intern(k)] = intern(v)
+	}
+	return out
+}
+
+// sharedMaps keeps one copy of each map that many cached pods carry alike: a workload's labels, its containers'
+// requests and limits. A decoded pod has maps of its own (about 300 bytes for two labels, 700 for a CPU and memory
+// request); the cache's pods are read, never written (a caller that changes one deep-copies it first), so pods with
+// equal maps can hold the same one. At most sharedMapsMax are kept; then the table starts again (pods keep theirs).
+var sharedMaps = struct {
+	mu      sync.Mutex
+	labels  map[string]map[string]string
+	amounts map[string]corev1.ResourceList
+}{labels: map[string]map[string]string{}, amounts: map[string]corev1.ResourceList{}}
+
+const sharedMapsMax = 4096
+
+// shareLabels returns the shared map equal to m (interned), making m the shared one if there is none.
+func shareLabels(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return m
+	}
+	var key strings.Builder
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		key.WriteString(k)
+		key.WriteByte(0)
+		key.WriteString(m[k])
+		key.WriteByte(0)
+	}
+	sharedMaps.mu.Lock()
+	defer sharedMaps.mu.Unlock()
+	if shared, ok := sharedMaps.labels[key.String()]; ok {
+		return shared
+	}
+	if len(sharedMaps.labels) >= sharedMapsMax {
+		clear(sharedMaps.labels)
+	}
+	m = internMap(m)
+	sharedMaps.labels[key.String()] = m
+	return m
+}
+
+// shareAmounts is shareLabels for a resource list: equal when every amount prints the same (its canonical form).
+func shareAmounts(l corev1.ResourceList) corev1.ResourceList {
+	if len(l) == 0 {
+		return l
+	}
+	var key strings.Builder
+	for _, k := range slices.Sorted(maps.Keys(l)) {
+		q := l[k]
+		key.WriteString(string(k))
+		key.WriteByte(0)
+		key.WriteString(q.String())
+		key.WriteByte(0)
+	}
+	sharedMaps.mu.Lock()
+	defer sharedMaps.mu.Unlock()
+	if shared, ok := sharedMaps.amounts[key.String()]; ok {
+		return shared
+	}
+	if len(sharedMaps.amounts) >= sharedMapsMax {
+		clear(sharedMaps.amounts)
+	}
+	sharedMaps.amounts[key.String()] = l
+	return l
+}
+
+// internPod interns the strings a pod shares with its workload's other pods, and shares its maps with theirs.
+func internPod(p *corev1.Pod) {
+	p.Namespace, p.GenerateName = intern(p.Namespace), intern(p.GenerateName)
+	p.Labels, p.Annotations = shareLabels(p.Labels), internMap(p.Annotations)
+	for i := range p.OwnerReferences {
+		o := &p.OwnerReferences[i]
+		o.APIVersion, o.Kind, o.Name, o.UID = intern(o.APIVersion), intern(o.Kind), intern(o.Name), intern(o.UID)
+	}
+	s := &p.Spec
+	for _, cs := range [][]corev1.Container{s.InitContainers, s.Containers} {
+		for i := range cs {
+			cs[i].Name, cs[i].Image = intern(cs[i].Name), intern(cs[i].Image)
+			cs[i].Resources.Requests, cs[i].Resources.Limits = shareAmounts(cs[i].Resources.Requests), shareAmounts(cs[i].Resources.Limits)
+		}
+	}
+	s.NodeName, s.SchedulerName, s.ServiceAccountName = intern(s.NodeName), intern(s.SchedulerName), intern(s.ServiceAccountName)
+	s.DeprecatedServiceAccount, s.PriorityClassName = intern(s.DeprecatedServiceAccount), intern(s.PriorityClassName)
+	s.RestartPolicy, s.DNSPolicy, s.NodeSelector = intern(s.RestartPolicy), intern(s.DNSPolicy), shareLabels(s.NodeSelector)
+	s.Overhead = shareAmounts(s.Overhead)
+	if s.PreemptionPolicy != nil {
+		s.PreemptionPolicy = ptr.To(intern(*s.PreemptionPolicy))
+	}
+	for i := range s.Tolerations {
+		t := &s.Tolerations[i]
+		t.Key, t.Operator, t.Value, t.Effect = intern(t.Key), intern(t.Operator), intern(t.Value), intern(t.Effect)
+	}
+	st := &p.Status
+	st.Phase, st.QOSClass, st.HostIP = intern(st.Phase), intern(st.QOSClass), intern(st.HostIP)
+	for i := range st.HostIPs {
+		st.HostIPs[i].IP = intern(st.HostIPs[i].IP)
+	}
+	for i := range st.Conditions {
+		c := &st.Conditions[i]
+		c.Type, c.Status, c.Reason, c.Message = intern(c.Type), intern(c.Status), intern(c.Reason), intern(c.Message)
+	}
+	for _, css := range [][]corev1.ContainerStatus{st.InitContainerStatuses, st.ContainerStatuses} {
+		for i := range css {
+			css[i].Name = intern(css[i].Name)
+		}
+	}
 }
 
 // stripStatuses keeps of each container's status its state (when it started running: the startup recorder's

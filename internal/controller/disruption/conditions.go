@@ -3,6 +3,7 @@ package disruption
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -18,14 +19,23 @@ import (
 	"github.com/tailor-sh/tailor/internal/state"
 )
 
-// conditionChange is a claim's Drifted and Consolidatable conditions as the policy's verdict sets them, and the
-// claim as read.
+// conditionChange is a claim's Drifted and Consolidatable conditions as the policy's verdict sets them, and its
+// conditions as read: nothing else of the claim changes, and a pass over thousands of claims, most unchanged, copied
+// each whole to compare.
 type conditionChange struct {
-	claim, original *apiv1.NodeClaim
+	claim  *apiv1.NodeClaim
+	before []metav1.Condition
 }
 
 func (ch *conditionChange) changed() bool {
-	return !equality.Semantic.DeepEqual(ch.original.Status, ch.claim.Status)
+	return !equality.Semantic.DeepEqual(ch.before, ch.claim.Status.Conditions)
+}
+
+// original is the claim as read, for the patch.
+func (ch *conditionChange) original() *apiv1.NodeClaim {
+	o := ch.claim.DeepCopy()
+	o.Status.Conditions = ch.before
+	return o
 }
 
 // conditions prepares one verdict's record: it tidies what an unfinished command left on the claim (leftOver),
@@ -45,7 +55,7 @@ func (c *Controller) conditions(ctx context.Context, w *world, v *policy.Verdict
 			return nil, err
 		}
 	}
-	ch := &conditionChange{claim: nc, original: nc.DeepCopy()}
+	ch := &conditionChange{claim: nc, before: slices.Clone(nc.Status.Conditions)} // Condition holds no pointers
 	c.markDrifted(nc, v.Candidate)
 	c.markConsolidatable(ctx, nc, v.Candidate.Consolidation)
 	return ch, nil
@@ -63,7 +73,7 @@ func (c *Controller) writeConditions(ctx context.Context, changes []*conditionCh
 	for i, ch := range changes {
 		g.Go(func() error {
 			// Optimistic lock: the merge patch replaces the conditions list, so a stale read must not win.
-			err := c.kube.Status().Patch(ctx, ch.claim, client.MergeFromWithOptions(ch.original, client.MergeFromWithOptimisticLock{}))
+			err := c.kube.Status().Patch(ctx, ch.claim, client.MergeFromWithOptions(ch.original(), client.MergeFromWithOptimisticLock{}))
 			switch {
 			case apierrors.IsConflict(err):
 				stale[i] = true
