@@ -8,6 +8,7 @@ import (
 	"unique"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -111,52 +112,40 @@ const sharedMapsMax = 4096
 
 // shareLabels returns the shared map equal to m (interned), making m the shared one if there is none.
 func shareLabels(m map[string]string) map[string]string {
+	return share(sharedMaps.labels, m, func(v string) string { return v }, internMap)
+}
+
+// shareAmounts is shareLabels for a resource list: equal when every amount prints the same (its canonical form).
+func shareAmounts(l corev1.ResourceList) corev1.ResourceList {
+	return share(sharedMaps.amounts, l, func(q resource.Quantity) string { return q.String() }, nil)
+}
+
+// share returns table's map with the same keys and values as m (printed by str), or keeps m (made ready for sharing
+// by prepare, if set) as that map.
+func share[K ~string, V any, M ~map[K]V](table map[string]M, m M, str func(V) string, prepare func(M) M) M {
 	if len(m) == 0 {
 		return m
 	}
 	var key strings.Builder
 	for _, k := range slices.Sorted(maps.Keys(m)) {
-		key.WriteString(k)
-		key.WriteByte(0)
-		key.WriteString(m[k])
-		key.WriteByte(0)
-	}
-	sharedMaps.mu.Lock()
-	defer sharedMaps.mu.Unlock()
-	if shared, ok := sharedMaps.labels[key.String()]; ok {
-		return shared
-	}
-	if len(sharedMaps.labels) >= sharedMapsMax {
-		clear(sharedMaps.labels)
-	}
-	m = internMap(m)
-	sharedMaps.labels[key.String()] = m
-	return m
-}
-
-// shareAmounts is shareLabels for a resource list: equal when every amount prints the same (its canonical form).
-func shareAmounts(l corev1.ResourceList) corev1.ResourceList {
-	if len(l) == 0 {
-		return l
-	}
-	var key strings.Builder
-	for _, k := range slices.Sorted(maps.Keys(l)) {
-		q := l[k]
 		key.WriteString(string(k))
 		key.WriteByte(0)
-		key.WriteString(q.String())
+		key.WriteString(str(m[k]))
 		key.WriteByte(0)
 	}
 	sharedMaps.mu.Lock()
 	defer sharedMaps.mu.Unlock()
-	if shared, ok := sharedMaps.amounts[key.String()]; ok {
+	if shared, ok := table[key.String()]; ok {
 		return shared
 	}
-	if len(sharedMaps.amounts) >= sharedMapsMax {
-		clear(sharedMaps.amounts)
+	if len(table) >= sharedMapsMax {
+		clear(table)
 	}
-	sharedMaps.amounts[key.String()] = l
-	return l
+	if prepare != nil {
+		m = prepare(m)
+	}
+	table[key.String()] = m
+	return m
 }
 
 // internPod interns the strings a pod shares with its workload's other pods, and shares its maps with theirs.

@@ -2,6 +2,7 @@ package operator
 
 import (
 	"fmt"
+	"reflect"
 	"runtime"
 	"strconv"
 	"strings"
@@ -173,6 +174,12 @@ func TestCachedPodsShareStrings(t *testing.T) {
 	same("node", a.Spec.NodeName, b.Spec.NodeName)
 	same("image", a.Spec.Containers[0].Image, b.Spec.Containers[0].Image)
 	same("label value", a.Labels["app"], b.Labels["app"])
+	if reflect.ValueOf(a.Labels).UnsafePointer() != reflect.ValueOf(b.Labels).UnsafePointer() {
+		t.Error("the two pods keep a labels map each")
+	}
+	if ra, rb := a.Spec.Containers[0].Resources.Requests, b.Spec.Containers[0].Resources.Requests; reflect.ValueOf(ra).UnsafePointer() != reflect.ValueOf(rb).UnsafePointer() {
+		t.Error("the two pods keep a requests map each")
+	}
 	for _, w := range []*corev1.Pod{wantA, wantB} {
 		w.Status.Conditions = []corev1.PodCondition{w.Status.Conditions[2], w.Status.Conditions[4]} // Ready, PodScheduled
 		stripStatuses(w.Status.ContainerStatuses)
