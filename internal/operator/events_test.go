@@ -206,3 +206,47 @@ func TestPacedRecorderWriteFailures(t *testing.T) {
 		t.Errorf("%v events counted as dropped, want 2 (refused, and unanswered twice)", got)
 	}
 }
+
+// TestPacedRecorderWritesConcurrently: each write waits for the API server's answer (tens of milliseconds under a
+// scale-up's load), so one writer at a time sent about 25 events a second, far below the pace, and a 5,000-pod batch's
+// events were still going out minutes later. Several writers wait at once.
+func TestPacedRecorderWritesConcurrently(t *testing.T) {
+	scheme, err := NewScheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	inFlight, most := 0, 0
+	release := make(chan struct{})
+	sink := func(ctx context.Context, _ *eventsv1.Event) error {
+		mu.Lock()
+		inFlight++
+		most = max(most, inFlight)
+		mu.Unlock()
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		mu.Lock()
+		inFlight--
+		mu.Unlock()
+		return nil
+	}
+	r := NewPacedRecorder(sink, scheme, "tailor", flowcontrol.NewFakeAlwaysRateLimiter(), 100)
+	for i := range 2 * eventWriters {
+		r.Eventf(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("p-%d", i), Namespace: "default"}}, nil, corev1.EventTypeNormal, "Test", "Test", "n")
+	}
+	startPaced(t, r)
+	defer close(release)
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		mu.Lock()
+		n := most
+		mu.Unlock()
+		if n == eventWriters {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Errorf("at most %d writes waited for the API server at once, want %d", most, eventWriters)
+}
