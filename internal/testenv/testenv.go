@@ -91,25 +91,25 @@ func Start(ctx context.Context, opts Options) (env *Environment, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating the control plane's directory: %w", err)
 	}
-	env = &Environment{Dir: dir, opts: opts, keepFiles: os.Getenv("TAILOR_TESTENV_KEEP") != ""}
-	if env.opts.LogDir == "" {
-		env.opts.LogDir = filepath.Join(dir, "logs")
+	e := &Environment{Dir: dir, opts: opts, keepFiles: os.Getenv("TAILOR_TESTENV_KEEP") != ""}
+	if e.opts.LogDir == "" {
+		e.opts.LogDir = filepath.Join(dir, "logs")
 	}
 	defer func() {
+		// e, not env: a failing return has set env to nil already, and nil's Stop stops nothing.
 		if err != nil {
-			err = errors.Join(err, env.Stop())
-			env = nil
+			err = errors.Join(err, e.Stop())
 		}
 	}()
-	if err := os.MkdirAll(env.opts.LogDir, 0o755); err != nil {
+	if err := os.MkdirAll(e.opts.LogDir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating the log directory: %w", err)
 	}
-	if err := env.start(ctx); err != nil {
+	if err := e.start(ctx); err != nil {
 		return nil, err
 	}
-	env.StartupTime = time.Since(begin)
-	opts.Logf("control plane ready in %s (kubeconfig %s)", env.StartupTime.Round(time.Millisecond), env.KubeconfigPath)
-	return env, nil
+	e.StartupTime = time.Since(begin)
+	opts.Logf("control plane ready in %s (kubeconfig %s)", e.StartupTime.Round(time.Millisecond), e.KubeconfigPath)
+	return e, nil
 }
 
 func (e *Environment) start(ctx context.Context) error {

@@ -95,11 +95,16 @@ func TestStartNamesMissingBinaries(t *testing.T) {
 	}
 }
 
+// TestStartRejectsBrokenCRDFolder: a CRD file that does not parse fails Start with its name, and the failed Start
+// stops what it had started and removes its directory. It had left both: etcd's data on /dev/shm (123 MB of
+// memory) and a directory in /tmp after every unit test run, and the processes until the test binary exited.
 func TestStartRejectsBrokenCRDFolder(t *testing.T) {
 	crdDir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(crdDir, "bad.yaml"), []byte("kind: CustomResourceDefinition\nspec: [not, a, map]\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp) // the environment's directory goes here
 	env, err := Start(t.Context(), Options{APIServerOnly: true, CRDDirectoryPaths: []string{crdDir}})
 	if err == nil {
 		_ = env.Stop()
@@ -107,6 +112,9 @@ func TestStartRejectsBrokenCRDFolder(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "bad.yaml") {
 		t.Errorf("error %q does not name the file", err)
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("the failed Start left %s in the temporary directory (and its processes running)", left[0].Name())
 	}
 }
 
