@@ -23,6 +23,7 @@ import (
 
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
 	"github.com/tailor-sh/tailor/internal/cloudprovider"
+	"github.com/tailor-sh/tailor/internal/operator"
 	"github.com/tailor-sh/tailor/internal/state"
 )
 
@@ -92,9 +93,6 @@ const publicationWait = 10 * time.Second
 // planned onto the NodeClaim are published (nil: never wait).
 func (c *Controller) HoldForPublications(p Publications) { c.publications = p }
 
-// conflictRetry is how soon a reconcile that lost an optimistic-lock race runs again.
-const conflictRetry = 100 * time.Millisecond
-
 // scope is one reconcile's working state: the NodeClaim as read and as it is being changed.
 type scope struct {
 	original *apiv1.NodeClaim
@@ -126,7 +124,7 @@ func (c *Controller) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.
 		err := c.patch(ctx, s)
 		if apierrors.IsConflict(err) {
 			// Worked from a stale read: do it again on a fresh one rather than overwrite someone's conditions.
-			res, err = ctrl.Result{RequeueAfter: conflictRetry}, nil
+			res, err = ctrl.Result{RequeueAfter: operator.ConflictRetry}, nil
 		}
 		reterr = kerrors.NewAggregate([]error{reterr, err})
 	}()
@@ -138,7 +136,7 @@ func (c *Controller) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.
 			// Lost a race with another writer (the kubelet updates its Node all the time): no error to report, a
 			// reason to try again soon on a fresh read. What the phases changed on the claim is still patched.
 			log.FromContext(ctx).V(1).Info("conflict; retrying on a fresh read", "error", err.Error())
-			return ctrl.Result{RequeueAfter: conflictRetry}, nil
+			return ctrl.Result{RequeueAfter: operator.ConflictRetry}, nil
 		}
 		if err != nil {
 			return ctrl.Result{}, err

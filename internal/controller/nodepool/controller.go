@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
+	"github.com/tailor-sh/tailor/internal/operator"
 )
 
 // Controller writes NodePool status and the cluster's hourly price.
@@ -42,9 +43,6 @@ func New(clk clock.Clock, kube client.Client) (*Controller, error) {
 	}
 	return &Controller{clk: clk, kube: kube, prices: map[string]float64{}}, nil
 }
-
-// conflictRetry is how soon a status patch that lost an optimistic-lock race is recomputed.
-const conflictRetry = 100 * time.Millisecond
 
 // Reconcile recomputes one NodePool's status and patches it when it changed.
 func (c *Controller) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -87,7 +85,7 @@ func (c *Controller) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if apierrors.IsConflict(err) {
 		// The NodePool changed since the cache read it (a user's edit, or another claim's status): recompute soon
 		// on a fresh read; no error to log.
-		return ctrl.Result{RequeueAfter: conflictRetry}, nil
+		return ctrl.Result{RequeueAfter: operator.ConflictRetry}, nil
 	}
 	return ctrl.Result{}, client.IgnoreNotFound(err)
 }

@@ -25,6 +25,7 @@ import (
 
 	apiv1 "github.com/tailor-sh/tailor/api/v1"
 	"github.com/tailor-sh/tailor/internal/cloudprovider"
+	"github.com/tailor-sh/tailor/internal/operator"
 	"github.com/tailor-sh/tailor/internal/state"
 )
 
@@ -104,13 +105,10 @@ func (c *Controller) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		// A Node patch lost an optimistic-lock race (the kubelet and other controllers update Nodes all the time) or
 		// worked from a cache a step behind: no error to report, a reason to try again soon on a fresh read.
 		log.FromContext(ctx).V(1).Info("conflict; retrying on a fresh read", "node", req.Name, "error", err.Error())
-		return ctrl.Result{RequeueAfter: conflictRetry}, nil
+		return ctrl.Result{RequeueAfter: operator.ConflictRetry}, nil
 	}
 	return res, err
 }
-
-// conflictRetry is how soon a reconcile that lost an optimistic-lock race runs again.
-const conflictRetry = 100 * time.Millisecond
 
 func (c *Controller) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	node := &corev1.Node{}
