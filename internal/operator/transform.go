@@ -10,7 +10,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	toolscache "k8s.io/client-go/tools/cache"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 )
 
@@ -168,7 +167,7 @@ func internPod(p *corev1.Pod) {
 	s.RestartPolicy, s.DNSPolicy, s.NodeSelector = intern(s.RestartPolicy), intern(s.DNSPolicy), shareLabels(s.NodeSelector)
 	s.Overhead = shareAmounts(s.Overhead)
 	if s.PreemptionPolicy != nil {
-		s.PreemptionPolicy = ptr.To(intern(*s.PreemptionPolicy))
+		*s.PreemptionPolicy = intern(*s.PreemptionPolicy)
 	}
 	for i := range s.Tolerations {
 		t := &s.Tolerations[i]
