@@ -15,6 +15,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -150,18 +151,23 @@ func evictionPath(t *testing.T) {
 		evicted = map[string]bool{pods[0].Name: true, pods[1].Name: true}
 		return all(pods, func(p corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning && p.Spec.NodeName != "" })
 	})
-	claims := &apiv1.NodeClaimList{}
-	if err := kube.List(t.Context(), claims); err != nil {
-		t.Fatal(err)
-	}
+	// The nodeclaim controller records the node's name on its claim when it syncs the registration, which may come
+	// after the pods run there (a Node patch conflict retries it 100 ms later): wait for it.
 	var drained *apiv1.NodeClaim
-	for i := range claims.Items {
-		if claims.Items[i].Status.NodeName == node {
-			drained = &claims.Items[i]
+	err := wait.PollUntilContextTimeout(t.Context(), 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		claims := &apiv1.NodeClaimList{}
+		if err := kube.List(ctx, claims); err != nil {
+			return false, err
 		}
-	}
-	if drained == nil {
-		t.Fatalf("no nodeclaim for node %s", node)
+		for i := range claims.Items {
+			if claims.Items[i].Status.NodeName == node {
+				drained = &claims.Items[i]
+			}
+		}
+		return drained != nil, nil
+	})
+	if err != nil {
+		t.Fatalf("no nodeclaim for node %s: %v", node, err)
 	}
 	if err := kube.Delete(t.Context(), drained); err != nil {
 		t.Fatal(err)
